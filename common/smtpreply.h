@@ -1,0 +1,392 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * smtpreply.h - the one public header of the smtpreply decoding core.
+ *
+ * Plain C11: no glib, no epan, no I/O.  Three layers, each usable alone:
+ *
+ *   1. The knowledge base (kb_*.c, *.def): what a basic reply code
+ *      (RFC 5321 §4.2) and an enhanced status code (RFC 3463, RFC 5248
+ *      registry) mean, which commands may return them, whether to retry.
+ *      Lookups never allocate and return pointers into static tables.
+ *
+ *   2. The session engine (session.c): fed the bytes of one SMTP
+ *      connection per direction, in order, in chunks split anywhere, it
+ *      yields every command and reply, pairs each reply with the command
+ *      it answers (PIPELINING, DATA, BDAT, AUTH, STARTTLS) and flags what
+ *      breaks the RFCs as named anomalies (anomalies.def).
+ *
+ *   3. The connection layer (conn.c, reasm.c, detect.c): fed raw TCP
+ *      segments (payload + sequence number + flags) in frame order, it
+ *      reassembles each direction, decides whether the stream is SMTP (by
+ *      port and by content, through SOCKS5 / HTTP CONNECT tunnels), notices
+ *      TLS, and drives a session engine.  Both faces (the CLI analyzer and
+ *      the Wireshark plugin) feed this layer, so they count alike.
+ *
+ * Memory: lookups never allocate.  Sessions and connections allocate
+ * through a caller-supplied realloc hook (NULL: the C library), grow on
+ * demand, and never exceed the caps in struct smtpreply_limits.
+ */
+#ifndef SMTPREPLY_H
+#define SMTPREPLY_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+#define SMTPREPLY_VERSION "0.1.0"
+
+/* ======================================================================
+ * 1. Knowledge base
+ * ==================================================================== */
+
+/* How a basic code (or an enhanced code) stands with the standards. */
+enum smtpreply_status {
+    SMTPREPLY_STATUS_STANDARD,     /* defined in RFC text */
+    SMTPREPLY_STATUS_REGISTRY,     /* only an associated code in the IANA ESC registry */
+    SMTPREPLY_STATUS_HISTORIC,     /* defined once, since deprecated / obsolete */
+    SMTPREPLY_STATUS_NON_STANDARD, /* in the wild or on web lists, in no RFC */
+    SMTPREPLY_STATUS_INVALID,      /* breaks the reply-code (or RFC 3463) syntax */
+    SMTPREPLY_STATUS_UNASSIGNED,   /* valid syntax, defined nowhere */
+    SMTPREPLY_STATUS__COUNT
+};
+/* "standard", "registry", "historic", "non-standard", "invalid", "unassigned" */
+const char *smtpreply_status_name(enum smtpreply_status st);
+
+/* What a client should do after a reply (RFC 5321 §4.2.1, §4.2.5). */
+enum smtpreply_retry {
+    SMTPREPLY_RETRY_DONE,      /* 2yz: completed, nothing to retry */
+    SMTPREPLY_RETRY_CONTINUE,  /* 3yz: send the rest (data, SASL response) */
+    SMTPREPLY_RETRY_LATER,     /* 4yz: transient; the same command may succeed later */
+    SMTPREPLY_RETRY_NEVER,     /* 5yz: permanent; do not repeat unchanged */
+    SMTPREPLY_RETRY_ABORT      /* invalid code: treat as fatal, end the transaction (§4.2) */
+};
+/* One sentence of advice for a person. */
+const char *smtpreply_retry_advice(enum smtpreply_retry r);
+
+/* Commands the core knows (commands.def is the single table).  The
+ * pseudo-commands CONNECT (the greeting) and DATA_END (the final dot) let
+ * the §4.3.2 table speak of them; UNKNOWN is any other verb. */
+enum smtpreply_cmd {
+#define SMTPREPLY_CMD(id, verb, rfc, ...) SMTPREPLY_CMD_##id,
+#include "commands.def"
+#undef SMTPREPLY_CMD
+    SMTPREPLY_CMD__COUNT
+};
+/* Verb as the client writes it ("RCPT"); pseudo-commands give "CONNECT",
+ * "DATA-END"; UNKNOWN gives "". */
+const char *smtpreply_cmd_verb(enum smtpreply_cmd c);
+/* RFC (and section) that defines the command. */
+const char *smtpreply_cmd_rfc(enum smtpreply_cmd c);
+/* Case-insensitive verb lookup; returns SMTPREPLY_CMD_UNKNOWN if unknown. */
+enum smtpreply_cmd smtpreply_cmd_from_verb(const char *verb, size_t len);
+/* May command c return reply code `code`?  Uses the §4.3.2 table as
+ * amended by the extension RFCs, plus the codes any command may get
+ * (500, 501, 421, and the policy codes of RFC 4954 / RFC 3207).
+ * UNKNOWN commands accept any valid code. */
+bool smtpreply_cmd_expects(enum smtpreply_cmd c, unsigned code);
+
+/* Everything the knowledge base says about one basic reply code.
+ * Lists (rfc, notes) are '|'-separated strings; iterate them with
+ * smtpreply_list_next().  All pointers are static. */
+struct smtpreply_code_info {
+    unsigned code;              /* 0..999 */
+    unsigned cls;               /* first digit */
+    unsigned category;          /* second digit */
+    const char *class_name;     /* "Positive Completion", ... ; "Invalid" for 0,1,6-9 */
+    const char *category_name;  /* "Syntax", "Information", "Connections",
+                                   "Unspecified", "Mail system"; "Invalid" for 6-9 */
+    enum smtpreply_status status;
+    const char *meaning;        /* RFC meaning; common meaning if non-standard;
+                                   derived from the digits if unassigned/invalid */
+    const char *rfc;            /* '|'-separated "RFC 5321 §4.2.3" etc; "" if none */
+    const char *notes;          /* '|'-separated notes (folklore, corrections); "" */
+    enum smtpreply_retry retry;
+    bool in_table;              /* false: explained from its digits only */
+};
+/* Explain any number 0..999 (outside: returns false).  Never allocates. */
+bool smtpreply_code_explain(unsigned code, struct smtpreply_code_info *out);
+/* The meaning of `code` as a reply to command c, where it differs from the
+ * general meaning (432/454 for AUTH vs STARTTLS, 220 greeting vs STARTTLS,
+ * 250 per command, ...); otherwise the general meaning.  Never NULL for a
+ * code in 0..999. */
+const char *smtpreply_code_meaning_for(unsigned code, enum smtpreply_cmd c);
+/* Commands that may return `code` (from commands.def; "any command" codes
+ * list only the commands that name them explicitly, plus "ANY" first).
+ * Fills up to `max` verbs, returns how many exist. */
+size_t smtpreply_code_commands(unsigned code, const char **verbs, size_t max);
+/* Command-specific meanings of `code`: iterate with idx = 0, 1, ... until
+ * false.  *cmd and *meaning and *rfc are set. */
+bool smtpreply_code_context(unsigned code, size_t idx, enum smtpreply_cmd *cmd,
+                            const char **meaning, const char **rfc);
+/* Iterate the codes in the table (idx = 0, 1, ...); false at the end. */
+bool smtpreply_code_at(size_t idx, struct smtpreply_code_info *out);
+
+/* '|'-separated list iteration: *cursor starts at the list; returns the
+ * next item (not NUL-terminated) and its length, or NULL at the end. */
+const char *smtpreply_list_next(const char **cursor, size_t *len);
+
+/* ---- Enhanced status codes (RFC 3463, RFC 5248, RFC 2034) ---- */
+
+struct smtpreply_esc {
+    uint8_t cls;       /* 2, 4, 5 */
+    uint16_t subject;  /* 0..999 */
+    uint16_t detail;   /* 0..999 */
+};
+
+/* Strict RFC 3463 parse of "class.subject.detail" at the start of s:
+ * class 2/4/5, subject and detail 1-3 digits without leading zeros.
+ * The code must be followed by end of input or a space/tab.  Returns the
+ * number of bytes consumed (0: no valid enhanced code there). */
+size_t smtpreply_esc_parse(const char *s, size_t len, struct smtpreply_esc *out);
+/* Writes "5.1.1" into buf (at least 12 bytes); returns buf. */
+char *smtpreply_esc_format(const struct smtpreply_esc *e, char *buf, size_t size);
+
+struct smtpreply_esc_info {
+    enum smtpreply_status status; /* STANDARD (registered), UNASSIGNED, INVALID */
+    const char *class_name;       /* "Success", "Persistent Transient Failure", "Permanent Failure" */
+    const char *subject_name;     /* "Addressing Status", ... ; "" if unknown subject */
+    const char *meaning;          /* registry name; subject meaning; class meaning */
+    const char *description;      /* a sentence for a person ("" if none) */
+    const char *rfc;              /* '|'-separated */
+    const char *assoc;            /* associated basic codes, e.g. "451|550"; "" */
+    const char *notes;            /* '|'-separated (deprecated, vendor reuse...) */
+};
+/* Explain a parsed enhanced code (registered detail, else subject, else
+ * class).  Never allocates. */
+void smtpreply_esc_explain(const struct smtpreply_esc *e, struct smtpreply_esc_info *out);
+/* Iterate the registry rows (idx = 0, 1, ...): subject/detail with class 0
+ * meaning "X". */
+bool smtpreply_esc_at(size_t idx, struct smtpreply_esc *code, struct smtpreply_esc_info *out);
+
+/* ---- Reply / command line parsing (stateless, one line) ---- */
+
+/* One server line split into its parts.  Lines are passed without CRLF. */
+struct smtpreply_line {
+    unsigned code;          /* three digits, 0..999 */
+    char sep;               /* ' ' (last line), '-' (continuation), 0 (bare code) */
+    const char *text;       /* after the separator (points into the input) */
+    size_t text_len;
+    bool has_esc;           /* text starts with an enhanced code */
+    struct smtpreply_esc esc;
+};
+/* Returns true if the line starts with three digits followed by end,
+ * SP or '-' (RFC 5321 §4.2); false: not a reply line. */
+bool smtpreply_parse_reply_line(const char *line, size_t len, struct smtpreply_line *out);
+/* Extracts the command verb (letters, digits, '-'; up to the first SP) of a
+ * client line; returns its length (0: empty line).  The verb need not be
+ * known. */
+size_t smtpreply_parse_command_verb(const char *line, size_t len);
+
+/* ======================================================================
+ * 2. Session engine
+ * ==================================================================== */
+
+/* Named anomalies (anomalies.def is the single table). */
+enum smtpreply_anomaly {
+#define SMTPREPLY_ANOMALY(id, name, desc) SMTPREPLY_ANOM_##id,
+#include "anomalies.def"
+#undef SMTPREPLY_ANOMALY
+    SMTPREPLY_ANOM__COUNT
+};
+typedef uint64_t smtpreply_anomaly_set; /* bit (1u << anomaly) */
+/* Stable identifier, e.g. "code-unexpected-for-command". */
+const char *smtpreply_anomaly_name(enum smtpreply_anomaly a);
+const char *smtpreply_anomaly_description(enum smtpreply_anomaly a);
+/* Returns SMTPREPLY_ANOM__COUNT if unknown. */
+enum smtpreply_anomaly smtpreply_anomaly_from_name(const char *name, size_t len);
+
+enum smtpreply_dir { SMTPREPLY_DIR_CLIENT = 0, SMTPREPLY_DIR_SERVER = 1 };
+
+/* Which step of an exchange a reply closes. */
+enum smtpreply_stage {
+    SMTPREPLY_STAGE_GREETING,     /* connection opening (220/421/554/521) */
+    SMTPREPLY_STAGE_REPLY,        /* the one reply to an ordinary command */
+    SMTPREPLY_STAGE_DATA_START,   /* DATA's intermediate reply (354 or refusal) */
+    SMTPREPLY_STAGE_DATA_END,     /* reply to <CRLF>.<CRLF> */
+    SMTPREPLY_STAGE_BDAT,         /* reply to a BDAT chunk */
+    SMTPREPLY_STAGE_AUTH_CHALLENGE, /* 334 */
+    SMTPREPLY_STAGE_AUTH_FINAL,   /* AUTH's final reply (235/4xx/5xx) */
+    SMTPREPLY_STAGE_UNSOLICITED,  /* no command pending (e.g. 421 before close) */
+    SMTPREPLY_STAGE__COUNT
+};
+/* "greeting", "reply", "data-start", "data-end", "bdat", "auth-challenge",
+ * "auth-final", "unsolicited" */
+const char *smtpreply_stage_name(enum smtpreply_stage s);
+
+enum smtpreply_event_type {
+    SMTPREPLY_EV_COMMAND,     /* a client command line (not data, not SASL) */
+    SMTPREPLY_EV_REPLY,       /* a complete server reply (all its lines) */
+    SMTPREPLY_EV_UNANSWERED,  /* a command that never got its reply (at finish) */
+    SMTPREPLY_EV_ANOMALY,     /* an anomaly tied to no command or reply */
+    SMTPREPLY_EV_TLS          /* from here on the connection is encrypted */
+};
+
+/* A command, as queued and as reported. */
+struct smtpreply_cmd_ref {
+    uint64_t seq;             /* ordinal of the command in the session, from 1 */
+    enum smtpreply_cmd cmd;
+    char verb[16];            /* uppercase verb as sent (truncated), "" if none */
+    int64_t ts_us;            /* time the command line completed */
+    uint64_t tag;             /* caller's tag of the chunk that completed it */
+};
+
+struct smtpreply_event {
+    enum smtpreply_event_type type;
+    int64_t ts_us;                  /* time of the chunk that produced the event */
+    uint64_t tag;                   /* caller's tag of that chunk (e.g. frame number) */
+    smtpreply_anomaly_set anomalies;
+
+    /* COMMAND, UNANSWERED: the command.  REPLY: the command it answers
+     * (valid when has_cmd).  ANOMALY: unused. */
+    bool has_cmd;
+    struct smtpreply_cmd_ref cmd;
+
+    /* COMMAND: the whole line (without CRLF, maybe cut at max_line).
+     * REPLY: the text of the last line (after code and separator).
+     * Valid only during the callback. */
+    const char *text;
+    size_t text_len;
+
+    /* REPLY only. */
+    unsigned code;
+    unsigned nlines;
+    bool has_esc;
+    struct smtpreply_esc esc;       /* from the first line that carries one */
+    enum smtpreply_stage stage;
+    int64_t rt_us;                  /* ts_us - cmd.ts_us, or -1 without a command */
+    uint64_t first_tag;             /* tag of the chunk holding the reply's first byte */
+
+    /* ANOMALY only: which one and on which side. */
+    enum smtpreply_anomaly anomaly;
+    enum smtpreply_dir dir;
+};
+
+typedef void (*smtpreply_event_fn)(void *user, const struct smtpreply_event *ev);
+
+/* realloc-like hook: size 0 frees and returns NULL.  NULL hook: libc. */
+typedef void *(*smtpreply_realloc_fn)(void *ctx, void *ptr, size_t size);
+
+struct smtpreply_limits {
+    uint32_t max_line;          /* bytes kept per line (longer: cut, flagged); default 4096 */
+    uint32_t max_pending;       /* commands awaiting replies; default 1000 */
+    uint32_t max_reply_lines;   /* lines counted into one reply; default 1000 */
+    uint32_t max_held;          /* client bytes held while a reply decides what they are
+                                   (DATA awaiting 354, AUTH awaiting 334); default 65536 */
+    uint32_t max_reasm;         /* out-of-order bytes buffered per direction; default 262144 */
+    uint32_t max_detect;        /* bytes examined to decide "is this SMTP"; default 4096 */
+};
+void smtpreply_limits_default(struct smtpreply_limits *lim);
+
+/* Session flags (input and output). */
+#define SMTPREPLY_SESSION_MIDSTREAM  0x01u /* started mid-session: resynchronise */
+#define SMTPREPLY_SESSION_ENCRYPTED  0x02u /* TLS seen; parsing stopped */
+#define SMTPREPLY_SESSION_GAPS       0x04u /* bytes were lost */
+#define SMTPREPLY_SESSION_FINISHED   0x08u
+
+struct smtpreply_session_stats {
+    unsigned flags;
+    uint64_t commands;
+    uint64_t replies;
+    uint64_t unanswered;           /* set by finish */
+    uint64_t missing_bytes[2];     /* per direction, from gaps */
+    uint64_t anomalies[SMTPREPLY_ANOM__COUNT];
+    uint64_t lines_cut;            /* limit hits, also counted as anomalies */
+    uint64_t pending_overflow;
+    uint64_t held_overflow;
+    size_t bytes_allocated;        /* current heap use of this session */
+};
+
+struct smtpreply_session;
+
+struct smtpreply_session *smtpreply_session_new(const struct smtpreply_limits *lim,
+                                                smtpreply_realloc_fn alloc, void *alloc_ctx,
+                                                smtpreply_event_fn fn, void *user,
+                                                unsigned flags);
+void smtpreply_session_free(struct smtpreply_session *s);
+/* Feed bytes of one direction, in order.  ts_us and tag are attached to
+ * events completed by these bytes. */
+void smtpreply_session_feed(struct smtpreply_session *s, enum smtpreply_dir dir,
+                            const uint8_t *data, size_t len, int64_t ts_us, uint64_t tag);
+/* `missing` bytes of direction dir were lost: drop the partial line and
+ * resynchronise on the next line that parses. */
+void smtpreply_session_gap(struct smtpreply_session *s, enum smtpreply_dir dir,
+                           uint64_t missing, int64_t ts_us, uint64_t tag);
+/* The connection ended: flush, report unanswered commands.  Idempotent. */
+void smtpreply_session_finish(struct smtpreply_session *s, int64_t ts_us, uint64_t tag);
+const struct smtpreply_session_stats *smtpreply_session_stats(const struct smtpreply_session *s);
+
+/* ======================================================================
+ * 3. Connection layer: TCP segments in, session events out
+ * ==================================================================== */
+
+/* TCP flag bits as on the wire. */
+#define SMTPREPLY_TCP_FIN 0x01u
+#define SMTPREPLY_TCP_SYN 0x02u
+#define SMTPREPLY_TCP_RST 0x04u
+#define SMTPREPLY_TCP_ACK 0x10u
+
+/* What the caller knows about the ports. */
+enum smtpreply_port_kind {
+    SMTPREPLY_PORT_OTHER = 0,   /* decide by content */
+    SMTPREPLY_PORT_SMTP,        /* 25, 587, 2525, --port: SMTP unless content says TLS-only */
+    SMTPREPLY_PORT_IMPLICIT_TLS /* 465: encrypted if TLS, counted if plaintext SMTP */
+};
+
+enum smtpreply_conn_state {
+    SMTPREPLY_CONN_UNDECIDED,   /* still looking at the first bytes */
+    SMTPREPLY_CONN_SMTP,
+    SMTPREPLY_CONN_NOT_SMTP
+};
+
+struct smtpreply_conn_config {
+    struct smtpreply_limits limits;
+    /* Endpoint roles: endpoints are "A" (source of the first segment the
+     * caller saw) and "B".  port_kind_a/b say what A's and B's ports are;
+     * a well-known port marks its endpoint as the server. */
+    enum smtpreply_port_kind port_kind_a;
+    enum smtpreply_port_kind port_kind_b;
+};
+
+struct smtpreply_conn_stats {
+    enum smtpreply_conn_state state;
+    bool server_is_b;          /* valid once state == SMTP */
+    bool saw_syn;              /* the handshake was seen (else midstream) */
+    bool closed;               /* FIN or RST seen */
+    bool tunnel;               /* SMTP found inside SOCKS5 / HTTP CONNECT */
+    bool implicit_tls;         /* TLS from the first byte (port 465 style) */
+    uint64_t segments;
+    uint64_t retransmitted;    /* segments wholly already seen */
+    uint64_t out_of_order;     /* segments buffered ahead of a hole */
+    uint64_t overlaps;         /* segments partly already seen (trimmed) */
+    uint64_t gaps;             /* holes given up on */
+    uint64_t missing_bytes;    /* bytes in those holes */
+    uint64_t reasm_overflow;   /* segments dropped/forced by max_reasm */
+    size_t bytes_allocated;    /* current heap use (conn + session) */
+};
+
+struct smtpreply_conn;
+
+struct smtpreply_conn *smtpreply_conn_new(const struct smtpreply_conn_config *cfg,
+                                          smtpreply_realloc_fn alloc, void *alloc_ctx,
+                                          smtpreply_event_fn fn, void *user);
+void smtpreply_conn_free(struct smtpreply_conn *c);
+/* One TCP segment.  from_b: sent by endpoint B.  seq: the raw sequence
+ * number.  flags: SMTPREPLY_TCP_*.  Payload may be empty. */
+void smtpreply_conn_segment(struct smtpreply_conn *c, bool from_b, uint32_t seq,
+                            unsigned flags, const uint8_t *payload, size_t len,
+                            int64_t ts_us, uint64_t tag);
+/* End of capture (or eviction): flush buffered segments as gaps, finish
+ * the session.  Idempotent. */
+void smtpreply_conn_finish(struct smtpreply_conn *c, int64_t ts_us, uint64_t tag);
+void smtpreply_conn_stats(const struct smtpreply_conn *c, struct smtpreply_conn_stats *out);
+/* The session inside (NULL until the stream is known to be SMTP). */
+const struct smtpreply_session *smtpreply_conn_session(const struct smtpreply_conn *c);
+
+#ifdef __cplusplus
+}
+#endif
+#endif /* SMTPREPLY_H */

@@ -1,0 +1,23 @@
+#!/usr/bin/env bash
+# deps.sh [main|test] - install, with apt-get, the Debian 12 packages that
+# are missing for running the main job (main) or every test (test).
+# Installs nothing that is already there; needs root only when it installs.
+set -euo pipefail
+what=${1:-test}
+# What each package is for is in README.md ("Dependencies").
+pkgs=(build-essential cmake pkg-config libpcap-dev libjansson-dev)
+if [ "$what" = test ]; then
+  pkgs+=(python3 python3-scapy jq parallel tcpdump time util-linux
+         clang libclang-rt-14-dev
+         wireshark-dev libwireshark-dev libwiretap-dev libglib2.0-dev tshark)
+fi
+missing=()
+for p in "${pkgs[@]}"; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+done
+[ ${#missing[@]} -eq 0 ] && exit 0
+echo "deps: installing ${missing[*]}" >&2
+SUDO=; [ "$(id -u)" -ne 0 ] && SUDO=sudo
+export DEBIAN_FRONTEND=noninteractive
+$SUDO apt-get update -qq
+$SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null

@@ -1,0 +1,26 @@
+#!/usr/bin/env bash
+# test.sh - install what is missing, then build and run every test:
+#   build/        the normal build (-Werror), with the Wireshark plugin
+#   build-asan/   the same suite under AddressSanitizer + UndefinedBehaviorSanitizer
+#   build-fuzz/   clang + libFuzzer: each fuzz target runs for a short time
+# Fails on any test failure or sanitizer report.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+./scripts/deps.sh test
+jobs=$(nproc)
+export ASAN_OPTIONS=detect_leaks=1:abort_on_error=1:halt_on_error=1
+export UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1
+
+run_build() {  # dir, cmake options...
+  local dir=$1; shift
+  echo "==== $dir: configure and build" >&2
+  cmake -S . -B "$dir" -DCMAKE_BUILD_TYPE=RelWithDebInfo "$@" >/dev/null
+  cmake --build "$dir" -j "$jobs" >/dev/null
+  echo "==== $dir: tests" >&2
+  ctest --test-dir "$dir" --output-on-failure -j "$jobs"
+}
+
+run_build build -DSMTPREPLY_PLUGIN=ON
+run_build build-asan -DSMTPREPLY_SANITIZE=ON
+run_build build-fuzz -DSMTPREPLY_FUZZ=ON -DCMAKE_C_COMPILER=clang
+echo "==== all builds passed" >&2
