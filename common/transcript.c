@@ -76,6 +76,13 @@ void smtpreply_transcript_parse_line(const char *line, size_t len, struct smtpre
         size_t skip = n >= 3 && t[2] == ' ' ? 3 : 2;
         out->text = t + skip;
         out->len = n - skip;
+        /* RFCs narrate in angle brackets ("S: <wait for open connection>",
+         * "C: <starts TLS negotiation>"): not bytes on the wire. */
+        if (out->len >= 3 && out->text[0] == '<' && out->text[out->len - 1] == '>' &&
+            memchr(out->text, ' ', out->len) != NULL) {
+            out->kind = SMTPREPLY_TLINE_OTHER;
+            out->len = 0;
+        }
         return;
     }
     /* A trimmed swaks line ("-> EHLO x", "<- 250 ok"). */
