@@ -295,6 +295,8 @@ static bool held_append(struct smtpreply_session *s, const uint8_t *p, size_t n)
         return false;
     if (s->held_len + n > s->held_cap) {
         uint32_t ncap = s->held_cap ? s->held_cap : 256;
+        if (ncap > s->lim.max_held)
+            ncap = s->lim.max_held;
         while (ncap < s->held_len + n)
             ncap = ncap > s->lim.max_held / 2 ? s->lim.max_held : ncap * 2;
         uint8_t *b = mem(s, s->held, s->held_cap, ncap);
@@ -353,6 +355,8 @@ static size_t line_take(struct smtpreply_session *s, struct line_asm *l, const u
         size_t keep = take < room ? take : room;
         if (keep && l->len + keep > l->cap) {
             uint32_t ncap = l->cap ? l->cap : 128;
+            if (ncap > s->lim.max_line)
+                ncap = s->lim.max_line;
             while (ncap < l->len + keep)
                 ncap = ncap > s->lim.max_line / 2 ? s->lim.max_line : ncap * 2;
             uint8_t *b = mem(s, l->buf, l->cap, ncap);
@@ -721,6 +725,15 @@ static void client_bytes(struct smtpreply_session *s, const uint8_t *p, size_t n
         switch (s->cmode) {
         case C_HOLD: {
             size_t k = n - i;
+            size_t room = (size_t)s->lim.max_held - s->held_len;
+            if (k > room && room > 0 && held_append(s, p + i, room)) {
+                /* Fill to the cap first, so where the overflow happens (and
+                 * which tag the held bytes carry) does not depend on splits. */
+                s->held_ts = ts;
+                s->held_tag = tag;
+                i += room;
+                k -= room;
+            }
             if (!held_append(s, p + i, k)) {
                 /* Over max_held: take the likeliest meaning now. */
                 s->stats.held_overflow++;
