@@ -1,0 +1,47 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * transcript.h - reading one line of a plain-text SMTP dialogue (no I/O).
+ *
+ * Two formats, recognised line by line so a pasted mix still works:
+ *   RFC style   "C: text" / "S: text" (the space after the colon and any
+ *               leading indentation are optional), as in RFC 5321 App. D;
+ *   swaks       its transaction hints: " -> ", "<-  ", " ~> ", "<~  ",
+ *               "**> ", "*~> ", "<** ", "<~* " (see swaks(1) OUTPUT
+ *               OPTIONS).  "===" (information), "***" (swaks errors) and
+ *               the raw hex dumps of --show-raw-text ("  > ", "<   ") are
+ *               not dialogue; " -> N lines sent" (-n, --suppress-data)
+ *               stands for a whole message body including its final dot.
+ * Each dialogue line stands for its text followed by CRLF.
+ */
+#ifndef SMTPREPLY_TRANSCRIPT_H
+#define SMTPREPLY_TRANSCRIPT_H
+
+#include <stdbool.h>
+#include <stddef.h>
+
+enum smtpreply_tline_kind {
+    SMTPREPLY_TLINE_OTHER,        /* not dialogue: blank, comment, prose, swaks info */
+    SMTPREPLY_TLINE_CLIENT,       /* text the client sent */
+    SMTPREPLY_TLINE_SERVER,       /* text the server sent */
+    SMTPREPLY_TLINE_DATA_SUMMARY  /* swaks -n: a body was sent, ended by "." */
+};
+
+enum smtpreply_tline_format {
+    SMTPREPLY_TFORMAT_NONE,
+    SMTPREPLY_TFORMAT_RFC,
+    SMTPREPLY_TFORMAT_SWAKS
+};
+
+struct smtpreply_tline {
+    enum smtpreply_tline_kind kind;
+    enum smtpreply_tline_format format;
+    bool tls;          /* swaks "~" hints: sent inside TLS (shown decrypted) */
+    bool unexpected;   /* swaks "*" hints: swaks did not expect this line */
+    const char *text;  /* the line's text without its end of line (into the input) */
+    size_t len;
+};
+
+/* Classify one input line (without its LF; a trailing CR is dropped). */
+void smtpreply_transcript_parse_line(const char *line, size_t len, struct smtpreply_tline *out);
+
+#endif

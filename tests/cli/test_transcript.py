@@ -1,0 +1,127 @@
+#!/usr/bin/env python3
+"""test_transcript.py - `smtpreply transcript` on the dialogues in
+tests/transcripts/: RFC examples (RFC 5321 App. D, RFC 2920, RFC 3030,
+RFC 3207, RFC 4954), project-written anomaly cases and real swaks output.
+Each NAME.txt has NAME.expected, written from the RFC (one line per reply:
+`COMMAND|- CODE ENHANCED|- STAGE [anomaly,...]`, then `unanswered: VERBS`).
+Also: the JSON contract keys, text output, stdin, and errors."""
+import json
+import os
+import subprocess
+import sys
+import tempfile
+
+SMTPREPLY = os.environ["SMTPREPLY"]
+SRCDIR = os.environ["SRCDIR"]
+TDIR = os.path.join(SRCDIR, "tests", "transcripts")
+failures = 0
+
+
+def fail(msg):
+    global failures
+    failures += 1
+    print("FAIL:", msg)
+
+
+def run(args, stdin=None):
+    return subprocess.run([SMTPREPLY, "transcript"] + args, input=stdin,
+                          capture_output=True, text=True, timeout=60)
+
+
+def compact(doc):
+    out = []
+    for r in doc["replies"]:
+        line = "%s %03d %s %s" % (r["command"] or "-", r["code"], r["enhanced"] or "-", r["stage"])
+        if r["anomalies"]:
+            line += " " + ",".join(sorted(r["anomalies"]))
+        out.append(line)
+    out.append(("unanswered: " + " ".join(doc["unanswered"])).rstrip())
+    return out
+
+
+def normalise_expected(text):
+    lines = []
+    for l in text.splitlines():
+        parts = l.split(" ")
+        if not l.startswith("unanswered:") and len(parts) == 5:
+            parts[4] = ",".join(sorted(parts[4].split(",")))
+            l = " ".join(parts)
+        lines.append(l.rstrip())
+    return lines
+
+
+names = sorted(f[:-4] for f in os.listdir(TDIR) if f.endswith(".txt"))
+if len(names) < 20:
+    fail("expected at least 20 dialogues, found %d" % len(names))
+for name in names:
+    exp_path = os.path.join(TDIR, name + ".expected")
+    if not os.path.exists(exp_path):
+        fail("%s: no .expected file" % name)
+        continue
+    p = run(["--json", os.path.join(TDIR, name + ".txt")])
+    if p.returncode != 0:
+        fail("%s: exit %d: %s" % (name, p.returncode, p.stderr.strip()))
+        continue
+    doc = json.loads(p.stdout)
+    # The contract: an object with replies[] and unanswered[]; each reply has
+    # these keys; command is a string or null; enhanced a string or null.
+    for key in ("replies", "unanswered"):
+        if key not in doc:
+            fail("%s: JSON lacks %s" % (name, key))
+    for r in doc["replies"]:
+        for key in ("command", "code", "enhanced", "class", "meaning", "anomalies", "stage"):
+            if key not in r:
+                fail("%s: reply lacks %s" % (name, key))
+        if r["class"] != r["code"] // 100:
+            fail("%s: class %r for code %r" % (name, r["class"], r["code"]))
+        if not isinstance(r["meaning"], str) or not r["meaning"]:
+            fail("%s: empty meaning for %r" % (name, r["code"]))
+        if (r["command"] is None) != (r["stage"] in ("greeting", "unsolicited")):
+            fail("%s: command %r with stage %s" % (name, r["command"], r["stage"]))
+    got = compact(doc)
+    want = normalise_expected(open(exp_path).read())
+    if got != want:
+        fail("%s:\n  expected:\n    %s\n  got:\n    %s" % (name, "\n    ".join(want), "\n    ".join(got)))
+
+# Stand-alone anomalies and the text output of one dialogue.
+p = run(["--json", os.path.join(TDIR, "anomalies.txt")])
+doc = json.loads(p.stdout)
+if not any(a["anomaly"] == "malformed-reply-line" and a["side"] == "server" for a in doc["anomalies"]):
+    fail("anomalies.txt: malformed-reply-line not reported")
+p = run([os.path.join(TDIR, "rfc2920-pipelining-errors.txt")])
+if p.returncode != 0:
+    fail("text output: exit %d" % p.returncode)
+text = p.stdout
+i_rcpt = text.find("C: RCPT TO:<ned@innosoft.com>")
+i_550 = text.find("S: 550 remote mail to <ned@innosoft.com> not allowed")
+i_dan = text.find("C: RCPT TO:<dan@innosoft.com>")
+if not (0 <= i_rcpt < i_550 < i_dan):
+    fail("text output: the 550 is not shown under the RCPT it answers:\n" + text)
+if "class 5" not in text:
+    fail("text output: no class shown")
+
+# stdin, errors, help.
+p = run(["--json", "-"], stdin="S: 220 x\r\nC: QUIT\r\nS: 221 bye\r\n")
+if p.returncode != 0 or compact(json.loads(p.stdout)) != ["- 220 - greeting", "QUIT 221 - reply", "unanswered:"]:
+    fail("stdin: %r %r" % (p.returncode, p.stdout))
+p = run(["/nonexistent/dialogue.txt"])
+if p.returncode != 2 or len(p.stderr.strip().splitlines()) != 1 or "nonexistent" not in p.stderr:
+    fail("missing file: exit %d, stderr %r" % (p.returncode, p.stderr))
+with tempfile.NamedTemporaryFile("w", suffix=".txt", delete=False) as f:
+    f.write("just prose, no dialogue\n")
+p = run([f.name])
+os.unlink(f.name)
+if p.returncode != 2:
+    fail("no dialogue: exit %d" % p.returncode)
+p = run(["--help"])
+if p.returncode != 0 or "transcript" not in p.stdout:
+    fail("--help")
+p = run([])
+if p.returncode != 2:
+    fail("no argument: exit %d" % p.returncode)
+p = run(["--bogus", "x"])
+if p.returncode != 2:
+    fail("bad option: exit %d" % p.returncode)
+
+print("%d dialogues, %d failures" % (len(names), failures))
+sys.exit(1 if failures else 0)
