@@ -100,6 +100,16 @@ if not (0 <= i_rcpt < i_550 < i_dan):
 if "class 5" not in text:
     fail("text output: no class shown")
 
+# A file with CRLF line ends reads the same.
+src = open(os.path.join(TDIR, "rfc5321-d1-typical.txt")).read()
+with tempfile.NamedTemporaryFile("w", suffix=".txt", delete=False, newline="") as f:
+    f.write(src.replace("\n", "\r\n"))
+p = run(["--json", f.name])
+os.unlink(f.name)
+want = normalise_expected(open(os.path.join(TDIR, "rfc5321-d1-typical.expected")).read())
+if p.returncode != 0 or compact(json.loads(p.stdout)) != want:
+    fail("CRLF file: %r" % p.stdout[:200])
+
 # stdin, errors, help.
 p = run(["--json", "-"], stdin="S: 220 x\r\nC: QUIT\r\nS: 221 bye\r\n")
 if p.returncode != 0 or compact(json.loads(p.stdout)) != ["- 220 - greeting", "QUIT 221 - reply", "unanswered:"]:

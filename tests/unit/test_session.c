@@ -501,6 +501,14 @@ static void test_midstream_and_gaps(void)
                   0,
                   "R 220 greeting -\nC DATA\nR 354 data-start DATA\nA gap c\nC QUIT\n"
                   "R 221 reply QUIT\n");
+    /* The final dot was lost: the server's reply shows the body ended. */
+    expect_script("gap-body-reply",
+                  S("S:220 x\r\n", "C:DATA\r\n", "S:354 go\r\n", "C:some body\r\n",
+                    "G:c5000", "C:tail of a line\r\n", "S:250 2.0.0 queued\r\n", "C:QUIT\r\n",
+                    "S:221 bye\r\n"),
+                  0,
+                  "R 220 greeting -\nC DATA\nR 354 data-start DATA\nA gap c\n"
+                  "R 250 data-end DATA 2.0.0\nC QUIT\nR 221 reply QUIT\n");
     expect_script("gap-bdat",
                   S("S:220 x\r\n", "C:BDAT 100 LAST\r\n0123456789", "G:c50", "C:0123456789"
                     "012345678901234567890123456789QUIT\r\n", "S:250 ok\r\n",
