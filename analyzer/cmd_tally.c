@@ -717,7 +717,8 @@ static void collect(const char *path, char ***list, size_t *n, size_t *cap, int 
             nn++;
         }
         closedir(d);
-        qsort(names, nn, sizeof *names, cmp_str);
+        if (nn > 1)
+            qsort(names, nn, sizeof *names, cmp_str);
         for (size_t i = 0; i < nn; i++) {
             struct stat s2;
             if (stat(names[i], &s2) == 0 && S_ISDIR(s2.st_mode)) {
@@ -781,7 +782,8 @@ static double median_rt(const struct summary *s)
     size_t n = s->rt_n < RT_SAMPLES ? (size_t)s->rt_n : RT_SAMPLES;
     double tmp[RT_SAMPLES];
     memcpy(tmp, s->rt, n * sizeof *tmp);
-    qsort(tmp, n, sizeof *tmp, cmp_double);
+    if (n > 1)
+        qsort(tmp, n, sizeof *tmp, cmp_double);
     return n % 2 ? tmp[n / 2] : (tmp[n / 2 - 1] + tmp[n / 2]) / 2.0;
 }
 
@@ -831,13 +833,20 @@ struct totals {
     uint64_t anomalies[SMTPREPLY_ANOM__COUNT];
 };
 
+/* qsort's pointer must be valid even for zero elements: skip empty lists. */
+static void sort_counts(struct count_list *l)
+{
+    if (l->n > 1)
+        qsort(l->v, l->n, sizeof *l->v, cmp_entry);
+}
+
 static void compute_totals(struct run *r, struct totals *t)
 {
     memset(t, 0, sizeof *t);
     for (size_t i = 0; i < r->nsessions; i++) {
         struct summary *s = r->sessions[i];
-        qsort(s->codes.v, s->codes.n, sizeof *s->codes.v, cmp_entry);
-        qsort(s->enhanced.v, s->enhanced.n, sizeof *s->enhanced.v, cmp_entry);
+        sort_counts(&s->codes);
+        sort_counts(&s->enhanced);
         t->sessions++;
         t->replies += s->replies;
         for (size_t j = 0; j < s->codes.n; j++) {
@@ -849,8 +858,8 @@ static void compute_totals(struct run *r, struct totals *t)
         for (unsigned j = 0; j < SMTPREPLY_ANOM__COUNT; j++)
             t->anomalies[j] += s->anomalies[j];
     }
-    qsort(t->codes.v, t->codes.n, sizeof *t->codes.v, cmp_entry);
-    qsort(t->enhanced.v, t->enhanced.n, sizeof *t->enhanced.v, cmp_entry);
+    sort_counts(&t->codes);
+    sort_counts(&t->enhanced);
 }
 
 static void write_json(struct run *r, const struct totals *t)
