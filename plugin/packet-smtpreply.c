@@ -194,6 +194,36 @@ find_request(guint32 frame, guint64 seq)
     return NULL;
 }
 
+static struct sr_request *
+add_request(guint32 frame, guint64 seq, const char *verb)
+{
+    struct sr_frame *fr = frame_result(frame, TRUE);
+    struct sr_request r;
+
+    memset(&r, 0, sizeof r);
+    r.seq = seq;
+    g_strlcpy(r.verb, verb ? verb : "", sizeof r.verb);
+    if (!fr->requests)
+        fr->requests = wmem_array_new(wmem_file_scope(), sizeof(struct sr_request));
+    wmem_array_append_one(fr->requests, r);
+    return (struct sr_request *)wmem_array_index(fr->requests,
+                                                 wmem_array_get_count(fr->requests) - 1);
+}
+
+/* The request a reply or an "unanswered" report names.  Commands without a
+ * COMMAND event of their own (the end of DATA's body: the final dot) get
+ * one here, on the frame that completed them, named by the pseudo-command
+ * ("DATA-END"). */
+static struct sr_request *
+request_for(const struct smtpreply_cmd_ref *ref)
+{
+    struct sr_request *rq = find_request((guint32)ref->tag, ref->seq);
+
+    if (!rq)
+        rq = add_request((guint32)ref->tag, ref->seq, smtpreply_cmd_verb(ref->cmd));
+    return rq;
+}
+
 static void
 copy_verb(char dst[16], const struct smtpreply_cmd_ref *ref)
 {
@@ -214,15 +244,10 @@ on_event(void *user, const struct smtpreply_event *ev)
 
     switch (ev->type) {
     case SMTPREPLY_EV_COMMAND: {
-        struct sr_request r;
-        memset(&r, 0, sizeof r);
-        r.seq = ev->cmd.seq;
-        copy_verb(r.verb, &ev->cmd);
-        r.anomalies = ev->anomalies;
-        fr = frame_result((guint32)ev->cmd.tag, TRUE);
-        if (!fr->requests)
-            fr->requests = wmem_array_new(wmem_file_scope(), sizeof(struct sr_request));
-        wmem_array_append_one(fr->requests, r);
+        char verb[16];
+        copy_verb(verb, &ev->cmd);
+        rq = add_request((guint32)ev->cmd.tag, ev->cmd.seq, verb);
+        rq->anomalies = ev->anomalies;
         break;
     }
     case SMTPREPLY_EV_REPLY: {
@@ -241,12 +266,10 @@ on_event(void *user, const struct smtpreply_event *ev)
             copy_verb(r.verb, &ev->cmd);
             r.request_in = (guint32)ev->cmd.tag;
             r.rt_us = ev->rt_us;
-            rq = find_request((guint32)ev->cmd.tag, ev->cmd.seq);
-            if (rq) {
-                if (!rq->responses)
-                    rq->responses = wmem_array_new(wmem_file_scope(), sizeof(guint32));
-                wmem_array_append_one(rq->responses, feed->feed_frame);
-            }
+            rq = request_for(&ev->cmd);
+            if (!rq->responses)
+                rq->responses = wmem_array_new(wmem_file_scope(), sizeof(guint32));
+            wmem_array_append_one(rq->responses, feed->feed_frame);
         }
         fr = frame_result(feed->feed_frame, TRUE);
         if (!fr->replies)
@@ -255,11 +278,9 @@ on_event(void *user, const struct smtpreply_event *ev)
         break;
     }
     case SMTPREPLY_EV_UNANSWERED:
-        rq = find_request((guint32)ev->cmd.tag, ev->cmd.seq);
-        if (rq) {
-            rq->unanswered = TRUE;
-            rq->anomalies |= ev->anomalies;
-        }
+        rq = request_for(&ev->cmd);
+        rq->unanswered = TRUE;
+        rq->anomalies |= ev->anomalies;
         break;
     case SMTPREPLY_EV_ANOMALY:
         fr = frame_result(feed->feed_frame, TRUE);
@@ -658,7 +679,7 @@ smtpreply_stats_packet(stats_tree *st, packet_info *pinfo _U_, epan_dissect_t *e
 
         smtpreply_code_explain(r->code, &ci);
         tick_stat_node(st, st_by_class, 0, TRUE);
-        snprintf(name, sizeof name, "%ux %s", ci.cls, ci.class_name);
+        snprintf(name, sizeof name, "%uxx %s", ci.cls, ci.class_name);
         cls_node = tick_stat_node(st, name, st_node_class, TRUE);
         snprintf(name, sizeof name, "%03u %s", r->code, ci.meaning);
         code_node = tick_stat_node(st, name, cls_node, TRUE);

@@ -52,3 +52,10 @@ stage_capture() {
     local dst="$SR_TMP/captures/$(basename "$1")"
     cp "$1" "$dst" && chmod 644 "$dst" && echo "$dst"
 }
+
+# Run directly (ctest registers every tests/plugin/*.sh), it checks that the
+# plugin loads as an unprivileged user.
+if [ "${BASH_SOURCE[0]}" = "$0" ]; then
+    require_plugin_loaded
+    echo "OK: tshark -G plugins lists $SR_TMP/plugins/4.0/epan/smtpreply.so"
+fi
