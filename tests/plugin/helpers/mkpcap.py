@@ -123,3 +123,28 @@ def crafted(path):
         "commands": ["", "EHLO", "MAIL", "RCPT", "RCPT", "RCPT", "DATA", "DATA", "NOOP"],
         "unanswered": ["QUIT"],
     }
+
+
+def many(path, sessions):
+    """A larger capture: `sessions` crafted dialogues one after another,
+    each on its own client port (port 25).  Returns the number of frames."""
+    w = Writer()
+    for i in range(sessions):
+        f = w.flow("10.2.%d.%d" % (i // 250 % 250, i % 250 + 1), 10000 + i % 50000,
+                   "10.3.0.1", 25)
+        f.open()
+        f.send("s", b"220 mx.example ESMTP\r\n")
+        f.send("c", b"EHLO client.example\r\n")
+        f.send("s", b"250-mx.example\r\n250-PIPELINING\r\n250 8BITMIME\r\n")
+        f.send("c", b"MAIL FROM:<a@client.example>\r\nRCPT TO:<b@mx.example>\r\n"
+                    b"RCPT TO:<nobody@mx.example>\r\nDATA\r\n")
+        f.send("s", b"250 2.1.0 Ok\r\n250 2.1.5 Ok\r\n550 5.1.1 Unknown user\r\n"
+                    b"354 go ahead\r\n")
+        for _ in range(4):
+            f.send("c", b"X" * 1000 + b"\r\n")
+        f.send("c", b".\r\n")
+        f.send("s", b"250 2.0.0 Ok: queued\r\n")
+        f.send("c", b"QUIT\r\n")
+        f.send("s", b"221 2.0.0 Bye\r\n")
+        f.close()
+    return w.save(path)
