@@ -1,0 +1,881 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * packet-smtpreply.c - "SMTP Reply Analysis" (filter name smtpreply), a
+ * Wireshark 4.0 epan plugin: every SMTP reply (RFC 5321 §4.2) with its
+ * meaning, class, enhanced status code (RFC 3463), the command it answers
+ * and its response time; request/response links, expert info and the
+ * "SMTP Reply Codes" statistics tree.
+ *
+ * Why a postdissector that reads raw TCP segments: the counts must equal
+ * the CLI analyzer's, so both feed the same connection layer of the core
+ * (common/, smtpreply_conn_*) with the same input - TCP payload, raw
+ * sequence number and flags, in frame order.  The built-in SMTP dissector
+ * is left alone (IMF, STARTTLS -> TLS keep working) and never consulted:
+ * it counts a multi-line reply split over segments twice, skips data TCP
+ * analysis calls a retransmission and knows no port but 25/587/465.
+ *
+ * Passes.  Wireshark dissects a frame once in order (the first pass) and
+ * then again, in any order, as often as it likes (tshark -2, GUI clicks).
+ * The core is stateful, so it is fed on the first pass only; what each
+ * frame produced is kept in file-scope per-frame results and every pass
+ * (including the first) renders the tree, expert info, Info text and tap
+ * from them.  A command frame learns its reply later, so response_in and
+ * "unanswered" appear only when a later pass exists (tshark -2, GUI).
+ * At the end of the first pass (Wireshark's "postseq cleanup" hook, run by
+ * tshark and the GUI once the sequential read is done) every connection is
+ * finished: unanswered commands are flagged, buffered data flushed.
+ */
+#define WS_BUILD_DLL
+#include <wireshark.h>
+#include <epan/packet.h>
+#include <epan/proto.h>
+#include <epan/conversation.h>
+#include <epan/expert.h>
+#include <epan/prefs.h>
+#include <epan/tap.h>
+#include <epan/stats_tree.h>
+#include <epan/ftypes/ftypes.h>
+
+#include "smtpreply.h"
+
+#ifndef PLUGIN_VERSION
+#define PLUGIN_VERSION SMTPREPLY_VERSION
+#endif
+
+WS_DLL_PUBLIC_DEF const gchar plugin_version[] = PLUGIN_VERSION;
+WS_DLL_PUBLIC_DEF const int plugin_want_major = WIRESHARK_VERSION_MAJOR;
+WS_DLL_PUBLIC_DEF const int plugin_want_minor = WIRESHARK_VERSION_MINOR;
+WS_DLL_PUBLIC void plugin_register(void);
+
+/* Well-known ports (RFC 5321 §4.5.4.2 / RFC 6409 / RFC 8314); any other
+ * stream is SMTP only if the core finds it so by content. */
+#define SMTPREPLY_PORT_SMTP 25
+#define SMTPREPLY_PORT_SUBMISSION 587
+#define SMTPREPLY_PORT_ALT 2525
+#define SMTPREPLY_PORT_SUBMISSIONS 465
+
+static int proto_smtpreply = -1;
+static int smtpreply_tap = -1;
+static dissector_handle_t smtpreply_handle;
+
+static int hf_reply = -1;
+static int hf_code = -1;
+static int hf_class = -1;
+static int hf_category = -1;
+static int hf_meaning = -1;
+static int hf_status = -1;
+static int hf_rfc = -1;
+static int hf_esc = -1;
+static int hf_esc_class = -1;
+static int hf_esc_subject = -1;
+static int hf_esc_detail = -1;
+static int hf_esc_meaning = -1;
+static int hf_esc_status = -1;
+static int hf_command = -1;
+static int hf_stage = -1;
+static int hf_lines = -1;
+static int hf_request_in = -1;
+static int hf_time = -1;
+static int hf_anomaly = -1;
+static int hf_request = -1;
+static int hf_request_command = -1;
+static int hf_response_in = -1;
+static int hf_unanswered = -1;
+static int hf_encrypted = -1;
+
+static gint ett_smtpreply = -1;
+static gint ett_reply = -1;
+static gint ett_esc = -1;
+static gint ett_request = -1;
+
+static expert_field ei_transient = EI_INIT;
+static expert_field ei_permanent = EI_INIT;
+static expert_field ei_invalid = EI_INIT;
+static expert_field ei_anomaly = EI_INIT;
+static expert_field ei_unanswered = EI_INIT;
+static expert_field ei_encrypted = EI_INIT;
+
+/* Preferences. */
+static range_t *pref_extra_ports;
+static gboolean pref_info_meaning = FALSE;
+
+/* TCP fields read on the first pass (ids resolved at handoff). */
+static int hf_tcp = -1;
+static int hf_tcp_srcport = -1;
+static int hf_tcp_dstport = -1;
+static int hf_tcp_seq_raw = -1;
+static int hf_tcp_flags = -1;
+static int hf_tcp_hdr_len = -1;
+static int hf_tcp_len = -1;
+static int hf_icmp = -1;
+static int hf_icmpv6 = -1;
+
+/* Names for the value_strings, filled from the knowledge base at
+ * registration so the names are written once (in common/). */
+static value_string class_vals[11];
+static value_string category_vals[11];
+static value_string esc_class_vals[4];
+
+/* ---- per-frame results (file scope) ---------------------------------- */
+
+struct sr_reply {
+    guint16 code;
+    guint8 stage;              /* enum smtpreply_stage */
+    guint8 cmd;                /* enum smtpreply_cmd (valid when has_cmd) */
+    gboolean has_cmd;
+    gboolean has_esc;
+    struct smtpreply_esc esc;
+    char verb[16];             /* the command as sent ("" without one) */
+    guint32 request_in;        /* frame of the command, 0 if none */
+    gint64 rt_us;              /* -1 without a command */
+    guint32 nlines;
+    smtpreply_anomaly_set anomalies;
+};
+
+struct sr_request {
+    guint64 seq;               /* the command's ordinal in its session */
+    char verb[16];
+    wmem_array_t *responses;   /* guint32 frame numbers, in reply order */
+    gboolean unanswered;
+    smtpreply_anomaly_set anomalies;
+};
+
+struct sr_frame {
+    wmem_array_t *replies;     /* struct sr_reply, completed in this frame */
+    wmem_array_t *requests;    /* struct sr_request, command lines in it */
+    smtpreply_anomaly_set anomalies;  /* not tied to a command or a reply */
+    gboolean encrypted;        /* TLS starts in this frame */
+};
+
+/* One TCP connection: the core's connection layer and what the plugin
+ * needs to orient segments and to finish it at the end of the file. */
+struct sr_conv {
+    struct smtpreply_conn *conn;   /* NULL once known not to be SMTP */
+    address addr_a;                /* endpoint A: source of the first segment */
+    guint16 port_a;
+    guint32 last_frame;
+    gint64 last_ts_us;
+    guint32 feed_frame;            /* where the events being produced go */
+    gboolean finished;
+};
+
+/* Frame number -> struct sr_frame.  A map, not p_add_proto_data, because
+ * a reply must also update its command's frame (response_in). */
+static wmem_map_t *frame_results;
+/* Every sr_conv of the file, to finish them after the first pass. */
+static wmem_list_t *all_convs;
+
+static struct sr_frame *
+frame_result(guint32 frame, gboolean create)
+{
+    struct sr_frame *fr =
+        (struct sr_frame *)wmem_map_lookup(frame_results, GUINT_TO_POINTER(frame));
+    if (!fr && create) {
+        fr = wmem_new0(wmem_file_scope(), struct sr_frame);
+        wmem_map_insert(frame_results, GUINT_TO_POINTER(frame), fr);
+    }
+    return fr;
+}
+
+static struct sr_request *
+find_request(guint32 frame, guint64 seq)
+{
+    struct sr_frame *fr = frame_result(frame, FALSE);
+    guint i, n;
+
+    if (!fr || !fr->requests)
+        return NULL;
+    n = wmem_array_get_count(fr->requests);
+    for (i = 0; i < n; i++) {
+        struct sr_request *rq = (struct sr_request *)wmem_array_index(fr->requests, i);
+        if (rq->seq == seq)
+            return rq;
+    }
+    return NULL;
+}
+
+static struct sr_request *
+add_request(guint32 frame, guint64 seq, const char *verb)
+{
+    struct sr_frame *fr = frame_result(frame, TRUE);
+    struct sr_request r;
+
+    memset(&r, 0, sizeof r);
+    r.seq = seq;
+    g_strlcpy(r.verb, verb ? verb : "", sizeof r.verb);
+    if (!fr->requests)
+        fr->requests = wmem_array_new(wmem_file_scope(), sizeof(struct sr_request));
+    wmem_array_append_one(fr->requests, r);
+    return (struct sr_request *)wmem_array_index(fr->requests,
+                                                 wmem_array_get_count(fr->requests) - 1);
+}
+
+/* The request a reply or an "unanswered" report names.  Commands without a
+ * COMMAND event of their own (the end of DATA's body: the final dot) get
+ * one here, on the frame that completed them, named by the pseudo-command
+ * ("DATA-END"). */
+static struct sr_request *
+request_for(const struct smtpreply_cmd_ref *ref)
+{
+    struct sr_request *rq = find_request((guint32)ref->tag, ref->seq);
+
+    if (!rq)
+        rq = add_request((guint32)ref->tag, ref->seq, smtpreply_cmd_verb(ref->cmd));
+    return rq;
+}
+
+static void
+copy_verb(char dst[16], const struct smtpreply_cmd_ref *ref)
+{
+    const char *v = ref->verb[0] ? ref->verb : smtpreply_cmd_verb(ref->cmd);
+    g_strlcpy(dst, v ? v : "", 16);
+}
+
+/* The core's event callback: record what happened, where it will be shown.
+ * Commands belong to the frame that completed their line (cmd.tag); replies
+ * and free anomalies to the frame being fed, so each is shown and tapped
+ * exactly once, in single pass too. */
+static void
+on_event(void *user, const struct smtpreply_event *ev)
+{
+    const struct sr_conv *feed = (const struct sr_conv *)user;
+    struct sr_frame *fr;
+    struct sr_request *rq;
+
+    switch (ev->type) {
+    case SMTPREPLY_EV_COMMAND: {
+        char verb[16];
+        copy_verb(verb, &ev->cmd);
+        rq = add_request((guint32)ev->cmd.tag, ev->cmd.seq, verb);
+        rq->anomalies = ev->anomalies;
+        break;
+    }
+    case SMTPREPLY_EV_REPLY: {
+        struct sr_reply r;
+        memset(&r, 0, sizeof r);
+        r.code = (guint16)ev->code;
+        r.stage = (guint8)ev->stage;
+        r.has_esc = ev->has_esc;
+        r.esc = ev->esc;
+        r.nlines = ev->nlines;
+        r.anomalies = ev->anomalies;
+        r.rt_us = -1;
+        if (ev->has_cmd) {
+            r.has_cmd = TRUE;
+            r.cmd = (guint8)ev->cmd.cmd;
+            copy_verb(r.verb, &ev->cmd);
+            r.request_in = (guint32)ev->cmd.tag;
+            r.rt_us = ev->rt_us;
+            rq = request_for(&ev->cmd);
+            if (!rq->responses)
+                rq->responses = wmem_array_new(wmem_file_scope(), sizeof(guint32));
+            wmem_array_append_one(rq->responses, feed->feed_frame);
+        }
+        fr = frame_result(feed->feed_frame, TRUE);
+        if (!fr->replies)
+            fr->replies = wmem_array_new(wmem_file_scope(), sizeof(struct sr_reply));
+        wmem_array_append_one(fr->replies, r);
+        break;
+    }
+    case SMTPREPLY_EV_UNANSWERED:
+        rq = request_for(&ev->cmd);
+        rq->unanswered = TRUE;
+        rq->anomalies |= ev->anomalies;
+        break;
+    case SMTPREPLY_EV_ANOMALY:
+        fr = frame_result(feed->feed_frame, TRUE);
+        fr->anomalies |= ev->anomalies | ((smtpreply_anomaly_set)1 << ev->anomaly);
+        break;
+    case SMTPREPLY_EV_TLS:
+        frame_result(feed->feed_frame, TRUE)->encrypted = TRUE;
+        break;
+    }
+}
+
+/* The core allocates through this hook: file scope, so whatever is left is
+ * released with the capture file. */
+static void *
+sr_realloc(void *ctx _U_, void *ptr, size_t size)
+{
+    if (size == 0) {
+        wmem_free(wmem_file_scope(), ptr);
+        return NULL;
+    }
+    return wmem_realloc(wmem_file_scope(), ptr, size);
+}
+
+static enum smtpreply_port_kind
+port_kind(guint32 port)
+{
+    if (port == SMTPREPLY_PORT_SUBMISSIONS)
+        return SMTPREPLY_PORT_IMPLICIT_TLS;
+    if (port == SMTPREPLY_PORT_SMTP || port == SMTPREPLY_PORT_SUBMISSION ||
+        port == SMTPREPLY_PORT_ALT ||
+        (pref_extra_ports && value_is_in_range(pref_extra_ports, port)))
+        return SMTPREPLY_PORT_SMTP;
+    return SMTPREPLY_PORT_OTHER;
+}
+
+static void
+conv_finish(struct sr_conv *sc)
+{
+    if (sc->finished)
+        return;
+    sc->finished = TRUE;
+    if (!sc->conn)
+        return;
+    /* Late events (unanswered commands, data flushed after a hole) belong
+     * to the connection's last frame. */
+    sc->feed_frame = sc->last_frame;
+    smtpreply_conn_finish(sc->conn, sc->last_ts_us, sc->last_frame);
+    smtpreply_conn_free(sc->conn);
+    sc->conn = NULL;
+}
+
+/* Last occurrence of a field in this frame's tree (the innermost TCP header
+ * when tunnels nest), or NULL. */
+static field_info *
+last_finfo(proto_tree *tree, int hf)
+{
+    GPtrArray *arr;
+
+    if (hf < 0)
+        return NULL;
+    arr = proto_get_finfo_ptr_array(tree, hf);
+    if (!arr || arr->len == 0)
+        return NULL;
+    return (field_info *)g_ptr_array_index(arr, arr->len - 1);
+}
+
+static gboolean
+has_field(proto_tree *tree, int hf)
+{
+    GPtrArray *arr;
+
+    if (hf < 0)
+        return FALSE;
+    arr = proto_get_finfo_ptr_array(tree, hf);
+    return arr && arr->len > 0;
+}
+
+/* First pass: hand this frame's TCP segment to its connection. */
+static void
+feed_segment(packet_info *pinfo, proto_tree *tree)
+{
+    field_info *fi_tcp, *fi_sport, *fi_dport, *fi_seq, *fi_flags, *fi_hlen, *fi_len;
+    guint32 sport, dport, seq, flags, hlen, seglen;
+    gint payload_off;
+    const guint8 *payload = NULL;
+    conversation_t *conv;
+    struct sr_conv *sc;
+    struct smtpreply_conn_stats cst;
+    gboolean from_b;
+    gint64 ts_us;
+
+    /* ICMP errors quote a TCP header: that is not a segment of the flow
+     * (the CLI does not read it either). */
+    if (has_field(tree, hf_icmp) || has_field(tree, hf_icmpv6))
+        return;
+    fi_tcp = last_finfo(tree, hf_tcp);
+    fi_sport = last_finfo(tree, hf_tcp_srcport);
+    fi_dport = last_finfo(tree, hf_tcp_dstport);
+    fi_seq = last_finfo(tree, hf_tcp_seq_raw);
+    fi_flags = last_finfo(tree, hf_tcp_flags);
+    fi_hlen = last_finfo(tree, hf_tcp_hdr_len);
+    fi_len = last_finfo(tree, hf_tcp_len);
+    if (!fi_tcp || !fi_sport || !fi_dport || !fi_seq || !fi_flags || !fi_hlen || !fi_len ||
+        !fi_tcp->ds_tvb)
+        return;
+    sport = fvalue_get_uinteger(&fi_sport->value);
+    dport = fvalue_get_uinteger(&fi_dport->value);
+    seq = fvalue_get_uinteger(&fi_seq->value);
+    flags = fvalue_get_uinteger(&fi_flags->value);
+    hlen = fvalue_get_uinteger(&fi_hlen->value);
+    seglen = fvalue_get_uinteger(&fi_len->value);
+
+    payload_off = fi_tcp->start + (gint)hlen;
+    if (seglen > 0) {
+        /* A payload the capture cut short is skipped whole, as the CLI
+         * skips snaplen-cut packets: the core then sees a gap. */
+        if (tvb_captured_length_remaining(fi_tcp->ds_tvb, payload_off) < (gint)seglen)
+            return;
+        payload = tvb_get_ptr(fi_tcp->ds_tvb, payload_off, (gint)seglen);
+    }
+
+    conv = find_conversation(pinfo->num, &pinfo->net_src, &pinfo->net_dst, CONVERSATION_TCP,
+                             sport, dport, 0);
+    if (!conv)
+        conv = conversation_new(pinfo->num, &pinfo->net_src, &pinfo->net_dst, CONVERSATION_TCP,
+                                sport, dport, 0);
+    sc = (struct sr_conv *)conversation_get_proto_data(conv, proto_smtpreply);
+    if (!sc) {
+        struct smtpreply_conn_config cfg;
+
+        sc = wmem_new0(wmem_file_scope(), struct sr_conv);
+        copy_address_wmem(wmem_file_scope(), &sc->addr_a, &pinfo->net_src);
+        sc->port_a = (guint16)sport;
+        memset(&cfg, 0, sizeof cfg);
+        smtpreply_limits_default(&cfg.limits);
+        cfg.port_kind_a = port_kind(sport);
+        cfg.port_kind_b = port_kind(dport);
+        sc->conn = smtpreply_conn_new(&cfg, sr_realloc, NULL, on_event, sc);
+        conversation_add_proto_data(conv, proto_smtpreply, sc);
+        wmem_list_append(all_convs, sc);
+    }
+    if (!sc->conn)
+        return;
+
+    from_b = !(sport == sc->port_a && addresses_equal(&pinfo->net_src, &sc->addr_a));
+    ts_us = (gint64)pinfo->abs_ts.secs * 1000000 + pinfo->abs_ts.nsecs / 1000;
+    sc->feed_frame = pinfo->num;
+    sc->last_frame = pinfo->num;
+    sc->last_ts_us = ts_us;
+    smtpreply_conn_segment(sc->conn, from_b, seq, flags & 0xffu, payload, seglen, ts_us,
+                           pinfo->num);
+    smtpreply_conn_stats(sc->conn, &cst);
+    if (cst.state == SMTPREPLY_CONN_NOT_SMTP) {
+        /* Not SMTP: stop spending time and memory on it. */
+        smtpreply_conn_free(sc->conn);
+        sc->conn = NULL;
+        sc->finished = TRUE;
+    }
+}
+
+/* Postseq cleanup: the sequential first pass is over. */
+static void
+finish_all_convs(void)
+{
+    wmem_list_frame_t *it;
+
+    if (!all_convs)
+        return;
+    for (it = wmem_list_head(all_convs); it; it = wmem_list_frame_next(it))
+        conv_finish((struct sr_conv *)wmem_list_frame_data(it));
+}
+
+static void
+smtpreply_init(void)
+{
+    all_convs = wmem_list_new(wmem_file_scope());
+}
+
+static void
+smtpreply_cleanup(void)
+{
+    /* The file scope (and everything the core allocated in it) is freed
+     * by Wireshark right after; just forget the pointers. */
+    all_convs = NULL;
+}
+
+/* ---- rendering (every pass) ------------------------------------------ */
+
+static void
+add_anomalies(proto_tree *tree, packet_info *pinfo, tvbuff_t *tvb, smtpreply_anomaly_set set)
+{
+    int a;
+
+    for (a = 0; a < SMTPREPLY_ANOM__COUNT; a++) {
+        proto_item *it;
+        if (!(set & ((smtpreply_anomaly_set)1 << a)))
+            continue;
+        it = proto_tree_add_string(tree, hf_anomaly, tvb, 0, 0,
+                                   smtpreply_anomaly_name((enum smtpreply_anomaly)a));
+        proto_item_set_generated(it);
+        expert_add_info_format(pinfo, it, &ei_anomaly, "SMTP anomaly %s: %s",
+                               smtpreply_anomaly_name((enum smtpreply_anomaly)a),
+                               smtpreply_anomaly_description((enum smtpreply_anomaly)a));
+    }
+}
+
+static void
+add_rfc_list(proto_tree *tree, tvbuff_t *tvb, const char *list)
+{
+    const char *cursor = list, *item;
+    size_t len;
+
+    while (list && (item = smtpreply_list_next(&cursor, &len)) != NULL) {
+        proto_item_set_generated(proto_tree_add_string(
+            tree, hf_rfc, tvb, 0, 0, wmem_strndup(wmem_packet_scope(), item, len)));
+    }
+}
+
+static void
+render_reply(proto_tree *tree, packet_info *pinfo, tvbuff_t *tvb, const struct sr_reply *r)
+{
+    struct smtpreply_code_info ci;
+    proto_item *ti, *code_item;
+    proto_tree *rt;
+    const char *meaning;
+    char esc_text[16] = "";
+
+    smtpreply_code_explain(r->code, &ci);
+    meaning = r->has_cmd ? smtpreply_code_meaning_for(r->code, (enum smtpreply_cmd)r->cmd)
+                         : ci.meaning;
+    if (r->has_esc)
+        smtpreply_esc_format(&r->esc, esc_text, sizeof esc_text);
+
+    ti = proto_tree_add_none_format(tree, hf_reply, tvb, 0, 0, "Reply %03u%s%s%s%s: %s",
+                                    r->code, r->has_esc ? " " : "", esc_text,
+                                    r->has_cmd ? " to " : "", r->has_cmd ? r->verb : "",
+                                    meaning);
+    proto_item_set_generated(ti);
+    rt = proto_item_add_subtree(ti, ett_reply);
+
+    code_item = proto_tree_add_uint_format_value(rt, hf_code, tvb, 0, 0, r->code, "%03u (%s)",
+                                                 r->code, meaning);
+    proto_item_set_generated(code_item);
+    proto_item_set_generated(proto_tree_add_uint(rt, hf_class, tvb, 0, 0, ci.cls));
+    proto_item_set_generated(proto_tree_add_uint(rt, hf_category, tvb, 0, 0, ci.category));
+    proto_item_set_generated(proto_tree_add_string(rt, hf_meaning, tvb, 0, 0, meaning));
+    proto_item_set_generated(
+        proto_tree_add_string(rt, hf_status, tvb, 0, 0, smtpreply_status_name(ci.status)));
+    add_rfc_list(rt, tvb, ci.rfc);
+
+    if (r->has_esc) {
+        struct smtpreply_esc_info ei;
+        proto_item *eti;
+        proto_tree *et;
+
+        smtpreply_esc_explain(&r->esc, &ei);
+        eti = proto_tree_add_string_format_value(rt, hf_esc, tvb, 0, 0, esc_text, "%s (%s)",
+                                                 esc_text, ei.meaning);
+        proto_item_set_generated(eti);
+        et = proto_item_add_subtree(eti, ett_esc);
+        proto_item_set_generated(proto_tree_add_uint(et, hf_esc_class, tvb, 0, 0, r->esc.cls));
+        proto_item_set_generated(proto_tree_add_uint_format_value(
+            et, hf_esc_subject, tvb, 0, 0, r->esc.subject, "%u (%s)", r->esc.subject,
+            ei.subject_name && ei.subject_name[0] ? ei.subject_name : "unknown subject"));
+        proto_item_set_generated(proto_tree_add_uint(et, hf_esc_detail, tvb, 0, 0, r->esc.detail));
+        proto_item_set_generated(proto_tree_add_string(et, hf_esc_meaning, tvb, 0, 0, ei.meaning));
+        proto_item_set_generated(
+            proto_tree_add_string(et, hf_esc_status, tvb, 0, 0, smtpreply_status_name(ei.status)));
+    }
+
+    if (r->has_cmd) {
+        proto_item_set_generated(proto_tree_add_string(rt, hf_command, tvb, 0, 0, r->verb));
+        proto_item_set_generated(proto_tree_add_uint(rt, hf_request_in, tvb, 0, 0, r->request_in));
+        if (r->rt_us >= 0) {
+            nstime_t delta;
+            delta.secs = (time_t)(r->rt_us / 1000000);
+            delta.nsecs = (int)(r->rt_us % 1000000) * 1000;
+            proto_item_set_generated(proto_tree_add_time(rt, hf_time, tvb, 0, 0, &delta));
+        }
+    }
+    proto_item_set_generated(proto_tree_add_string(
+        rt, hf_stage, tvb, 0, 0, smtpreply_stage_name((enum smtpreply_stage)r->stage)));
+    proto_item_set_generated(proto_tree_add_uint(rt, hf_lines, tvb, 0, 0, r->nlines));
+    add_anomalies(rt, pinfo, tvb, r->anomalies);
+
+    if (ci.cls == 5)
+        expert_add_info_format(pinfo, code_item, &ei_permanent, "Permanent failure %03u%s%s: %s",
+                               r->code, r->has_esc ? " " : "", esc_text, meaning);
+    else if (ci.cls == 4)
+        expert_add_info_format(pinfo, code_item, &ei_transient, "Transient failure %03u%s%s: %s",
+                               r->code, r->has_esc ? " " : "", esc_text, meaning);
+    else if (ci.cls < 2 || ci.cls > 5)
+        expert_add_info_format(pinfo, code_item, &ei_invalid, "Invalid reply code %03u", r->code);
+
+    if (pref_info_meaning)
+        col_append_fstr(pinfo->cinfo, COL_INFO, " [%03u%s%s: %s]", r->code,
+                        r->has_esc ? " " : "", esc_text, meaning);
+}
+
+static void
+render_request(proto_tree *tree, packet_info *pinfo, tvbuff_t *tvb, const struct sr_request *rq)
+{
+    proto_item *ti;
+    proto_tree *qt;
+    guint i, n;
+
+    ti = proto_tree_add_none_format(tree, hf_request, tvb, 0, 0, "Command %s (#%" G_GUINT64_FORMAT
+                                    " of its session)", rq->verb[0] ? rq->verb : "?", rq->seq);
+    proto_item_set_generated(ti);
+    qt = proto_item_add_subtree(ti, ett_request);
+    proto_item_set_generated(proto_tree_add_string(qt, hf_request_command, tvb, 0, 0, rq->verb));
+    n = rq->responses ? wmem_array_get_count(rq->responses) : 0;
+    for (i = 0; i < n; i++) {
+        guint32 frame = *(guint32 *)wmem_array_index(rq->responses, i);
+        proto_item_set_generated(proto_tree_add_uint(qt, hf_response_in, tvb, 0, 0, frame));
+    }
+    if (rq->unanswered) {
+        proto_item *ui = proto_tree_add_boolean(qt, hf_unanswered, tvb, 0, 0, TRUE);
+        proto_item_set_generated(ui);
+        expert_add_info_format(pinfo, ui, &ei_unanswered,
+                               "Command %s never answered before the connection ended",
+                               rq->verb[0] ? rq->verb : "?");
+    }
+    add_anomalies(qt, pinfo, tvb, rq->anomalies & ~((smtpreply_anomaly_set)1
+                                                    << SMTPREPLY_ANOM_UNANSWERED));
+}
+
+static int
+dissect_smtpreply(tvbuff_t *tvb, packet_info *pinfo, proto_tree *tree, void *data _U_)
+{
+    const struct sr_frame *fr;
+    proto_item *ti;
+    proto_tree *st;
+    guint i, nrep, nreq;
+
+    /* The core is fed once, in frame order; the TCP fields are only
+     * primed on the first pass (and the tree may be NULL later). */
+    if (!PINFO_FD_VISITED(pinfo) && tree)
+        feed_segment(pinfo, tree);
+
+    fr = frame_result(pinfo->num, FALSE);
+    if (!fr)
+        return 0;
+    nrep = fr->replies ? wmem_array_get_count(fr->replies) : 0;
+    nreq = fr->requests ? wmem_array_get_count(fr->requests) : 0;
+
+    ti = proto_tree_add_item(tree, proto_smtpreply, tvb, 0, 0, ENC_NA);
+    proto_item_set_generated(ti);
+    st = proto_item_add_subtree(ti, ett_smtpreply);
+    for (i = 0; i < nreq; i++)
+        render_request(st, pinfo, tvb, (const struct sr_request *)wmem_array_index(fr->requests, i));
+    for (i = 0; i < nrep; i++) {
+        const struct sr_reply *r = (const struct sr_reply *)wmem_array_index(fr->replies, i);
+        render_reply(st, pinfo, tvb, r);
+        proto_item_append_text(ti, "%s %03u", i ? "," : ":", r->code);
+    }
+    if (fr->encrypted) {
+        proto_item *ei = proto_tree_add_boolean(st, hf_encrypted, tvb, 0, 0, TRUE);
+        proto_item_set_generated(ei);
+        expert_add_info(pinfo, ei, &ei_encrypted);
+    }
+    add_anomalies(st, pinfo, tvb, fr->anomalies);
+
+    /* Taps run on whichever pass tshark or the GUI chooses: queue on all. */
+    if (nrep)
+        tap_queue_packet(smtpreply_tap, pinfo, fr);
+    return tvb_captured_length(tvb);
+}
+
+/* ---- statistics tree "SMTP Reply Codes" ------------------------------ */
+
+static const char st_by_class[] = "Replies by class and code";
+static const char st_by_command[] = "Replies by command";
+static int st_node_class = -1;
+static int st_node_command = -1;
+
+static void
+smtpreply_stats_init(stats_tree *st)
+{
+    st_node_class = stats_tree_create_node(st, st_by_class, 0, STAT_DT_INT, TRUE);
+    st_node_command = stats_tree_create_node(st, st_by_command, 0, STAT_DT_INT, TRUE);
+}
+
+static tap_packet_status
+smtpreply_stats_packet(stats_tree *st, packet_info *pinfo _U_, epan_dissect_t *edt _U_,
+                       const void *p, tap_flags_t flags _U_)
+{
+    const struct sr_frame *fr = (const struct sr_frame *)p;
+    guint i, n = fr->replies ? wmem_array_get_count(fr->replies) : 0;
+
+    for (i = 0; i < n; i++) {
+        const struct sr_reply *r = (const struct sr_reply *)wmem_array_index(fr->replies, i);
+        struct smtpreply_code_info ci;
+        char name[160];
+        int cls_node, code_node, cmd_node;
+
+        smtpreply_code_explain(r->code, &ci);
+        tick_stat_node(st, st_by_class, 0, TRUE);
+        snprintf(name, sizeof name, "%uxx %s", ci.cls, ci.class_name);
+        cls_node = tick_stat_node(st, name, st_node_class, TRUE);
+        snprintf(name, sizeof name, "%03u %s", r->code, ci.meaning);
+        code_node = tick_stat_node(st, name, cls_node, TRUE);
+        if (r->has_esc) {
+            struct smtpreply_esc_info ei;
+            char esc_text[16];
+            smtpreply_esc_explain(&r->esc, &ei);
+            smtpreply_esc_format(&r->esc, esc_text, sizeof esc_text);
+            snprintf(name, sizeof name, "%s %s", esc_text, ei.meaning);
+        } else {
+            g_strlcpy(name, "(no enhanced code)", sizeof name);
+        }
+        tick_stat_node(st, name, code_node, FALSE);
+
+        tick_stat_node(st, st_by_command, 0, TRUE);
+        if (r->has_cmd)
+            g_strlcpy(name, r->verb[0] ? r->verb : "?", sizeof name);
+        else
+            snprintf(name, sizeof name, "(%s)",
+                     smtpreply_stage_name((enum smtpreply_stage)r->stage));
+        cmd_node = tick_stat_node(st, name, st_node_command, TRUE);
+        snprintf(name, sizeof name, "%03u", r->code);
+        tick_stat_node(st, name, cmd_node, FALSE);
+    }
+    return n ? TAP_PACKET_REDRAW : TAP_PACKET_DONT_REDRAW;
+}
+
+static void
+register_smtpreply_stats(void)
+{
+    stats_tree_register_plugin("smtpreply", "smtpreply", "SMTP Reply Codes", 0,
+                               smtpreply_stats_packet, smtpreply_stats_init, NULL);
+}
+
+/* ---- registration ---------------------------------------------------- */
+
+/* Fill the value_strings from the knowledge base (written once, there). */
+static void
+fill_names(void)
+{
+    struct smtpreply_code_info ci;
+    struct smtpreply_esc_info ei;
+    static const guint8 esc_classes[] = { 2, 4, 5 };
+    guint i;
+
+    for (i = 0; i < 10; i++) {
+        smtpreply_code_explain(i * 100, &ci);
+        class_vals[i].value = i;
+        class_vals[i].strptr = ci.class_name;
+        smtpreply_code_explain(200 + i * 10, &ci);
+        category_vals[i].value = i;
+        category_vals[i].strptr = ci.category_name;
+    }
+    for (i = 0; i < G_N_ELEMENTS(esc_classes); i++) {
+        struct smtpreply_esc e = { esc_classes[i], 0, 0 };
+        smtpreply_esc_explain(&e, &ei);
+        esc_class_vals[i].value = esc_classes[i];
+        esc_class_vals[i].strptr = ei.class_name;
+    }
+}
+
+static void
+proto_register_smtpreply(void)
+{
+    static hf_register_info hf[] = {
+        { &hf_reply, { "Reply", "smtpreply.reply", FT_NONE, BASE_NONE, NULL, 0x0,
+          "One complete SMTP reply (all its lines), on the frame that completed it", HFILL } },
+        { &hf_code, { "Reply code", "smtpreply.code", FT_UINT16, BASE_DEC, NULL, 0x0,
+          "RFC 5321 §4.2 three-digit reply code", HFILL } },
+        { &hf_class, { "Class", "smtpreply.class", FT_UINT8, BASE_DEC, VALS(class_vals), 0x0,
+          "First digit of the reply code (RFC 5321 §4.2.1)", HFILL } },
+        { &hf_category, { "Category", "smtpreply.category", FT_UINT8, BASE_DEC,
+          VALS(category_vals), 0x0, "Second digit of the reply code (RFC 5321 §4.2.1)", HFILL } },
+        { &hf_meaning, { "Meaning", "smtpreply.meaning", FT_STRING, BASE_NONE, NULL, 0x0,
+          "What the code means as a reply to its command", HFILL } },
+        { &hf_status, { "Status", "smtpreply.status", FT_STRING, BASE_NONE, NULL, 0x0,
+          "standard, registry, historic, non-standard, invalid or unassigned", HFILL } },
+        { &hf_rfc, { "Defined in", "smtpreply.rfc", FT_STRING, BASE_NONE, NULL, 0x0,
+          "RFC section defining the code", HFILL } },
+        { &hf_esc, { "Enhanced status code", "smtpreply.esc", FT_STRING, BASE_NONE, NULL, 0x0,
+          "RFC 3463 class.subject.detail", HFILL } },
+        { &hf_esc_class, { "Class", "smtpreply.esc.class", FT_UINT8, BASE_DEC,
+          VALS(esc_class_vals), 0x0, NULL, HFILL } },
+        { &hf_esc_subject, { "Subject", "smtpreply.esc.subject", FT_UINT16, BASE_DEC, NULL, 0x0,
+          NULL, HFILL } },
+        { &hf_esc_detail, { "Detail", "smtpreply.esc.detail", FT_UINT16, BASE_DEC, NULL, 0x0,
+          NULL, HFILL } },
+        { &hf_esc_meaning, { "Meaning", "smtpreply.esc.meaning", FT_STRING, BASE_NONE, NULL, 0x0,
+          "IANA registry name of the enhanced code (or of its subject or class)", HFILL } },
+        { &hf_esc_status, { "Status", "smtpreply.esc.status", FT_STRING, BASE_NONE, NULL, 0x0,
+          "standard (registered), unassigned or invalid", HFILL } },
+        { &hf_command, { "Command", "smtpreply.command", FT_STRING, BASE_NONE, NULL, 0x0,
+          "The command this reply answers (uppercase verb)", HFILL } },
+        { &hf_stage, { "Stage", "smtpreply.stage", FT_STRING, BASE_NONE, NULL, 0x0,
+          "Which step of the exchange the reply closes (greeting, reply, data-start, data-end, "
+          "bdat, auth-challenge, auth-final, unsolicited)", HFILL } },
+        { &hf_lines, { "Lines", "smtpreply.lines", FT_UINT32, BASE_DEC, NULL, 0x0,
+          "Number of lines of the reply", HFILL } },
+        { &hf_request_in, { "Request in", "smtpreply.request_in", FT_FRAMENUM, BASE_NONE,
+          FRAMENUM_TYPE(FT_FRAMENUM_REQUEST), 0x0, "Frame of the command this reply answers",
+          HFILL } },
+        { &hf_time, { "Response time", "smtpreply.time", FT_RELATIVE_TIME, BASE_NONE, NULL, 0x0,
+          "Time from the command to this reply", HFILL } },
+        { &hf_anomaly, { "Anomaly", "smtpreply.anomaly", FT_STRING, BASE_NONE, NULL, 0x0,
+          "What breaks the RFCs here (the analyzer's identifiers)", HFILL } },
+        { &hf_request, { "Command", "smtpreply.request", FT_NONE, BASE_NONE, NULL, 0x0,
+          "A client command line completed in this frame", HFILL } },
+        { &hf_request_command, { "Command", "smtpreply.request.command", FT_STRING, BASE_NONE,
+          NULL, 0x0, "Uppercase verb of the client command", HFILL } },
+        { &hf_response_in, { "Response in", "smtpreply.response_in", FT_FRAMENUM, BASE_NONE,
+          FRAMENUM_TYPE(FT_FRAMENUM_RESPONSE), 0x0,
+          "Frame of a reply to this command (needs two passes)", HFILL } },
+        { &hf_unanswered, { "Unanswered", "smtpreply.unanswered", FT_BOOLEAN, BASE_NONE, NULL,
+          0x0, "The command got no reply before the connection ended (needs two passes)",
+          HFILL } },
+        { &hf_encrypted, { "Encrypted from here", "smtpreply.encrypted", FT_BOOLEAN, BASE_NONE,
+          NULL, 0x0, "TLS starts in this frame; nothing after it is counted", HFILL } },
+    };
+    static gint *ett[] = { &ett_smtpreply, &ett_reply, &ett_esc, &ett_request };
+    static ei_register_info ei[] = {
+        { &ei_transient, { "smtpreply.transient", PI_RESPONSE_CODE, PI_WARN,
+          "Transient negative reply (4yz)", EXPFILL } },
+        { &ei_permanent, { "smtpreply.permanent", PI_RESPONSE_CODE, PI_ERROR,
+          "Permanent negative reply (5yz)", EXPFILL } },
+        { &ei_invalid, { "smtpreply.invalid", PI_RESPONSE_CODE, PI_ERROR,
+          "Reply code outside RFC 5321 §4.2", EXPFILL } },
+        { &ei_anomaly, { "smtpreply.anomaly.expert", PI_PROTOCOL, PI_WARN,
+          "SMTP anomaly", EXPFILL } },
+        { &ei_unanswered, { "smtpreply.unanswered.expert", PI_SEQUENCE, PI_WARN,
+          "Command never answered", EXPFILL } },
+        { &ei_encrypted, { "smtpreply.encrypted.expert", PI_SEQUENCE, PI_CHAT,
+          "TLS starts here: the rest of the connection is not analysed", EXPFILL } },
+    };
+    module_t *module;
+
+    fill_names();
+    proto_smtpreply = proto_register_protocol("SMTP Reply Analysis", "SMTPREPLY", "smtpreply");
+    proto_register_field_array(proto_smtpreply, hf, array_length(hf));
+    proto_register_subtree_array(ett, array_length(ett));
+    expert_register_field_array(expert_register_protocol(proto_smtpreply), ei, array_length(ei));
+
+    module = prefs_register_protocol(proto_smtpreply, NULL);
+    pref_extra_ports = range_empty(wmem_epan_scope());
+    prefs_register_range_preference(module, "ports", "Extra SMTP ports",
+                                    "TCP ports to treat as SMTP besides 25, 587 and 2525 (465 is "
+                                    "implicit TLS); other streams are found by content",
+                                    &pref_extra_ports, 65535);
+    prefs_register_bool_preference(module, "info_meaning", "Add reply meanings to the Info column",
+                                   "Append \"[code enhanced: meaning]\" for every reply",
+                                   &pref_info_meaning);
+
+    smtpreply_handle = create_dissector_handle(dissect_smtpreply, proto_smtpreply);
+    register_postdissector(smtpreply_handle);
+    smtpreply_tap = register_tap("smtpreply");
+
+    frame_results = wmem_map_new_autoreset(wmem_epan_scope(), wmem_file_scope(),
+                                           g_direct_hash, g_direct_equal);
+    register_init_routine(smtpreply_init);
+    register_cleanup_routine(smtpreply_cleanup);
+    register_postseq_cleanup_routine(finish_all_convs);
+}
+
+static void
+proto_reg_handoff_smtpreply(void)
+{
+    static const char *const wanted_names[] = {
+        "tcp", "tcp.srcport", "tcp.dstport", "tcp.seq_raw", "tcp.flags", "tcp.hdr_len",
+        "tcp.len", "icmp", "icmpv6",
+    };
+    int *const ids[] = {
+        &hf_tcp, &hf_tcp_srcport, &hf_tcp_dstport, &hf_tcp_seq_raw, &hf_tcp_flags,
+        &hf_tcp_hdr_len, &hf_tcp_len, &hf_icmp, &hf_icmpv6,
+    };
+    GArray *wanted = g_array_new(FALSE, FALSE, (guint)sizeof(int));
+    guint i;
+
+    for (i = 0; i < G_N_ELEMENTS(wanted_names); i++) {
+        *ids[i] = proto_registrar_get_id_byname(wanted_names[i]);
+        if (*ids[i] >= 0)
+            g_array_append_val(wanted, *ids[i]);
+    }
+    /* Asks tshark and the GUI for a tree holding these fields on the first
+     * pass; takes ownership of the array. */
+    set_postdissector_wanted_hfids(smtpreply_handle, wanted);
+}
+
+void
+plugin_register(void)
+{
+    static proto_plugin plug;
+    static tap_plugin tplug;
+
+    plug.register_protoinfo = proto_register_smtpreply;
+    plug.register_handoff = proto_reg_handoff_smtpreply;
+    proto_register_plugin(&plug);
+
+    tplug.register_tap_listener = register_smtpreply_stats;
+    tap_register_plugin(&tplug);
+}

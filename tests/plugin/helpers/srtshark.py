@@ -1,0 +1,141 @@
+# SPDX-License-Identifier: MIT
+"""Run tshark with the freshly built smtpreply plugin, as an unprivileged user.
+
+Wireshark loads no personal plugins (nor WIRESHARK_PLUGIN_DIR) for root,
+so when the tests run as root tshark runs as uid/gid 65534 over a
+world-readable temporary copy of the plugin and of the captures.
+WIRESHARK_PLUGIN_DIR replaces the global plugin folder; Wireshark 4.0 looks
+in <dir>/4.0/epan/.  Every call has a timeout.  Same rules as lib.sh.
+"""
+import atexit
+import collections
+import glob
+import json
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+
+TIMEOUT = int(os.environ.get("TSHARK_TIMEOUT", "120"))
+PLUGIN = os.environ.get("SMTPREPLY_PLUGIN")
+SRCDIR = os.environ.get("SRCDIR", ".")
+SHARED = os.environ.get("SHARED") or os.path.join(SRCDIR, "..", "shared")
+CLI = os.environ.get("SMTPREPLY")
+
+
+def fail(msg):
+    print("FAIL: " + msg, file=sys.stderr)
+    sys.exit(1)
+
+
+if not PLUGIN or not os.path.exists(PLUGIN):
+    fail("SMTPREPLY_PLUGIN (path of the built smtpreply.so) is not set or missing")
+if shutil.which("tshark") is None:
+    fail("tshark is not installed (apt-get install tshark)")
+
+TMP = tempfile.mkdtemp(prefix="smtpreply-plugin-test.")
+atexit.register(shutil.rmtree, TMP, True)
+os.chmod(TMP, 0o755)
+PLUGIN_DIR = os.path.join(TMP, "plugins")
+os.makedirs(os.path.join(PLUGIN_DIR, "4.0", "epan"))
+os.makedirs(os.path.join(TMP, "captures"))
+HOME = os.path.join(TMP, "home")
+os.makedirs(HOME)
+STAGED_PLUGIN = os.path.join(PLUGIN_DIR, "4.0", "epan", "smtpreply.so")
+shutil.copy(PLUGIN, STAGED_PLUGIN)
+for root, dirs, files in os.walk(TMP):
+    for d in dirs:
+        os.chmod(os.path.join(root, d), 0o755)
+    for f in files:
+        os.chmod(os.path.join(root, f), 0o644)
+os.chmod(HOME, 0o777)
+
+
+def tshark(*args, check=True):
+    """Runs tshark ARGS with the plugin; returns (rc, stdout, stderr)."""
+    cmd = []
+    if os.geteuid() == 0:
+        cmd += ["setpriv", "--reuid=65534", "--regid=65534", "--clear-groups"]
+    cmd += ["env", "HOME=" + HOME, "WIRESHARK_PLUGIN_DIR=" + PLUGIN_DIR,
+            "timeout", str(TIMEOUT), "tshark"] + list(args)
+    p = subprocess.run(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                       text=True, errors="replace")
+    if p.returncode == 124:
+        fail("tshark timed out: " + " ".join(args))
+    if check and p.returncode != 0:
+        fail("tshark %s exited %d: %s" % (" ".join(args), p.returncode, p.stderr))
+    return p.returncode, p.stdout, p.stderr
+
+
+def require_plugin_loaded():
+    """Fails loudly unless tshark -G plugins lists the plugin we copied."""
+    _, out, err = tshark("-G", "plugins")
+    for line in out.splitlines():
+        if line.split("\t")[0].strip() == "smtpreply.so" and STAGED_PLUGIN in line:
+            return
+    fail("tshark -G plugins does not list %s (is the test running as root "
+         "without setpriv? is the plugin built for this Wireshark?)\n%s%s"
+         % (STAGED_PLUGIN, out, err))
+
+
+def stage(path):
+    """A world-readable copy of a capture; returns its path."""
+    dst = os.path.join(TMP, "captures", os.path.basename(path))
+    shutil.copy(path, dst)
+    os.chmod(dst, 0o644)
+    return dst
+
+
+def fields(capture, names, extra=(), display_filter="smtpreply"):
+    """Frames matching the filter: a list of dicts field -> list of values."""
+    args = ["-r", capture] + list(extra) + ["-T", "fields", "-E", "occurrence=a",
+                                            "-E", "aggregator=\x1f"]
+    if display_filter:
+        args += ["-Y", display_filter]
+    for n in names:
+        args += ["-e", n]
+    # A capture may end in a corrupt record: tshark then exits 2 after
+    # printing what it read, which is what the truth counts too.
+    rc, out, err = tshark(*args, check=False)
+    if rc not in (0, 2):
+        fail("tshark %s exited %d: %s" % (" ".join(args), rc, err))
+    rows = []
+    for line in out.splitlines():
+        cols = line.split("\t")
+        cols += [""] * (len(names) - len(cols))
+        rows.append({n: (c.split("\x1f") if c else []) for n, c in zip(names, cols)})
+    return rows
+
+
+def truth_sets():
+    """[(capture path, {file: truth})] for the shared captures and captures/."""
+    sets = []
+    shared = os.path.join(SHARED, "captures", "truth.json")
+    if os.path.exists(shared):
+        with open(shared) as f:
+            truth = json.load(f)
+        sets += [(os.path.join(SHARED, "captures", k), v) for k, v in sorted(truth.items())]
+    else:
+        print("note: %s not present: shared captures skipped" % shared)
+    own = os.path.join(SRCDIR, "captures")
+    for t in sorted(glob.glob(os.path.join(own, "*.truth.json"))):
+        with open(t) as f:
+            truth = json.load(f)
+        cap = t[: -len(".truth.json")]
+        for ext in ("", ".pcap", ".pcapng"):
+            if os.path.exists(cap + ext) and not (cap + ext).endswith(".json"):
+                sets.append((cap + ext, truth))
+                break
+    return sets
+
+
+def per_stream_codes(capture, extra=()):
+    """{tcp.stream: [codes in order]} from smtpreply.code."""
+    out = collections.OrderedDict()
+    for row in fields(capture, ["tcp.stream", "smtpreply.code"], extra):
+        if not row["smtpreply.code"]:
+            continue
+        stream = int(row["tcp.stream"][0])
+        out.setdefault(stream, []).extend(int(c) for c in row["smtpreply.code"])
+    return out

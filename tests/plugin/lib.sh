@@ -1,0 +1,61 @@
+# SPDX-License-Identifier: MIT
+# Shared helpers for the plugin tests (sourced, not run).
+#
+# Wireshark loads no personal plugins (nor WIRESHARK_PLUGIN_DIR) for root,
+# so tshark runs as uid 65534 over a world-readable temporary copy of the
+# plugin and of the captures.  WIRESHARK_PLUGIN_DIR replaces the global
+# plugin folder; the loader looks in $dir/4.0/epan/.  Every tshark call has
+# a timeout.
+
+set -u
+: "${SMTPREPLY_PLUGIN:?SMTPREPLY_PLUGIN (path of smtpreply.so) must be set}"
+: "${SRCDIR:?}" "${BUILDDIR:?}"
+SHARED=${SHARED:-$SRCDIR/../shared}
+TSHARK_TIMEOUT=${TSHARK_TIMEOUT:-120}
+
+fail() { echo "FAIL: $*" >&2; exit 1; }
+
+command -v tshark >/dev/null 2>&1 || fail "tshark is not installed (apt-get install tshark)"
+
+SR_TMP=$(mktemp -d /tmp/smtpreply-plugin-test.XXXXXX)
+trap 'rm -rf "$SR_TMP"' EXIT
+chmod 755 "$SR_TMP"
+mkdir -p "$SR_TMP/plugins/4.0/epan" "$SR_TMP/home" "$SR_TMP/captures"
+cp "$SMTPREPLY_PLUGIN" "$SR_TMP/plugins/4.0/epan/smtpreply.so"
+chmod -R a+rX "$SR_TMP"
+chown 65534:65534 "$SR_TMP/home" 2>/dev/null || chmod 777 "$SR_TMP/home"
+
+# as_nobody CMD...: run CMD as uid/gid 65534 when we are root.
+as_nobody() {
+    if [ "$(id -u)" = 0 ]; then
+        setpriv --reuid=65534 --regid=65534 --clear-groups \
+            env HOME="$SR_TMP/home" WIRESHARK_PLUGIN_DIR="$SR_TMP/plugins" "$@"
+    else
+        env HOME="$SR_TMP/home" WIRESHARK_PLUGIN_DIR="$SR_TMP/plugins" "$@"
+    fi
+}
+
+# ts ARGS...: tshark with the freshly built plugin.
+ts() { as_nobody timeout "$TSHARK_TIMEOUT" tshark "$@"; }
+
+# Fails loudly unless `tshark -G plugins` lists the plugin we copied.
+require_plugin_loaded() {
+    local out
+    out=$(ts -G plugins 2>&1) || fail "tshark -G plugins failed: $out"
+    echo "$out" | grep -q "smtpreply.so.*$SR_TMP/plugins/4.0/epan/smtpreply.so" ||
+        fail "tshark -G plugins does not list $SR_TMP/plugins/4.0/epan/smtpreply.so:
+$out"
+}
+
+# stage_capture PATH: a world-readable copy; prints its path.
+stage_capture() {
+    local dst="$SR_TMP/captures/$(basename "$1")"
+    cp "$1" "$dst" && chmod 644 "$dst" && echo "$dst"
+}
+
+# Run directly (ctest registers every tests/plugin/*.sh), it checks that the
+# plugin loads as an unprivileged user.
+if [ "${BASH_SOURCE[0]}" = "$0" ]; then
+    require_plugin_loaded
+    echo "OK: tshark -G plugins lists $SR_TMP/plugins/4.0/epan/smtpreply.so"
+fi

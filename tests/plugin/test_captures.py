@@ -1,0 +1,139 @@
+# SPDX-License-Identifier: MIT
+"""Per-session reply codes from smtpreply.code equal the truth files (and
+the analyzer's JSON), in one pass and in two passes; the reply-side fields
+of one pass equal those of two passes (CONTRACTS: "One pass vs two")."""
+import collections
+import json
+import os
+import subprocess
+import sys
+
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "helpers"))
+import srtshark as T  # noqa: E402
+
+REPLY_FIELDS = ["frame.number", "tcp.stream", "ip.src", "ipv6.src", "tcp.srcport",
+                "ip.dst", "ipv6.dst", "tcp.dstport", "smtpreply.code", "smtpreply.class",
+                "smtpreply.category", "smtpreply.meaning", "smtpreply.status",
+                "smtpreply.esc", "smtpreply.esc.meaning", "smtpreply.command",
+                "smtpreply.request_in", "smtpreply.time", "smtpreply.stage",
+                "smtpreply.anomaly", "smtpreply.request.command"]
+
+
+def reply_side(rows):
+    """What one pass must show exactly as two passes do: the frames with
+    replies and their reply fields.  Command frames learn response_in,
+    unanswered flags (and commands the engine held back) only later, so
+    command-side fields are left out; a frame holding both a reply and a
+    command keeps only the anomalies of two passes that one pass had."""
+    return [dict(r) for r in rows if r["smtpreply.code"]]
+
+
+def same_reply_side(one, two):
+    if len(one) != len(two):
+        return False
+    for a, b in zip(one, two):
+        if a["smtpreply.request.command"] or b["smtpreply.request.command"]:
+            if not set(a["smtpreply.anomaly"]) <= set(b["smtpreply.anomaly"]):
+                return False
+            a, b = dict(a), dict(b)
+            for k in ("smtpreply.anomaly", "smtpreply.request.command"):
+                del a[k], b[k]
+        if a != b:
+            return False
+    return True
+
+
+def endpoint(addr, port):
+    return "[%s]:%s" % (addr, port) if ":" in addr else "%s:%s" % (addr, port)
+
+
+def streams(rows):
+    """{tcp.stream: (set of endpoints, [codes])} for frames with replies."""
+    out = collections.OrderedDict()
+    for r in rows:
+        if not r["smtpreply.code"]:
+            continue
+        src = (r["ip.src"] or r["ipv6.src"])[-1]
+        dst = (r["ip.dst"] or r["ipv6.dst"])[-1]
+        eps = frozenset([endpoint(src, r["tcp.srcport"][-1]),
+                         endpoint(dst, r["tcp.dstport"][-1])])
+        s = out.setdefault(int(r["tcp.stream"][-1]), (eps, []))
+        s[1].extend(int(c) for c in r["smtpreply.code"])
+    return out
+
+
+def cli_sessions(path):
+    """{frozenset(client, server): Counter(codes)} from the analyzer, or None."""
+    if not T.CLI:
+        return None
+    p = subprocess.run([T.CLI, "--format", "json", path], stdout=subprocess.PIPE,
+                       stderr=subprocess.PIPE, text=True)
+    try:
+        doc = json.loads(p.stdout)
+    except ValueError:
+        return None
+    out = {}
+    for s in doc.get("sessions", []):
+        key = frozenset([s["client"], s["server"]])
+        out[key] = collections.Counter({int(k): v for k, v in s.get("codes", {}).items()})
+    return out
+
+
+def main():
+    T.require_plugin_loaded()
+    sets = T.truth_sets()
+    if not sets:
+        T.fail("no captures with truth found (neither $SHARED/captures nor captures/)")
+    problems = []
+    cli_checked = 0
+    for path, truth in sets:
+        name = os.path.basename(path)
+        cap = T.stage(path)
+        one = T.fields(cap, REPLY_FIELDS)
+        two = T.fields(cap, REPLY_FIELDS, extra=["-2"])
+        one_r, two_r = reply_side(one), reply_side(two)
+        if not same_reply_side(one_r, two_r):
+            diff = [(a, b) for a, b in zip(one_r, two_r) if a != b][:3]
+            problems.append("%s: one pass and two passes differ (%d vs %d frames) %s"
+                            % (name, len(one_r), len(two_r), diff))
+        got = streams(one)
+        expected = [s for s in truth["sessions"] if s["replies"]]
+        matched = set()
+        for s in expected:
+            key = frozenset([s["client"], s["server"]])
+            hit = [k for k, (eps, _) in got.items() if eps == key and k not in matched]
+            if not hit:
+                problems.append("%s: session %s -> %s (%d replies) not found"
+                                % (name, s["client"], s["server"], len(s["replies"])))
+                continue
+            matched.add(hit[0])
+            codes = got[hit[0]][1]
+            if codes != s["replies"]:
+                problems.append("%s: session %s: codes %s, truth %s"
+                                % (name, s["client"], codes, s["replies"]))
+        for k, (eps, codes) in got.items():
+            if k not in matched:
+                problems.append("%s: tcp.stream %d %s has replies %s the truth does not list"
+                                % (name, k, sorted(eps), codes))
+
+        cli = cli_sessions(path)
+        if cli is not None:
+            cli_checked += 1
+            for k, (eps, codes) in got.items():
+                if cli.get(eps) != collections.Counter(codes):
+                    problems.append("%s: stream %d: plugin %s, analyzer %s"
+                                    % (name, k, dict(collections.Counter(codes)), cli.get(eps)))
+            for eps, counter in cli.items():
+                if sum(counter.values()) and eps not in [e for e, _ in got.values()]:
+                    problems.append("%s: analyzer session %s not in the plugin's output"
+                                    % (name, sorted(eps)))
+        print("%-50s %3d frames with replies, %d sessions" % (name, len(one), len(got)))
+    if cli_checked == 0:
+        print("SKIP (comparison with the analyzer): `smtpreply --format json` gives no "
+              "sessions yet (tally not merged); truth comparison done")
+    if problems:
+        T.fail("%d problems:\n  %s" % (len(problems), "\n  ".join(problems)))
+    print("OK: %d captures" % len(sets))
+
+
+main()

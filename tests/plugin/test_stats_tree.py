@@ -1,0 +1,86 @@
+# SPDX-License-Identifier: MIT
+"""`tshark -q -z smtpreply,tree` counts equal the truth totals (per class,
+per code), in one pass and in two passes, and its "by command" half adds
+up to the same totals."""
+import collections
+import os
+import re
+import sys
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+sys.path.insert(0, os.path.join(HERE, "helpers"))
+import mkpcap  # noqa: E402
+import srtshark as T  # noqa: E402
+
+LINE = re.compile(r"^( *)(\S.*?)\s{2,}(\d+)\s")
+
+
+def parse(out):
+    """{"total", "classes", "codes", "by_command"} from the tree output."""
+    res = {"total": None, "classes": collections.Counter(), "codes": collections.Counter(),
+           "by_command": collections.Counter(), "command_total": None}
+    section = None
+    for line in out.splitlines():
+        m = LINE.match(line)
+        if not m:
+            continue
+        depth, name, count = len(m.group(1)), m.group(2), int(m.group(3))
+        if depth == 0:
+            section = name
+            if name == "Replies by class and code":
+                res["total"] = count
+            elif name == "Replies by command":
+                res["command_total"] = count
+            continue
+        if section == "Replies by class and code":
+            if depth == 1:
+                res["classes"][name[0]] += count
+            elif depth == 2:
+                res["codes"][int(name[:3])] += count
+        elif section == "Replies by command" and depth == 2:
+            res["by_command"][int(name[:3])] += count
+    return res
+
+
+def main():
+    T.require_plugin_loaded()
+    sets = [(p, t["totals"]) for p, t in T.truth_sets() if "totals" in t]
+    crafted = os.path.join(T.TMP, "captures", "crafted.pcap")
+    built = mkpcap.crafted(crafted)
+    os.chmod(crafted, 0o644)
+    sets.append((crafted, collections.Counter(str(c) for c in built["replies"])))
+    problems = []
+    for path, totals in sets:
+        name = os.path.basename(path)
+        cap = crafted if path == crafted else T.stage(path)
+        want_codes = collections.Counter({int(k): v for k, v in totals.items()})
+        want_classes = collections.Counter()
+        for k, v in want_codes.items():
+            want_classes[str(k // 100)] += v
+        n = sum(want_codes.values())
+        for extra in ([], ["-2"]):
+            rc, out, err = T.tshark("-r", cap, "-q", "-z", "smtpreply,tree", *extra,
+                                    check=False)
+            if rc not in (0, 2) or "SMTP Reply Codes" not in out:
+                problems.append("%s %s: no tree (rc %d): %s" % (name, extra, rc, err))
+                continue
+            got = parse(out)
+            mode = "two passes" if extra else "one pass"
+            if (got["total"] or 0) != n:
+                problems.append("%s (%s): total %s, truth %d" % (name, mode, got["total"], n))
+            if got["classes"] != want_classes:
+                problems.append("%s (%s): classes %s, truth %s"
+                                % (name, mode, dict(got["classes"]), dict(want_classes)))
+            if got["codes"] != want_codes:
+                problems.append("%s (%s): codes %s, truth %s"
+                                % (name, mode, dict(got["codes"]), dict(want_codes)))
+            if n and (got["command_total"] != n or got["by_command"] != want_codes):
+                problems.append("%s (%s): by command %s (total %s), truth %s"
+                                % (name, mode, dict(got["by_command"]), got["command_total"],
+                                   dict(want_codes)))
+    if problems:
+        T.fail("%d problems:\n  %s" % (len(problems), "\n  ".join(problems)))
+    print("OK: %d captures, one and two passes" % len(sets))
+
+
+main()
