@@ -313,12 +313,28 @@ static void reply_line_json(struct run *r, const struct flow *f, const struct sm
     json_decref(o);
 }
 
+/* Names the client and the server once the core knows which is which. */
+static void fill_endpoints(struct flow *f)
+{
+    struct smtpreply_conn_stats cs;
+    struct summary *s = f->sum;
+    smtpreply_conn_stats(f->conn, &cs);
+    const uint8_t *ca = cs.server_is_b ? f->key.a : f->key.b;
+    const uint8_t *sa = cs.server_is_b ? f->key.b : f->key.a;
+    uint16_t cp = cs.server_is_b ? f->key.pa : f->key.pb;
+    uint16_t sp = cs.server_is_b ? f->key.pb : f->key.pa;
+    endpoint_str(f->key.family, ca, cp, s->client, sizeof s->client);
+    endpoint_str(f->key.family, sa, sp, s->server, sizeof s->server);
+}
+
 static void on_event(void *user, const struct smtpreply_event *ev)
 {
     struct flow *f = user;
     struct summary *s = f->sum;
     if (s == NULL)
         return;
+    if (s->client[0] == '\0')
+        fill_endpoints(f);
     for (unsigned i = 0; i < SMTPREPLY_ANOM__COUNT; i++) {
         if (ev->anomalies & ((smtpreply_anomaly_set)1 << i))
             s->anomalies[i]++;
@@ -410,12 +426,7 @@ static void flow_end(struct run *r, struct flow *f, int64_t ts_us, bool evicted)
         s->evicted = evicted;
         s->missing_bytes = cs.missing_bytes;
         s->end = f->last_seen;
-        const uint8_t *ca = cs.server_is_b ? f->key.a : f->key.b;
-        const uint8_t *sa = cs.server_is_b ? f->key.b : f->key.a;
-        uint16_t cp = cs.server_is_b ? f->key.pa : f->key.pb;
-        uint16_t sp = cs.server_is_b ? f->key.pb : f->key.pa;
-        endpoint_str(f->key.family, ca, cp, s->client, sizeof s->client);
-        endpoint_str(f->key.family, sa, sp, s->server, sizeof s->server);
+        fill_endpoints(f);
         if (ss) {
             const struct smtpreply_session_stats *st = smtpreply_session_stats(ss);
             s->midstream = (st->flags & SMTPREPLY_SESSION_MIDSTREAM) != 0;

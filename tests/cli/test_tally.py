@@ -111,6 +111,8 @@ lines = [json.loads(l) for l in p.stdout.decode().splitlines()]
 check(len(lines) == 6, f"--replies lines {len(lines)}")
 for k in ["ts", "file", "client", "server", "command", "code", "enhanced", "class", "rt_ms", "anomalies"]:
     check(all(k in l for l in lines), f"--replies key {k}")
+check(all(l["client"] == "192.0.2.1:40000" and l["server"] == "192.0.2.25:25" for l in lines),
+      "--replies names the endpoints")
 check([l["command"] for l in lines] == [None, "EHLO", "MAIL", "RCPT", "RCPT", "QUIT"], "commands answered")
 check(lines[4]["text"] == '5.1.1 <x@example.org>: "no", user', "reply text kept")
 
