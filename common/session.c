@@ -93,6 +93,10 @@ struct smtpreply_session {
 
     struct line_asm line[2];
     struct probe probe[2];
+    bool client_probe_initial; /* the client's probe is the implicit-TLS one */
+    bool client_tls_first;     /* the client opened with a TLS record: its bytes
+                                  are a handshake, not commands */
+    bool server_spoke;
 
     /* Client side. */
     enum client_mode cmode;
@@ -682,7 +686,13 @@ static size_t probe_take(struct smtpreply_session *s, enum smtpreply_dir dir, co
         *decided_plain = true;
     } else if (pr->n == 2) {
         pr->active = false;
-        if (pr->b[1] == 0x03)
+        if (pr->b[1] == 0x03 && dir == SMTPREPLY_DIR_CLIENT && s->client_probe_initial) {
+            /* A client that opens with TLS (port 465 style) says nothing
+             * about the server: CONTRACTS counts a plaintext server there.
+             * Its bytes are a handshake, not commands; the server's own
+             * first bytes decide whether the session is encrypted. */
+            s->client_tls_first = true;
+        } else if (pr->b[1] == 0x03)
             go_encrypted(s, dir, ts, tag);
         else
             *decided_plain = true;
@@ -717,7 +727,11 @@ static void client_bytes(struct smtpreply_session *s, const uint8_t *p, size_t n
                          uint64_t tag)
 {
     size_t i = 0;
+    if (s->client_tls_first)
+        return;
     while (i < n && !(s->stats.flags & SMTPREPLY_SESSION_ENCRYPTED)) {
+        if (s->client_tls_first)
+            return;
         if (s->probe[SMTPREPLY_DIR_CLIENT].active) {
             i += probe_bytes(s, SMTPREPLY_DIR_CLIENT, p + i, n - i, ts, tag);
             continue;
@@ -836,6 +850,7 @@ static void reply_decides(struct smtpreply_session *s, const struct pending *pc,
             /* RFC 3207 §4.2: TLS starts now, unless the capture was decrypted. */
             s->probe[SMTPREPLY_DIR_CLIENT].active = true;
             s->probe[SMTPREPLY_DIR_CLIENT].n = 0;
+            s->client_probe_initial = false; /* after STARTTLS's 220 */
             s->s_probe_after = true;
         } else if (s->held_len) {
             s->flag_next_cmd = true;
@@ -1080,6 +1095,7 @@ struct smtpreply_session *smtpreply_session_new(const struct smtpreply_limits *l
     /* Implicit TLS (port 465 style): a session whose first bytes are a TLS record. */
     s->probe[0].active = true;
     s->probe[1].active = true;
+    s->client_probe_initial = true;
     return s;
 }
 
@@ -1106,6 +1122,8 @@ void smtpreply_session_feed(struct smtpreply_session *s, enum smtpreply_dir dir,
         return;
     if (s->stats.flags & (SMTPREPLY_SESSION_ENCRYPTED | SMTPREPLY_SESSION_FINISHED))
         return;
+    if (dir == SMTPREPLY_DIR_SERVER)
+        s->server_spoke = true;
     if (dir == SMTPREPLY_DIR_CLIENT)
         client_bytes(s, data, len, ts_us, tag);
     else
@@ -1178,6 +1196,10 @@ void smtpreply_session_finish(struct smtpreply_session *s, int64_t ts_us, uint64
 {
     if (!s || (s->stats.flags & SMTPREPLY_SESSION_FINISHED))
         return;
+    /* A client that opened with TLS to a server we never heard: seen from
+     * one side, an encrypted session. */
+    if (s->client_tls_first && !s->server_spoke)
+        go_encrypted(s, SMTPREPLY_DIR_CLIENT, ts_us, tag);
     if (!(s->stats.flags & SMTPREPLY_SESSION_ENCRYPTED)) {
         /* A probe still undecided holds one 0x16 byte: plain data after all. */
         for (int d = 0; d < 2; d++) {

@@ -1,0 +1,40 @@
+/* SPDX-License-Identifier: MIT */
+/* decode.h - from a captured frame to one TCP segment, bounds-checked. */
+#ifndef SMTPREPLY_DECODE_H
+#define SMTPREPLY_DECODE_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+/* Why a frame yields no TCP segment. */
+enum decode_skip {
+    SKIP_NONE = 0,
+    SKIP_LINKTYPE,   /* link type we do not decode */
+    SKIP_NOT_IP,     /* ARP, LLDP, ... */
+    SKIP_NOT_TCP,    /* UDP, ICMP, ... */
+    SKIP_FRAGMENT,   /* IPv4/IPv6 fragment: not reassembled (counted) */
+    SKIP_TRUNCATED,  /* headers cut by the snaplen */
+    SKIP_MALFORMED,  /* impossible header values */
+    SKIP__COUNT
+};
+extern const char *const decode_skip_names[SKIP__COUNT];
+
+struct tcp_segment {
+    uint8_t family;          /* 4 or 6 */
+    uint8_t src[16], dst[16];
+    uint16_t sport, dport;
+    uint32_t seq;
+    uint8_t flags;
+    const uint8_t *payload;
+    uint32_t len;            /* payload bytes captured */
+    bool cut;                /* the snaplen cut the payload */
+};
+
+/* True if the link type is one we decode. */
+bool decode_linktype_supported(int dlt);
+/* Decodes one frame; returns SKIP_NONE and fills seg, or why not. */
+enum decode_skip decode_frame(int dlt, const uint8_t *p, uint32_t caplen, uint32_t wirelen,
+                              struct tcp_segment *seg);
+
+#endif

@@ -1,0 +1,159 @@
+#!/usr/bin/env python3
+"""smtpreply tally: the output contract (CONTRACTS.md) and the exit
+statuses, on captures built here with scapy (so the test needs nothing
+but itself) plus, when present, the shared captures."""
+import csv, io, json, os, subprocess, sys, tempfile
+
+smtpreply = os.environ["SMTPREPLY"]
+shared = os.path.join(os.environ.get("SHARED", ""), "captures")
+failed = passed = 0
+
+
+def check(cond, what):
+    global failed, passed
+    if cond:
+        passed += 1
+    else:
+        failed += 1
+        print("FAIL:", what)
+
+
+def run(*args, stdin=None):
+    return subprocess.run([smtpreply, *args], capture_output=True, timeout=120,
+                          input=stdin)
+
+
+from scapy.all import Ether, IP, IPv6, TCP, Raw, wrpcap, Dot1Q, CookedLinux  # noqa: E402
+
+tmp = tempfile.mkdtemp()
+
+
+def dialogue(src, dst, sport, dport, steps, l2=lambda p: Ether(src="02:00:00:00:00:01", dst="02:00:00:00:00:02") / p, v6=False):
+    """steps: list of (from_client, bytes).  Returns packets with a full
+    handshake and close, sequence numbers consistent."""
+    ipc = (lambda: IPv6(src=src, dst=dst)) if v6 else (lambda: IP(src=src, dst=dst))
+    ips = (lambda: IPv6(src=dst, dst=src)) if v6 else (lambda: IP(src=dst, dst=src))
+    cseq, sseq = 1000, 5000
+    pk = [l2(ipc() / TCP(sport=sport, dport=dport, flags="S", seq=cseq)),
+          l2(ips() / TCP(sport=dport, dport=sport, flags="SA", seq=sseq, ack=cseq + 1))]
+    cseq += 1
+    sseq += 1
+    for from_client, data in steps:
+        if from_client:
+            pk.append(l2(ipc() / TCP(sport=sport, dport=dport, flags="PA", seq=cseq, ack=sseq) / Raw(data)))
+            cseq += len(data)
+        else:
+            pk.append(l2(ips() / TCP(sport=dport, dport=sport, flags="PA", seq=sseq, ack=cseq) / Raw(data)))
+            sseq += len(data)
+    pk.append(l2(ipc() / TCP(sport=sport, dport=dport, flags="FA", seq=cseq, ack=sseq)))
+    pk.append(l2(ips() / TCP(sport=dport, dport=sport, flags="FA", seq=sseq, ack=cseq + 1)))
+    for i, p in enumerate(pk):
+        p.time = 1700000000 + i * 0.01
+    return pk
+
+
+steps = [(False, b"220 mx.example.org ESMTP\r\n"), (True, b"EHLO c\r\n"),
+         (False, b"250-mx\r\n250 PIPELINING\r\n"),
+         (True, b"MAIL FROM:<a@c>\r\nRCPT TO:<b@example.org>\r\nRCPT TO:<x@example.org>\r\n"),
+         (False, b"250 2.1.0 ok\r\n250 2.1.5 ok\r\n550 5.1.1 <x@example.org>: \"no\", user\r\n"),
+         (True, b"QUIT\r\n"), (False, b"221 2.0.0 bye\r\n")]
+v4 = os.path.join(tmp, "v4.pcap")
+wrpcap(v4, dialogue("192.0.2.1", "192.0.2.25", 40000, 25, steps))
+vlan = os.path.join(tmp, "vlan.pcap")
+wrpcap(vlan, dialogue("192.0.2.1", "192.0.2.25", 40001, 25, steps,
+                      l2=lambda p: Ether(src="02:00:00:00:00:01", dst="02:00:00:00:00:02") / Dot1Q(vlan=10) / Dot1Q(vlan=20) / p))
+v6 = os.path.join(tmp, "v6.pcap")
+wrpcap(v6, dialogue("2001:db8::1", "2001:db8::25", 40002, 587, steps, v6=True))
+sll = os.path.join(tmp, "sll.pcap")
+wrpcap(sll, dialogue("192.0.2.1", "192.0.2.25", 40003, 2525, steps, l2=lambda p: CookedLinux(proto=0x0800) / p))
+odd = os.path.join(tmp, "odd-port.pcap")
+wrpcap(odd, dialogue("192.0.2.1", "192.0.2.25", 40004, 10025, steps))
+
+want_codes = {"220": 1, "250": 3, "550": 1, "221": 1}
+
+# JSON contract, per link type
+for path, client, server in [(v4, "192.0.2.1:40000", "192.0.2.25:25"),
+                             (vlan, "192.0.2.1:40001", "192.0.2.25:25"),
+                             (v6, "[2001:db8::1]:40002", "[2001:db8::25]:587"),
+                             (sll, "192.0.2.1:40003", "192.0.2.25:2525"),
+                             (odd, "192.0.2.1:40004", "192.0.2.25:10025")]:
+    p = run("--format", "json", path)
+    check(p.returncode == 0, f"{path}: exit {p.returncode} {p.stderr}")
+    d = json.loads(p.stdout)
+    check(set(d) >= {"files", "sessions", "totals"}, "top-level keys")
+    check(set(d["files"][0]) >= {"path", "packets", "bytes", "problems"}, "file keys")
+    check(len(d["sessions"]) == 1, f"{path}: one session, got {len(d['sessions'])}")
+    s = d["sessions"][0]
+    for k in ["client", "server", "file", "start", "end", "status", "flags", "replies",
+              "commands", "codes", "enhanced", "anomalies", "rt_ms"]:
+        check(k in s, f"session key {k}")
+    check(s["client"] == client and s["server"] == server, f"{path}: endpoints {s['client']} {s['server']}")
+    check(s["codes"] == want_codes, f"{path}: codes {s['codes']}")
+    check(s["enhanced"] == {"2.1.0": 1, "2.1.5": 1, "5.1.1": 1, "2.0.0": 1}, f"enhanced {s['enhanced']}")
+    check(s["status"] == "complete", f"{path}: status {s['status']} {s['flags']}")
+    check(s["replies"] == 6 and s["commands"] == 5, f"counts {s['replies']} {s['commands']}")
+    check(isinstance(s["start"], (int, float)) and s["end"] >= s["start"], "start/end numbers")
+    check(set(s["rt_ms"]) == {"min", "median", "max"}, "rt_ms keys")
+    t = d["totals"]
+    check(set(t) >= {"sessions", "replies", "codes", "classes", "enhanced", "anomalies"}, "totals keys")
+    check(t["classes"] == {"2": 5, "3": 0, "4": 0, "5": 1}, f"classes {t['classes']}")
+
+# --json alias, -o, CSV with quoting, --replies
+p = run("--json", "-o", os.path.join(tmp, "out.json"), v4)
+check(p.returncode == 0 and json.load(open(os.path.join(tmp, "out.json")))["totals"]["replies"] == 6, "-o FILE")
+p = run("--format", "csv", v4)
+rows = list(csv.reader(io.StringIO(p.stdout.decode())))
+check(rows[0] == ["file", "client", "server", "status", "code", "count", "meaning"], f"csv header {rows[0]}")
+check(sorted((r[4], int(r[5])) for r in rows[1:]) == sorted(want_codes.items()), "csv rows")
+check(all(len(r) == 7 for r in rows), "csv fields quoted")
+p = run("--replies", v4)
+lines = [json.loads(l) for l in p.stdout.decode().splitlines()]
+check(len(lines) == 6, f"--replies lines {len(lines)}")
+for k in ["ts", "file", "client", "server", "command", "code", "enhanced", "class", "rt_ms", "anomalies"]:
+    check(all(k in l for l in lines), f"--replies key {k}")
+check([l["command"] for l in lines] == [None, "EHLO", "MAIL", "RCPT", "RCPT", "QUIT"], "commands answered")
+check(lines[4]["text"] == '5.1.1 <x@example.org>: "no", user', "reply text kept")
+
+# stdin, several files and directories add up
+p = run("--json", "-", stdin=open(v4, "rb").read())
+check(p.returncode == 0 and json.loads(p.stdout)["totals"]["replies"] == 6, "stdin")
+d = os.path.join(tmp, "dir")
+os.makedirs(os.path.join(d, "sub"))
+os.link(v4, os.path.join(d, "a.pcap"))
+os.link(v6, os.path.join(d, "sub", "b.pcap"))
+open(os.path.join(d, "notes.txt"), "w").write("not a capture")
+p = run("--json", d)
+j = json.loads(p.stdout)
+check(p.returncode == 0, f"directory walk exit {p.returncode}")
+check(j["totals"]["sessions"] == 2 and j["totals"]["replies"] == 12, "directory totals")
+
+# errors: exit statuses and one-line messages naming the file
+p = run(os.path.join(tmp, "missing.pcap"))
+check(p.returncode == 2 and b"missing.pcap" in p.stderr, f"missing file: {p.returncode}")
+garbage = os.path.join(tmp, "garbage.pcap")
+open(garbage, "wb").write(b"this is not a capture at all\n" * 10)
+p = run(garbage)
+check(p.returncode == 2 and b"garbage.pcap" in p.stderr and len(p.stderr.splitlines()) == 1, "garbage")
+trunc = os.path.join(tmp, "trunc.pcap")
+open(trunc, "wb").write(open(v4, "rb").read()[:-30])
+p = run("--json", trunc, v6)
+check(p.returncode == 1 and b"trunc.pcap" in p.stderr, f"truncated exit {p.returncode}")
+check(json.loads(p.stdout)["totals"]["sessions"] == 2, "results for the readable part")
+p = run("--bogus", v4)
+check(p.returncode == 2, "unknown option")
+p = run("-F", "tcp port 9", "--json", v4)
+check(p.returncode == 0 and json.loads(p.stdout)["totals"]["sessions"] == 0, "BPF filter")
+p = run("-F", "not a ((filter", v4)
+check(p.returncode == 2, "bad BPF filter")
+p = run("--help")
+check(p.returncode == 0 and b"Exit status" in p.stdout, "--help")
+
+# the damaged public capture: partial results and exit 1
+comma = os.path.join(shared, "suricata-verify-smtp-to-comma.pcap")
+if os.path.exists(comma):
+    p = run("--json", comma)
+    check(p.returncode == 1 and b"packet 18" in p.stderr, f"corrupt record: {p.returncode} {p.stderr}")
+    check(json.loads(p.stdout)["totals"]["replies"] == 9, "replies before the corrupt record")
+
+print(f"{passed} passed, {failed} failed")
+sys.exit(1 if failed else 0)
