@@ -6,7 +6,7 @@
 # added time.  Runs tshark as uid 65534 when root (see tests/plugin/lib.sh).
 #
 #   bench/plugin-bench.sh [BUILD_DIR] [CAPTURE] [REPEATS]
-# Without CAPTURE, a synthetic one (20000 sessions, tests/plugin/helpers/
+# Without CAPTURE, a synthetic one ($SESSIONS, default 20000 sessions, tests/plugin/helpers/
 # mkpcap.py) is written first.
 set -eu
 here=$(cd "$(dirname "$0")/.." && pwd)
@@ -22,7 +22,7 @@ require_plugin_loaded
 if [ -z "$capture" ]; then
     capture=$SR_TMP/captures/bench.pcap
     python3 -c "import sys; sys.path.insert(0, '$here/tests/plugin/helpers'); import mkpcap; \
-print('synthetic capture:', mkpcap.many('$capture', 20000), 'frames')"
+print('synthetic capture:', mkpcap.many('$capture', ${SESSIONS:-20000}), 'frames')"
     chmod 644 "$capture"
 else
     capture=$(stage_capture "$capture")
