@@ -150,6 +150,57 @@ check(p.returncode == 2, "bad BPF filter")
 p = run("--help")
 check(p.returncode == 0 and b"Exit status" in p.stdout, "--help")
 
+# TCP trouble, crafted: the server's bytes cut into segments, then
+# reordered, repeated, overlapped or lost.  The expected codes are the
+# dialogue's; a lost segment must show as a gap with its byte count.
+def tcp_trouble(name, mangle, sport):
+    server = (b"220 mx ready\r\n250-mx\r\n250-PIPELINING\r\n250 8BITMIME\r\n"
+              b"250 2.1.0 ok\r\n250 2.1.5 ok\r\n221 2.0.0 bye\r\n")
+    client = b"EHLO c\r\nMAIL FROM:<a@c>\r\nRCPT TO:<b@example.org>\r\nQUIT\r\n"
+    E = lambda p: Ether(src="02:00:00:00:00:01", dst="02:00:00:00:00:02") / p
+    cip, sip = IP(src="192.0.2.1", dst="192.0.2.25"), IP(src="192.0.2.25", dst="192.0.2.1")
+    pk = [E(cip / TCP(sport=sport, dport=25, flags="S", seq=99)),
+          E(sip / TCP(sport=25, dport=sport, flags="SA", seq=0xfffffff0, ack=100))]
+    pk.append(E(cip / TCP(sport=sport, dport=25, flags="PA", seq=100, ack=0xfffffff1) / Raw(client)))
+    # server segments of 10 bytes: the EHLO reply is split mid-line
+    segs = [(0xfffffff1 + o) & 0xffffffff for o in range(0, len(server), 10)]
+    parts = [E(sip / TCP(sport=25, dport=sport, flags="PA", seq=sq, ack=100 + len(client))
+               / Raw(server[o:o + 10])) for sq, o in zip(segs, range(0, len(server), 10))]
+    pk += mangle(parts, lambda sq, o, n: E(sip / TCP(sport=25, dport=sport, flags="PA",
+                 seq=(0xfffffff1 + o) & 0xffffffff, ack=100 + len(client)) / Raw(server[o:o + n])))
+    pk.append(E(cip / TCP(sport=sport, dport=25, flags="FA", seq=100 + len(client))))
+    pk.append(E(sip / TCP(sport=25, dport=sport, flags="FA", seq=(0xfffffff1 + len(server)) & 0xffffffff)))
+    for i, p in enumerate(pk):
+        p.time = 1700000000 + i * 0.01
+    path = os.path.join(tmp, name + ".pcap")
+    wrpcap(path, pk)
+    return path
+
+full = {"220": 1, "250": 3, "221": 1}
+cases = [
+    ("split", lambda parts, mk: parts, full, 0),
+    ("out-of-order", lambda parts, mk: [parts[1], parts[0]] + parts[3:1:-1] + parts[4:], full, 0),
+    ("retransmitted", lambda parts, mk: [x for p in parts for x in (p, p)], full, 0),
+    ("overlapping", lambda parts, mk: parts[:3] + [mk(0, 25, 20)] + parts[3:], full, 0),
+    # the segment holding "250 2.1.0 ok" (bytes 60-69 of the server stream) is lost
+    ("lost", lambda parts, mk: parts[:6] + parts[7:], None, 10),
+]
+for i, (name, mangle, want, missing) in enumerate(cases):
+    path = tcp_trouble(name, mangle, 41000 + i)
+    p = run("--json", path)
+    s = json.loads(p.stdout)["sessions"]
+    check(p.returncode == 0 and len(s) == 1, f"{name}: one session, exit {p.returncode}")
+    if not s:
+        continue
+    s = s[0]
+    if want is not None:
+        check(s["codes"] == want, f"{name}: codes {s['codes']}")
+        check(s["status"] == "complete", f"{name}: status {s['status']} {s['flags']}")
+    else:
+        check("gaps" in s["flags"] and s["missing_bytes"] == missing,
+              f"{name}: flags {s['flags']} missing {s.get('missing_bytes')}")
+        check(s["codes"].get("220") == 1 and s["codes"].get("221") == 1, f"{name}: resync {s['codes']}")
+
 # the damaged public capture: partial results and exit 1
 comma = os.path.join(shared, "suricata-verify-smtp-to-comma.pcap")
 if os.path.exists(comma):
