@@ -100,8 +100,9 @@ struct summary {
     uint64_t replies, commands, unanswered;
     struct count_list codes, enhanced;
     uint64_t anomalies[SMTPREPLY_ANOM__COUNT];
-    double rt_min, rt_max;
-    double rt[RT_SAMPLES];
+    double rt_min, rt_max, rt_median;
+    double *rt;                 /* samples while the flow lives; freed at its end */
+    size_t rt_cap;
     uint64_t rt_n;              /* replies with a response time */
     bool starttls, implicit_tls, tls_seen_after_starttls;
     bool last_cmd_starttls;
@@ -356,7 +357,19 @@ static void on_event(void *user, const struct smtpreply_event *ev)
             /* A bounded sample: the median is exact up to RT_SAMPLES
              * timed replies per session; past that, each later reply
              * replaces a deterministic slot (still bounded memory). */
-            s->rt[s->rt_n % RT_SAMPLES] = ms;
+            size_t slot = (size_t)(s->rt_n % RT_SAMPLES);
+            if (slot >= s->rt_cap) {
+                size_t cap = s->rt_cap ? s->rt_cap * 2 : 16;
+                if (cap > RT_SAMPLES)
+                    cap = RT_SAMPLES;
+                double *v = realloc(s->rt, cap * sizeof *v);
+                if (v != NULL) {
+                    s->rt = v;
+                    s->rt_cap = cap;
+                }
+            }
+            if (slot < s->rt_cap)
+                s->rt[slot] = ms;
             s->rt_n++;
         }
         if (f->run->opt->replies)
@@ -382,6 +395,7 @@ static void on_event(void *user, const struct smtpreply_event *ev)
 static void free_summary(struct summary *s)
 {
     if (s) {
+        free(s->rt);
         free(s->codes.v);
         free(s->enhanced.v);
         free(s);
@@ -412,6 +426,25 @@ static void table_remove(struct run *r, struct flow *f)
     }
 }
 
+static int cmp_double(const void *a, const void *b)
+{
+    double x = *(const double *)a, y = *(const double *)b;
+    return (x > y) - (x < y);
+}
+
+/* Keeps only the median: a finished session's summary stays small. */
+static void settle_median(struct summary *s)
+{
+    size_t n = s->rt_n < s->rt_cap ? (size_t)s->rt_n : s->rt_cap;
+    if (n > 1)
+        qsort(s->rt, n, sizeof *s->rt, cmp_double);
+    if (n > 0)
+        s->rt_median = n % 2 ? s->rt[n / 2] : (s->rt[n / 2 - 1] + s->rt[n / 2]) / 2.0;
+    free(s->rt);
+    s->rt = NULL;
+    s->rt_cap = 0;
+}
+
 static void flow_end(struct run *r, struct flow *f, int64_t ts_us, bool evicted)
 {
     struct smtpreply_conn_stats cs;
@@ -427,6 +460,7 @@ static void flow_end(struct run *r, struct flow *f, int64_t ts_us, bool evicted)
         s->missing_bytes = cs.missing_bytes;
         s->end = f->last_seen;
         fill_endpoints(f);
+        settle_median(s);
         if (ss) {
             const struct smtpreply_session_stats *st = smtpreply_session_stats(ss);
             s->midstream = (st->flags & SMTPREPLY_SESSION_MIDSTREAM) != 0;
@@ -782,21 +816,6 @@ static const char *status_flags(const struct summary *s, const char **flags, siz
     return "complete";
 }
 
-static int cmp_double(const void *a, const void *b)
-{
-    double x = *(const double *)a, y = *(const double *)b;
-    return (x > y) - (x < y);
-}
-
-static double median_rt(const struct summary *s)
-{
-    size_t n = s->rt_n < RT_SAMPLES ? (size_t)s->rt_n : RT_SAMPLES;
-    double tmp[RT_SAMPLES];
-    memcpy(tmp, s->rt, n * sizeof *tmp);
-    if (n > 1)
-        qsort(tmp, n, sizeof *tmp, cmp_double);
-    return n % 2 ? tmp[n / 2] : (tmp[n / 2 - 1] + tmp[n / 2]) / 2.0;
-}
 
 static int cmp_entry(const void *a, const void *b)
 {
@@ -913,7 +932,7 @@ static void write_json(struct run *r, const struct totals *t)
         if (s->rt_n > 0) {
             json_t *rt = json_object();
             json_object_set_new(rt, "min", json_real(s->rt_min));
-            json_object_set_new(rt, "median", json_real(median_rt(s)));
+            json_object_set_new(rt, "median", json_real(s->rt_median));
             json_object_set_new(rt, "max", json_real(s->rt_max));
             json_object_set_new(o, "rt_ms", rt);
         } else {

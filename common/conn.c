@@ -40,6 +40,7 @@ struct ooo_seg {
 struct direction {
     bool have_isn;
     bool fin;
+    uint32_t fin_seq;       /* sequence number of the FIN */
     uint32_t next;          /* next sequence number expected */
     struct ooo_seg *ooo;    /* sorted by seq */
     uint32_t ooo_bytes;
@@ -637,14 +638,17 @@ void smtpreply_conn_segment(struct smtpreply_conn *c, bool from_b, uint32_t seq,
     }
 
 closing:
-    if (flags & SMTPREPLY_TCP_FIN) {
+    if ((flags & SMTPREPLY_TCP_FIN) && d->have_isn) {
         d->fin = true;
+        d->fin_seq = seq + (uint32_t)len;
         c->st.closed = true;
     }
-    /* Both sides done (or reset) and nothing waiting: the session ends.
-     * Otherwise the caller's finish gives up on the holes. */
-    if ((c->rst || (c->dir[0].fin && c->dir[1].fin)) && c->dir[0].ooo == NULL &&
-        c->dir[1].ooo == NULL)
+    /* Both sides done (or reset) with every byte before each FIN in hand:
+     * the session ends.  A segment still missing before a FIN may yet
+     * arrive (reordering), so then the caller's finish decides. */
+    if (c->rst || (c->dir[0].fin && c->dir[1].fin && c->dir[0].ooo == NULL &&
+                   c->dir[1].ooo == NULL && !seq_lt(c->dir[0].next, c->dir[0].fin_seq) &&
+                   !seq_lt(c->dir[1].next, c->dir[1].fin_seq)))
         smtpreply_conn_finish(c, ts_us, tag);
 }
 
