@@ -1,0 +1,390 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * conn.c - the connection layer: raw TCP segments of one connection in,
+ * session events out.  Two reassemblers (reasm.c) put each direction in
+ * order; while the stream is not yet known to be SMTP its first bytes
+ * wait in small per-direction buffers that detect.c examines; once it is,
+ * they are replayed, in arrival order, into a session engine (session.c),
+ * and later bytes go straight through.  docs/tcp-and-detection.md tells
+ * the policy; the CLI analyzer and the Wireshark plugin both call this.
+ */
+#include <stdlib.h>
+#include <string.h>
+
+#include "detect.h"
+#include "reasm.h"
+#include "smtpreply.h"
+
+/* Chunks remembered while undecided, to replay them in arrival order with
+ * their own timestamps and tags.  Detection normally decides within a few
+ * chunks; past this many the decision is forced. */
+#define CONN_LOG_MAX 64u
+/* A hole in one direction is given up once the other direction has
+ * delivered this many data segments since it opened: SMTP is a dialogue,
+ * so a peer that keeps talking has received what is missing here (the
+ * bytes were lost from the capture, not delayed). */
+#define CONN_HOLE_PATIENCE 3u
+
+struct conn_chunk {
+    uint32_t len;
+    uint8_t end;     /* endpoint 0 (A) or 1 (B) */
+    int64_t ts_us;
+    uint64_t tag;
+};
+
+struct conn_side {
+    struct smtpreply_conn *c;
+    uint8_t end;
+    struct reasm r;
+    uint8_t *det;         /* first bytes while undecided */
+    uint32_t det_len, det_cap;
+    bool det_ended;       /* no more detection bytes (closed, gap, full) */
+    uint64_t data_segs;   /* data deliveries, the other side's clock for holes */
+};
+
+struct smtpreply_conn {
+    struct smtpreply_limits lim;
+    enum smtpreply_port_kind kind[2];
+    struct sr_mem mem;
+    smtpreply_event_fn fn;
+    void *user;
+    struct conn_side side[2];
+    struct conn_chunk *log;
+    uint32_t log_len, log_cap;
+    struct smtpreply_session *sess;
+    enum smtpreply_conn_state state;
+    int server;           /* endpoint of the server, -1 unknown */
+    bool saw_syn, closed, tunnel, implicit_tls, finished;
+    uint64_t segments;
+};
+
+static void *libc_realloc(void *ctx, void *p, size_t size)
+{
+    (void)ctx;
+    if (size == 0) {
+        free(p);
+        return NULL;
+    }
+    return realloc(p, size);
+}
+
+static enum smtpreply_dir dir_of(const struct smtpreply_conn *c, int end)
+{
+    return end == c->server ? SMTPREPLY_DIR_SERVER : SMTPREPLY_DIR_CLIENT;
+}
+
+static void free_detect(struct smtpreply_conn *c)
+{
+    for (int e = 0; e < 2; e++) {
+        struct conn_side *sd = &c->side[e];
+        if (sd->det)
+            sr_mem_realloc(&c->mem, sd->det, sd->det_cap, 0);
+        sd->det = NULL;
+        sd->det_len = sd->det_cap = 0;
+    }
+    if (c->log)
+        sr_mem_realloc(&c->mem, c->log, c->log_cap * sizeof *c->log, 0);
+    c->log = NULL;
+    c->log_len = c->log_cap = 0;
+}
+
+static void go_not_smtp(struct smtpreply_conn *c)
+{
+    c->state = SMTPREPLY_CONN_NOT_SMTP;
+    free_detect(c);
+    for (int e = 0; e < 2; e++) {
+        reasm_free(&c->side[e].r, &c->mem);
+        c->side[e].r.stopped = true;
+    }
+}
+
+/* The stream is SMTP: start the session and replay what detection held. */
+static void go_smtp(struct smtpreply_conn *c, const struct detect_result *res)
+{
+    c->state = SMTPREPLY_CONN_SMTP;
+    c->server = res->server;
+    c->tunnel = res->tunnel;
+    c->implicit_tls = res->implicit_tls;
+    c->sess = smtpreply_session_new(&c->lim, c->mem.fn, c->mem.ctx, c->fn, c->user,
+                                    res->midstream ? SMTPREPLY_SESSION_MIDSTREAM : 0);
+    if (!c->sess) {
+        go_not_smtp(c); /* out of memory: nothing more can be done for it */
+        return;
+    }
+    /* A client that opened with TLS and met a plaintext server: the
+     * server's bytes go first, so the engine sees the greeting before the
+     * client's record (see the report on port-465-plaintext). */
+    int cli = 1 - c->server;
+    bool server_first = !res->implicit_tls && c->side[cli].det_len >= 2 &&
+                        c->side[cli].det[0] == 0x16 && c->side[cli].det[1] == 0x03;
+    for (int pass = 0; pass < (server_first ? 2 : 1); pass++) {
+        size_t off[2] = {0, 0};
+        for (uint32_t i = 0; i < c->log_len; i++) {
+            const struct conn_chunk *ch = &c->log[i];
+            int e = ch->end;
+            size_t start = off[e], stop = off[e] + ch->len;
+            off[e] = stop;
+            if (server_first && (pass == 0) != (e == c->server))
+                continue;
+            if (stop <= res->skip[e])
+                continue;
+            if (start < res->skip[e])
+                start = res->skip[e];
+            smtpreply_session_feed(c->sess, dir_of(c, e), c->side[e].det + start, stop - start,
+                                   ch->ts_us, ch->tag);
+        }
+    }
+    free_detect(c);
+}
+
+static void decide(struct smtpreply_conn *c, bool force)
+{
+    struct detect_input in;
+    struct detect_result res;
+    memset(&in, 0, sizeof in);
+    for (int e = 0; e < 2; e++) {
+        in.buf[e] = c->side[e].det;
+        in.len[e] = c->side[e].det_len;
+        in.ended[e] = force || c->side[e].det_ended;
+    }
+    in.server = c->server;
+    in.kind = c->kind[0] > c->kind[1] ? c->kind[0] : c->kind[1];
+    in.saw_syn = c->saw_syn;
+    detect_decide(&in, &res);
+    if (res.state == SMTPREPLY_CONN_SMTP)
+        go_smtp(c, &res);
+    else if (res.state == SMTPREPLY_CONN_NOT_SMTP || force)
+        go_not_smtp(c);
+}
+
+/* Keeps the first bytes of one side while undecided; false: no room. */
+static bool hold(struct smtpreply_conn *c, struct conn_side *sd, const uint8_t *p, size_t len,
+                 int64_t ts, uint64_t tag)
+{
+    uint32_t max = c->lim.max_detect;
+    if (len > max - sd->det_len || c->log_len == CONN_LOG_MAX)
+        return false; /* the caller takes no more than the room left */
+    if (sd->det_len + len > sd->det_cap) {
+        uint32_t cap = sd->det_cap ? sd->det_cap : 256;
+        while (cap < sd->det_len + len)
+            cap *= 2;
+        if (cap > max)
+            cap = max;
+        uint8_t *nb = sr_mem_realloc(&c->mem, sd->det, sd->det_cap, cap);
+        if (!nb)
+            return false;
+        sd->det = nb;
+        sd->det_cap = cap;
+    }
+    if (c->log_len == c->log_cap) {
+        uint32_t cap = c->log_cap ? c->log_cap * 2 : 4;
+        struct conn_chunk *nl = sr_mem_realloc(&c->mem, c->log, c->log_cap * sizeof *c->log,
+                                               cap * sizeof *c->log);
+        if (!nl)
+            return false;
+        c->log = nl;
+        c->log_cap = cap;
+    }
+    memcpy(sd->det + sd->det_len, p, len);
+    sd->det_len += (uint32_t)len;
+    c->log[c->log_len++] = (struct conn_chunk){(uint32_t)len, sd->end, ts, tag};
+    return true;
+}
+
+/* Reassembled bytes (or a gap) of one side. */
+static bool sink(void *ctx, const uint8_t *data, size_t len, uint64_t missing, int64_t ts,
+                 uint64_t tag)
+{
+    struct conn_side *sd = ctx;
+    struct smtpreply_conn *c = sd->c;
+    if (c->state == SMTPREPLY_CONN_UNDECIDED) {
+        if (missing) {
+            /* A hole before the decision: decide on what there is. */
+            sd->det_ended = true;
+            decide(c, false);
+            if (c->state == SMTPREPLY_CONN_UNDECIDED)
+                go_not_smtp(c);
+        } else {
+            size_t room = c->lim.max_detect - sd->det_len;
+            size_t take = len < room ? len : room;
+            if (take && !hold(c, sd, data, take, ts, tag))
+                take = 0;
+            if (take == len) {
+                bool full = sd->det_len >= c->lim.max_detect || c->log_len == CONN_LOG_MAX;
+                if (full)
+                    sd->det_ended = true;
+                decide(c, full);
+                if (c->state != SMTPREPLY_CONN_SMTP)
+                    return c->state == SMTPREPLY_CONN_UNDECIDED;
+                sd->data_segs++;
+                return true;
+            }
+            /* Full: decide now; the bytes that did not fit follow. */
+            sd->det_ended = true;
+            decide(c, true);
+            data += take;
+            len -= take;
+        }
+    }
+    if (c->state != SMTPREPLY_CONN_SMTP)
+        return false;
+    if (missing) {
+        smtpreply_session_gap(c->sess, dir_of(c, sd->end), missing, ts, tag);
+    } else {
+        sd->data_segs++;
+        smtpreply_session_feed(c->sess, dir_of(c, sd->end), data, len, ts, tag);
+    }
+    return true;
+}
+
+struct smtpreply_conn *smtpreply_conn_new(const struct smtpreply_conn_config *cfg,
+                                          smtpreply_realloc_fn alloc, void *alloc_ctx,
+                                          smtpreply_event_fn fn, void *user)
+{
+    if (!alloc)
+        alloc = libc_realloc;
+    struct sr_mem mem = {alloc, alloc_ctx, 0};
+    struct smtpreply_conn *c = sr_mem_realloc(&mem, NULL, 0, sizeof *c);
+    if (!c)
+        return NULL;
+    memset(c, 0, sizeof *c);
+    c->mem = mem;
+    if (cfg) {
+        c->lim = cfg->limits;
+        c->kind[0] = cfg->port_kind_a;
+        c->kind[1] = cfg->port_kind_b;
+    } else {
+        smtpreply_limits_default(&c->lim);
+    }
+    if (c->lim.max_detect == 0)
+        c->lim.max_detect = 1;
+    c->fn = fn;
+    c->user = user;
+    c->server = -1;
+    /* A well-known port marks its endpoint as the server; SYN overrides. */
+    if (c->kind[0] != c->kind[1])
+        c->server = c->kind[1] > c->kind[0] ? 1 : 0;
+    for (int e = 0; e < 2; e++) {
+        c->side[e].c = c;
+        c->side[e].end = (uint8_t)e;
+        reasm_init(&c->side[e].r, c->lim.max_reasm);
+    }
+    c->state = SMTPREPLY_CONN_UNDECIDED;
+    return c;
+}
+
+void smtpreply_conn_free(struct smtpreply_conn *c)
+{
+    if (!c)
+        return;
+    free_detect(c);
+    for (int e = 0; e < 2; e++)
+        reasm_free(&c->side[e].r, &c->mem);
+    smtpreply_session_free(c->sess);
+    struct sr_mem mem = c->mem;
+    sr_mem_realloc(&mem, c, sizeof *c, 0);
+}
+
+/* Every hole given up, the decision forced, the session finished. */
+static void close_all(struct smtpreply_conn *c, int64_t ts, uint64_t tag)
+{
+    if (c->finished)
+        return;
+    for (int e = 0; e < 2; e++) {
+        struct conn_side *sd = &c->side[e];
+        reasm_flush(&sd->r, &c->mem, ts, tag, sink, sd);
+    }
+    if (c->state == SMTPREPLY_CONN_UNDECIDED)
+        decide(c, true);
+    if (c->sess)
+        smtpreply_session_finish(c->sess, ts, tag);
+    c->finished = true;
+    free_detect(c);
+    for (int e = 0; e < 2; e++)
+        reasm_free(&c->side[e].r, &c->mem);
+}
+
+void smtpreply_conn_segment(struct smtpreply_conn *c, bool from_b, uint32_t seq,
+                            unsigned flags, const uint8_t *payload, size_t len,
+                            int64_t ts_us, uint64_t tag)
+{
+    if (!c)
+        return;
+    c->segments++;
+    if (c->finished || c->state == SMTPREPLY_CONN_NOT_SMTP)
+        return;
+    if (!payload)
+        len = 0;
+    int e = from_b ? 1 : 0;
+    if (flags & SMTPREPLY_TCP_SYN) {
+        /* RFC 793: the SYN without ACK comes from the side that opens. */
+        if (!c->saw_syn && c->state == SMTPREPLY_CONN_UNDECIDED)
+            c->server = (flags & SMTPREPLY_TCP_ACK) ? e : 1 - e;
+        c->saw_syn = true;
+    }
+    struct conn_side *sd = &c->side[e], *other = &c->side[1 - e];
+    bool had_hole = reasm_has_hole(&sd->r);
+    uint64_t before = sd->data_segs;
+    reasm_segment(&sd->r, &c->mem, seq, flags, payload, len, ts_us, tag, sink, sd);
+    if (c->state == SMTPREPLY_CONN_NOT_SMTP)
+        return;
+    if (!had_hole && reasm_has_hole(&sd->r))
+        sd->r.hole_mark = other->data_segs;
+    /* This side talked: a hole the other side has kept through several of
+     * its segments was a loss, not a delay. */
+    if (sd->data_segs != before && reasm_has_hole(&other->r) &&
+        sd->data_segs - other->r.hole_mark >= CONN_HOLE_PATIENCE) {
+        reasm_flush(&other->r, &c->mem, ts_us, tag, sink, other);
+        if (c->state == SMTPREPLY_CONN_NOT_SMTP)
+            return;
+    }
+    if (flags & (SMTPREPLY_TCP_FIN | SMTPREPLY_TCP_RST))
+        c->closed = true;
+    if (c->state == SMTPREPLY_CONN_UNDECIDED && reasm_complete(&sd->r) && !sd->det_ended) {
+        sd->det_ended = true;
+        decide(c, false);
+        if (c->state == SMTPREPLY_CONN_NOT_SMTP)
+            return;
+    }
+    if ((flags & SMTPREPLY_TCP_RST) ||
+        (reasm_complete(&c->side[0].r) && reasm_complete(&c->side[1].r)))
+        close_all(c, ts_us, tag);
+}
+
+void smtpreply_conn_finish(struct smtpreply_conn *c, int64_t ts_us, uint64_t tag)
+{
+    if (!c)
+        return;
+    close_all(c, ts_us, tag);
+}
+
+void smtpreply_conn_stats(const struct smtpreply_conn *c, struct smtpreply_conn_stats *out)
+{
+    memset(out, 0, sizeof *out);
+    if (!c)
+        return;
+    out->state = c->state;
+    out->server_is_b = c->server == 1;
+    out->saw_syn = c->saw_syn;
+    out->closed = c->closed;
+    out->tunnel = c->tunnel;
+    out->implicit_tls = c->implicit_tls;
+    out->segments = c->segments;
+    for (int e = 0; e < 2; e++) {
+        const struct reasm *r = &c->side[e].r;
+        out->retransmitted += r->retransmitted;
+        out->out_of_order += r->out_of_order;
+        out->overlaps += r->overlaps;
+        out->gaps += r->gaps;
+        out->missing_bytes += r->missing;
+        out->reasm_overflow += r->overflow;
+    }
+    out->bytes_allocated = c->mem.bytes;
+    if (c->sess)
+        out->bytes_allocated += smtpreply_session_stats(c->sess)->bytes_allocated;
+}
+
+const struct smtpreply_session *smtpreply_conn_session(const struct smtpreply_conn *c)
+{
+    return c ? c->sess : NULL;
+}
