@@ -292,7 +292,9 @@ static enum detect_match best(enum detect_match a, enum detect_match b)
 static enum detect_match smtp_start(const uint8_t *s, size_t sn, bool s_end, const uint8_t *c,
                                     size_t cn, bool c_end)
 {
-    enum detect_match g = detect_greeting(s, sn, s_end);
+    /* A server that has not spoken (or never will: one-sided capture)
+     * leaves the decision to the client's HELO. */
+    enum detect_match g = sn == 0 ? DETECT_MAYBE : detect_greeting(s, sn, s_end);
     if (g == DETECT_YES) {
         /* An FTP server greets with 220 too: if the client has spoken,
          * its first line must be SMTP. */
