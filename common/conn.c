@@ -22,8 +22,10 @@
 /* A hole in one direction is given up once the other direction has
  * delivered this many data segments since it opened: SMTP is a dialogue,
  * so a peer that keeps talking has received what is missing here (the
- * bytes were lost from the capture, not delayed). */
-#define CONN_HOLE_PATIENCE 3u
+ * bytes were lost from the capture, not delayed).  Reordering in captures
+ * spans a packet or two; a lower figure would mistake it for loss, a
+ * higher one lets more replies overtake the commands behind the hole. */
+#define CONN_HOLE_PATIENCE 2u
 
 struct conn_chunk {
     uint32_t len;
@@ -346,8 +348,9 @@ void smtpreply_conn_segment(struct smtpreply_conn *c, bool from_b, uint32_t seq,
         if (c->state == SMTPREPLY_CONN_NOT_SMTP)
             return;
     }
-    if ((flags & SMTPREPLY_TCP_RST) ||
-        (reasm_complete(&c->side[0].r) && reasm_complete(&c->side[1].r)))
+    /* Both FINs (or a RST): the connection is over; holes left now are
+     * losses. */
+    if ((flags & SMTPREPLY_TCP_RST) || (c->side[0].r.fin && c->side[1].r.fin))
         close_all(c, ts_us, tag);
 }
 
