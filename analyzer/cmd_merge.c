@@ -1,13 +1,143 @@
 /* SPDX-License-Identifier: MIT */
-/* cmd_merge.c - placeholder until its issue lands: says so and fails. */
+/*
+ * cmd_merge.c - `smtpreply merge A.json B.json ...`: combine the JSON
+ * summaries of separate runs (`smtpreply --format json`) into one, with the
+ * same keys as a single run.  `files` and `sessions` are concatenated in
+ * argument order; every number under `totals` is added key by key,
+ * recursively.  Addition is associative and the concatenation keeps order,
+ * so an archive summarized per file or per day merges to exactly the
+ * answer of one run over all of it, in any grouping.
+ */
+#include <errno.h>
+#include <jansson.h>
 #include <stdio.h>
+#include <string.h>
 
 #include "cli.h"
 
+static void usage(FILE *out)
+{
+    fprintf(out,
+            "Usage: smtpreply merge [-o FILE] SUMMARY.json ...\n"
+            "\n"
+            "Combines JSON summaries from separate runs of `smtpreply --format json`\n"
+            "(for example one per machine or per day) into one summary with the same\n"
+            "keys: files and sessions concatenated in argument order, totals added.\n"
+            "Merging is associative: merged summaries can be merged again.\n"
+            "\n"
+            "  -o FILE     write to FILE instead of standard output\n"
+            "  -h, --help  this help;  --version  the version\n"
+            "\n"
+            "Exit status: 0 merged, 2 usage error or an input that is not a summary.\n");
+}
+
+/* dst += src for every number, recursively; other values: first wins. */
+static int add_into(json_t *dst, json_t *src)
+{
+    const char *key;
+    json_t *sv;
+    json_object_foreach(src, key, sv) {
+        json_t *dv = json_object_get(dst, key);
+        if (dv == NULL) {
+            json_object_set(dst, key, sv);
+        } else if (json_is_integer(dv) && json_is_integer(sv)) {
+            json_object_set_new(dst, key,
+                                json_integer(json_integer_value(dv) + json_integer_value(sv)));
+        } else if (json_is_number(dv) && json_is_number(sv)) {
+            json_object_set_new(dst, key, json_real(json_number_value(dv) + json_number_value(sv)));
+        } else if (json_is_object(dv) && json_is_object(sv)) {
+            if (add_into(dv, sv) != 0)
+                return -1;
+        } else if (!json_equal(dv, sv)) {
+            return -1; /* a shape no single run produces */
+        }
+    }
+    return 0;
+}
+
 int cmd_merge(int argc, char **argv)
 {
-    (void)argc;
-    (void)argv;
-    fprintf(stderr, "smtpreply merge: not implemented yet\n");
-    return EXIT_USAGE;
+    const char *outfile = NULL;
+    json_t *files = json_array(), *sessions = json_array(), *totals = json_object();
+    int status = EXIT_OK, inputs = 0;
+
+    for (int i = 1; i < argc; i++) {
+        const char *a = argv[i];
+        if (cli_is_help(a)) {
+            usage(stdout);
+            goto out;
+        }
+        if (strcmp(a, "--version") == 0) {
+            cli_print_version();
+            goto out;
+        }
+        if (strcmp(a, "-o") == 0) {
+            if (i + 1 >= argc) {
+                fprintf(stderr, "smtpreply merge: -o needs a file name\n");
+                status = EXIT_USAGE;
+                goto out;
+            }
+            outfile = argv[++i];
+            continue;
+        }
+        if (a[0] == '-' && a[1] != '\0') {
+            fprintf(stderr, "smtpreply merge: unknown option '%s' (see --help)\n", a);
+            status = EXIT_USAGE;
+            goto out;
+        }
+        json_error_t err;
+        json_t *doc = strcmp(a, "-") == 0 ? json_loadf(stdin, 0, &err) : json_load_file(a, 0, &err);
+        json_t *f = doc ? json_object_get(doc, "files") : NULL;
+        json_t *s = doc ? json_object_get(doc, "sessions") : NULL;
+        json_t *t = doc ? json_object_get(doc, "totals") : NULL;
+        if (doc == NULL) {
+            fprintf(stderr, "smtpreply merge: %s: %s (line %d)\n", a, err.text, err.line);
+            status = EXIT_USAGE;
+            goto out;
+        }
+        if (!json_is_array(f) || !json_is_array(s) || !json_is_object(t)) {
+            fprintf(stderr, "smtpreply merge: %s: not a smtpreply JSON summary "
+                            "(needs files, sessions, totals)\n", a);
+            json_decref(doc);
+            status = EXIT_USAGE;
+            goto out;
+        }
+        json_array_extend(files, f);
+        json_array_extend(sessions, s);
+        if (add_into(totals, t) != 0) {
+            fprintf(stderr, "smtpreply merge: %s: totals do not match the others' shape\n", a);
+            json_decref(doc);
+            status = EXIT_USAGE;
+            goto out;
+        }
+        json_decref(doc);
+        inputs++;
+    }
+    if (inputs == 0) {
+        fprintf(stderr, "smtpreply merge: no summary given (see --help)\n");
+        status = EXIT_USAGE;
+        goto out;
+    }
+    {
+        FILE *out = stdout;
+        if (outfile && (out = fopen(outfile, "w")) == NULL) {
+            fprintf(stderr, "smtpreply merge: %s: %s\n", outfile, strerror(errno));
+            status = EXIT_USAGE;
+            goto out;
+        }
+        json_t *root = json_object();
+        json_object_set(root, "files", files);
+        json_object_set(root, "sessions", sessions);
+        json_object_set(root, "totals", totals);
+        json_dumpf(root, out, JSON_INDENT(2) | JSON_SORT_KEYS);
+        fputc('\n', out);
+        json_decref(root);
+        if (out != stdout && fclose(out) != 0)
+            status = EXIT_USAGE;
+    }
+out:
+    json_decref(files);
+    json_decref(sessions);
+    json_decref(totals);
+    return status;
 }

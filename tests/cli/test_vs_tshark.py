@@ -30,7 +30,8 @@ def ours(path):
 
 
 passed = failed = documented = 0
-for cap in sorted(glob.glob(os.path.join(os.environ["SRCDIR"], "captures", "*.pcap*"))):
+for cap in sorted(f for f in glob.glob(os.path.join(os.environ["SRCDIR"], "captures", "*"))
+                  if f.endswith((".pcap", ".pcapng"))):
     a, b = ours(cap), tshark_counts(cap)
     if a == b:
         passed += 1
