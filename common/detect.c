@@ -347,7 +347,9 @@ static enum detect_match hypothesis(const struct detect_input *in, int srv, stru
             result = best(result, ms);
             continue;
         }
-        enum detect_match inner = smtp_start(s + hs, sn - hs, se, c + hc, cn - hc, ce);
+        /* A side with no bytes yet may be NULL: no arithmetic on it. */
+        enum detect_match inner = smtp_start(s ? s + hs : s, sn - hs, se, c ? c + hc : c,
+                                             cn - hc, ce);
         if (inner == DETECT_YES) {
             h->skip_s = hs;
             h->skip_c = hc;
