@@ -150,6 +150,36 @@ check(p.returncode == 2, "bad BPF filter")
 p = run("--help")
 check(p.returncode == 0 and b"Exit status" in p.stdout, "--help")
 
+# More link types and formats: raw IP (LINKTYPE_RAW), BSD loopback (NULL),
+# nanosecond pcap; IPv4 fragments are counted as skipped, not guessed.
+from scapy.all import Loopback, fragment  # noqa: E402
+raw = os.path.join(tmp, "raw.pcap")
+wrpcap(raw, dialogue("192.0.2.1", "192.0.2.25", 40005, 25, steps, l2=lambda p: p), linktype=101)
+null = os.path.join(tmp, "null.pcap")
+wrpcap(null, dialogue("192.0.2.1", "192.0.2.25", 40006, 25, steps, l2=lambda p: Loopback(type=2) / p))
+nano = os.path.join(tmp, "nano.pcap")
+wrpcap(nano, dialogue("192.0.2.1", "192.0.2.25", 40007, 25, steps), nano=True)
+for path in (raw, null, nano):
+    p = run("--json", path)
+    d = json.loads(p.stdout)
+    check(p.returncode == 0 and len(d["sessions"]) == 1 and d["sessions"][0]["codes"] == want_codes,
+          f"{os.path.basename(path)}: {p.returncode} {d['sessions'][:1]}")
+d = json.loads(run("--json", nano).stdout)
+check(abs(d["sessions"][0]["start"] - 1700000000.0) < 1e-3, "nanosecond timestamps read as seconds")
+frag = os.path.join(tmp, "frag.pcap")
+pk = dialogue("192.0.2.1", "192.0.2.25", 40008, 25, steps)
+big = Ether(src="02:00:00:00:00:01", dst="02:00:00:00:00:02") / IP(src="192.0.2.9", dst="192.0.2.25", flags=0) / TCP(sport=1, dport=25) / Raw(b"x" * 3000)
+frags = [Ether(src="02:00:00:00:00:01", dst="02:00:00:00:00:02") / f for f in fragment(big[IP], fragsize=1000)]
+for f in frags:
+    f.time = 1700000000
+wrpcap(frag, pk + frags)
+p = run("--json", frag)
+d = json.loads(p.stdout)
+check(p.returncode == 0, f"fragments leave exit 0: {p.returncode}")
+check(d["totals"]["skipped_packets"].get("IP fragment (not reassembled)") == len(frags),
+      f"fragments counted: {d['totals']['skipped_packets']}")
+check(d["sessions"][0]["codes"] == want_codes, "the SMTP session beside them still counted")
+
 # TCP trouble, crafted: the server's bytes cut into segments, then
 # reordered, repeated, overlapped or lost.  The expected codes are the
 # dialogue's; a lost segment must show as a gap with its byte count.
