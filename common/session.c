@@ -546,9 +546,11 @@ static void client_sasl(struct smtpreply_session *s, const uint8_t *p, size_t le
         s->cmode = C_CMD;
 }
 
-static void client_line(struct smtpreply_session *s, bool bare_lf, int64_t ts, uint64_t tag)
+/* What any completed line, either side, may carry: a bare LF ending, or
+ * a length over max_line (the line was cut; counted). */
+static smtpreply_anomaly_set line_end_anomalies(struct smtpreply_session *s,
+                                                const struct line_asm *l, bool bare_lf)
 {
-    struct line_asm *l = &s->line[SMTPREPLY_DIR_CLIENT];
     smtpreply_anomaly_set flags = 0;
     if (bare_lf)
         flags |= ANOM(BARE_LF);
@@ -556,6 +558,13 @@ static void client_line(struct smtpreply_session *s, bool bare_lf, int64_t ts, u
         flags |= ANOM(LINE_CUT);
         s->stats.lines_cut++;
     }
+    return flags;
+}
+
+static void client_line(struct smtpreply_session *s, bool bare_lf, int64_t ts, uint64_t tag)
+{
+    struct line_asm *l = &s->line[SMTPREPLY_DIR_CLIENT];
+    smtpreply_anomaly_set flags = line_end_anomalies(s, l, bare_lf);
     uint64_t total = l->total;
     uint32_t len = l->len;
     line_reset(l);
@@ -970,13 +979,7 @@ static void reply_complete(struct smtpreply_session *s, const char *text, size_t
 static void server_line(struct smtpreply_session *s, bool bare_lf, int64_t ts, uint64_t tag)
 {
     struct line_asm *l = &s->line[SMTPREPLY_DIR_SERVER];
-    smtpreply_anomaly_set flags = 0;
-    if (bare_lf)
-        flags |= ANOM(BARE_LF);
-    if (l->total > l->len) {
-        flags |= ANOM(LINE_CUT);
-        s->stats.lines_cut++;
-    }
+    smtpreply_anomaly_set flags = line_end_anomalies(s, l, bare_lf);
     if (l->total + 2 > RFC_REPLY_LINE_MAX)
         flags |= ANOM(REPLY_LINE_TOO_LONG);
     uint64_t first_tag = l->first_tag;
