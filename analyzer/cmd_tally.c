@@ -681,13 +681,15 @@ static bool read_capture(struct run *r, const char *path)
         }
         if (seg.cut)
             r->cut_packets++;
-        process_segment(r, &seg, now, ts_us, n);
+        /* Sweep before this packet refreshes its own flow, so a flow that
+         * was silent longer than the timeout ends even if it speaks now. */
         if (now - last_sweep >= 1.0 || now < last_sweep) {
             sweep(r, now);
             last_sweep = now;
-            if ((n & 0x3ff) == 0)
-                progress(r, fp);
         }
+        if ((n & 0x3fff) == 0)
+            progress(r, fp);
+        process_segment(r, &seg, now, ts_us, n);
     }
     if (rc == PCAP_ERROR) {
         char msg[PCAP_ERRBUF_SIZE + 64];

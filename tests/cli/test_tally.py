@@ -180,6 +180,30 @@ check(d["totals"]["skipped_packets"].get("IP fragment (not reassembled)") == len
       f"fragments counted: {d['totals']['skipped_packets']}")
 check(d["sessions"][0]["codes"] == want_codes, "the SMTP session beside them still counted")
 
+# Bounded flow table: two sessions at once with room for one.  The older
+# is evicted (counted, flagged) and the newer still counted; the idle
+# timeout ends a flow that goes quiet in capture time.
+one = dialogue("192.0.2.1", "192.0.2.25", 40010, 25, steps)
+two = dialogue("192.0.2.2", "192.0.2.25", 40011, 25, steps)
+mixed = [p for pair in zip(one, two) for p in pair]
+for i, p in enumerate(mixed):
+    p.time = 1700000000 + i * 0.01
+both = os.path.join(tmp, "two-at-once.pcap")
+wrpcap(both, mixed)
+d = json.loads(run("--json", both).stdout)
+check(d["totals"]["sessions"] == 2 and d["totals"]["evicted_flows"] == 0, "room for both: no eviction")
+p = run("--json", "--max-sessions", "1", both)
+d = json.loads(p.stdout)
+check(p.returncode == 0 and d["totals"]["evicted_flows"] > 0, f"evictions counted: {d['totals'].get('evicted_flows')}")
+check(any("evicted" in s["flags"] for s in d["sessions"]), "an evicted session is flagged")
+quiet = dialogue("192.0.2.3", "192.0.2.25", 40012, 25, steps)
+for i, p in enumerate(quiet):
+    p.time = 1700000000 + (i * 100 if i >= 4 else i)  # long silences mid-session
+idle = os.path.join(tmp, "idle.pcap")
+wrpcap(idle, quiet)
+d = json.loads(run("--json", "--idle-timeout", "50", idle).stdout)
+check(d["totals"]["evicted_flows"] > 0, "idle timeout ends a quiet flow")
+
 # TCP trouble, crafted: the server's bytes cut into segments, then
 # reordered, repeated, overlapped or lost.  The expected codes are the
 # dialogue's; a lost segment must show as a gap with its byte count.
