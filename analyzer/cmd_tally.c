@@ -45,7 +45,42 @@ struct options {
     struct smtpreply_limits limits;
     uint32_t max_flows;
     double idle_timeout;    /* seconds of capture time */
+    uint64_t max_memory;    /* bytes the core may hold for all flows together */
 };
+
+/* The core allocates through this hook: it keeps a running total of what
+ * all sessions and reassembly buffers hold and refuses to go past
+ * --max-memory.  The core treats a refusal like a full buffer: counted,
+ * and processing goes on.  Each block carries its size in front. */
+struct mem_budget {
+    uint64_t used, peak, limit, refused;
+};
+
+static void *budget_realloc(void *ctx, void *ptr, size_t size)
+{
+    struct mem_budget *b = ctx;
+    size_t old = 0;
+    unsigned char *base = ptr ? (unsigned char *)ptr - 16 : NULL;
+    if (base)
+        memcpy(&old, base, sizeof old);
+    if (size == 0) {
+        free(base);
+        b->used -= old;
+        return NULL;
+    }
+    if (size > old && b->used + (size - old) > b->limit) {
+        b->refused++;
+        return NULL;
+    }
+    unsigned char *nb = realloc(base, size + 16);
+    if (nb == NULL)
+        return NULL;
+    memcpy(nb, &size, sizeof size);
+    b->used = b->used - old + size;
+    if (b->used > b->peak)
+        b->peak = b->used;
+    return nb + 16;
+}
 
 /* ------------------------------------------------------------------ */
 /* per-session tallies                                                */
@@ -157,6 +192,7 @@ struct run {
     size_t files_read;          /* captures opened */
     uint64_t total_bytes, done_bytes;
     bool progress;
+    struct mem_budget mem;
 };
 
 static uint64_t hash_key(const struct flow_key *k)
@@ -535,7 +571,7 @@ static struct flow *flow_get(struct run *r, const struct flow_key *k, bool *from
     cfg.limits = r->opt->limits;
     cfg.port_kind_a = port_kind(r->opt, k->pa);
     cfg.port_kind_b = port_kind(r->opt, k->pb);
-    f->conn = smtpreply_conn_new(&cfg, NULL, NULL, on_event, f);
+    f->conn = smtpreply_conn_new(&cfg, budget_realloc, &r->mem, on_event, f);
     if (f->conn == NULL) {
         free(f);
         free(s);
@@ -972,6 +1008,8 @@ static void write_json(struct run *r, const struct totals *t)
     json_object_set_new(tot, "skipped_packets", sk);
     json_object_set_new(tot, "snaplen_cut_packets", json_integer((json_int_t)r->cut_packets));
     json_object_set_new(tot, "evicted_flows", json_integer((json_int_t)r->evicted));
+    json_object_set_new(tot, "core_memory_peak", json_integer((json_int_t)r->mem.peak));
+    json_object_set_new(tot, "allocations_refused", json_integer((json_int_t)r->mem.refused));
     json_object_set_new(root, "totals", tot);
     json_dumpf(root, r->out, JSON_INDENT(2) | JSON_SORT_KEYS);
     fputc('\n', r->out);
@@ -1087,7 +1125,7 @@ static void write_text(struct run *r, const struct totals *t)
     uint64_t skipped = 0;
     for (int i = 1; i < SKIP__COUNT; i++)
         skipped += r->skips[i];
-    if (skipped || r->evicted || r->cut_packets) {
+    if (skipped || r->evicted || r->cut_packets || r->mem.refused) {
         fputs("\npackets not decoded:", o);
         for (int i = 1; i < SKIP__COUNT; i++) {
             if (r->skips[i])
@@ -1097,6 +1135,8 @@ static void write_text(struct run *r, const struct totals *t)
             fprintf(o, " payload cut by snaplen %" PRIu64 ";", r->cut_packets);
         if (r->evicted)
             fprintf(o, " flows evicted %" PRIu64 ";", r->evicted);
+        if (r->mem.refused)
+            fprintf(o, " allocations refused by --max-memory %" PRIu64 ";", r->mem.refused);
         fputc('\n', o);
     }
 }
@@ -1130,6 +1170,7 @@ static void usage(FILE *out)
             "  --max-reasm N       out-of-order bytes buffered per direction (default 262144)\n"
             "  --max-sessions N    flows tracked at once (default 100000)\n"
             "  --idle-timeout S    seconds of capture time before an idle flow ends (default 300)\n"
+            "  --max-memory MB     memory for all sessions and reassembly together (default 1024)\n"
             "  -h, --help          this help;  --version  the version\n"
             "\n"
             "Exit status:\n"
@@ -1157,6 +1198,7 @@ int cmd_tally(int argc, char **argv)
     smtpreply_limits_default(&opt.limits);
     opt.max_flows = 100000;
     opt.idle_timeout = 300;
+    opt.max_memory = (uint64_t)1024 << 20;
     char **inputs = NULL;
     size_t ninputs = 0;
 
@@ -1224,6 +1266,10 @@ int cmd_tally(int argc, char **argv)
             NEED_VALUE();
             if (!parse_u32(val, 1, 1u << 30, &u)) BAD_VALUE();
             opt.idle_timeout = u;
+        } else if (strcmp(a, "--max-memory") == 0) {
+            NEED_VALUE();
+            if (!parse_u32(val, 1, 1u << 20, &u)) BAD_VALUE();
+            opt.max_memory = (uint64_t)u << 20;
         } else if (a[0] == '-' && a[1] != '\0') {
             fprintf(stderr, "smtpreply: unknown option '%s' (see --help)\n", a);
             return EXIT_USAGE;
@@ -1244,6 +1290,7 @@ int cmd_tally(int argc, char **argv)
     memset(&r, 0, sizeof r);
     r.opt = &opt;
     r.out = stdout;
+    r.mem.limit = opt.max_memory;
     /* The table is twice the flow cap, rounded to a power of two. */
     r.cap = 1024;
     while (r.cap < (size_t)opt.max_flows * 2)

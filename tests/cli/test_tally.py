@@ -204,6 +204,20 @@ wrpcap(idle, quiet)
 d = json.loads(run("--json", "--idle-timeout", "50", idle).stdout)
 check(d["totals"]["evicted_flows"] > 0, "idle timeout ends a quiet flow")
 
+# A memory budget for all flows together (--max-memory): past it the
+# core's allocations are refused, counted, and the run goes on.
+gen = os.path.join(tmp, "many.pcap")
+subprocess.run([sys.executable, os.path.join(os.environ["SRCDIR"], "bench", "gen_capture.py"),
+                gen, "1500", "1500", "7"], check=True, timeout=120)
+p = run("--json", gen)
+d = json.loads(p.stdout)["totals"]
+truth = json.load(open(gen + ".truth.json"))
+check(d["replies"] == truth["replies"] and d["allocations_refused"] == 0, "default budget: all counted")
+p = run("--json", "--max-memory", "1", gen)
+t = json.loads(p.stdout)["totals"]
+check(p.returncode == 0 and t["allocations_refused"] > 0 and t["core_memory_peak"] <= 1 << 20,
+      f"1 MB budget respected: {t['core_memory_peak']} refused {t['allocations_refused']}")
+
 # TCP trouble, crafted: the server's bytes cut into segments, then
 # reordered, repeated, overlapped or lost.  The expected codes are the
 # dialogue's; a lost segment must show as a gap with its byte count.
