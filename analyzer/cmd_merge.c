@@ -4,11 +4,12 @@
  * summaries of separate runs (`smtpreply --format json`) into one, with the
  * same keys as a single run.  `files` and `sessions` are concatenated in
  * argument order; every number under `totals` is added key by key,
- * recursively.  Addition is associative and the concatenation keeps order,
+ * recursively, except peaks, which take the maximum.  Addition is associative and the concatenation keeps order,
  * so an archive summarized per file or per day merges to exactly the
  * answer of one run over all of it, in any grouping.
  */
 #include <errno.h>
+#include <stdbool.h>
 #include <jansson.h>
 #include <stdio.h>
 #include <string.h>
@@ -31,7 +32,17 @@ static void usage(FILE *out)
             "Exit status: 0 merged, 2 usage error or an input that is not a summary.\n");
 }
 
-/* dst += src for every number, recursively; other values: first wins. */
+/* dst += src for every number, recursively; other values: first wins.
+ * Keys ending in "_peak" are maxima, not counts: they merge by max (exact,
+ * because every file's flows end with the file, so a run's peak is the
+ * largest of its files' peaks). */
+static bool is_peak(const char *key)
+{
+    size_t n = strlen(key);
+    return n >= 5 && strcmp(key + n - 5, "_peak") == 0;
+}
+
+
 static int add_into(json_t *dst, json_t *src)
 {
     const char *key;
@@ -40,6 +51,9 @@ static int add_into(json_t *dst, json_t *src)
         json_t *dv = json_object_get(dst, key);
         if (dv == NULL) {
             json_object_set(dst, key, sv);
+        } else if (json_is_integer(dv) && json_is_integer(sv) && is_peak(key)) {
+            if (json_integer_value(sv) > json_integer_value(dv))
+                json_object_set(dst, key, sv);
         } else if (json_is_integer(dv) && json_is_integer(sv)) {
             json_object_set_new(dst, key,
                                 json_integer(json_integer_value(dv) + json_integer_value(sv)));

@@ -6,13 +6,135 @@
 # (NAME.truth.json, by truth_from_swaks.py): the client's own record of
 # what the server answered, never smtpreply's.
 #
-# The server: a postfix for mx.example.test with known users (alice, bob),
-# busy@ (450), greylist@ (451), full@ (452), relay denied elsewhere,
-# STARTTLS with a self-signed certificate and SASL PLAIN/LOGIN for
-# alice@example.test / secret.  SERVER_V4/SERVER_V6 point at it.
-# Usage: captures/record.sh   (needs root for tcpdump)
+# The server: a private postfix instance (its own config directory and
+# queue under $WORK; /etc/postfix is never touched) for mx.example.test
+# with known users (alice, bob), busy@ (450), greylist@ (451), full@ (452),
+# relay denied elsewhere, STARTTLS with a self-signed certificate and SASL
+# PLAIN/LOGIN for alice@example.test / secret.  Nothing can leave the
+# machine: every transport that could deliver outside is error:, the local
+# domain's is discard:.  It is stopped at the end.
+# Usage: captures/record.sh   (needs root: postfix, tcpdump)
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
+WORK=${WORK:-/tmp/smtpreply-record}
+PF=$WORK/etc           # config_directory of the private instance
+PY=/usr/bin/python3    # Debian's python: has scapy for truth_from_swaks.py
+
+need_packages() {
+    local missing=()
+    command -v postfix >/dev/null || missing+=(postfix)
+    command -v swaks >/dev/null || missing+=(swaks)
+    command -v tcpdump >/dev/null || missing+=(tcpdump)
+    command -v dumpcap >/dev/null || missing+=(tshark)
+    command -v saslpasswd2 >/dev/null || missing+=(sasl2-bin)
+    command -v openssl >/dev/null || missing+=(openssl)
+    [ -e /usr/lib/x86_64-linux-gnu/sasl2/libsasldb.so ] || \
+        ls /usr/lib/*/sasl2/libsasldb.so >/dev/null 2>&1 || missing+=(libsasl2-modules-db)
+    ls /usr/lib/*/sasl2/libplain.so >/dev/null 2>&1 || missing+=(libsasl2-modules)
+    [ -x $PY ] || missing+=(python3)
+    if [ ${#missing[@]} -gt 0 ]; then
+        apt-get update
+        # postfix asks debconf questions: answer them so the install is silent.
+        echo "postfix postfix/main_mailer_type select No configuration" | debconf-set-selections
+        DEBIAN_FRONTEND=noninteractive apt-get install -y "${missing[@]}"
+    fi
+}
+
+setup_postfix() {
+    stop_postfix
+    rm -rf "$WORK"
+    mkdir -p "$PF/sasl" "$WORK/spool" "$WORK/data"
+    chmod 755 "$WORK"
+    chown postfix "$WORK/data"
+    cp /etc/postfix/master.cf "$PF/master.cf"
+    : > "$PF/main.cf"
+    # No chroot: the private instance reads its maps and sasldb where they are.
+    postconf -c "$PF" -F '*/*/chroot = n'
+    postconf -c "$PF" -e \
+        "compatibility_level = 3.6" \
+        "queue_directory = $WORK/spool" \
+        "data_directory = $WORK/data" \
+        "maillog_file = $WORK/maillog" \
+        "maillog_file_prefixes = $WORK" \
+        "myhostname = mx.example.test" \
+        "mydomain = example.test" \
+        "myorigin = \$myhostname" \
+        "mydestination =" \
+        "mynetworks = 192.0.2.1/32" \
+        "inet_interfaces = loopback-only" \
+        "inet_protocols = all" \
+        "relayhost =" \
+        "default_transport = error:outbound mail disabled while recording" \
+        "relay_transport = error:outbound mail disabled while recording" \
+        "local_transport = error:local delivery disabled while recording" \
+        "alias_maps =" "alias_database =" "biff = no" \
+        "virtual_mailbox_domains = example.test" \
+        "virtual_mailbox_maps = texthash:$PF/mailboxes" \
+        "virtual_transport = discard:" \
+        "smtpd_banner = \$myhostname ESMTP Postfix (smtpreply capture lab)" \
+        "smtpd_peername_lookup = no" \
+        "smtpd_relay_restrictions = permit_sasl_authenticated, reject_unauth_destination" \
+        "smtpd_sender_restrictions = check_sender_access texthash:$PF/sender_access" \
+        "smtpd_recipient_restrictions = check_recipient_access texthash:$PF/recipient_access" \
+        "smtpd_tls_security_level = may" \
+        "smtpd_tls_cert_file = $PF/cert.pem" \
+        "smtpd_tls_key_file = $PF/key.pem" \
+        "smtpd_sasl_auth_enable = yes" \
+        "smtpd_sasl_type = cyrus" \
+        "smtpd_sasl_path = smtpd" \
+        "cyrus_sasl_config_path = $PF/sasl" \
+        "broken_sasl_auth_clients = no"
+    cat > "$PF/mailboxes" <<MB
+alice@example.test   alice/
+bob@example.test     bob/
+carol@example.test   carol/
+busy@example.test    busy/
+greylist@example.test greylist/
+full@example.test    full/
+MB
+    cat > "$PF/recipient_access" <<RA
+busy@example.test     450 4.2.1 Mailbox busy, try again later
+greylist@example.test 451 4.7.1 Greylisted, please try again later
+full@example.test     452 4.2.2 Mailbox full
+RA
+    cat > "$PF/sender_access" <<SA
+blocked@bad.test      553 5.7.1 Sender rejected by local policy
+SA
+    cat > "$PF/sasl/smtpd.conf" <<SC
+pwcheck_method: auxprop
+auxprop_plugin: sasldb
+mech_list: PLAIN LOGIN
+sasldb_path: $PF/sasldb2
+SC
+    echo 'secret' | saslpasswd2 -p -f "$PF/sasldb2" -u example.test -c alice
+    chown root:postfix "$PF/sasldb2"; chmod 640 "$PF/sasldb2"
+    openssl req -x509 -newkey rsa:2048 -nodes -days 3650 -subj /CN=mx.example.test \
+        -keyout "$PF/key.pem" -out "$PF/cert.pem" 2>/dev/null
+    chmod 600 "$PF/key.pem"
+    postfix -c "$PF" check
+    postfix -c "$PF" start
+    # Wait until smtpd answers on 127.0.0.1:25.
+    for _ in $(seq 50); do
+        (exec 3<>/dev/tcp/127.0.0.1/25) 2>/dev/null && return 0
+        sleep 0.2
+    done
+    echo "record.sh: postfix did not come up; see $WORK/maillog" >&2
+    exit 2
+}
+
+stop_postfix() {
+    if [ -f "$PF/main.cf" ]; then
+        postfix -c "$PF" stop 2>/dev/null || true
+        sleep 1
+    fi
+}
+
+need_packages
+setup_postfix
+trap stop_postfix EXIT
+# The readiness probe's connection must be over (greeting and close)
+# before the first recording starts, or it lands in that capture.
+sleep 3
 V4=${SERVER_V4:-127.0.0.1}
 V6=${SERVER_V6:-::1}
 PY=/usr/bin/python3
