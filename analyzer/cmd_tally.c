@@ -139,9 +139,9 @@ struct summary {
     double *rt;                 /* samples while the flow lives; freed at its end */
     size_t rt_cap;
     uint64_t rt_n;              /* replies with a response time */
-    bool starttls, implicit_tls, tls_seen_after_starttls;
+    bool starttls, implicit_tls;
     bool last_cmd_starttls;
-    bool midstream, gaps, closed, saw_syn, tunnel, evicted;
+    bool midstream, gaps, closed, tunnel, evicted;
     uint64_t missing_bytes;
 };
 
@@ -489,7 +489,6 @@ static void flow_end(struct run *r, struct flow *f, int64_t ts_us, bool evicted)
     if (f->sum && cs.state == SMTPREPLY_CONN_SMTP) {
         const struct smtpreply_session *ss = smtpreply_conn_session(f->conn);
         struct summary *s = f->sum;
-        s->saw_syn = cs.saw_syn;
         s->closed = cs.closed;
         s->tunnel = cs.tunnel;
         s->evicted = evicted;
@@ -710,7 +709,7 @@ static bool read_capture(struct run *r, const char *path)
         int64_t ts_us = (int64_t)h->ts.tv_sec * 1000000 + h->ts.tv_usec / 1000;
         double now = (double)h->ts.tv_sec + (double)h->ts.tv_usec / 1e9;
         struct tcp_segment seg;
-        enum decode_skip why = decode_frame(dlt, data, h->caplen, h->len, &seg);
+        enum decode_skip why = decode_frame(dlt, data, h->caplen, &seg);
         if (why != SKIP_NONE) {
             r->skips[why]++;
             continue;
@@ -1309,7 +1308,7 @@ int cmd_tally(int argc, char **argv)
     }
 
     char **paths = NULL;
-    size_t npaths = 0, pcap_ = 0;
+    size_t npaths = 0, paths_cap = 0;
     for (size_t i = 0; i < ninputs; i++) {
         struct stat st;
         if (strcmp(inputs[i], "-") != 0 && stat(inputs[i], &st) != 0) {
@@ -1324,7 +1323,7 @@ int cmd_tally(int argc, char **argv)
             r.file_trouble = true;
             continue;
         }
-        collect(inputs[i], &paths, &npaths, &pcap_, 0, &r);
+        collect(inputs[i], &paths, &npaths, &paths_cap, 0, &r);
     }
     if (!opt.quiet && isatty(2)) {
         for (size_t i = 0; i < npaths; i++) {

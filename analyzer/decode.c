@@ -45,10 +45,7 @@ bool decode_linktype_supported(int dlt)
     switch (dlt) {
     case DLT_EN10MB: case DLT_LINUX_SLL: case DLT_LINUX_SLL2: case DLT_RAW:
     case DLT_IPV4: case DLT_IPV6: case DLT_NULL: case DLT_LOOP:
-#if defined(DLT_RAW) && DLT_RAW != 12
-    case 12:
-#endif
-    case 14: /* DLT_RAW on OpenBSD */
+    case 14: /* DLT_RAW as OpenBSD numbers it */
         return true;
     default:
         return false;
@@ -168,10 +165,8 @@ static enum decode_skip decode_ip_any(const uint8_t *p, uint32_t caplen, struct 
     }
 }
 
-enum decode_skip decode_frame(int dlt, const uint8_t *p, uint32_t caplen, uint32_t wirelen,
-                              struct tcp_segment *seg)
+enum decode_skip decode_frame(int dlt, const uint8_t *p, uint32_t caplen, struct tcp_segment *seg)
 {
-    (void)wirelen;
     switch (dlt) {
     case DLT_EN10MB: {
         if (caplen < 14)
@@ -217,7 +212,7 @@ enum decode_skip decode_frame(int dlt, const uint8_t *p, uint32_t caplen, uint32
     case DLT_IPV6:
         return decode_ipv6(p, caplen, seg);
     default:
-        if (dlt == DLT_RAW || dlt == 12 || dlt == 14)
+        if (dlt == DLT_RAW || dlt == 14)
             return decode_ip_any(p, caplen, seg);
         return SKIP_LINKTYPE;
     }

@@ -34,7 +34,6 @@ struct tcp_segment {
 /* True if the link type is one we decode. */
 bool decode_linktype_supported(int dlt);
 /* Decodes one frame; returns SKIP_NONE and fills seg, or why not. */
-enum decode_skip decode_frame(int dlt, const uint8_t *p, uint32_t caplen, uint32_t wirelen,
-                              struct tcp_segment *seg);
+enum decode_skip decode_frame(int dlt, const uint8_t *p, uint32_t caplen, struct tcp_segment *seg);
 
 #endif
