@@ -8,14 +8,21 @@
  * the flows alive at once, not on the file size: flows leave the table at
  * close (FIN both ways or RST, after a short grace for late segments), when
  * idle for --idle-timeout seconds of capture time, or when the table is
- * full (the least recently seen goes first); each leaves a small summary.
+ * full (the least recently seen goes first), and each finished session is
+ * written out at once (tally_out.c) and forgotten.
+ *
+ * -j N reads N files at once, one thread per file.  A worker writes what
+ * its file yields (finished sessions, reply lines) to a temporary spool;
+ * the main thread replays the spools in file order through the same
+ * writer, so the output is byte for byte that of -j 1.
  */
 #include <dirent.h>
 #include <errno.h>
 #include <inttypes.h>
-#include <jansson.h>
 #include <limits.h>
 #include <pcap/pcap.h>
+#include <pthread.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -28,11 +35,10 @@
 #include "cli.h"
 #include "decode.h"
 #include "smtpreply.h"
+#include "tally.h"
 
 /* ------------------------------------------------------------------ */
 /* options                                                            */
-
-enum out_format { FMT_TEXT, FMT_JSON, FMT_CSV };
 
 struct options {
     enum out_format format;
@@ -45,13 +51,34 @@ struct options {
     struct smtpreply_limits limits;
     uint32_t max_flows;
     double idle_timeout;    /* seconds of capture time */
-    uint64_t max_memory;    /* bytes the core may hold for all flows together */
+    uint64_t max_memory;    /* bytes the core may hold for one file's flows */
+    uint32_t jobs;          /* files read at once */
 };
 
+/* Progress on a terminal: bytes of input consumed, added by the workers. */
+struct progress {
+    bool on;
+    uint64_t total;
+    _Atomic uint64_t done;
+};
+
+static void progress_print(struct progress *pr)
+{
+    double pct = 100.0 * (double)atomic_load(&pr->done) / (double)pr->total;
+    if (pct > 100.0)
+        pct = 100.0;
+    int bar = (int)(pct / 2.5);
+    fprintf(stderr, "\r[%-40.*s] %5.1f%%", bar, "########################################", pct);
+}
+
+/* ------------------------------------------------------------------ */
+/* memory budget                                                      */
+
 /* The core allocates through this hook: it keeps a running total of what
- * all sessions and reassembly buffers hold and refuses to go past
+ * one file's sessions and reassembly buffers hold and refuses to go past
  * --max-memory.  The core treats a refusal like a full buffer: counted,
- * and processing goes on.  Each block carries its size in front. */
+ * and processing goes on.  Each block carries its size in front.  The
+ * budget is per file, so -j N gives exactly the answers of -j 1. */
 struct mem_budget {
     uint64_t used, peak, limit, refused;
 };
@@ -83,70 +110,9 @@ static void *budget_realloc(void *ctx, void *ptr, size_t size)
 }
 
 /* ------------------------------------------------------------------ */
-/* per-session tallies                                                */
+/* flows and jobs                                                     */
 
 #define RT_SAMPLES 1024
-
-struct count_entry {
-    uint32_t key;           /* reply code, or enhanced code packed */
-    uint64_t count;
-};
-
-struct count_list {
-    struct count_entry *v;
-    size_t n, cap;
-};
-
-static void count_add(struct count_list *l, uint32_t key, uint64_t by)
-{
-    for (size_t i = 0; i < l->n; i++) {
-        if (l->v[i].key == key) {
-            l->v[i].count += by;
-            return;
-        }
-    }
-    if (l->n == l->cap) {
-        size_t cap = l->cap ? l->cap * 2 : 8;
-        struct count_entry *v = realloc(l->v, cap * sizeof *v);
-        if (v == NULL)
-            return;
-        l->v = v;
-        l->cap = cap;
-    }
-    l->v[l->n].key = key;
-    l->v[l->n].count = by;
-    l->n++;
-}
-
-static uint32_t esc_key(const struct smtpreply_esc *e)
-{
-    return (uint32_t)e->cls << 20 | (uint32_t)e->subject << 10 | e->detail;
-}
-
-static void esc_key_str(uint32_t key, char *buf, size_t size)
-{
-    snprintf(buf, size, "%u.%u.%u", key >> 20, (key >> 10) & 0x3ff, key & 0x3ff);
-}
-
-struct summary {
-    char client[64], server[64];
-    size_t file;                /* index into the file list */
-    double start, end;
-    uint64_t replies, commands, unanswered;
-    struct count_list codes, enhanced;
-    uint64_t anomalies[SMTPREPLY_ANOM__COUNT];
-    double rt_min, rt_max, rt_median;
-    double *rt;                 /* samples while the flow lives; freed at its end */
-    size_t rt_cap;
-    uint64_t rt_n;              /* replies with a response time */
-    bool starttls, implicit_tls;
-    bool last_cmd_starttls;
-    bool midstream, gaps, closed, tunnel, evicted;
-    uint64_t missing_bytes;
-};
-
-/* ------------------------------------------------------------------ */
-/* flows                                                              */
 
 struct flow_key {
     uint8_t family;
@@ -154,45 +120,41 @@ struct flow_key {
     uint16_t pa, pb;
 };
 
-struct run;
+struct job;
 
 struct flow {
     struct flow_key key;        /* a = source of the first segment */
+    uint64_t hash;
     bool fin[2];
     bool closing;
-    double last_seen;
+    bool last_cmd_starttls;
+    double last_seen;           /* seconds, for the timeouts */
+    int64_t start_ns, last_ns;  /* the same times, exact, for the output */
     struct flow *prev, *next;   /* LRU list (open or closing), oldest first */
     struct smtpreply_conn *conn;
-    struct summary *sum;
-    struct run *run;
+    struct job *job;
+    struct summary *sum;        /* made at the first event */
+    int64_t *rt;                /* response-time samples (us), for the median */
+    uint32_t rt_cap;
 };
 
-struct file_info {
-    char *path;
-    uint64_t packets, bytes;
-    json_t *problems;           /* array of strings */
-};
-
-struct run {
-    struct options *opt;
-    FILE *out;
+/* One capture file being read, by the main thread or a -j worker. */
+struct job {
+    const struct options *opt;
+    struct file_result *fr;
+    struct progress *progress;
+    bool show_progress;         /* the main thread reads this file itself */
+    /* where results go: straight to the writer, or to a spool for -j */
+    struct output *direct;
+    FILE *spool;
     /* flow table: open addressing over pointers, backward-shift deletion */
     struct flow **table;
     size_t cap, count;
     struct flow *open_head, *open_tail;
     struct flow *close_head, *close_tail;
-    /* results */
-    struct summary **sessions;
-    size_t nsessions, sessions_cap;
-    struct file_info *files;
-    size_t nfiles, files_cap;
-    uint64_t skips[SKIP__COUNT];
-    uint64_t evicted, cut_packets;
-    bool file_trouble;          /* exit 1 */
-    size_t files_read;          /* captures opened */
-    uint64_t total_bytes, done_bytes;
-    bool progress;
     struct mem_budget mem;
+    struct sbuf line;           /* one --replies line being built */
+    _Atomic bool finished;
 };
 
 static uint64_t hash_key(const struct flow_key *k)
@@ -249,22 +211,26 @@ static void list_append(struct flow **head, struct flow **tail, struct flow *f)
     *tail = f;
 }
 
-static void flow_unlink(struct run *r, struct flow *f)
+static void flow_unlink(struct job *j, struct flow *f)
 {
     if (f->closing)
-        list_unlink(&r->close_head, &r->close_tail, f);
+        list_unlink(&j->close_head, &j->close_tail, f);
     else
-        list_unlink(&r->open_head, &r->open_tail, f);
+        list_unlink(&j->open_head, &j->open_tail, f);
 }
 
-static void flow_touch(struct run *r, struct flow *f, double now)
+static void flow_touch(struct job *j, struct flow *f, double now)
 {
     f->last_seen = now;
-    flow_unlink(r, f);
-    if (f->closing)
-        list_append(&r->close_head, &r->close_tail, f);
-    else
-        list_append(&r->open_head, &r->open_tail, f);
+    if (f->closing) {
+        if (j->close_tail != f) {
+            list_unlink(&j->close_head, &j->close_tail, f);
+            list_append(&j->close_head, &j->close_tail, f);
+        }
+    } else if (j->open_tail != f) {
+        list_unlink(&j->open_head, &j->open_tail, f);
+        list_append(&j->open_head, &j->open_tail, f);
+    }
 }
 
 /* ------------------------------------------------------------------ */
@@ -297,12 +263,84 @@ static enum smtpreply_port_kind port_kind(const struct options *o, uint16_t port
 }
 
 /* ------------------------------------------------------------------ */
+/* the spool: what a -j worker hands to the writer                    */
+
+enum { SPOOL_SESSION = 'S', SPOOL_LINE = 'L' };
+
+static void spool_session(FILE *sp, const struct summary *s)
+{
+    fputc(SPOOL_SESSION, sp);
+    fwrite(s, sizeof *s, 1, sp);
+    if (s->codes.n)
+        fwrite(s->codes.v, sizeof *s->codes.v, s->codes.n, sp);
+    if (s->enhanced.n)
+        fwrite(s->enhanced.v, sizeof *s->enhanced.v, s->enhanced.n, sp);
+}
+
+static void spool_line(FILE *sp, const char *p, size_t n)
+{
+    uint32_t len = (uint32_t)n;
+    fputc(SPOOL_LINE, sp);
+    fwrite(&len, sizeof len, 1, sp);
+    fwrite(p, 1, n, sp);
+}
+
+static bool read_list(FILE *sp, struct count_list *l)
+{
+    l->cap = l->n;
+    l->v = NULL;
+    if (l->n == 0)
+        return true;
+    if (l->n > (1u << 20))
+        return false;
+    l->v = malloc(l->n * sizeof *l->v);
+    return l->v && fread(l->v, sizeof *l->v, l->n, sp) == l->n;
+}
+
+/* Replays a finished job's spool through the writer. */
+static bool spool_replay(FILE *sp, struct output *o, const char *path)
+{
+    int type;
+    char buf[1 << 16];
+    rewind(sp);
+    while ((type = fgetc(sp)) != EOF) {
+        if (type == SPOOL_SESSION) {
+            struct summary s;
+            bool ok = fread(&s, sizeof s, 1, sp) == 1;
+            s.enhanced.v = NULL;
+            ok = ok && read_list(sp, &s.codes);
+            if (!ok)
+                s.enhanced.n = 0;
+            ok = ok && read_list(sp, &s.enhanced);
+            if (ok)
+                out_session(o, &s, path);
+            free(s.codes.v);
+            free(s.enhanced.v);
+            if (!ok)
+                return false;
+        } else if (type == SPOOL_LINE) {
+            uint32_t len;
+            if (fread(&len, sizeof len, 1, sp) != 1)
+                return false;
+            while (len > 0) {
+                size_t n = len < sizeof buf ? len : sizeof buf;
+                if (fread(buf, 1, n, sp) != n)
+                    return false;
+                fwrite(buf, 1, n, o->fp);
+                len -= (uint32_t)n;
+            }
+        } else {
+            return false;
+        }
+    }
+    return !ferror(sp);
+}
+
+/* ------------------------------------------------------------------ */
 /* events                                                             */
 
-static double us_to_s(int64_t us) { return (double)us / 1e6; }
-
 /* Copies reply text for output: control characters and bytes that are
- * not printable ASCII become '?' (JSON and CSV escaping do the rest). */
+ * not printable ASCII become '?' (JSON escaping does the rest). */
 static void printable_copy(char *dst, size_t size, const char *src, size_t len)
 {
     size_t n = len < size - 1 ? len : size - 1;
@@ -313,41 +351,52 @@ static void printable_copy(char *dst, size_t size, const char *src, size_t len)
     dst[n] = '\0';
 }
 
-static json_t *anomaly_array(smtpreply_anomaly_set set)
-{
-    json_t *an = json_array();
-    for (unsigned i = 0; i < SMTPREPLY_ANOM__COUNT; i++) {
-        if (set & ((smtpreply_anomaly_set)1 << i))
-            json_array_append_new(an, json_string(smtpreply_anomaly_name((enum smtpreply_anomaly)i)));
-    }
-    return an;
-}
-
-static void reply_line_json(struct run *r, const struct flow *f, const struct smtpreply_event *ev)
+static void reply_line_json(struct job *j, const struct flow *f, const struct smtpreply_event *ev)
 {
     const struct summary *s = f->sum;
+    struct sbuf *b = &j->line;
     char esc[16], text[600];
-    json_t *o = json_object();
-    json_object_set_new(o, "ts", json_real(us_to_s(ev->ts_us)));
-    json_object_set_new(o, "file", json_string(r->files[s->file].path));
-    json_object_set_new(o, "client", json_string(s->client));
-    json_object_set_new(o, "server", json_string(s->server));
-    json_object_set_new(o, "command", ev->has_cmd && ev->cmd.verb[0] ? json_string(ev->cmd.verb)
-                                                                      : json_null());
-    json_object_set_new(o, "code", json_integer(ev->code));
-    json_object_set_new(o, "enhanced", ev->has_esc
-                                           ? json_string(smtpreply_esc_format(&ev->esc, esc, sizeof esc))
-                                           : json_null());
-    json_object_set_new(o, "class", json_integer(ev->code / 100));
-    json_object_set_new(o, "stage", json_string(smtpreply_stage_name(ev->stage)));
-    json_object_set_new(o, "rt_ms", ev->rt_us >= 0 ? json_real((double)ev->rt_us / 1000.0)
-                                                   : json_null());
-    json_object_set_new(o, "anomalies", anomaly_array(ev->anomalies));
+    b->n = 0;
+    sb_puts(b, "{\"anomalies\":[");
+    bool first = true;
+    for (unsigned i = 0; i < SMTPREPLY_ANOM__COUNT; i++) {
+        if (ev->anomalies & ((smtpreply_anomaly_set)1 << i)) {
+            sb_printf(b, "%s\"%s\"", first ? "" : ",",
+                      smtpreply_anomaly_name((enum smtpreply_anomaly)i));
+            first = false;
+        }
+    }
+    sb_printf(b, "],\"class\":%u,\"client\":", ev->code / 100);
+    sb_json_str(b, s->client, strlen(s->client));
+    sb_printf(b, ",\"code\":%u,\"command\":", ev->code);
+    if (ev->has_cmd && ev->cmd.verb[0])
+        sb_json_str(b, ev->cmd.verb, strlen(ev->cmd.verb));
+    else
+        sb_puts(b, "null");
+    sb_puts(b, ",\"enhanced\":");
+    if (ev->has_esc)
+        sb_printf(b, "\"%s\"", smtpreply_esc_format(&ev->esc, esc, sizeof esc));
+    else
+        sb_puts(b, "null");
+    sb_puts(b, ",\"file\":");
+    sb_json_str(b, j->fr->path, strlen(j->fr->path));
+    sb_puts(b, ",\"rt_ms\":");
+    if (ev->rt_us >= 0)
+        sb_fixed(b, ev->rt_us, 3);
+    else
+        sb_puts(b, "null");
+    sb_puts(b, ",\"server\":");
+    sb_json_str(b, s->server, strlen(s->server));
+    sb_printf(b, ",\"stage\":\"%s\",\"text\":", smtpreply_stage_name(ev->stage));
     printable_copy(text, sizeof text, ev->text, ev->text_len);
-    json_object_set_new(o, "text", json_string(text));
-    json_dumpf(o, r->out, JSON_COMPACT | JSON_SORT_KEYS);
-    fputc('\n', r->out);
-    json_decref(o);
+    sb_json_str(b, text, strlen(text));
+    sb_puts(b, ",\"ts\":");
+    sb_fixed(b, ev->ts_us, 6);
+    sb_puts(b, "}\n");
+    if (j->direct)
+        fwrite(b->p, 1, b->n, j->direct->fp);
+    else
+        spool_line(j->spool, b->p, b->n);
 }
 
 /* Names the client and the server once the core knows which is which. */
@@ -364,14 +413,27 @@ static void fill_endpoints(struct flow *f)
     endpoint_str(f->key.family, sa, sp, s->server, sizeof s->server);
 }
 
+/* The summary is made when the flow turns out to be SMTP, so the many
+ * flows that never do (scans, SYN floods, other protocols) cost no more
+ * than their table entry and connection state. */
+static struct summary *flow_summary(struct flow *f)
+{
+    if (f->sum == NULL) {
+        f->sum = calloc(1, sizeof *f->sum);
+        if (f->sum) {
+            f->sum->start_ns = f->start_ns;
+            fill_endpoints(f);
+        }
+    }
+    return f->sum;
+}
+
 static void on_event(void *user, const struct smtpreply_event *ev)
 {
     struct flow *f = user;
-    struct summary *s = f->sum;
+    struct summary *s = flow_summary(f);
     if (s == NULL)
         return;
-    if (s->client[0] == '\0')
-        fill_endpoints(f);
     for (unsigned i = 0; i < SMTPREPLY_ANOM__COUNT; i++) {
         if (ev->anomalies & ((smtpreply_anomaly_set)1 << i))
             s->anomalies[i]++;
@@ -379,7 +441,7 @@ static void on_event(void *user, const struct smtpreply_event *ev)
     switch (ev->type) {
     case SMTPREPLY_EV_COMMAND:
         s->commands++;
-        s->last_cmd_starttls = ev->cmd.cmd == SMTPREPLY_CMD_STARTTLS;
+        f->last_cmd_starttls = ev->cmd.cmd == SMTPREPLY_CMD_STARTTLS;
         break;
     case SMTPREPLY_EV_REPLY:
         s->replies++;
@@ -387,35 +449,35 @@ static void on_event(void *user, const struct smtpreply_event *ev)
         if (ev->has_esc)
             count_add(&s->enhanced, esc_key(&ev->esc), 1);
         if (ev->rt_us >= 0) {
-            double ms = (double)ev->rt_us / 1000.0;
-            if (s->rt_n == 0 || ms < s->rt_min) s->rt_min = ms;
-            if (s->rt_n == 0 || ms > s->rt_max) s->rt_max = ms;
+            int64_t us = ev->rt_us;
+            if (s->rt_n == 0 || us < s->rt_min_us) s->rt_min_us = us;
+            if (s->rt_n == 0 || us > s->rt_max_us) s->rt_max_us = us;
             /* A bounded sample: the median is exact up to RT_SAMPLES
              * timed replies per session; past that, each later reply
              * replaces a deterministic slot (still bounded memory). */
             size_t slot = (size_t)(s->rt_n % RT_SAMPLES);
-            if (slot >= s->rt_cap) {
-                size_t cap = s->rt_cap ? s->rt_cap * 2 : 16;
+            if (slot >= f->rt_cap) {
+                uint32_t cap = f->rt_cap ? f->rt_cap * 2 : 16;
                 if (cap > RT_SAMPLES)
                     cap = RT_SAMPLES;
-                double *v = realloc(s->rt, cap * sizeof *v);
+                int64_t *v = realloc(f->rt, cap * sizeof *v);
                 if (v != NULL) {
-                    s->rt = v;
-                    s->rt_cap = cap;
+                    f->rt = v;
+                    f->rt_cap = cap;
                 }
             }
-            if (slot < s->rt_cap)
-                s->rt[slot] = ms;
+            if (slot < f->rt_cap)
+                f->rt[slot] = us;
             s->rt_n++;
         }
-        if (f->run->opt->replies)
-            reply_line_json(f->run, f, ev);
+        if (f->job->opt->replies)
+            reply_line_json(f->job, f, ev);
         break;
     case SMTPREPLY_EV_UNANSWERED:
         s->unanswered++;
         break;
     case SMTPREPLY_EV_TLS:
-        if (s->last_cmd_starttls)
+        if (f->last_cmd_starttls)
             s->starttls = true;
         else
             s->implicit_tls = true;
@@ -431,165 +493,180 @@ static void on_event(void *user, const struct smtpreply_event *ev)
 static void free_summary(struct summary *s)
 {
     if (s) {
-        free(s->rt);
         free(s->codes.v);
         free(s->enhanced.v);
         free(s);
     }
 }
 
-static void table_remove(struct run *r, struct flow *f)
+static void table_remove(struct job *j, struct flow *f)
 {
-    size_t mask = r->cap - 1;
-    size_t i = (size_t)hash_key(&f->key) & mask;
-    while (r->table[i] != f)
+    size_t mask = j->cap - 1;
+    size_t i = (size_t)f->hash & mask;
+    while (j->table[i] != f)
         i = (i + 1) & mask;
-    r->table[i] = NULL;
-    r->count--;
+    j->table[i] = NULL;
+    j->count--;
     /* Backward shift: pull later members of the chain into the hole. */
-    size_t j = i;
+    size_t k = i;
     for (;;) {
-        j = (j + 1) & mask;
-        if (r->table[j] == NULL)
+        k = (k + 1) & mask;
+        if (j->table[k] == NULL)
             break;
-        size_t home = (size_t)hash_key(&r->table[j]->key) & mask;
-        bool movable = (i <= j) ? (home <= i || home > j) : (home <= i && home > j);
+        size_t home = (size_t)j->table[k]->hash & mask;
+        bool movable = (i <= k) ? (home <= i || home > k) : (home <= i && home > k);
         if (movable) {
-            r->table[i] = r->table[j];
-            r->table[j] = NULL;
-            i = j;
+            j->table[i] = j->table[k];
+            j->table[k] = NULL;
+            i = k;
         }
     }
 }
 
-static int cmp_double(const void *a, const void *b)
+static int cmp_i64(const void *a, const void *b)
 {
-    double x = *(const double *)a, y = *(const double *)b;
+    int64_t x = *(const int64_t *)a, y = *(const int64_t *)b;
     return (x > y) - (x < y);
 }
 
-/* Keeps only the median: a finished session's summary stays small. */
-static void settle_median(struct summary *s)
+/* Twice the median, so an even count's mean of the middle two is exact. */
+static int64_t median_x2(int64_t *v, size_t n)
 {
-    size_t n = s->rt_n < s->rt_cap ? (size_t)s->rt_n : s->rt_cap;
+    if (n == 0)
+        return 0;
     if (n > 1)
-        qsort(s->rt, n, sizeof *s->rt, cmp_double);
-    if (n > 0)
-        s->rt_median = n % 2 ? s->rt[n / 2] : (s->rt[n / 2 - 1] + s->rt[n / 2]) / 2.0;
-    free(s->rt);
-    s->rt = NULL;
-    s->rt_cap = 0;
+        qsort(v, n, sizeof *v, cmp_i64);
+    return n % 2 ? 2 * v[n / 2] : v[n / 2 - 1] + v[n / 2];
 }
 
-static void flow_end(struct run *r, struct flow *f, int64_t ts_us, bool evicted)
+static void flow_end(struct job *j, struct flow *f, int64_t ts_us, bool evicted)
 {
     struct smtpreply_conn_stats cs;
     smtpreply_conn_finish(f->conn, ts_us, 0);
     smtpreply_conn_stats(f->conn, &cs);
-    if (f->sum && cs.state == SMTPREPLY_CONN_SMTP) {
+    if (cs.state == SMTPREPLY_CONN_SMTP && flow_summary(f) != NULL) {
         const struct smtpreply_session *ss = smtpreply_conn_session(f->conn);
         struct summary *s = f->sum;
         s->closed = cs.closed;
         s->tunnel = cs.tunnel;
         s->evicted = evicted;
         s->missing_bytes = cs.missing_bytes;
-        s->end = f->last_seen;
-        fill_endpoints(f);
-        settle_median(s);
+        s->end_ns = f->last_ns;
+        s->rt_median_x2_us = median_x2(f->rt, s->rt_n < f->rt_cap ? (size_t)s->rt_n : f->rt_cap);
         if (ss) {
             const struct smtpreply_session_stats *st = smtpreply_session_stats(ss);
             s->midstream = (st->flags & SMTPREPLY_SESSION_MIDSTREAM) != 0;
             s->gaps = (st->flags & SMTPREPLY_SESSION_GAPS) != 0 || cs.gaps > 0;
         }
-        if (r->nsessions == r->sessions_cap) {
-            size_t cap = r->sessions_cap ? r->sessions_cap * 2 : 64;
-            struct summary **v = realloc(r->sessions, cap * sizeof *v);
-            if (v) {
-                r->sessions = v;
-                r->sessions_cap = cap;
-            }
-        }
-        if (r->nsessions < r->sessions_cap) {
-            r->sessions[r->nsessions++] = s;
-            f->sum = NULL;
-        }
+        count_sort(&s->codes);
+        count_sort(&s->enhanced);
+        if (j->direct)
+            out_session(j->direct, s, j->fr->path);
+        else
+            spool_session(j->spool, s);
     }
     free_summary(f->sum);
+    free(f->rt);
     smtpreply_conn_free(f->conn);
-    flow_unlink(r, f);
-    table_remove(r, f);
+    flow_unlink(j, f);
+    table_remove(j, f);
     free(f);
 }
 
-static void sweep(struct run *r, double now)
+static void sweep(struct job *j, double now)
 {
     /* Closed flows wait 5 s of capture time for late segments. */
-    while (r->close_head && now - r->close_head->last_seen > 5.0)
-        flow_end(r, r->close_head, (int64_t)(now * 1e6), false);
-    while (r->open_head && now - r->open_head->last_seen > r->opt->idle_timeout) {
-        r->evicted++;
-        flow_end(r, r->open_head, (int64_t)(r->open_head->last_seen * 1e6), true);
+    while (j->close_head && now - j->close_head->last_seen > 5.0)
+        flow_end(j, j->close_head, (int64_t)(now * 1e6), false);
+    while (j->open_head && now - j->open_head->last_seen > j->opt->idle_timeout) {
+        j->fr->counters.evicted++;
+        flow_end(j, j->open_head, (int64_t)(j->open_head->last_seen * 1e6), true);
     }
 }
 
-static void end_all_flows(struct run *r)
+static void end_all_flows(struct job *j)
 {
-    while (r->close_head)
-        flow_end(r, r->close_head, (int64_t)(r->close_head->last_seen * 1e6), false);
-    while (r->open_head)
-        flow_end(r, r->open_head, (int64_t)(r->open_head->last_seen * 1e6), false);
+    while (j->close_head)
+        flow_end(j, j->close_head, (int64_t)(j->close_head->last_seen * 1e6), false);
+    while (j->open_head)
+        flow_end(j, j->open_head, (int64_t)(j->open_head->last_seen * 1e6), false);
 }
 
-static struct flow *flow_get(struct run *r, const struct flow_key *k, bool *from_b, double now)
+/* Doubles the table (kept at most half full).  It starts small and grows
+ * with the flows really alive, so a capture with few concurrent sessions
+ * probes a table that stays in cache. */
+static bool table_grow(struct job *j)
 {
-    size_t mask = r->cap - 1;
-    size_t i = (size_t)hash_key(k) & mask;
-    while (r->table[i] != NULL) {
-        if (key_match(&r->table[i]->key, k, from_b))
-            return r->table[i];
+    size_t cap = j->cap * 2, mask = cap - 1;
+    struct flow **t = calloc(cap, sizeof *t);
+    if (t == NULL)
+        return false;
+    for (size_t i = 0; i < j->cap; i++) {
+        struct flow *f = j->table[i];
+        if (f == NULL)
+            continue;
+        size_t k = (size_t)f->hash & mask;
+        while (t[k] != NULL)
+            k = (k + 1) & mask;
+        t[k] = f;
+    }
+    free(j->table);
+    j->table = t;
+    j->cap = cap;
+    return true;
+}
+
+static struct flow *flow_get(struct job *j, const struct flow_key *k, bool *from_b, double now,
+                             int64_t now_ns)
+{
+    uint64_t h = hash_key(k);
+    size_t mask = j->cap - 1;
+    size_t i = (size_t)h & mask;
+    while (j->table[i] != NULL) {
+        if (j->table[i]->hash == h && key_match(&j->table[i]->key, k, from_b))
+            return j->table[i];
         i = (i + 1) & mask;
     }
-    if (r->count >= r->opt->max_flows) {
+    if (j->count >= j->opt->max_flows) {
         /* Full: the least recently seen flow makes room. */
-        struct flow *victim = r->close_head ? r->close_head : r->open_head;
+        struct flow *victim = j->close_head ? j->close_head : j->open_head;
         if (victim == NULL)
             return NULL;
-        r->evicted++;
-        flow_end(r, victim, (int64_t)(now * 1e6), true);
-        return flow_get(r, k, from_b, now);
+        j->fr->counters.evicted++;
+        flow_end(j, victim, (int64_t)(now * 1e6), true);
+        return flow_get(j, k, from_b, now, now_ns);
+    }
+    if ((j->count + 1) * 2 > j->cap) {
+        if (!table_grow(j))
+            return NULL;
+        return flow_get(j, k, from_b, now, now_ns);
     }
     struct flow *f = calloc(1, sizeof *f);
-    struct summary *s = calloc(1, sizeof *s);
-    if (f == NULL || s == NULL) {
-        free(f);
-        free(s);
+    if (f == NULL)
         return NULL;
-    }
     struct smtpreply_conn_config cfg;
     memset(&cfg, 0, sizeof cfg);
-    cfg.limits = r->opt->limits;
-    cfg.port_kind_a = port_kind(r->opt, k->pa);
-    cfg.port_kind_b = port_kind(r->opt, k->pb);
-    f->conn = smtpreply_conn_new(&cfg, budget_realloc, &r->mem, on_event, f);
+    cfg.limits = j->opt->limits;
+    cfg.port_kind_a = port_kind(j->opt, k->pa);
+    cfg.port_kind_b = port_kind(j->opt, k->pb);
+    f->conn = smtpreply_conn_new(&cfg, budget_realloc, &j->mem, on_event, f);
     if (f->conn == NULL) {
         free(f);
-        free(s);
         return NULL;
     }
     f->key = *k;
-    f->run = r;
-    f->sum = s;
-    s->file = r->nfiles - 1;
-    s->start = now;
-    r->table[i] = f;
-    r->count++;
-    list_append(&r->open_head, &r->open_tail, f);
+    f->hash = h;
+    f->job = j;
+    f->start_ns = now_ns;
+    j->table[i] = f;
+    j->count++;
+    list_append(&j->open_head, &j->open_tail, f);
     *from_b = false;
     return f;
 }
 
-static void process_segment(struct run *r, const struct tcp_segment *seg, double now,
-                            int64_t ts_us, uint64_t tag)
+static void process_segment(struct job *j, const struct tcp_segment *seg, double now,
+                            int64_t now_ns, uint64_t tag)
 {
     struct flow_key k;
     bool from_b;
@@ -599,68 +676,46 @@ static void process_segment(struct run *r, const struct tcp_segment *seg, double
     k.pa = seg->sport;
     k.pb = seg->dport;
 
-    struct flow *f = flow_get(r, &k, &from_b, now);
+    struct flow *f = flow_get(j, &k, &from_b, now, now_ns);
     if (f == NULL)
         return;
-    flow_touch(r, f, now);
-    smtpreply_conn_segment(f->conn, from_b, seg->seq, seg->flags, seg->payload, seg->len, ts_us,
-                           tag);
+    flow_touch(j, f, now);
+    f->last_ns = now_ns;
+    smtpreply_conn_segment(f->conn, from_b, seg->seq, seg->flags, seg->payload, seg->len,
+                           now_ns / 1000, tag);
     if (seg->flags & SMTPREPLY_TCP_FIN)
         f->fin[from_b] = true;
     if (!f->closing && ((seg->flags & SMTPREPLY_TCP_RST) || (f->fin[0] && f->fin[1]))) {
-        list_unlink(&r->open_head, &r->open_tail, f);
+        list_unlink(&j->open_head, &j->open_tail, f);
         f->closing = true;
-        list_append(&r->close_head, &r->close_tail, f);
+        list_append(&j->close_head, &j->close_tail, f);
     }
 }
 
 /* ------------------------------------------------------------------ */
-/* reading captures                                                   */
+/* reading one capture                                                */
 
-/* Records a file-level problem and says it on stderr, one line. */
-static void add_problem(struct run *r, const char *path, const char *msg)
+/* libpcap's filter compiler keeps state across calls in some versions:
+ * one compile at a time. */
+static pthread_mutex_t compile_lock = PTHREAD_MUTEX_INITIALIZER;
+
+static void job_problem(struct job *j, const char *msg, bool trouble)
 {
-    json_array_append_new(r->files[r->nfiles - 1].problems, json_string(msg));
-    fprintf(stderr, "smtpreply: %s: %s\n", path, msg);
+    file_problem(j->fr, msg);
+    if (trouble)
+        j->fr->trouble = true;
 }
 
-static struct file_info *new_file(struct run *r, const char *path)
+/* Reads one capture into its flows; results go to the writer or the spool.
+ * Problems are recorded in the file's result and printed by the caller, in
+ * file order. */
+static void run_job(struct job *j)
 {
-    if (r->nfiles == r->files_cap) {
-        size_t cap = r->files_cap ? r->files_cap * 2 : 16;
-        struct file_info *v = realloc(r->files, cap * sizeof *v);
-        if (v == NULL)
-            return NULL;
-        r->files = v;
-        r->files_cap = cap;
-    }
-    struct file_info *fi = &r->files[r->nfiles++];
-    memset(fi, 0, sizeof *fi);
-    fi->path = strdup(path);
-    fi->problems = json_array();
-    return fi;
-}
-
-static void progress(struct run *r, FILE *fp)
-{
-    if (!r->progress || fp == NULL)
-        return;
-    long pos = ftell(fp);
-    if (pos < 0 || r->total_bytes == 0)
-        return;
-    double pct = 100.0 * (double)(r->done_bytes + (uint64_t)pos) / (double)r->total_bytes;
-    int bar = (int)(pct / 2.5);
-    fprintf(stderr, "\r[%-40.*s] %5.1f%%", bar, "########################################", pct);
-}
-
-/* Reads one capture.  Returns false if it could not be opened at all. */
-static bool read_capture(struct run *r, const char *path)
-{
+    struct file_result *fr = j->fr;
+    const char *path = fr->path;
     char err[PCAP_ERRBUF_SIZE] = "";
     pcap_t *p;
-    struct file_info *fi = new_file(r, path);
-    if (fi == NULL)
-        return false;
+
     if (strcmp(path, "-") == 0)
         p = pcap_fopen_offline_with_tstamp_precision(stdin, PCAP_TSTAMP_PRECISION_NANO, err);
     else
@@ -668,20 +723,28 @@ static bool read_capture(struct run *r, const char *path)
     if (p == NULL) {
         char msg[PCAP_ERRBUF_SIZE + 32];
         snprintf(msg, sizeof msg, "cannot read: %s", err);
-        add_problem(r, path, msg);
-        r->file_trouble = true;
-        return false;
+        job_problem(j, msg, true);
+        return;
     }
-    r->files_read++;
-    if (r->opt->filter) {
+    fr->opened = true;
+    if (j->opt->filter) {
         struct bpf_program prog;
-        if (pcap_compile(p, &prog, r->opt->filter, 1, PCAP_NETMASK_UNKNOWN) != 0 ||
-            pcap_setfilter(p, &prog) != 0) {
-            fprintf(stderr, "smtpreply: bad filter '%s': %s\n", r->opt->filter, pcap_geterr(p));
-            pcap_close(p);
-            exit(EXIT_USAGE);
+        pthread_mutex_lock(&compile_lock);
+        int bad = pcap_compile(p, &prog, j->opt->filter, 1, PCAP_NETMASK_UNKNOWN);
+        pthread_mutex_unlock(&compile_lock);
+        if (bad == 0) {
+            bad = pcap_setfilter(p, &prog);
+            pcap_freecode(&prog);
         }
-        pcap_freecode(&prog);
+        if (bad != 0) {
+            /* The filter parsed (checked before any file was read) but
+             * does not fit this file's link type. */
+            char msg[PCAP_ERRBUF_SIZE + 64];
+            snprintf(msg, sizeof msg, "filter not applicable, file skipped: %s", pcap_geterr(p));
+            job_problem(j, msg, true);
+            pcap_close(p);
+            return;
+        }
     }
     int dlt = pcap_datalink(p);
     bool dlt_ok = decode_linktype_supported(dlt);
@@ -690,69 +753,145 @@ static bool read_capture(struct run *r, const char *path)
         char msg[160];
         snprintf(msg, sizeof msg, "link type %s (%d) not decoded: its packets are skipped",
                  name ? name : "?", dlt);
-        add_problem(r, path, msg);
+        job_problem(j, msg, false);
     }
+
+    /* The flow table starts small and doubles as flows come (table_grow). */
+    j->cap = 1024;
+    j->table = calloc(j->cap, sizeof *j->table);
+    if (j->table == NULL) {
+        job_problem(j, "out of memory for the flow table", true);
+        pcap_close(p);
+        return;
+    }
+    j->mem.limit = j->opt->max_memory;
+
     FILE *fp = strcmp(path, "-") == 0 ? NULL : pcap_file(p);
+    uint64_t pos_reported = 0;
     struct pcap_pkthdr *h;
     const u_char *data;
     int rc;
     uint64_t n = 0;
     double last_sweep = 0;
+    struct file_counters *c = &fr->counters;
     while ((rc = pcap_next_ex(p, &h, &data)) == 1) {
         n++;
-        fi->packets++;
-        fi->bytes += h->caplen;
+        fr->packets++;
+        fr->bytes += h->caplen;
         if (!dlt_ok) {
-            r->skips[SKIP_LINKTYPE]++;
+            c->skips[SKIP_LINKTYPE]++;
             continue;
         }
-        int64_t ts_us = (int64_t)h->ts.tv_sec * 1000000 + h->ts.tv_usec / 1000;
+        /* Opened with nanosecond precision: tv_usec holds nanoseconds. */
+        int64_t now_ns = (int64_t)h->ts.tv_sec * 1000000000 + h->ts.tv_usec;
         double now = (double)h->ts.tv_sec + (double)h->ts.tv_usec / 1e9;
         struct tcp_segment seg;
         enum decode_skip why = decode_frame(dlt, data, h->caplen, &seg);
         if (why != SKIP_NONE) {
-            r->skips[why]++;
+            c->skips[why]++;
             continue;
         }
         if (seg.cut)
-            r->cut_packets++;
+            c->cut_packets++;
         /* Sweep before this packet refreshes its own flow, so a flow that
          * was silent longer than the timeout ends even if it speaks now. */
         if (now - last_sweep >= 1.0 || now < last_sweep) {
-            sweep(r, now);
+            sweep(j, now);
             last_sweep = now;
         }
-        if ((n & 0x3fff) == 0)
-            progress(r, fp);
-        process_segment(r, &seg, now, ts_us, n);
+        if ((n & 0x3fff) == 0 && j->progress->on && fp) {
+            long pos = ftell(fp);
+            if (pos > 0 && (uint64_t)pos > pos_reported) {
+                atomic_fetch_add(&j->progress->done, (uint64_t)pos - pos_reported);
+                pos_reported = (uint64_t)pos;
+            }
+            if (j->show_progress)
+                progress_print(j->progress);
+        }
+        process_segment(j, &seg, now, now_ns, n);
     }
     if (rc == PCAP_ERROR) {
         char msg[PCAP_ERRBUF_SIZE + 64];
         snprintf(msg, sizeof msg, "damaged after packet %" PRIu64 ": %s", n, pcap_geterr(p));
-        add_problem(r, path, msg);
-        r->file_trouble = true;
+        job_problem(j, msg, true);
     }
-    if (fp && r->progress) {
+    if (j->progress->on && fp) {
         struct stat st;
-        if (stat(path, &st) == 0)
-            r->done_bytes += (uint64_t)st.st_size;
+        if (stat(path, &st) == 0 && (uint64_t)st.st_size > pos_reported)
+            atomic_fetch_add(&j->progress->done, (uint64_t)st.st_size - pos_reported);
     }
     pcap_close(p);
     /* Files are independent captures: their flows end with them. */
-    end_all_flows(r);
-    return true;
+    end_all_flows(j);
+    c->mem_peak = j->mem.peak;
+    c->refused = j->mem.refused;
+    free(j->table);
+    j->table = NULL;
+    free(j->line.p);
+    j->line.p = NULL;
 }
 
-static bool has_capture_magic(const char *path)
+/* ------------------------------------------------------------------ */
+/* finding the inputs                                                 */
+
+struct inputs {
+    struct file_result *v;
+    size_t n, cap;
+    bool trouble;
+};
+
+static struct file_result *add_input(struct inputs *in, const char *path, bool capture)
+{
+    if (in->n == in->cap) {
+        size_t cap = in->cap ? in->cap * 2 : 16;
+        struct file_result *v = realloc(in->v, cap * sizeof *v);
+        if (v == NULL)
+            return NULL;
+        in->v = v;
+        in->cap = cap;
+    }
+    struct file_result *fr = &in->v[in->n];
+    memset(fr, 0, sizeof *fr);
+    fr->path = strdup(path);
+    if (fr->path == NULL)
+        return NULL;
+    fr->capture = capture;
+    in->n++;
+    return fr;
+}
+
+/* An input that cannot be read at all: listed with its problem, said on
+ * stderr at once. */
+static void add_unreadable(struct inputs *in, const char *path, const char *why)
+{
+    char msg[300];
+    snprintf(msg, sizeof msg, "cannot read: %s", why);
+    struct file_result *fr = add_input(in, path, false);
+    if (fr) {
+        file_problem(fr, msg);
+        fr->trouble = true;
+    }
+    fprintf(stderr, "smtpreply: %s: %s\n", path, msg);
+    in->trouble = true;
+}
+
+/* 1 if the file starts with a pcap or pcapng magic number, 0 if not,
+ * -1 (errno set) if it cannot be opened or read. */
+static int capture_magic(const char *path)
 {
     uint8_t m[4];
     FILE *f = fopen(path, "rb");
     if (f == NULL)
-        return false;
+        return -1;
     size_t n = fread(m, 1, 4, f);
+    int rd_err = ferror(f) ? errno : 0;
     fclose(f);
+    if (rd_err) {
+        errno = rd_err;
+        return -1;
+    }
     if (n != 4)
-        return false;
+        return 0;
     uint32_t be = (uint32_t)m[0] << 24 | (uint32_t)m[1] << 16 | (uint32_t)m[2] << 8 | m[3];
     return be == 0xa1b2c3d4 || be == 0xd4c3b2a1 || be == 0xa1b23c4d || be == 0x4d3cb2a1 ||
            be == 0x0a0d0d0a;
@@ -764,379 +903,212 @@ static int cmp_str(const void *a, const void *b)
 }
 
 /* Collects capture paths: files as given, directories walked (sorted, so
- * results do not depend on the file system's order). */
-static void collect(const char *path, char ***list, size_t *n, size_t *cap, int depth,
-                    struct run *r)
+ * results do not depend on the file system's order).  Inside a directory
+ * only regular files are opened (a FIFO would block the walk), and only
+ * those that start with a capture magic number are read. */
+static void collect(struct inputs *in, const char *path, bool given, int depth)
 {
     struct stat st;
-    if (strcmp(path, "-") != 0 && stat(path, &st) == 0 && S_ISDIR(st.st_mode)) {
-        if (depth > 64)
-            return;
-        DIR *d = opendir(path);
-        if (d == NULL) {
-            fprintf(stderr, "smtpreply: %s: cannot read directory: %s\n", path, strerror(errno));
-            r->file_trouble = true;
-            return;
-        }
-        char **names = NULL;
-        size_t nn = 0, nc = 0;
-        struct dirent *e;
-        while ((e = readdir(d)) != NULL) {
-            if (strcmp(e->d_name, ".") == 0 || strcmp(e->d_name, "..") == 0)
-                continue;
-            if (nn == nc) {
-                nc = nc ? nc * 2 : 32;
-                char **v = realloc(names, nc * sizeof *v);
-                if (v == NULL)
-                    break;
-                names = v;
-            }
-            size_t l = strlen(path) + strlen(e->d_name) + 2;
-            names[nn] = malloc(l);
-            if (names[nn] == NULL)
-                break;
-            snprintf(names[nn], l, "%s/%s", path, e->d_name);
-            nn++;
-        }
-        closedir(d);
-        if (nn > 1)
-            qsort(names, nn, sizeof *names, cmp_str);
-        for (size_t i = 0; i < nn; i++) {
-            struct stat s2;
-            if (stat(names[i], &s2) == 0 && S_ISDIR(s2.st_mode)) {
-                collect(names[i], list, n, cap, depth + 1, r);
-            } else if (has_capture_magic(names[i])) {
-                collect(names[i], list, n, cap, depth + 1, r);
-            } else {
-                /* Not a capture: skipped quietly, but listed. */
-                struct file_info *fi = new_file(r, names[i]);
-                if (fi)
-                    json_array_append_new(fi->problems, json_string("skipped: not a capture"));
-            }
-            free(names[i]);
-        }
-        free(names);
+    if (strcmp(path, "-") == 0) {
+        add_input(in, path, true);
         return;
     }
-    if (*n == *cap) {
-        *cap = *cap ? *cap * 2 : 16;
-        char **v = realloc(*list, *cap * sizeof *v);
-        if (v == NULL)
-            return;
-        *list = v;
+    if (stat(path, &st) != 0) {
+        add_unreadable(in, path, strerror(errno));
+        return;
     }
-    (*list)[(*n)++] = strdup(path);
+    if (!S_ISDIR(st.st_mode)) {
+        if (given) {
+            /* Named on the command line: read it, whatever it is (a pipe
+             * from process substitution is fine); libpcap says if not. */
+            add_input(in, path, true);
+            return;
+        }
+        if (!S_ISREG(st.st_mode)) {
+            struct file_result *fr = add_input(in, path, false);
+            if (fr)
+                file_problem(fr, "skipped: not a regular file");
+            return;
+        }
+        int magic = capture_magic(path);
+        if (magic < 0) {
+            add_unreadable(in, path, strerror(errno));
+        } else if (magic == 0) {
+            /* Not a capture: skipped quietly, but listed. */
+            struct file_result *fr = add_input(in, path, false);
+            if (fr)
+                file_problem(fr, "skipped: not a capture");
+        } else {
+            add_input(in, path, true);
+        }
+        return;
+    }
+    if (depth > 64)
+        return;
+    DIR *d = opendir(path);
+    if (d == NULL) {
+        add_unreadable(in, path, strerror(errno));
+        return;
+    }
+    char **names = NULL;
+    size_t nn = 0, nc = 0;
+    struct dirent *e;
+    while ((e = readdir(d)) != NULL) {
+        if (strcmp(e->d_name, ".") == 0 || strcmp(e->d_name, "..") == 0)
+            continue;
+        if (nn == nc) {
+            nc = nc ? nc * 2 : 32;
+            char **v = realloc(names, nc * sizeof *v);
+            if (v == NULL)
+                break;
+            names = v;
+        }
+        size_t plen = strlen(path);
+        bool slash = plen > 0 && path[plen - 1] == '/';
+        size_t l = plen + strlen(e->d_name) + 2;
+        names[nn] = malloc(l);
+        if (names[nn] == NULL)
+            break;
+        snprintf(names[nn], l, "%s%s%s", path, slash ? "" : "/", e->d_name);
+        nn++;
+    }
+    closedir(d);
+    if (nn > 1)
+        qsort(names, nn, sizeof *names, cmp_str);
+    for (size_t i = 0; i < nn; i++) {
+        collect(in, names[i], false, depth + 1);
+        free(names[i]);
+    }
+    free(names);
 }
 
 /* ------------------------------------------------------------------ */
-/* output                                                             */
+/* running the jobs                                                   */
 
-static const char *status_flags(const struct summary *s, const char **flags, size_t *nflags)
+/* Prints a file's problems (stderr, one line each) and adds its counters:
+ * called in file order, whichever thread read it. */
+static void job_settle(struct output *o, struct file_result *fr)
 {
-    size_t n = 0;
-    if (s->starttls) flags[n++] = "starttls";
-    if (s->implicit_tls) flags[n++] = "encrypted";
-    if (s->gaps) flags[n++] = "gaps";
-    if (s->midstream) flags[n++] = "midstream";
-    if (!s->closed) flags[n++] = "truncated";
-    if (s->unanswered > 0) flags[n++] = "unanswered";
-    if (s->tunnel) flags[n++] = "tunnel";
-    if (s->evicted) flags[n++] = "evicted";
-    *nflags = n;
-    /* The main word: what most limits what the session's counts say. */
-    if (s->starttls) return "starttls";
-    if (s->implicit_tls) return "encrypted";
-    if (s->gaps) return "gaps";
-    if (s->midstream) return "midstream";
-    if (!s->closed) return "truncated";
-    if (s->unanswered > 0) return "unanswered";
-    return "complete";
+    for (size_t i = 0; i < fr->nproblems; i++)
+        fprintf(stderr, "smtpreply: %s: %s\n", fr->path, fr->problems[i]);
+    out_file_counters(o, &fr->counters);
 }
 
-
-static int cmp_entry(const void *a, const void *b)
-{
-    const struct count_entry *x = a, *y = b;
-    return (x->key > y->key) - (x->key < y->key);
-}
-
-static json_t *codes_json(const struct count_list *l)
-{
-    json_t *o = json_object();
-    char k[16];
-    for (size_t i = 0; i < l->n; i++) {
-        snprintf(k, sizeof k, "%u", l->v[i].key);
-        json_object_set_new(o, k, json_integer((json_int_t)l->v[i].count));
-    }
-    return o;
-}
-
-static json_t *enhanced_json(const struct count_list *l)
-{
-    json_t *o = json_object();
-    char k[24];
-    for (size_t i = 0; i < l->n; i++) {
-        esc_key_str(l->v[i].key, k, sizeof k);
-        json_object_set_new(o, k, json_integer((json_int_t)l->v[i].count));
-    }
-    return o;
-}
-
-static json_t *anomalies_json(const uint64_t *a)
-{
-    json_t *o = json_object();
-    for (unsigned i = 0; i < SMTPREPLY_ANOM__COUNT; i++) {
-        if (a[i])
-            json_object_set_new(o, smtpreply_anomaly_name((enum smtpreply_anomaly)i),
-                                json_integer((json_int_t)a[i]));
-    }
-    return o;
-}
-
-struct totals {
-    uint64_t sessions, replies;
-    struct count_list codes, enhanced;
-    uint64_t classes[10];
-    uint64_t anomalies[SMTPREPLY_ANOM__COUNT];
+struct pool {
+    struct job *jobs;
+    size_t njobs;
+    _Atomic size_t next;
+    pthread_mutex_t lock;
+    pthread_cond_t done;
 };
 
-/* qsort's pointer must be valid even for zero elements: skip empty lists. */
-static void sort_counts(struct count_list *l)
+static void *worker(void *arg)
 {
-    if (l->n > 1)
-        qsort(l->v, l->n, sizeof *l->v, cmp_entry);
+    struct pool *pl = arg;
+    size_t k;
+    while ((k = atomic_fetch_add(&pl->next, 1)) < pl->njobs) {
+        struct job *j = &pl->jobs[k];
+        run_job(j);
+        if (fflush(j->spool) != 0 || ferror(j->spool))
+            job_problem(j, "cannot spool results to a temporary file", true);
+        pthread_mutex_lock(&pl->lock);
+        atomic_store(&j->finished, true);
+        pthread_cond_broadcast(&pl->done);
+        pthread_mutex_unlock(&pl->lock);
+    }
+    return NULL;
 }
 
-static void compute_totals(struct run *r, struct totals *t)
+/* Reads the captures with nthreads workers; replays their spools in order. */
+static bool run_parallel(struct inputs *in, struct options *opt, struct output *o,
+                         struct progress *pr, uint32_t nthreads)
 {
-    memset(t, 0, sizeof *t);
-    for (size_t i = 0; i < r->nsessions; i++) {
-        struct summary *s = r->sessions[i];
-        sort_counts(&s->codes);
-        sort_counts(&s->enhanced);
-        t->sessions++;
-        t->replies += s->replies;
-        for (size_t j = 0; j < s->codes.n; j++) {
-            count_add(&t->codes, s->codes.v[j].key, s->codes.v[j].count);
-            t->classes[(s->codes.v[j].key / 100) % 10] += s->codes.v[j].count;
-        }
-        for (size_t j = 0; j < s->enhanced.n; j++)
-            count_add(&t->enhanced, s->enhanced.v[j].key, s->enhanced.v[j].count);
-        for (unsigned j = 0; j < SMTPREPLY_ANOM__COUNT; j++)
-            t->anomalies[j] += s->anomalies[j];
-    }
-    sort_counts(&t->codes);
-    sort_counts(&t->enhanced);
-}
-
-static void write_json(struct run *r, const struct totals *t)
-{
-    json_t *root = json_object();
-    json_t *files = json_array();
-    for (size_t i = 0; i < r->nfiles; i++) {
-        json_t *f = json_object();
-        json_object_set_new(f, "path", json_string(r->files[i].path));
-        json_object_set_new(f, "packets", json_integer((json_int_t)r->files[i].packets));
-        json_object_set_new(f, "bytes", json_integer((json_int_t)r->files[i].bytes));
-        json_object_set(f, "problems", r->files[i].problems);
-        json_array_append_new(files, f);
-    }
-    json_object_set_new(root, "files", files);
-
-    json_t *sessions = json_array();
-    for (size_t i = 0; i < r->nsessions; i++) {
-        const struct summary *s = r->sessions[i];
-        const char *flags[8];
-        size_t nflags;
-        const char *status = status_flags(s, flags, &nflags);
-        json_t *o = json_object();
-        json_object_set_new(o, "client", json_string(s->client));
-        json_object_set_new(o, "server", json_string(s->server));
-        json_object_set_new(o, "file", json_string(r->files[s->file].path));
-        json_object_set_new(o, "start", json_real(s->start));
-        json_object_set_new(o, "end", json_real(s->end));
-        json_object_set_new(o, "status", json_string(status));
-        json_t *fl = json_array();
-        for (size_t j = 0; j < nflags; j++)
-            json_array_append_new(fl, json_string(flags[j]));
-        json_object_set_new(o, "flags", fl);
-        json_object_set_new(o, "replies", json_integer((json_int_t)s->replies));
-        json_object_set_new(o, "commands", json_integer((json_int_t)s->commands));
-        json_object_set_new(o, "unanswered", json_integer((json_int_t)s->unanswered));
-        json_object_set_new(o, "codes", codes_json(&s->codes));
-        json_object_set_new(o, "enhanced", enhanced_json(&s->enhanced));
-        json_object_set_new(o, "anomalies", anomalies_json(s->anomalies));
-        if (s->rt_n > 0) {
-            json_t *rt = json_object();
-            json_object_set_new(rt, "min", json_real(s->rt_min));
-            json_object_set_new(rt, "median", json_real(s->rt_median));
-            json_object_set_new(rt, "max", json_real(s->rt_max));
-            json_object_set_new(o, "rt_ms", rt);
-        } else {
-            json_object_set_new(o, "rt_ms", json_null());
-        }
-        json_object_set_new(o, "missing_bytes", json_integer((json_int_t)s->missing_bytes));
-        json_array_append_new(sessions, o);
-    }
-    json_object_set_new(root, "sessions", sessions);
-
-    json_t *tot = json_object();
-    json_object_set_new(tot, "sessions", json_integer((json_int_t)t->sessions));
-    json_object_set_new(tot, "replies", json_integer((json_int_t)t->replies));
-    json_object_set_new(tot, "codes", codes_json(&t->codes));
-    json_t *cls = json_object();
-    for (int c = 2; c <= 5; c++) {
-        char k[2] = {(char)('0' + c), 0};
-        json_object_set_new(cls, k, json_integer((json_int_t)t->classes[c]));
-    }
-    /* Invalid codes (first digit not 2-5) are still replies: keep the sum. */
-    for (int c = 0; c <= 9; c++) {
-        if ((c < 2 || c > 5) && t->classes[c]) {
-            char k[2] = {(char)('0' + c), 0};
-            json_object_set_new(cls, k, json_integer((json_int_t)t->classes[c]));
-        }
-    }
-    json_object_set_new(tot, "classes", cls);
-    json_object_set_new(tot, "enhanced", enhanced_json(&t->enhanced));
-    json_object_set_new(tot, "anomalies", anomalies_json(t->anomalies));
-    json_t *sk = json_object();
-    for (int i = 1; i < SKIP__COUNT; i++) {
-        if (r->skips[i])
-            json_object_set_new(sk, decode_skip_names[i], json_integer((json_int_t)r->skips[i]));
-    }
-    json_object_set_new(tot, "skipped_packets", sk);
-    json_object_set_new(tot, "snaplen_cut_packets", json_integer((json_int_t)r->cut_packets));
-    json_object_set_new(tot, "evicted_flows", json_integer((json_int_t)r->evicted));
-    json_object_set_new(tot, "core_memory_peak", json_integer((json_int_t)r->mem.peak));
-    json_object_set_new(tot, "allocations_refused", json_integer((json_int_t)r->mem.refused));
-    json_object_set_new(root, "totals", tot);
-    json_dumpf(root, r->out, JSON_INDENT(2) | JSON_SORT_KEYS);
-    fputc('\n', r->out);
-    json_decref(root);
-}
-
-/* RFC 4180 quoting. */
-static void csv_field(FILE *out, const char *s)
-{
-    bool quote = strpbrk(s, ",\"\r\n") != NULL;
-    if (!quote) {
-        fputs(s, out);
-        return;
-    }
-    fputc('"', out);
-    for (; *s; s++) {
-        if (*s == '"')
-            fputc('"', out);
-        fputc(*s, out);
-    }
-    fputc('"', out);
-}
-
-static void write_csv(struct run *r)
-{
-    fputs("file,client,server,status,code,count,meaning\n", r->out);
-    for (size_t i = 0; i < r->nsessions; i++) {
-        const struct summary *s = r->sessions[i];
-        const char *flags[8];
-        size_t nflags;
-        const char *status = status_flags(s, flags, &nflags);
-        for (size_t j = 0; j < s->codes.n; j++) {
-            struct smtpreply_code_info ci;
-            smtpreply_code_explain(s->codes.v[j].key, &ci);
-            csv_field(r->out, r->files[s->file].path);
-            fputc(',', r->out);
-            csv_field(r->out, s->client);
-            fputc(',', r->out);
-            csv_field(r->out, s->server);
-            fprintf(r->out, ",%s,%u,%" PRIu64 ",", status, s->codes.v[j].key, s->codes.v[j].count);
-            csv_field(r->out, ci.meaning);
-            fputc('\n', r->out);
-        }
-    }
-}
-
-static void write_text(struct run *r, const struct totals *t)
-{
-    FILE *o = r->out;
-    fprintf(o, "%-4s %-40s %-40s %-19s %9s  %-10s  %s\n", "#", "client", "server", "start (UTC)",
-            "duration", "status", "replies by code");
-    for (size_t i = 0; i < r->nsessions; i++) {
-        const struct summary *s = r->sessions[i];
-        const char *flags[8];
-        size_t nflags;
-        const char *status = status_flags(s, flags, &nflags);
-        char when[32] = "";
-        time_t sec = (time_t)s->start;
-        struct tm tm;
-        if (gmtime_r(&sec, &tm))
-            strftime(when, sizeof when, "%Y-%m-%d %H:%M:%S", &tm);
-        fprintf(o, "%-4zu %-40s %-40s %-19s %8.3fs  %-10s ", i + 1, s->client, s->server, when,
-                s->end - s->start, status);
-        for (size_t j = 0; j < s->codes.n; j++)
-            fprintf(o, " %u:%" PRIu64, s->codes.v[j].key, s->codes.v[j].count);
-        if (s->codes.n == 0)
-            fputs(" (no replies)", o);
-        fputc('\n', o);
-    }
-    fprintf(o, "\n%" PRIu64 " SMTP session%s, %" PRIu64 " repl%s\n", t->sessions,
-            t->sessions == 1 ? "" : "s", t->replies, t->replies == 1 ? "y" : "ies");
-    static const char *const class_names[10] = {
-        [2] = "positive completion", [3] = "positive intermediate",
-        [4] = "transient negative", [5] = "permanent negative"};
-    for (int c = 0; c <= 9; c++) {
-        if (t->classes[c] == 0)
+    struct pool pl;
+    memset(&pl, 0, sizeof pl);
+    pthread_mutex_init(&pl.lock, NULL);
+    pthread_cond_init(&pl.done, NULL);
+    pl.jobs = calloc(in->n, sizeof *pl.jobs);
+    if (pl.jobs == NULL)
+        return false;
+    for (size_t i = 0; i < in->n; i++) {
+        if (!in->v[i].capture)
             continue;
-        fprintf(o, "\n%dyz %-22s %8" PRIu64 "\n", c, class_names[c] ? class_names[c] : "invalid",
-                t->classes[c]);
-        for (size_t j = 0; j < t->codes.n; j++) {
-            unsigned code = t->codes.v[j].key;
-            if (code / 100 != (unsigned)c)
-                continue;
-            struct smtpreply_code_info ci;
-            smtpreply_code_explain(code, &ci);
-            fprintf(o, "  %3u %8" PRIu64 "  %-12s %s\n", code, t->codes.v[j].count,
-                    smtpreply_status_name(ci.status), ci.meaning);
+        struct job *j = &pl.jobs[pl.njobs++];
+        j->opt = opt;
+        j->fr = &in->v[i];
+        j->progress = pr;
+        j->spool = tmpfile();
+        if (j->spool == NULL) {
+            fprintf(stderr, "smtpreply: cannot make a temporary file for -j: %s\n",
+                    strerror(errno));
+            for (size_t k = 0; k + 1 < pl.njobs; k++)
+                fclose(pl.jobs[k].spool);
+            free(pl.jobs);
+            return false;
         }
     }
-    if (t->enhanced.n) {
-        fputs("\nenhanced status codes\n", o);
-        for (size_t j = 0; j < t->enhanced.n; j++) {
-            char k[24];
-            struct smtpreply_esc e = {(uint8_t)(t->enhanced.v[j].key >> 20),
-                                      (uint16_t)((t->enhanced.v[j].key >> 10) & 0x3ff),
-                                      (uint16_t)(t->enhanced.v[j].key & 0x3ff)};
-            struct smtpreply_esc_info ei;
-            smtpreply_esc_explain(&e, &ei);
-            esc_key_str(t->enhanced.v[j].key, k, sizeof k);
-            fprintf(o, "  %-9s %8" PRIu64 "  %s\n", k, t->enhanced.v[j].count, ei.meaning);
-        }
+    if (nthreads > pl.njobs)
+        nthreads = (uint32_t)pl.njobs;
+    pthread_t *tid = calloc(nthreads, sizeof *tid);
+    uint32_t started = 0;
+    for (uint32_t t = 0; tid && t < nthreads; t++) {
+        if (pthread_create(&tid[t], NULL, worker, &pl) != 0)
+            break;
+        started++;
     }
-    bool any = false;
-    for (unsigned j = 0; j < SMTPREPLY_ANOM__COUNT; j++) {
-        if (t->anomalies[j] == 0)
+    if (started == 0)
+        worker(&pl);   /* no threads to be had: read them here */
+    size_t k = 0;
+    for (size_t i = 0; i < in->n; i++) {
+        struct file_result *fr = &in->v[i];
+        if (!fr->capture)
             continue;
-        if (!any)
-            fputs("\nanomalies\n", o);
-        any = true;
-        fprintf(o, "  %-30s %8" PRIu64 "  %s\n", smtpreply_anomaly_name((enum smtpreply_anomaly)j),
-                t->anomalies[j], smtpreply_anomaly_description((enum smtpreply_anomaly)j));
-    }
-    uint64_t skipped = 0;
-    for (int i = 1; i < SKIP__COUNT; i++)
-        skipped += r->skips[i];
-    if (skipped || r->evicted || r->cut_packets || r->mem.refused) {
-        fputs("\npackets not decoded:", o);
-        for (int i = 1; i < SKIP__COUNT; i++) {
-            if (r->skips[i])
-                fprintf(o, " %s %" PRIu64 ";", decode_skip_names[i], r->skips[i]);
+        struct job *j = &pl.jobs[k++];
+        pthread_mutex_lock(&pl.lock);
+        while (!atomic_load(&j->finished)) {
+            struct timespec ts;
+            clock_gettime(CLOCK_REALTIME, &ts);
+            ts.tv_nsec += 250000000;
+            if (ts.tv_nsec >= 1000000000) {
+                ts.tv_sec++;
+                ts.tv_nsec -= 1000000000;
+            }
+            pthread_cond_timedwait(&pl.done, &pl.lock, &ts);
+            if (pr->on)
+                progress_print(pr);
         }
-        if (r->cut_packets)
-            fprintf(o, " payload cut by snaplen %" PRIu64 ";", r->cut_packets);
-        if (r->evicted)
-            fprintf(o, " flows evicted %" PRIu64 ";", r->evicted);
-        if (r->mem.refused)
-            fprintf(o, " allocations refused by --max-memory %" PRIu64 ";", r->mem.refused);
-        fputc('\n', o);
+        pthread_mutex_unlock(&pl.lock);
+        if (!spool_replay(j->spool, o, fr->path)) {
+            file_problem(fr, "results lost: the temporary spool could not be read back");
+            fr->trouble = true;
+        }
+        fclose(j->spool);
+        job_settle(o, fr);
+    }
+    for (uint32_t t = 0; t < started; t++)
+        pthread_join(tid[t], NULL);
+    free(tid);
+    free(pl.jobs);
+    pthread_mutex_destroy(&pl.lock);
+    pthread_cond_destroy(&pl.done);
+    return true;
+}
+
+static void run_serial(struct inputs *in, struct options *opt, struct output *o,
+                       struct progress *pr)
+{
+    for (size_t i = 0; i < in->n; i++) {
+        if (!in->v[i].capture)
+            continue;
+        struct job j;
+        memset(&j, 0, sizeof j);
+        j.opt = opt;
+        j.fr = &in->v[i];
+        j.progress = pr;
+        j.show_progress = true;
+        j.direct = o;
+        run_job(&j);
+        job_settle(o, &in->v[i]);
     }
 }
 
@@ -1152,7 +1124,9 @@ static void usage(FILE *out)
             "input), reassembles TCP, finds SMTP sessions (ports 25, 587, 2525 and\n"
             "--port; 465 as implicit TLS; any other port by content, also inside SOCKS5\n"
             "and HTTP CONNECT tunnels) and tallies the servers' reply codes per session\n"
-            "and in total, with their meaning and what looked wrong.\n"
+            "and in total, with their meaning and what looked wrong.  Each session is\n"
+            "written when it ends, so memory depends on the sessions open at once, not\n"
+            "on the size of the input.\n"
             "\n"
             "Options:\n"
             "  --format FMT        text (default), json or csv\n"
@@ -1161,15 +1135,18 @@ static void usage(FILE *out)
             "  -o FILE             write to FILE instead of standard output\n"
             "  -F EXPR             read only packets matching the BPF filter EXPR\n"
             "  --port N            also treat TCP port N as SMTP (repeatable)\n"
+            "  -j N, --jobs N      read N files at once (default 1; 0 = one per core);\n"
+            "                      the output is the same as with -j 1\n"
             "  -q                  no progress bar, no chatter (errors still go to stderr)\n"
             "Limits (hitting one is counted in the output; processing goes on):\n"
             "  --max-line N        bytes kept per line (default 4096)\n"
             "  --max-pending N     commands awaiting replies per session (default 1000)\n"
             "  --max-reply-lines N lines counted into one reply (default 1000)\n"
             "  --max-reasm N       out-of-order bytes buffered per direction (default 262144)\n"
-            "  --max-sessions N    flows tracked at once (default 100000)\n"
+            "  --max-sessions N    flows tracked at once per file (default 100000)\n"
             "  --idle-timeout S    seconds of capture time before an idle flow ends (default 300)\n"
-            "  --max-memory MB     memory for all sessions and reassembly together (default 1024)\n"
+            "  --max-memory MB     memory for all sessions and reassembly of one file\n"
+            "                      together (default 1024; with -j N, per file being read)\n"
             "  -h, --help          this help;  --version  the version\n"
             "\n"
             "Exit status:\n"
@@ -1184,10 +1161,26 @@ static bool parse_u32(const char *s, uint32_t min, uint32_t max, uint32_t *out)
     char *end;
     errno = 0;
     unsigned long v = strtoul(s, &end, 10);
-    if (errno || *s == '\0' || *end != '\0' || v < min || v > max)
+    if (errno || *s == '\0' || *end != '\0' || v < min || v > max || s[0] == '-')
         return false;
     *out = (uint32_t)v;
     return true;
+}
+
+/* Checks the filter's grammar once, before anything is read or written. */
+static bool filter_ok(const char *filter)
+{
+    pcap_t *dead = pcap_open_dead(DLT_EN10MB, 262144);
+    struct bpf_program prog;
+    if (dead == NULL)
+        return true;
+    bool ok = pcap_compile(dead, &prog, filter, 1, PCAP_NETMASK_UNKNOWN) == 0;
+    if (ok)
+        pcap_freecode(&prog);
+    else
+        fprintf(stderr, "smtpreply: bad filter '%s': %s\n", filter, pcap_geterr(dead));
+    pcap_close(dead);
+    return ok;
 }
 
 int cmd_tally(int argc, char **argv)
@@ -1198,8 +1191,12 @@ int cmd_tally(int argc, char **argv)
     opt.max_flows = 100000;
     opt.idle_timeout = 300;
     opt.max_memory = (uint64_t)1024 << 20;
-    char **inputs = NULL;
-    size_t ninputs = 0;
+    opt.jobs = 1;
+    const char **args = calloc((size_t)argc + 1, sizeof *args);
+    size_t nargs = 0;
+    int status = EXIT_USAGE;
+    if (args == NULL)
+        return EXIT_USAGE;
 
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i];
@@ -1209,21 +1206,23 @@ int cmd_tally(int argc, char **argv)
     do {                                                                          \
         if (val == NULL) {                                                        \
             fprintf(stderr, "smtpreply: %s needs a value (see --help)\n", a);     \
-            return EXIT_USAGE;                                                    \
+            goto done;                                                            \
         }                                                                         \
         i++;                                                                      \
     } while (0)
 #define BAD_VALUE()                                                               \
     do {                                                                          \
         fprintf(stderr, "smtpreply: bad value for %s: '%s'\n", a, val);           \
-        return EXIT_USAGE;                                                        \
+        goto done;                                                                \
     } while (0)
         if (cli_is_help(a)) {
             usage(stdout);
-            return EXIT_OK;
+            status = EXIT_OK;
+            goto done;
         } else if (strcmp(a, "--version") == 0) {
             cli_print_version();
-            return EXIT_OK;
+            status = EXIT_OK;
+            goto done;
         } else if (strcmp(a, "--json") == 0) {
             opt.format = FMT_JSON;
         } else if (strcmp(a, "--format") == 0) {
@@ -1242,6 +1241,12 @@ int cmd_tally(int argc, char **argv)
         } else if (strcmp(a, "-F") == 0) {
             NEED_VALUE();
             opt.filter = val;
+        } else if (strcmp(a, "-j") == 0 || strcmp(a, "--jobs") == 0) {
+            NEED_VALUE();
+            if (!parse_u32(val, 0, 1024, &opt.jobs)) BAD_VALUE();
+        } else if (strncmp(a, "-j", 2) == 0 && a[2] >= '0' && a[2] <= '9') {
+            val = a + 2;
+            if (!parse_u32(val, 0, 1024, &opt.jobs)) BAD_VALUE();
         } else if (strcmp(a, "--port") == 0) {
             NEED_VALUE();
             if (!parse_u32(val, 1, 65535, &u) || opt.nports == 64) BAD_VALUE();
@@ -1271,103 +1276,83 @@ int cmd_tally(int argc, char **argv)
             opt.max_memory = (uint64_t)u << 20;
         } else if (a[0] == '-' && a[1] != '\0') {
             fprintf(stderr, "smtpreply: unknown option '%s' (see --help)\n", a);
-            return EXIT_USAGE;
+            goto done;
         } else {
-            char **v = realloc(inputs, (ninputs + 1) * sizeof *v);
-            if (v == NULL)
-                return EXIT_USAGE;
-            inputs = v;
-            inputs[ninputs++] = argv[i];
+            args[nargs++] = a;
         }
     }
-    if (ninputs == 0) {
+#undef NEED_VALUE
+#undef BAD_VALUE
+    if (nargs == 0) {
         fprintf(stderr, "smtpreply: no capture given (see --help)\n");
-        return EXIT_USAGE;
+        goto done;
+    }
+    if (opt.filter && !filter_ok(opt.filter))
+        goto done;
+    if (opt.jobs == 0) {
+        long ncpu = sysconf(_SC_NPROCESSORS_ONLN);
+        opt.jobs = ncpu > 0 ? (uint32_t)ncpu : 1;
     }
 
-    struct run r;
-    memset(&r, 0, sizeof r);
-    r.opt = &opt;
-    r.out = stdout;
-    r.mem.limit = opt.max_memory;
-    /* The table is twice the flow cap, rounded to a power of two. */
-    r.cap = 1024;
-    while (r.cap < (size_t)opt.max_flows * 2)
-        r.cap *= 2;
-    r.table = calloc(r.cap, sizeof *r.table);
-    if (r.table == NULL) {
-        fprintf(stderr, "smtpreply: out of memory\n");
-        return EXIT_USAGE;
-    }
+    struct output o;
+    memset(&o, 0, sizeof o);
+    o.fp = stdout;
+    o.format = opt.format;
+    o.summary = !opt.replies;
     if (opt.outfile) {
-        r.out = fopen(opt.outfile, "w");
-        if (r.out == NULL) {
+        o.fp = fopen(opt.outfile, "w");
+        if (o.fp == NULL) {
             fprintf(stderr, "smtpreply: %s: %s\n", opt.outfile, strerror(errno));
-            return EXIT_USAGE;
+            goto done;
         }
     }
 
-    char **paths = NULL;
-    size_t npaths = 0, paths_cap = 0;
-    for (size_t i = 0; i < ninputs; i++) {
+    struct inputs in;
+    memset(&in, 0, sizeof in);
+    size_t ncaptures = 0;
+    for (size_t i = 0; i < nargs; i++)
+        collect(&in, args[i], true, 0);
+    struct progress pr;
+    memset(&pr, 0, sizeof pr);
+    for (size_t i = 0; i < in.n; i++) {
         struct stat st;
-        if (strcmp(inputs[i], "-") != 0 && stat(inputs[i], &st) != 0) {
-            /* Listed with its problem, like any unreadable capture. */
-            struct file_info *fi = new_file(&r, inputs[i]);
-            if (fi) {
-                char msg[300];
-                snprintf(msg, sizeof msg, "cannot read: %s", strerror(errno));
-                json_array_append_new(fi->problems, json_string(msg));
-                fprintf(stderr, "smtpreply: %s: %s\n", inputs[i], msg);
-            }
-            r.file_trouble = true;
+        if (!in.v[i].capture)
             continue;
-        }
-        collect(inputs[i], &paths, &npaths, &paths_cap, 0, &r);
+        ncaptures++;
+        if (strcmp(in.v[i].path, "-") != 0 && stat(in.v[i].path, &st) == 0)
+            pr.total += (uint64_t)st.st_size;
     }
-    if (!opt.quiet && isatty(2)) {
-        for (size_t i = 0; i < npaths; i++) {
-            struct stat st;
-            if (strcmp(paths[i], "-") != 0 && stat(paths[i], &st) == 0)
-                r.total_bytes += (uint64_t)st.st_size;
-        }
-        r.progress = r.total_bytes > 64u * 1024 * 1024;
-    }
-    for (size_t i = 0; i < npaths; i++) {
-        read_capture(&r, paths[i]);
-        free(paths[i]);
-    }
-    free(paths);
-    free(inputs);
-    if (r.progress)
-        fputs("\r\033[K", stderr);
+    pr.on = !opt.quiet && isatty(2) && pr.total > 64u * 1024 * 1024;
 
-    struct totals t;
-    compute_totals(&r, &t);
-    if (!opt.replies) {
-        switch (opt.format) {
-        case FMT_JSON: write_json(&r, &t); break;
-        case FMT_CSV: write_csv(&r); break;
-        case FMT_TEXT: write_text(&r, &t); break;
-        }
+    out_begin(&o);
+    if (opt.jobs <= 1 || ncaptures <= 1 || !run_parallel(&in, &opt, &o, &pr, opt.jobs))
+        run_serial(&in, &opt, &o, &pr);
+    if (pr.on)
+        fputs("\r\033[K", stderr);
+    out_end(&o, in.v, in.n);
+
+    bool any_opened = false, trouble = in.trouble;
+    for (size_t i = 0; i < in.n; i++) {
+        any_opened |= in.v[i].opened;
+        trouble |= in.v[i].trouble;
     }
-    int status = r.files_read == 0 ? EXIT_USAGE : r.file_trouble ? EXIT_PARTIAL : EXIT_OK;
-    if (r.out != stdout && fclose(r.out) != 0) {
+    status = !any_opened ? EXIT_USAGE : trouble ? EXIT_PARTIAL : EXIT_OK;
+    if (o.fp != stdout && fclose(o.fp) != 0) {
         fprintf(stderr, "smtpreply: %s: %s\n", opt.outfile, strerror(errno));
         status = EXIT_USAGE;
-    } else if (r.out == stdout && fflush(stdout) != 0) {
+    } else if (o.fp == stdout && fflush(stdout) != 0) {
+        fprintf(stderr, "smtpreply: cannot write the output: %s\n", strerror(errno));
         status = EXIT_USAGE;
     }
-    for (size_t i = 0; i < r.nsessions; i++)
-        free_summary(r.sessions[i]);
-    free(r.sessions);
-    for (size_t i = 0; i < r.nfiles; i++) {
-        free(r.files[i].path);
-        json_decref(r.files[i].problems);
+    out_free(&o);
+    for (size_t i = 0; i < in.n; i++) {
+        free(in.v[i].path);
+        for (size_t k = 0; k < in.v[i].nproblems; k++)
+            free(in.v[i].problems[k]);
+        free(in.v[i].problems);
     }
-    free(r.files);
-    free(t.codes.v);
-    free(t.enhanced.v);
-    free(r.table);
+    free(in.v);
+done:
+    free(args);
     return status;
 }

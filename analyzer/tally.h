@@ -1,0 +1,111 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * tally.h - what `smtpreply tally` keeps per finished session and per file,
+ * and the writer that streams it out (tally_out.c).
+ *
+ * Sessions are written the moment their flow ends, so the tool holds only
+ * the flows alive at once plus the running totals, never a list of every
+ * session in the file (issue 7: memory bounded by concurrency, not size).
+ */
+#ifndef SMTPREPLY_TALLY_H
+#define SMTPREPLY_TALLY_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+
+#include "decode.h"
+#include "smtpreply.h"
+
+/* A small map from a code to a count: sessions see a handful of codes, so
+ * a linear list beats a hash here. */
+struct count_entry {
+    uint32_t key;           /* reply code, or enhanced code packed by esc_key */
+    uint64_t count;
+};
+
+struct count_list {
+    struct count_entry *v;
+    size_t n, cap;
+};
+
+void count_add(struct count_list *l, uint32_t key, uint64_t by);
+void count_sort(struct count_list *l);
+uint32_t esc_key(const struct smtpreply_esc *e);
+
+/* One finished SMTP session: plain data (the two lists aside), so it can be
+ * spooled to a temporary file by a -j worker and read back by the writer. */
+struct summary {
+    char client[64], server[64];
+    int64_t start_ns, end_ns;   /* capture time, ns since the epoch */
+    uint64_t replies, commands, unanswered;
+    struct count_list codes, enhanced;
+    uint64_t anomalies[SMTPREPLY_ANOM__COUNT];
+    int64_t rt_min_us, rt_max_us;
+    int64_t rt_median_x2_us;    /* twice the median: exact for an even count */
+    uint64_t rt_n;              /* replies with a response time */
+    uint64_t missing_bytes;
+    bool starttls, implicit_tls;
+    bool midstream, gaps, closed, tunnel, evicted;
+};
+
+/* Run-wide counters of one file; added into the totals in file order. */
+struct file_counters {
+    uint64_t skips[SKIP__COUNT];
+    uint64_t evicted, cut_packets;
+    uint64_t mem_peak, refused;
+};
+
+/* One input as listed in the output's files[]. */
+struct file_result {
+    char *path;
+    bool capture;               /* to be read (else only listed) */
+    bool opened;                /* libpcap opened it */
+    bool trouble;               /* exit status 1 */
+    uint64_t packets, bytes;
+    char **problems;
+    size_t nproblems;
+    struct file_counters counters;
+};
+
+void file_problem(struct file_result *fr, const char *msg);
+
+/* A growable byte buffer for building output lines. */
+struct sbuf {
+    char *p;
+    size_t n, cap;
+};
+void sb_putc(struct sbuf *b, char c);
+void sb_puts(struct sbuf *b, const char *s);
+void sb_printf(struct sbuf *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+/* A JSON string: escapes, and invalid UTF-8 bytes become U+FFFD. */
+void sb_json_str(struct sbuf *b, const char *s, size_t len);
+/* Decimal digits without printf (the writer's hot path). */
+void sb_u64(struct sbuf *b, uint64_t v);
+/* v / 10^decimals as a JSON number: "16.135", "1700000000.5", "3.0". */
+void sb_fixed(struct sbuf *b, int64_t v, unsigned decimals);
+
+enum out_format { FMT_TEXT, FMT_JSON, FMT_CSV };
+
+/* The writer: the one place that knows the output formats. */
+struct output {
+    FILE *fp;
+    enum out_format format;
+    bool summary;               /* false with --replies: only reply lines */
+    bool any_session;
+    uint64_t sessions, replies;
+    struct count_list codes, enhanced;
+    uint64_t classes[10];
+    uint64_t anomalies[SMTPREPLY_ANOM__COUNT];
+    struct file_counters counters;
+    struct sbuf sb;
+};
+
+void out_begin(struct output *o);
+void out_session(struct output *o, const struct summary *s, const char *file);
+void out_file_counters(struct output *o, const struct file_counters *c);
+void out_end(struct output *o, const struct file_result *files, size_t nfiles);
+void out_free(struct output *o);
+
+#endif
