@@ -8,10 +8,13 @@
 # Each runs N times (default 3).  It reports the median wall time, the ratio
 # to the floor, peak RSS (/usr/bin/time -v) and packets/s and sessions/s,
 # and fails if smtpreply's totals differ from the generator's truth.
-# Sizes: --quick about 50 MB (6k sessions), --large about 550 MB (100k).
+# Sizes: --quick about 50 MB (6k sessions), --large about 840 MB (100k).
+# --jobs also measures -j scaling: N = nproc copies of the capture (equal
+# sizes) read with -j 1 and with -j N; reports the speed-up and checks that
+# both outputs are byte for byte the same.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-size=quick runs=3 tshark=1 sessions=
+size=quick runs=3 tshark=1 sessions= jobs=0
 while [ $# -gt 0 ]; do
   case $1 in
     --quick) size=quick ;;
@@ -19,7 +22,8 @@ while [ $# -gt 0 ]; do
     --sessions) sessions=$2; shift ;;
     --runs) runs=$2; shift ;;
     --no-tshark) tshark=0 ;;
-    *) echo "usage: bench/run.sh [--quick|--large|--sessions N] [--runs N] [--no-tshark]" >&2; exit 2 ;;
+    --jobs) jobs=1 ;;
+    *) echo "usage: bench/run.sh [--quick|--large|--sessions N] [--runs N] [--no-tshark] [--jobs]" >&2; exit 2 ;;
   esac
   shift
 done
@@ -75,3 +79,24 @@ for name in floor smtpreply tshark; do
   awk -v n="$name" -v w="${wall[$name]}" -v f="${wall[floor]}" -v r="${rss[$name]}" -v p="$packets" -v s="$n" \
     'BEGIN{ if (w <= 0) w = 0.001; printf "| %s | %.2f | %.1f | %.0f | %.0f | %.0f |\n", n, w, w/f, r/1024, p/w, s/w }'
 done
+
+if [ "$jobs" = 1 ]; then
+  ncpu=$(nproc)
+  copies=()
+  for i in $(seq "$ncpu"); do
+    ln -f "$cap" "$data/jobs-copy-$i.pcap"; copies+=("$data/jobs-copy-$i.pcap")
+  done
+  time_it j1 "$build/analyzer/smtpreply" --format json -q -j 1 "${copies[@]}"
+  cp /tmp/bench.out /tmp/bench.j1.json
+  time_it jn "$build/analyzer/smtpreply" --format json -q -j "$ncpu" "${copies[@]}"
+  cmp -s /tmp/bench.j1.json /tmp/bench.out || { echo "bench: -j $ncpu output differs from -j 1" >&2; exit 1; }
+  rm -f "${copies[@]}"
+  echo
+  echo "-j scaling: $ncpu files of $((bytes / 1000000)) MB; outputs identical"
+  echo
+  echo "| run | wall (s) | speed-up | efficiency (speed-up / N) | peak RSS (MB) |"
+  echo "|---|---|---|---|---|"
+  awk -v w1="${wall[j1]}" -v wn="${wall[jn]}" -v n="$ncpu" -v r1="${rss[j1]}" -v rn="${rss[jn]}" 'BEGIN{
+    printf "| -j 1 | %.2f | 1.00 | 1.00 | %.0f |\n", w1, r1/1024;
+    printf "| -j %d | %.2f | %.2f | %.2f | %.0f |\n", n, wn, w1/wn, w1/wn/n, rn/1024 }'
+fi
