@@ -551,6 +551,7 @@ static void flow_end(struct job *j, struct flow *f, int64_t ts_us, bool evicted)
         s->tunnel = cs.tunnel;
         s->evicted = evicted;
         s->missing_bytes = cs.missing_bytes;
+        s->reasm_overflow = cs.reasm_overflow;
         s->end_ns = f->last_ns;
         s->rt_median_x2_us = median_x2(f->rt, s->rt_n < f->rt_cap ? (size_t)s->rt_n : f->rt_cap);
         if (ss) {
@@ -1142,6 +1143,10 @@ static void usage(FILE *out)
             "  --max-line N        bytes kept per line (default 4096)\n"
             "  --max-pending N     commands awaiting replies per session (default 1000)\n"
             "  --max-reply-lines N lines counted into one reply (default 1000)\n"
+            "  --max-held N        client bytes held until the reply that decides what they\n"
+            "                      are (DATA awaiting 354, AUTH awaiting 334; default 65536)\n"
+            "  --max-detect N      bytes examined to decide whether a stream is SMTP\n"
+            "                      (default 4096)\n"
             "  --max-reasm N       out-of-order bytes buffered per direction (default 262144)\n"
             "  --max-sessions N    flows tracked at once per file (default 100000)\n"
             "  --idle-timeout S    seconds of capture time before an idle flow ends (default 300)\n"
@@ -1260,6 +1265,12 @@ int cmd_tally(int argc, char **argv)
         } else if (strcmp(a, "--max-reply-lines") == 0) {
             NEED_VALUE();
             if (!parse_u32(val, 1, 1u << 24, &opt.limits.max_reply_lines)) BAD_VALUE();
+        } else if (strcmp(a, "--max-held") == 0) {
+            NEED_VALUE();
+            if (!parse_u32(val, 512, 1u << 26, &opt.limits.max_held)) BAD_VALUE();
+        } else if (strcmp(a, "--max-detect") == 0) {
+            NEED_VALUE();
+            if (!parse_u32(val, 64, 1u << 20, &opt.limits.max_detect)) BAD_VALUE();
         } else if (strcmp(a, "--max-reasm") == 0) {
             NEED_VALUE();
             if (!parse_u32(val, 0, 1u << 30, &opt.limits.max_reasm)) BAD_VALUE();

@@ -46,6 +46,7 @@ struct summary {
     int64_t rt_median_x2_us;    /* twice the median: exact for an even count */
     uint64_t rt_n;              /* replies with a response time */
     uint64_t missing_bytes;
+    uint64_t reasm_overflow;    /* segments dropped or forced by --max-reasm */
     bool starttls, implicit_tls;
     bool midstream, gaps, closed, tunnel, evicted;
 };
@@ -94,7 +95,7 @@ struct output {
     enum out_format format;
     bool summary;               /* false with --replies: only reply lines */
     bool any_session;
-    uint64_t sessions, replies;
+    uint64_t sessions, replies, reasm_overflow;
     struct count_list codes, enhanced;
     uint64_t classes[10];
     uint64_t anomalies[SMTPREPLY_ANOM__COUNT];

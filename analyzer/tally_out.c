@@ -398,6 +398,8 @@ static void session_json(struct output *o, const struct summary *s, const char *
     }
     sb_puts(b, "], \"missing_bytes\": ");
     sb_u64(b, s->missing_bytes);
+    sb_puts(b, ", \"reasm_overflow\": ");
+    sb_u64(b, s->reasm_overflow);
     sb_puts(b, ", \"replies\": ");
     sb_u64(b, s->replies);
     sb_puts(b, ", \"rt_ms\": ");
@@ -471,6 +473,7 @@ void out_session(struct output *o, const struct summary *s, const char *file)
 {
     o->sessions++;
     o->replies += s->replies;
+    o->reasm_overflow += s->reasm_overflow;
     for (size_t j = 0; j < s->codes.n; j++) {
         count_add(&o->codes, s->codes.v[j].key, s->codes.v[j].count);
         o->classes[(s->codes.v[j].key / 100) % 10] += s->codes.v[j].count;
@@ -539,9 +542,10 @@ static void end_json(struct output *o, const struct file_result *files, size_t n
     json_codes(b, &o->codes, false);
     sb_printf(b, ",\n    \"core_memory_peak\": %" PRIu64 ",\n    \"enhanced\": ", c->mem_peak);
     json_codes(b, &o->enhanced, true);
-    sb_printf(b, ",\n    \"evicted_flows\": %" PRIu64 ",\n    \"replies\": %" PRIu64
-                 ",\n    \"sessions\": %" PRIu64 ",\n    \"skipped_packets\": {",
-              c->evicted, o->replies, o->sessions);
+    sb_printf(b, ",\n    \"evicted_flows\": %" PRIu64 ",\n    \"reasm_overflow\": %" PRIu64
+                 ",\n    \"replies\": %" PRIu64 ",\n    \"sessions\": %" PRIu64
+                 ",\n    \"skipped_packets\": {",
+              c->evicted, o->reasm_overflow, o->replies, o->sessions);
     /* decode_skip_names are in enum order; print them sorted by name. */
     const char *names[SKIP__COUNT];
     int idx[SKIP__COUNT], n = 0;
@@ -613,7 +617,7 @@ static void end_text(struct output *o)
     uint64_t skipped = 0;
     for (int i = 1; i < SKIP__COUNT; i++)
         skipped += c->skips[i];
-    if (skipped || c->evicted || c->cut_packets || c->refused) {
+    if (skipped || c->evicted || c->cut_packets || c->refused || o->reasm_overflow) {
         fputs("\npackets not decoded:", f);
         for (int i = 1; i < SKIP__COUNT; i++) {
             if (c->skips[i])
@@ -625,6 +629,8 @@ static void end_text(struct output *o)
             fprintf(f, " flows evicted %" PRIu64 ";", c->evicted);
         if (c->refused)
             fprintf(f, " allocations refused by --max-memory %" PRIu64 ";", c->refused);
+        if (o->reasm_overflow)
+            fprintf(f, " segments over --max-reasm %" PRIu64 ";", o->reasm_overflow);
         fputc('\n', f);
     }
 }

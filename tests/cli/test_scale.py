@@ -18,6 +18,9 @@ import subprocess
 import sys
 import tempfile
 
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "lib"))
+from pcapgen import ACK, FIN, PCAP_HEADER, PSH, SYN, frame, record  # noqa: E402
+
 SMTPREPLY = os.environ["SMTPREPLY"]
 SRCDIR = os.environ["SRCDIR"]
 PY = sys.executable
@@ -72,23 +75,6 @@ def run_rss(args, out_path, sessions=True):
 
 
 # ---------------------------------------------------------------- frames
-
-ETH = b"\x00\x00\x00\x00\x00\x02" + b"\x00\x00\x00\x00\x00\x01" + b"\x08\x00"
-SYN, ACK, PSH, FIN = 0x02, 0x10, 0x08, 0x01
-
-
-def frame(src, dst, sport, dport, seq, flags, payload=b""):
-    ip = struct.pack("!BBHHHBBH4s4s", 0x45, 0, 40 + len(payload), 0, 0, 64, 6, 0, src, dst)
-    tcp = struct.pack("!HHIIBBHHH", sport, dport, seq, 0, 0x50, flags, 65535, 0, 0)
-    return ETH + ip + tcp + payload
-
-
-def record(ts_us, fr):
-    return struct.pack("<IIII", ts_us // 1000000, ts_us % 1000000, len(fr), len(fr)) + fr
-
-
-PCAP_HEADER = struct.pack("<IHHiIII", 0xA1B2C3D4, 2, 4, 0, 0, 65535, 1)
-
 
 def write_syn_flood(path, n):
     """n SYN-only flows from distinct (address, port): even ones to port 25,
