@@ -617,10 +617,9 @@ static bool table_grow(struct job *j)
     return true;
 }
 
-static struct flow *flow_get(struct job *j, const struct flow_key *k, bool *from_b, double now,
-                             int64_t now_ns)
+static struct flow *flow_get(struct job *j, const struct flow_key *k, uint64_t h, bool *from_b,
+                             double now, int64_t now_ns)
 {
-    uint64_t h = hash_key(k);
     size_t mask = j->cap - 1;
     size_t i = (size_t)h & mask;
     while (j->table[i] != NULL) {
@@ -635,12 +634,12 @@ static struct flow *flow_get(struct job *j, const struct flow_key *k, bool *from
             return NULL;
         j->fr->counters.evicted++;
         flow_end(j, victim, (int64_t)(now * 1e6), true);
-        return flow_get(j, k, from_b, now, now_ns);
+        return flow_get(j, k, h, from_b, now, now_ns);
     }
     if ((j->count + 1) * 2 > j->cap) {
         if (!table_grow(j))
             return NULL;
-        return flow_get(j, k, from_b, now, now_ns);
+        return flow_get(j, k, h, from_b, now, now_ns);
     }
     struct flow *f = calloc(1, sizeof *f);
     if (f == NULL)
@@ -666,24 +665,95 @@ static struct flow *flow_get(struct job *j, const struct flow_key *k, bool *from
     return f;
 }
 
-static void process_segment(struct job *j, const struct tcp_segment *seg, double now,
-                            int64_t now_ns, uint64_t tag)
-{
-    struct flow_key k;
-    bool from_b;
-    k.family = seg->family;
-    memcpy(k.a, seg->src, 16);
-    memcpy(k.b, seg->dst, 16);
-    k.pa = seg->sport;
-    k.pb = seg->dport;
+/* A decoded packet waiting its turn (see LOOKAHEAD): its payload copied
+ * out of libpcap's buffer, which the next read reuses. */
+struct ahead {
+    struct tcp_segment seg;
+    struct flow_key key;
+    uint64_t hash;
+    double now;
+    int64_t now_ns;
+    uint64_t n;                 /* frame number: the events' tag */
+    uint8_t *buf;
+    size_t cap;
+};
 
-    struct flow *f = flow_get(j, &k, &from_b, now, now_ns);
+static bool ahead_fill(struct ahead *a, const struct tcp_segment *seg, double now, int64_t now_ns,
+                       uint64_t n)
+{
+    if (seg->len > a->cap) {
+        size_t cap = a->cap ? a->cap : 2048;
+        while (cap < seg->len)
+            cap *= 2;
+        uint8_t *b = realloc(a->buf, cap);
+        if (b == NULL)
+            return false;
+        a->buf = b;
+        a->cap = cap;
+    }
+    a->seg = *seg;
+    if (seg->len)
+        memcpy(a->buf, seg->payload, seg->len);
+    a->seg.payload = a->buf;
+    a->key.family = seg->family;
+    memcpy(a->key.a, seg->src, 16);
+    memcpy(a->key.b, seg->dst, 16);
+    a->key.pa = seg->sport;
+    a->key.pb = seg->dport;
+    a->hash = hash_key(&a->key);
+    a->now = now;
+    a->now_ns = now_ns;
+    a->n = n;
+    return true;
+}
+
+/* The flow a packet belongs to, if it exists: no insertion, no eviction. */
+static struct flow *flow_find(const struct job *j, const struct ahead *a)
+{
+    size_t mask = j->cap - 1;
+    bool from_b;
+    for (size_t i = (size_t)a->hash & mask; j->table[i] != NULL; i = (i + 1) & mask) {
+        if (j->table[i]->hash == a->hash && key_match(&j->table[i]->key, &a->key, &from_b))
+            return j->table[i];
+    }
+    return NULL;
+}
+
+/* The stages of looking ahead, by distance from the packet being
+ * processed: its table slot, then its flow, then its connection, then its
+ * session are fetched, each once the previous one has arrived.  Each stage
+ * looks the flow up afresh, so it only ever reads live memory; a prefetch
+ * of something freed before its packet comes up is harmless. */
+static void ahead_stage(const struct job *j, const struct ahead *a, int stage)
+{
+    if (stage == 0) {
+        __builtin_prefetch(&j->table[(size_t)a->hash & (j->cap - 1)]);
+        return;
+    }
+    if (stage == 1) {
+        const struct flow *f = j->table[(size_t)a->hash & (j->cap - 1)];
+        if (f) {
+            __builtin_prefetch(f);
+            __builtin_prefetch((const char *)f + 64);
+        }
+        return;
+    }
+    const struct flow *f = flow_find(j, a);
+    if (f)
+        smtpreply_conn_prefetch(f->conn, stage - 2);
+}
+
+static void process_segment(struct job *j, const struct ahead *a)
+{
+    bool from_b;
+    const struct tcp_segment *seg = &a->seg;
+    struct flow *f = flow_get(j, &a->key, a->hash, &from_b, a->now, a->now_ns);
     if (f == NULL)
         return;
-    flow_touch(j, f, now);
-    f->last_ns = now_ns;
+    flow_touch(j, f, a->now);
+    f->last_ns = a->now_ns;
     smtpreply_conn_segment(f->conn, from_b, seg->seq, seg->flags, seg->payload, seg->len,
-                           now_ns / 1000, tag);
+                           a->now_ns / 1000, a->n);
     if (seg->flags & SMTPREPLY_TCP_FIN)
         f->fin[from_b] = true;
     if (!f->closing && ((seg->flags & SMTPREPLY_TCP_RST) || (f->fin[0] && f->fin[1]))) {
@@ -775,32 +845,58 @@ static void run_job(struct job *j)
     uint64_t n = 0;
     double last_sweep = 0;
     struct file_counters *c = &fr->counters;
-    while ((rc = pcap_next_ex(p, &h, &data)) == 1) {
-        n++;
-        fr->packets++;
-        fr->bytes += h->caplen;
-        if (!dlt_ok) {
-            c->skips[SKIP_LINKTYPE]++;
-            continue;
+    /* Decoded packets wait LOOKAHEAD packets before they are processed, in
+     * order, while their state is fetched (ahead_stage): with thousands of
+     * concurrent flows, the cache misses on the flow table, the flow, the
+     * connection and the session were most of the per-packet time. */
+    enum { LOOKAHEAD = 4, RING = LOOKAHEAD + 1 };
+    struct ahead ring[RING];
+    uint64_t pushed = 0, done = 0;
+    memset(ring, 0, sizeof ring);
+    bool reading = true;
+    rc = 0;
+    for (;;) {
+        if (reading && (rc = pcap_next_ex(p, &h, &data)) != 1)
+            reading = false;   /* end of file or damage: never read again */
+        if (reading) {
+            n++;
+            fr->packets++;
+            fr->bytes += h->caplen;
+            if (!dlt_ok) {
+                c->skips[SKIP_LINKTYPE]++;
+                continue;
+            }
+            /* Opened with nanosecond precision: tv_usec holds nanoseconds. */
+            int64_t now_ns = (int64_t)h->ts.tv_sec * 1000000000 + h->ts.tv_usec;
+            double now = (double)h->ts.tv_sec + (double)h->ts.tv_usec / 1e9;
+            struct tcp_segment seg;
+            enum decode_skip why = decode_frame(dlt, data, h->caplen, &seg);
+            if (why != SKIP_NONE) {
+                c->skips[why]++;
+                continue;
+            }
+            if (seg.cut)
+                c->cut_packets++;
+            if (!ahead_fill(&ring[pushed % RING], &seg, now, now_ns, n)) {
+                job_problem(j, "out of memory: a packet was dropped", true);
+                continue;
+            }
+            pushed++;
+            for (int stage = 0; stage < LOOKAHEAD && (uint64_t)stage < pushed - done; stage++)
+                ahead_stage(j, &ring[(pushed - 1 - (uint64_t)stage) % RING], stage);
+            if (pushed - done <= LOOKAHEAD)
+                continue;
+        } else if (done == pushed) {
+            break;   /* nothing left waiting */
         }
-        /* Opened with nanosecond precision: tv_usec holds nanoseconds. */
-        int64_t now_ns = (int64_t)h->ts.tv_sec * 1000000000 + h->ts.tv_usec;
-        double now = (double)h->ts.tv_sec + (double)h->ts.tv_usec / 1e9;
-        struct tcp_segment seg;
-        enum decode_skip why = decode_frame(dlt, data, h->caplen, &seg);
-        if (why != SKIP_NONE) {
-            c->skips[why]++;
-            continue;
-        }
-        if (seg.cut)
-            c->cut_packets++;
+        const struct ahead *a = &ring[done++ % RING];
         /* Sweep before this packet refreshes its own flow, so a flow that
          * was silent longer than the timeout ends even if it speaks now. */
-        if (now - last_sweep >= 1.0 || now < last_sweep) {
-            sweep(j, now);
-            last_sweep = now;
+        if (a->now - last_sweep >= 1.0 || a->now < last_sweep) {
+            sweep(j, a->now);
+            last_sweep = a->now;
         }
-        if ((n & 0x3fff) == 0 && j->progress->on && fp) {
+        if ((a->n & 0x3fff) == 0 && j->progress->on && fp) {
             long pos = ftell(fp);
             if (pos > 0 && (uint64_t)pos > pos_reported) {
                 atomic_fetch_add(&j->progress->done, (uint64_t)pos - pos_reported);
@@ -809,8 +905,10 @@ static void run_job(struct job *j)
             if (j->show_progress)
                 progress_print(j->progress);
         }
-        process_segment(j, &seg, now, now_ns, n);
+        process_segment(j, a);
     }
+    for (int i = 0; i < RING; i++)
+        free(ring[i].buf);
     if (rc == PCAP_ERROR) {
         char msg[PCAP_ERRBUF_SIZE + 64];
         snprintf(msg, sizeof msg, "damaged after packet %" PRIu64 ": %s", n, pcap_geterr(p));

@@ -391,3 +391,20 @@ const struct smtpreply_session *smtpreply_conn_session(const struct smtpreply_co
 {
     return c ? c->sess : NULL;
 }
+
+/* With thousands of concurrent flows each packet's first touches of its
+ * connection and session state miss the cache (perf annotate on the
+ * 839 MB benchmark: most of conn_segment's and session_feed's own time
+ * sits on those first loads), so a reader that looks ahead can overlap them
+ * with the work on earlier packets. */
+void smtpreply_conn_prefetch(const struct smtpreply_conn *c, int stage)
+{
+    if (c == NULL)
+        return;
+    if (stage == 0) {
+        for (size_t off = 0; off < sizeof *c; off += 64)
+            __builtin_prefetch((const char *)c + off);
+    } else if (c->sess) {
+        smtpreply_session_prefetch(c->sess);
+    }
+}

@@ -1237,6 +1237,12 @@ void smtpreply_session_finish(struct smtpreply_session *s, int64_t ts_us, uint64
     s->stats.flags |= SMTPREPLY_SESSION_FINISHED;
 }
 
+void smtpreply_session_prefetch(const struct smtpreply_session *s)
+{
+    for (size_t off = 0; off < sizeof *s; off += 64)
+        __builtin_prefetch((const char *)s + off);
+}
+
 const struct smtpreply_session_stats *smtpreply_session_stats(const struct smtpreply_session *s)
 {
     return &s->stats;

@@ -318,6 +318,8 @@ void smtpreply_session_gap(struct smtpreply_session *s, enum smtpreply_dir dir,
 /* The connection ended: flush, report unanswered commands.  Idempotent. */
 void smtpreply_session_finish(struct smtpreply_session *s, int64_t ts_us, uint64_t tag);
 const struct smtpreply_session_stats *smtpreply_session_stats(const struct smtpreply_session *s);
+/* A cache hint: start fetching the session's state (no effect on results). */
+void smtpreply_session_prefetch(const struct smtpreply_session *s);
 
 /* ======================================================================
  * 3. Connection layer: TCP segments in, session events out
@@ -385,6 +387,12 @@ void smtpreply_conn_finish(struct smtpreply_conn *c, int64_t ts_us, uint64_t tag
 void smtpreply_conn_stats(const struct smtpreply_conn *c, struct smtpreply_conn_stats *out);
 /* The session inside (NULL until the stream is known to be SMTP). */
 const struct smtpreply_session *smtpreply_conn_session(const struct smtpreply_conn *c);
+/* A hint for callers that read a few packets ahead: asks the CPU to start
+ * fetching what the next segment will touch.  stage 0 fetches the
+ * connection's own state; stage 1 (called later, once that has arrived)
+ * the session's.  No effect on any result; never reads freed memory as
+ * long as c is alive at the call. */
+void smtpreply_conn_prefetch(const struct smtpreply_conn *c, int stage);
 
 #ifdef __cplusplus
 }
