@@ -434,8 +434,10 @@ static void on_event(void *user, const struct smtpreply_event *ev)
     struct summary *s = flow_summary(f);
     if (s == NULL)
         return;
-    for (unsigned i = 0; i < SMTPREPLY_ANOM__COUNT; i++) {
-        if (ev->anomalies & ((smtpreply_anomaly_set)1 << i))
+    /* Only the set bits: most events carry none. */
+    for (smtpreply_anomaly_set set = ev->anomalies; set; set &= set - 1) {
+        unsigned i = (unsigned)__builtin_ctzll((unsigned long long)set);
+        if (i < SMTPREPLY_ANOM__COUNT)
             s->anomalies[i]++;
     }
     switch (ev->type) {
