@@ -13,6 +13,8 @@
 #include <sys/stat.h>
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
+/* Optional in a target (libFuzzer calls it once before the first input). */
+int LLVMFuzzerInitialize(int *argc, char ***argv) __attribute__((weak));
 
 static int replay_file(const char *path)
 {
@@ -50,6 +52,9 @@ static int replay_file(const char *path)
 int main(int argc, char **argv)
 {
     int bad = 0, count = 0;
+    FILE *report = stdout; /* a target may point stdout elsewhere */
+    if (LLVMFuzzerInitialize)
+        LLVMFuzzerInitialize(&argc, &argv);
     for (int i = 1; i < argc; i++) {
         struct stat st;
         if (stat(argv[i], &st) != 0) {
@@ -74,6 +79,6 @@ int main(int argc, char **argv)
         if (d)
             closedir(d);
     }
-    printf("replayed %d inputs\n", count);
+    fprintf(report, "replayed %d inputs\n", count);
     return bad;
 }
