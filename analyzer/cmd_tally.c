@@ -307,10 +307,9 @@ static bool spool_replay(FILE *sp, struct output *o, const char *path)
         if (type == SPOOL_SESSION) {
             struct summary s;
             bool ok = fread(&s, sizeof s, 1, sp) == 1;
-            s.enhanced.v = NULL;
+            /* The pointers in the spooled copy mean nothing here. */
+            s.codes.v = s.enhanced.v = NULL;
             ok = ok && read_list(sp, &s.codes);
-            if (!ok)
-                s.enhanced.n = 0;
             ok = ok && read_list(sp, &s.enhanced);
             if (ok)
                 out_session(o, &s, path);

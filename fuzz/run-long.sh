@@ -1,5 +1,7 @@
 #!/usr/bin/env bash
-# run-long.sh SECONDS WORKDIR TARGET... - the long fuzz runs (outside CI).
+# run-long.sh SECONDS WORKDIR [TARGET...] - the long fuzz runs (outside CI).
+# Without TARGETs: every target in build-fuzz/fuzz/ (scripts/test.sh builds
+# them), one after the other.
 # The per-input timeout is long (FUZZ_TIMEOUT, 600 s) so that pausing the
 # fuzzers with SIGSTOP while a benchmark runs is not taken for a hang.
 # Runs each libFuzzer target (a path to build-fuzz/fuzz/fuzz_<name>) for
@@ -12,6 +14,10 @@
 set -uo pipefail
 secs=$1 work=$2; shift 2
 here=$(cd "$(dirname "$0")" && pwd)
+if [ $# -eq 0 ]; then
+  set -- "$here"/../build-fuzz/fuzz/fuzz_*
+  [ -x "$1" ] || { echo "run-long.sh: no targets in build-fuzz/fuzz (run scripts/test.sh first)" >&2; exit 2; }
+fi
 mkdir -p "$work"
 [ -f "$work/summary.tsv" ] || printf 'date\ttarget\tseconds\texecs\tcov\tft\tcorpus\tresult\n' >"$work/summary.tsv"
 for target in "$@"; do
