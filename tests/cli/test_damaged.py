@@ -4,9 +4,10 @@ tests/damaged/gen_damaged.py, whose expect.json says, for each case, the
 documented exit status, the one-line messages, and the partial results.
 
 Each case runs once with --format json (checked in full: exit status, no
-signal, no hang, stderr lines, files[], totals) and once each with
---format text and --format csv (checked for the same exit status and no
-crash).  test_tally.py already covers a missing file, plain-text garbage
+signal, no hang, stderr lines, files[], totals; and, for a damaged pcap,
+results identical to a clean file with its complete records) and once
+each with --format text, --format csv, --replies and -j 2 (checked for the
+same exit status and no crash).  test_tally.py already covers a missing file, plain-text garbage
 and one truncated file beside a good one; this extends that to the whole
 corpus.  One summary line per case; exit 1 on any failure."""
 import concurrent.futures
@@ -16,6 +17,7 @@ import json
 import os
 import re
 import shutil
+import struct
 import subprocess
 import sys
 import tempfile
@@ -38,7 +40,9 @@ def run(case, fmt):
     paths in the output are the case's own); None if it hung."""
     stdin = open(os.path.join(tmp, case["stdin"]), "rb") if "stdin" in case else subprocess.DEVNULL
     try:
-        return subprocess.run([smtpreply, "--format", fmt, "-q", *case["args"]], cwd=tmp,
+        opts = {"replies": ["--replies"], "jobs": ["--format", "json", "-j", "2"]}.get(
+            fmt, ["--format", fmt])
+        return subprocess.run([smtpreply, *opts, "-q", *case["args"]], cwd=tmp,
                               stdin=stdin, capture_output=True, timeout=TIMEOUT)
     except subprocess.TimeoutExpired:
         return None
@@ -121,6 +125,52 @@ def json_problems(case, p):
     return out
 
 
+def clean_prefix(path, n):
+    """A clean pcap holding the first n records of a damaged one (None if
+    it is not a pcap file whose first n records are whole)."""
+    with open(path, "rb") as f:
+        raw = f.read()
+    if len(raw) < 24 or raw[:4] not in (b"\xd4\xc3\xb2\xa1", b"\xa1\xb2\xc3\xd4",
+                                         b"\x4d\x3c\xb2\xa1", b"\xa1\xb2\x3c\x4d"):
+        return None
+    end = "<" if raw[:4] in (b"\xd4\xc3\xb2\xa1", b"\x4d\x3c\xb2\xa1") else ">"
+    off = 24
+    for _ in range(n):
+        if off + 16 > len(raw):
+            return None
+        off += 16 + struct.unpack(end + "I", raw[off + 8:off + 12])[0]
+    if off > len(raw):
+        return None
+    out = path + ".clean-prefix.pcap"
+    with open(out, "wb") as f:
+        f.write(raw[:off])
+    return out
+
+
+def same_as_prefix(case, p):
+    """Damage loses nothing that was readable: a damaged pcap gives exactly
+    the sessions and totals of a clean file with its complete records."""
+    if case["status"] != 1 or "stdin" in case or len(case["args"]) != 1:
+        return []
+    name = case["args"][0]
+    n = case["files"].get(name, {}).get("packets")
+    prefix = clean_prefix(os.path.join(tmp, name), n) if n is not None else None
+    if prefix is None:
+        return []
+    q = subprocess.run([smtpreply, "--format", "json", "-q", prefix], capture_output=True,
+                       timeout=TIMEOUT)
+    try:
+        got, want = json.loads(p.stdout), json.loads(q.stdout)
+    except ValueError:
+        return ["clean prefix: no JSON"]
+    strip = lambda d: ([{k: v for k, v in x.items() if k != "file"} for x in d["sessions"]],
+                       d["totals"])
+    if strip(got) != strip(want):
+        return ["results differ from a clean file with the same %d records: %s vs %s"
+                % (n, got["totals"]["codes"], want["totals"]["codes"])]
+    return []
+
+
 def check(case):
     """Returns (summary, [failures]) for one case."""
     fails = []
@@ -132,7 +182,8 @@ def check(case):
         return "hung", fails
     fails += stderr_problems(case, p)
     fails += json_problems(case, p)
-    for fmt in ("text", "csv"):
+    fails += same_as_prefix(case, p)
+    for fmt in ("text", "csv", "replies", "jobs"):
         q = run(case, fmt)
         why = exit_problem(case, q, fmt)
         if why:
