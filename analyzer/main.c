@@ -21,16 +21,6 @@ static const struct {
     {"merge", cmd_merge, "combine JSON summaries from separate runs"},
 };
 
-int cli_is_help(const char *s)
-{
-    return strcmp(s, "--help") == 0 || strcmp(s, "-h") == 0;
-}
-
-void cli_print_version(void)
-{
-    printf("smtpreply %s\n", SMTPREPLY_VERSION);
-}
-
 static void usage(FILE *out)
 {
     fprintf(out,
