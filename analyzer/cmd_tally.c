@@ -867,9 +867,18 @@ static void run_job(struct job *j)
                 c->skips[SKIP_LINKTYPE]++;
                 continue;
             }
-            /* Opened with nanosecond precision: tv_usec holds nanoseconds. */
-            int64_t now_ns = (int64_t)h->ts.tv_sec * 1000000000 + h->ts.tv_usec;
-            double now = (double)h->ts.tv_sec + (double)h->ts.tv_usec / 1e9;
+            /* Opened with nanosecond precision: tv_usec holds nanoseconds.
+             * pcapng's 64-bit timestamps can name any second up to ~10^13;
+             * past about year 2255 the nanosecond count would overflow
+             * int64_t, so such times are held at that limit (both clocks
+             * below from the same clamped value, so they agree). */
+            const int64_t max_sec = 9000000000;
+            int64_t sec = (int64_t)h->ts.tv_sec;
+            int64_t nsec = (int64_t)h->ts.tv_usec;
+            sec = sec > max_sec ? max_sec : sec < -max_sec ? -max_sec : sec;
+            nsec = nsec < 0 ? 0 : nsec > 999999999 ? 999999999 : nsec;
+            int64_t now_ns = sec * 1000000000 + nsec;
+            double now = (double)sec + (double)nsec / 1e9;
             struct tcp_segment seg;
             enum decode_skip why = decode_frame(dlt, data, h->caplen, &seg);
             if (why != SKIP_NONE) {
@@ -938,7 +947,34 @@ struct inputs {
     struct file_result *v;
     size_t n, cap;
     bool trouble;
+    /* Directories already walked (device, inode): a symlink back to one
+     * would otherwise make the walk read it again and again, or blow up
+     * exponentially with two such links. */
+    struct dir_id {
+        dev_t dev;
+        ino_t ino;
+    } *dirs;
+    size_t ndirs, dirs_cap;
 };
+
+/* True if the directory was walked before; otherwise remembers it. */
+static bool dir_seen(struct inputs *in, const struct stat *st)
+{
+    for (size_t i = 0; i < in->ndirs; i++) {
+        if (in->dirs[i].dev == st->st_dev && in->dirs[i].ino == st->st_ino)
+            return true;
+    }
+    if (in->ndirs == in->dirs_cap) {
+        size_t cap = in->dirs_cap ? in->dirs_cap * 2 : 16;
+        struct dir_id *v = realloc(in->dirs, cap * sizeof *v);
+        if (v == NULL)
+            return false;
+        in->dirs = v;
+        in->dirs_cap = cap;
+    }
+    in->dirs[in->ndirs++] = (struct dir_id){st->st_dev, st->st_ino};
+    return false;
+}
 
 static struct file_result *add_input(struct inputs *in, const char *path, bool capture)
 {
@@ -1045,6 +1081,13 @@ static void collect(struct inputs *in, const char *path, bool given, int depth)
     }
     if (depth > 64)
         return;
+    if (dir_seen(in, &st)) {
+        /* Listed, so the output says why it was not read again. */
+        struct file_result *fr = add_input(in, path, false);
+        if (fr)
+            file_problem(fr, "skipped: directory already read (a symlink loop or a repeat)");
+        return;
+    }
     DIR *d = opendir(path);
     if (d == NULL) {
         add_unreadable(in, path, strerror(errno));
@@ -1094,39 +1137,59 @@ static void job_settle(struct output *o, struct file_result *fr)
     out_file_counters(o, &fr->counters);
 }
 
+/* The -j workers take files in order.  Each spools its file's results to
+ * a temporary file made when the job starts; the main thread writes the
+ * spools out in file order.  At most `window` jobs may be started and not
+ * yet written out, so open files and spool space stay bounded however many
+ * files there are and however slow the first one is. */
 struct pool {
     struct job *jobs;
     size_t njobs;
-    _Atomic size_t next;
+    size_t next;                /* the next job to start */
+    size_t replayed;            /* jobs written out by the main thread */
+    size_t window;
     pthread_mutex_t lock;
-    pthread_cond_t done;
+    pthread_cond_t done;        /* a job finished */
+    pthread_cond_t room;        /* a job was written out */
 };
 
 static void *worker(void *arg)
 {
     struct pool *pl = arg;
-    size_t k;
-    while ((k = atomic_fetch_add(&pl->next, 1)) < pl->njobs) {
-        struct job *j = &pl->jobs[k];
-        run_job(j);
-        if (fflush(j->spool) != 0 || ferror(j->spool))
-            job_problem(j, "cannot spool results to a temporary file", true);
+    pthread_mutex_lock(&pl->lock);
+    for (;;) {
+        while (pl->next < pl->njobs && pl->next >= pl->replayed + pl->window)
+            pthread_cond_wait(&pl->room, &pl->lock);
+        if (pl->next >= pl->njobs)
+            break;
+        struct job *j = &pl->jobs[pl->next++];
+        pthread_mutex_unlock(&pl->lock);
+        j->spool = tmpfile();
+        if (j->spool == NULL) {
+            char msg[200];
+            snprintf(msg, sizeof msg, "not read: no temporary file to spool its results (%s)",
+                     strerror(errno));
+            job_problem(j, msg, true);
+        } else {
+            run_job(j);
+            if (fflush(j->spool) != 0 || ferror(j->spool))
+                job_problem(j, "results lost: cannot spool them to a temporary file", true);
+        }
         pthread_mutex_lock(&pl->lock);
         atomic_store(&j->finished, true);
         pthread_cond_broadcast(&pl->done);
-        pthread_mutex_unlock(&pl->lock);
     }
+    pthread_mutex_unlock(&pl->lock);
     return NULL;
 }
 
-/* Reads the captures with nthreads workers; replays their spools in order. */
+/* Reads the captures with nthreads workers and writes their results in
+ * file order; false (nothing read) if no thread could be started. */
 static bool run_parallel(struct inputs *in, struct options *opt, struct output *o,
                          struct progress *pr, uint32_t nthreads)
 {
     struct pool pl;
     memset(&pl, 0, sizeof pl);
-    pthread_mutex_init(&pl.lock, NULL);
-    pthread_cond_init(&pl.done, NULL);
     pl.jobs = calloc(in->n, sizeof *pl.jobs);
     if (pl.jobs == NULL)
         return false;
@@ -1137,18 +1200,13 @@ static bool run_parallel(struct inputs *in, struct options *opt, struct output *
         j->opt = opt;
         j->fr = &in->v[i];
         j->progress = pr;
-        j->spool = tmpfile();
-        if (j->spool == NULL) {
-            fprintf(stderr, "smtpreply: cannot make a temporary file for -j: %s\n",
-                    strerror(errno));
-            for (size_t k = 0; k + 1 < pl.njobs; k++)
-                fclose(pl.jobs[k].spool);
-            free(pl.jobs);
-            return false;
-        }
     }
     if (nthreads > pl.njobs)
         nthreads = (uint32_t)pl.njobs;
+    pl.window = (size_t)nthreads * 2;
+    pthread_mutex_init(&pl.lock, NULL);
+    pthread_cond_init(&pl.done, NULL);
+    pthread_cond_init(&pl.room, NULL);
     pthread_t *tid = calloc(nthreads, sizeof *tid);
     uint32_t started = 0;
     for (uint32_t t = 0; tid && t < nthreads; t++) {
@@ -1156,8 +1214,14 @@ static bool run_parallel(struct inputs *in, struct options *opt, struct output *
             break;
         started++;
     }
-    if (started == 0)
-        worker(&pl);   /* no threads to be had: read them here */
+    if (started == 0) {
+        free(tid);
+        free(pl.jobs);
+        pthread_mutex_destroy(&pl.lock);
+        pthread_cond_destroy(&pl.done);
+        pthread_cond_destroy(&pl.room);
+        return false;
+    }
     size_t k = 0;
     for (size_t i = 0; i < in->n; i++) {
         struct file_result *fr = &in->v[i];
@@ -1178,12 +1242,18 @@ static bool run_parallel(struct inputs *in, struct options *opt, struct output *
                 progress_print(pr);
         }
         pthread_mutex_unlock(&pl.lock);
-        if (!spool_replay(j->spool, o, fr->path)) {
-            file_problem(fr, "results lost: the temporary spool could not be read back");
-            fr->trouble = true;
+        if (j->spool) {
+            if (!spool_replay(j->spool, o, fr->path)) {
+                file_problem(fr, "results lost: the temporary spool could not be read back");
+                fr->trouble = true;
+            }
+            fclose(j->spool);
         }
-        fclose(j->spool);
         job_settle(o, fr);
+        pthread_mutex_lock(&pl.lock);
+        pl.replayed++;
+        pthread_cond_broadcast(&pl.room);
+        pthread_mutex_unlock(&pl.lock);
     }
     for (uint32_t t = 0; t < started; t++)
         pthread_join(tid[t], NULL);
@@ -1191,6 +1261,7 @@ static bool run_parallel(struct inputs *in, struct options *opt, struct output *
     free(pl.jobs);
     pthread_mutex_destroy(&pl.lock);
     pthread_cond_destroy(&pl.done);
+    pthread_cond_destroy(&pl.room);
     return true;
 }
 
@@ -1462,6 +1533,7 @@ int cmd_tally(int argc, char **argv)
         free(in.v[i].problems);
     }
     free(in.v);
+    free(in.dirs);
 done:
     free(args);
     return status;
