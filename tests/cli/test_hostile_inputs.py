@@ -17,21 +17,13 @@ import subprocess
 import sys
 import tempfile
 
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "lib"))
+from checks import check, finish  # noqa: E402
+
 SMTPREPLY = os.environ["SMTPREPLY"]
 SRCDIR = os.environ["SRCDIR"]
 CAPTURE = os.path.join(SRCDIR, "captures", "delivery-pipelining.pcap")
-failures = 0
-passes = 0
 
-
-def check(cond, what):
-    global failures, passes
-    if cond:
-        passes += 1
-        print(f"ok   {what}")
-    else:
-        failures += 1
-        print(f"FAIL {what}")
 
 
 def run(args, nofile=None):
@@ -115,5 +107,4 @@ with tempfile.TemporaryDirectory() as tmp:
               f"times held at the limit, not wrapped negative ({s['start']}, {s['end']})")
         check(not p.stderr, f"nothing on stderr ({p.stderr[:200]!r})")
 
-print(f"{passes} passed, {failures} failed")
-sys.exit(1 if failures else 0)
+finish()

@@ -8,21 +8,13 @@ import subprocess
 import sys
 import tempfile
 
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "lib"))
+from checks import check, finish  # noqa: E402
+
 SMTPREPLY = os.environ["SMTPREPLY"]
 SRCDIR = os.environ["SRCDIR"]
 SHARED = os.environ.get("SHARED", "")
-failures = 0
-passes = 0
 
-
-def check(cond, what):
-    global failures, passes
-    if cond:
-        passes += 1
-        print(f"ok   {what}")
-    else:
-        failures += 1
-        print(f"FAIL {what}")
 
 
 def run(args):
@@ -72,5 +64,4 @@ with tempfile.TemporaryDirectory() as tmp:
     check(run(["-j", "2", "--json", gen[2], gen[2]]) == run(["--json", gen[2], gen[2]]),
           "-j 2 with the same file twice")
 
-print(f"{passes} passed, {failures} failed")
-sys.exit(1 if failures else 0)
+finish()

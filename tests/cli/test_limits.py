@@ -11,22 +11,12 @@ import sys
 import tempfile
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "lib"))
+from checks import check, finish  # noqa: E402
 import pcapgen  # noqa: E402
 from pcapgen import Conversation  # noqa: E402
 
 SMTPREPLY = os.environ["SMTPREPLY"]
-failures = 0
-passes = 0
 
-
-def check(cond, what):
-    global failures, passes
-    if cond:
-        passes += 1
-        print(f"ok   {what}")
-    else:
-        failures += 1
-        print(f"FAIL {what}")
 
 
 def tally(*args):
@@ -168,5 +158,4 @@ with tempfile.TemporaryDirectory() as tmp:
         check(option in help_text and "default" in help_text.split(option, 1)[1][:200],
               f"--help documents {option} with its default")
 
-print(f"{passes} passed, {failures} failed")
-sys.exit(1 if failures else 0)
+finish()

@@ -12,20 +12,12 @@ import subprocess
 import sys
 import tempfile
 
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "lib"))
+from checks import check, finish  # noqa: E402
+
 SMTPREPLY = os.environ["SMTPREPLY"]
 SRCDIR = os.environ["SRCDIR"]
-failures = 0
-passes = 0
 
-
-def check(cond, what):
-    global failures, passes
-    if cond:
-        passes += 1
-        print(f"ok   {what}")
-    else:
-        failures += 1
-        print(f"FAIL {what}")
 
 
 src = os.path.join(SRCDIR, "captures", "delivery-pipelining.pcap")
@@ -74,5 +66,4 @@ with tempfile.TemporaryDirectory() as tmp:
               and rows[1][0].endswith(shown.replace("\ufffd", "")[-5:]),
               f"CSV: header and 7 rows of 7 fields for {shown!r}")
 
-print(f"{passes} passed, {failures} failed")
-sys.exit(1 if failures else 0)
+finish()

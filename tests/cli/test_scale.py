@@ -19,13 +19,12 @@ import sys
 import tempfile
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "lib"))
+from checks import check, finish  # noqa: E402
 from pcapgen import ACK, FIN, PCAP_HEADER, PSH, SYN, frame, record  # noqa: E402
 
 SMTPREPLY = os.environ["SMTPREPLY"]
 SRCDIR = os.environ["SRCDIR"]
 PY = sys.executable
-failures = 0
-passes = 0
 # Under AddressSanitizer memory figures mean nothing (shadow memory, the
 # quarantine): the bounds are checked in the normal build, the rest in both.
 with open(SMTPREPLY, "rb") as _f:
@@ -38,15 +37,6 @@ def check_rss(cond, what):
     else:
         check(cond, what)
 
-
-def check(cond, what):
-    global failures, passes
-    if cond:
-        passes += 1
-        print(f"ok   {what}")
-    else:
-        failures += 1
-        print(f"FAIL {what}")
 
 
 def run_rss(args, out_path, sessions=True):
@@ -194,5 +184,4 @@ with tempfile.TemporaryDirectory() as tmp:
     check(code == 0, "--max-line 65536: exit 0")
     check_rss(mb < 40, f"--max-line 65536: still bounded ({mb:.1f} MB)")
 
-print(f"{passes} passed, {failures} failed")
-sys.exit(1 if failures else 0)
+finish()
