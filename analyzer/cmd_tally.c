@@ -823,8 +823,11 @@ static void run_job(struct job *j)
     if (!dlt_ok) {
         const char *name = pcap_datalink_val_to_name(dlt);
         char msg[160];
-        snprintf(msg, sizeof msg, "link type %s (%d) not decoded: its packets are skipped",
-                 name ? name : "?", dlt);
+        if (name)
+            snprintf(msg, sizeof msg, "link type %s (%d) not decoded: its packets are skipped",
+                     name, dlt);
+        else
+            snprintf(msg, sizeof msg, "link type %d not decoded: its packets are skipped", dlt);
         job_problem(j, msg, false);
     }
 
@@ -1518,6 +1521,10 @@ int cmd_tally(int argc, char **argv)
         trouble |= in.v[i].trouble;
     }
     status = !any_opened ? EXIT_USAGE : trouble ? EXIT_PARTIAL : EXIT_OK;
+    /* Say it when nothing at all was read: an empty directory, or one of
+     * text files only, would otherwise end with status 2 and no word. */
+    if (!any_opened && !trouble)
+        fprintf(stderr, "smtpreply: no capture found in the input given (see --help)\n");
     if (o.fp != stdout && fclose(o.fp) != 0) {
         fprintf(stderr, "smtpreply: %s: %s\n", opt.outfile, strerror(errno));
         status = EXIT_USAGE;

@@ -472,7 +472,8 @@ class Source:
                  sessions=[1 if lo else 0, 1 if tcp else 0], skips=skips, cut=cut)
         if lt != self.linktype:
             # Not decoded: the file is read, its packets counted as skipped.
-            msg = r"link type \S+ \(%d\) not decoded: its packets are skipped$" % lt
+            # "link type NAME (N)", or "link type N" when libpcap has no name
+            msg = r"link type (\S+ \(%d\)|%d) not decoded: its packets are skipped$" % (lt, lt)
             e.update(problems=["^" + msg], stderr=[msg], replies=[0, 0], sessions=[0, 0])
         if out.damaged:
             msg = "damaged after packet %d: .+$" % n
