@@ -11,6 +11,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "alloc.h"
 #include "detect.h"
 #include "reasm.h"
 #include "smtpreply.h"
@@ -59,16 +60,6 @@ struct smtpreply_conn {
     bool saw_syn, closed, tunnel, implicit_tls, finished;
     uint64_t segments;
 };
-
-static void *libc_realloc(void *ctx, void *p, size_t size)
-{
-    (void)ctx;
-    if (size == 0) {
-        free(p);
-        return NULL;
-    }
-    return realloc(p, size);
-}
 
 static enum smtpreply_dir dir_of(const struct smtpreply_conn *c, int end)
 {
@@ -244,7 +235,7 @@ struct smtpreply_conn *smtpreply_conn_new(const struct smtpreply_conn_config *cf
                                           smtpreply_event_fn fn, void *user)
 {
     if (!alloc)
-        alloc = libc_realloc;
+        alloc = sr_libc_realloc;
     struct sr_mem mem = {alloc, alloc_ctx, 0};
     struct smtpreply_conn *c = sr_mem_realloc(&mem, NULL, 0, sizeof *c);
     if (!c)

@@ -21,6 +21,7 @@
 #include <string.h>
 
 #include "smtpreply.h"
+#include "alloc.h"
 
 /* RFC 5321 §4.5.3.1: limits counted with the CRLF. */
 #define RFC_REPLY_LINE_MAX 512u
@@ -1053,23 +1054,13 @@ static void server_bytes(struct smtpreply_session *s, const uint8_t *p, size_t n
 /* ---------------------------------------------------------------------- */
 /* API */
 
-static void *libc_realloc(void *ctx, void *p, size_t size)
-{
-    (void)ctx;
-    if (size == 0) {
-        free(p);
-        return NULL;
-    }
-    return realloc(p, size);
-}
-
 struct smtpreply_session *smtpreply_session_new(const struct smtpreply_limits *lim,
                                                 smtpreply_realloc_fn alloc, void *alloc_ctx,
                                                 smtpreply_event_fn fn, void *user,
                                                 unsigned flags)
 {
     if (!alloc)
-        alloc = libc_realloc;
+        alloc = sr_libc_realloc;
     struct smtpreply_session *s = alloc(alloc_ctx, NULL, sizeof *s);
     if (!s)
         return NULL;
