@@ -5,22 +5,15 @@ summary, in any grouping (associativity); the README's GNU parallel recipe
 bad input is refused with exit 2."""
 import glob, json, os, shutil, subprocess, sys, tempfile
 
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "lib"))
+from checks import check, finish  # noqa: E402
+
 smtpreply = os.environ["SMTPREPLY"]
 caps = sorted(f for f in glob.glob(os.path.join(os.environ["SRCDIR"], "captures", "*"))
               if f.endswith((".pcap", ".pcapng")))
 shared = os.path.join(os.environ.get("SHARED", ""), "captures")
 caps += sorted(glob.glob(os.path.join(shared, "zeek-*.pcap")))[:6]
 tmp = tempfile.mkdtemp()
-passed = failed = 0
-
-
-def check(cond, what):
-    global passed, failed
-    if cond:
-        passed += 1
-    else:
-        failed += 1
-        print("FAIL:", what)
 
 
 def summary(paths, name):
@@ -70,5 +63,4 @@ p = subprocess.run([smtpreply, "merge", a, bad], capture_output=True, text=True)
 check(p.returncode == 2 and "bad.json" in p.stderr, "not a summary: exit 2 naming the file")
 p = subprocess.run([smtpreply, "merge"], capture_output=True, text=True)
 check(p.returncode == 2, "no input: exit 2")
-print(f"{passed} passed, {failed} failed")
-sys.exit(1 if failed else 0)
+finish()

@@ -4,18 +4,11 @@ statuses, on captures built here with scapy (so the test needs nothing
 but itself) plus, when present, the shared captures."""
 import csv, io, json, os, subprocess, sys, tempfile
 
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "lib"))
+from checks import check, finish  # noqa: E402
+
 smtpreply = os.environ["SMTPREPLY"]
 shared = os.path.join(os.environ.get("SHARED", ""), "captures")
-failed = passed = 0
-
-
-def check(cond, what):
-    global failed, passed
-    if cond:
-        passed += 1
-    else:
-        failed += 1
-        print("FAIL:", what)
 
 
 def run(*args, stdin=None):
@@ -153,6 +146,7 @@ check(p.returncode == 0 and b"Exit status" in p.stdout, "--help")
 # More link types and formats: raw IP (LINKTYPE_RAW), BSD loopback (NULL),
 # nanosecond pcap; IPv4 fragments are counted as skipped, not guessed.
 from scapy.all import Loopback, fragment  # noqa: E402
+
 raw = os.path.join(tmp, "raw.pcap")
 wrpcap(raw, dialogue("192.0.2.1", "192.0.2.25", 40005, 25, steps, l2=lambda p: p), linktype=101)
 null = os.path.join(tmp, "null.pcap")
@@ -276,5 +270,4 @@ if os.path.exists(comma):
     check(p.returncode == 1 and b"packet 18" in p.stderr, f"corrupt record: {p.returncode} {p.stderr}")
     check(json.loads(p.stdout)["totals"]["replies"] == 9, "replies before the corrupt record")
 
-print(f"{passed} passed, {failed} failed")
-sys.exit(1 if failed else 0)
+finish()
