@@ -618,16 +618,24 @@ static bool table_grow(struct job *j)
     return true;
 }
 
-static struct flow *flow_get(struct job *j, const struct flow_key *k, uint64_t h, bool *from_b,
-                             double now, int64_t now_ns)
+/* The slot holding the flow of key k (hash h), or the empty slot that ends
+ * its chain; *from_b says which way round k is when found. */
+static size_t flow_probe(const struct job *j, const struct flow_key *k, uint64_t h, bool *from_b)
 {
     size_t mask = j->cap - 1;
     size_t i = (size_t)h & mask;
-    while (j->table[i] != NULL) {
-        if (j->table[i]->hash == h && key_match(&j->table[i]->key, k, from_b))
-            return j->table[i];
+    while (j->table[i] != NULL &&
+           !(j->table[i]->hash == h && key_match(&j->table[i]->key, k, from_b)))
         i = (i + 1) & mask;
-    }
+    return i;
+}
+
+static struct flow *flow_get(struct job *j, const struct flow_key *k, uint64_t h, bool *from_b,
+                             double now, int64_t now_ns)
+{
+    size_t i = flow_probe(j, k, h, from_b);
+    if (j->table[i] != NULL)
+        return j->table[i];
     if (j->count >= j->opt->max_flows) {
         /* Full: the least recently seen flow makes room. */
         struct flow *victim = j->close_head ? j->close_head : j->open_head;
@@ -711,13 +719,8 @@ static bool ahead_fill(struct ahead *a, const struct tcp_segment *seg, double no
 /* The flow a packet belongs to, if it exists: no insertion, no eviction. */
 static struct flow *flow_find(const struct job *j, const struct ahead *a)
 {
-    size_t mask = j->cap - 1;
     bool from_b;
-    for (size_t i = (size_t)a->hash & mask; j->table[i] != NULL; i = (i + 1) & mask) {
-        if (j->table[i]->hash == a->hash && key_match(&j->table[i]->key, &a->key, &from_b))
-            return j->table[i];
-    }
-    return NULL;
+    return j->table[flow_probe(j, &a->key, a->hash, &from_b)];
 }
 
 /* The stages of looking ahead, by distance from the packet being
