@@ -96,8 +96,7 @@ static bool classify(const char *arg, struct explain_arg *out, const char **why)
         if (line.has_esc) {
             out->has_esc = true;
             out->esc = line.esc;
-        } else if (line.text_len >= 2 && line.text[1] == '.' && line.text[0] >= '0' &&
-                   line.text[0] <= '9') {
+        } else if (line.bad_esc) {
             out->bad_esc_note = "The text starts like an enhanced status code but breaks "
                                 "RFC 3463 §2 (class 2/4/5, 1-3 digits, no leading zeros): "
                                 "not read as one.";
@@ -119,7 +118,7 @@ static void append_note(json_t *obj, const char *note)
 }
 
 /* The mismatch notes for a reply line whose enhanced code disagrees with
- * its basic code (RFC 3463 §2, RFC 2034 §4). */
+ * its basic code (RFC 2034 §4). */
 static const char *esc_mismatch_note(const struct explain_arg *a)
 {
     static char note[256];
@@ -131,7 +130,7 @@ static const char *esc_mismatch_note(const struct explain_arg *a)
     if (!smtpreply_esc_class_agrees(a->code, &a->esc)) {
         snprintf(note, sizeof note,
                  "Mismatch: enhanced class %u differs from the reply code's first digit %u; "
-                 "RFC 3463 §2 and RFC 2034 §4 require them to agree.",
+                 "RFC 2034 §4 requires them to agree.",
                  a->esc.cls, a->code / 100);
         return note;
     }

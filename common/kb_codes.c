@@ -66,8 +66,8 @@ const char *smtpreply_retry_advice(enum smtpreply_retry r)
         return "Permanent: do not repeat the request unchanged; something (address, "
                "message, credentials, policy) must change first (RFC 5321 §4.2.1).";
     case SMTPREPLY_RETRY_ABORT:
-        return "Invalid reply code: a client treats it as a fatal error and ends the "
-               "transaction (RFC 5321 §4.2).";
+        return "Invalid reply code (first digit not 2-5): a client treats it as a fatal "
+               "error and ends the transaction (RFC 5321 §4.2).";
     }
     return "";
 }
@@ -124,13 +124,16 @@ static const char *derived_for(unsigned code)
     return derived_meaning[cls - 2][cat];
 }
 
-static enum smtpreply_retry retry_for(unsigned code, enum smtpreply_status st)
+static enum smtpreply_retry retry_for(unsigned code)
 {
     static const enum smtpreply_retry by_class[4] = {
         SMTPREPLY_RETRY_DONE, SMTPREPLY_RETRY_CONTINUE, SMTPREPLY_RETRY_LATER,
         SMTPREPLY_RETRY_NEVER,
     };
-    if (st == SMTPREPLY_STATUS_INVALID || !kb_code_valid(code))
+    /* RFC 5321 §4.2: clients interpret codes they do not know "by the first
+     * digit only" (so 471 is transient even though its second digit breaks
+     * the grammar); only out-of-range first digits are fatal errors. */
+    if (code > 999 || code / 100u < 2u || code / 100u > 5u)
         return SMTPREPLY_RETRY_ABORT;
     return by_class[code / 100u - 2u];
 }
@@ -171,7 +174,7 @@ static void fill_info(unsigned code, const struct code_row *row, struct smtprepl
         out->notes = dotted ? dotted : "";
         out->in_table = false;
     }
-    out->retry = retry_for(code, out->status);
+    out->retry = retry_for(code);
 }
 
 bool smtpreply_code_explain(unsigned code, struct smtpreply_code_info *out)

@@ -84,6 +84,10 @@ static const struct wide_rule {
      * commands with 554; RFC 6409 §4.1: general rejection on submission;
      * RFC 5321 §3.1/§4.3.2: greeting and DATA.  Allowed everywhere. */
     {554, CMD_CLIENT | CMD_BIT(CONNECT) | CMD_BIT(DATA_END), true},
+    /* RFC 7504 §3: a server that greets with 521 "MAY either continue
+     * sending 521 reply codes or simply close the connection" to every
+     * command but QUIT. */
+    {521, CMD_CLIENT & ~CMD_BIT(QUIT), true},
     /* RFC 5321 §4.2.4: 504 "Command parameter not implemented" answers any
      * command with parameters (Postfix's "504 5.5.2 need fully-qualified
      * address" to MAIL/RCPT/HELO is ordinary behaviour). */

@@ -17,6 +17,27 @@ static bool is_verb_char(uint8_t c)
     return (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || is_digit(c) || c == '-';
 }
 
+/* Three dot-separated runs of digits, then end, SP or HT: the shape of an
+ * enhanced status code whatever its values.  Four runs ("192.0.2.1") are
+ * an address, not a code. */
+static bool esc_shaped(const uint8_t *p, size_t len)
+{
+    size_t i = 0;
+    for (int part = 0; part < 3; part++) {
+        size_t start = i;
+        while (i < len && is_digit(p[i]))
+            i++;
+        if (i == start)
+            return false;
+        if (part < 2) {
+            if (i >= len || p[i] != '.')
+                return false;
+            i++;
+        }
+    }
+    return i == len || p[i] == ' ' || p[i] == '\t';
+}
+
 /* RFC 5321 §4.2: Reply-line = *( Reply-code "-" [ textstring ] CRLF )
  *                             Reply-code [ SP textstring ] CRLF
  * A code alone (with or without the SP) is accepted, as §4.2 asks of
@@ -41,6 +62,7 @@ bool smtpreply_parse_reply_line(const char *line, size_t len, struct smtpreply_l
     if (out->text_len > 0 &&
         smtpreply_esc_parse(out->text, out->text_len, &out->esc) > 0)
         out->has_esc = true;
+    out->bad_esc = !out->has_esc && esc_shaped((const uint8_t *)out->text, out->text_len);
     return true;
 }
 

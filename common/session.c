@@ -111,12 +111,15 @@ struct smtpreply_session {
     uint64_t bdat_left;     /* C_BDAT: octets still to come */
     bool flag_next_cmd;     /* next command was sent before a refusal: pipelining */
 
-    /* Bytes held while a reply decides what they are. */
+    /* Bytes held while a reply decides what they are, as records (a
+     * header with the chunk's tag and time, then its bytes), so that each
+     * released line keeps the tag of the chunk it came in. */
     uint8_t *held;
-    uint32_t held_len, held_cap;
+    uint32_t held_len, held_cap; /* buffer bytes, headers included */
+    uint32_t held_payload;       /* client bytes only: what max_held bounds */
+    uint32_t held_last;          /* offset of the last record's header */
+    uint32_t held_records;
     uint64_t hold_seq;      /* the command whose reply releases them */
-    int64_t held_ts;
-    uint64_t held_tag;
 
     /* Pending commands: a ring that grows up to max_pending. */
     struct pending *fifo;
@@ -207,6 +210,8 @@ static void emit_anomaly_set(struct smtpreply_session *s, smtpreply_anomaly_set 
             emit_anomaly(s, (enum smtpreply_anomaly)a, dir, ts, tag);
 }
 
+static void held_clear(struct smtpreply_session *s);
+
 static void go_encrypted(struct smtpreply_session *s, enum smtpreply_dir dir, int64_t ts,
                          uint64_t tag)
 {
@@ -218,7 +223,7 @@ static void go_encrypted(struct smtpreply_session *s, enum smtpreply_dir dir, in
     ev.dir = dir;
     emit(s, &ev);
     /* Nothing after this is parsed: drop what is buffered. */
-    s->held_len = 0;
+    held_clear(s);
     s->line[0].len = s->line[1].len = 0;
     s->line[0].total = s->line[1].total = 0;
     s->reply.active = false;
@@ -294,39 +299,96 @@ static struct pending *fifo_push(struct smtpreply_session *s, const struct smtpr
 static void client_bytes(struct smtpreply_session *s, const uint8_t *p, size_t n, int64_t ts,
                          uint64_t tag);
 
-static bool held_append(struct smtpreply_session *s, const uint8_t *p, size_t n)
+/* Each record: tag (8 bytes), time (8), length (4), then the bytes.  At
+ * most HELD_RECORDS of them; later chunks join the last record and take
+ * its tag, as all held bytes did before records existed. */
+#define HELD_HDR 20u
+#define HELD_RECORDS 16u
+
+static void held_hdr_put(uint8_t *h, uint64_t tag, int64_t ts, uint32_t len)
 {
-    if (n > (size_t)s->lim.max_held - s->held_len)
+    memcpy(h, &tag, 8);
+    memcpy(h + 8, &ts, 8);
+    memcpy(h + 16, &len, 4);
+}
+
+static void held_hdr_get(const uint8_t *h, uint64_t *tag, int64_t *ts, uint32_t *len)
+{
+    memcpy(tag, h, 8);
+    memcpy(ts, h + 8, 8);
+    memcpy(len, h + 16, 4);
+}
+
+static void held_clear(struct smtpreply_session *s)
+{
+    s->held_len = 0;
+    s->held_payload = 0;
+    s->held_records = 0;
+    s->held_last = 0;
+}
+
+static bool held_append(struct smtpreply_session *s, const uint8_t *p, size_t n, int64_t ts,
+                        uint64_t tag)
+{
+    if (n > (size_t)s->lim.max_held - s->held_payload)
         return false;
-    if (s->held_len + n > s->held_cap) {
+    if (n == 0)
+        return true;
+    uint64_t last_tag = 0;
+    int64_t last_ts = 0;
+    uint32_t last_len = 0;
+    if (s->held_records)
+        held_hdr_get(s->held + s->held_last, &last_tag, &last_ts, &last_len);
+    bool join = s->held_records && (last_tag == tag || s->held_records >= HELD_RECORDS);
+    uint32_t need = s->held_len + (uint32_t)n + (join ? 0 : HELD_HDR);
+    uint32_t max_cap = s->lim.max_held + HELD_RECORDS * HELD_HDR;
+    if (need > s->held_cap) {
         uint32_t ncap = s->held_cap ? s->held_cap : 256;
-        if (ncap > s->lim.max_held)
-            ncap = s->lim.max_held;
-        while (ncap < s->held_len + n)
-            ncap = ncap > s->lim.max_held / 2 ? s->lim.max_held : ncap * 2;
+        if (ncap > max_cap)
+            ncap = max_cap;
+        while (ncap < need)
+            ncap = ncap > max_cap / 2 ? max_cap : ncap * 2;
         uint8_t *b = mem(s, s->held, s->held_cap, ncap);
         if (!b)
             return false;
         s->held = b;
         s->held_cap = ncap;
     }
+    if (join) {
+        held_hdr_put(s->held + s->held_last, tag, ts, last_len + (uint32_t)n);
+    } else {
+        s->held_last = s->held_len;
+        held_hdr_put(s->held + s->held_len, tag, ts, (uint32_t)n);
+        s->held_len += HELD_HDR;
+        s->held_records++;
+    }
     memcpy(s->held + s->held_len, p, n);
     s->held_len += (uint32_t)n;
+    s->held_payload += (uint32_t)n;
     return true;
 }
 
-/* Re-feed the held bytes in the client mode just chosen.  The buffer is
- * detached first: interpreting it may start a new hold. */
+/* Re-feed the held bytes in the client mode just chosen, each record with
+ * its own tag and time.  The buffer is detached first: interpreting it may
+ * start a new hold, which then takes the remaining records. */
 static void held_release(struct smtpreply_session *s)
 {
     uint8_t *b = s->held;
     uint32_t len = s->held_len, cap = s->held_cap;
-    int64_t ts = s->held_ts;
-    uint64_t tag = s->held_tag;
     s->held = NULL;
-    s->held_len = s->held_cap = 0;
-    if (len)
-        client_bytes(s, b, len, ts, tag);
+    s->held_cap = 0;
+    held_clear(s);
+    for (uint32_t off = 0; off + HELD_HDR <= len;) {
+        uint64_t tag;
+        int64_t ts;
+        uint32_t n;
+        held_hdr_get(b + off, &tag, &ts, &n);
+        off += HELD_HDR;
+        if (n > len - off)
+            n = len - off; /* cannot happen; bounds the read regardless */
+        client_bytes(s, b + off, n, ts, tag);
+        off += n;
+    }
     if (!s->held && b) {
         s->held = b; /* keep the buffer for the next hold */
         s->held_cap = cap;
@@ -339,7 +401,7 @@ static void start_hold(struct smtpreply_session *s, uint64_t seq)
 {
     s->cmode = C_HOLD;
     s->hold_seq = seq;
-    s->held_len = 0;
+    held_clear(s);
 }
 
 /* ---------------------------------------------------------------------- */
@@ -453,6 +515,11 @@ static bool parse_bdat(const uint8_t *p, size_t len, size_t verb_len, uint64_t *
 static void client_command(struct smtpreply_session *s, const uint8_t *p, size_t len,
                            uint64_t total, smtpreply_anomaly_set flags, int64_t ts, uint64_t tag)
 {
+    /* Servers split the line on blanks (Postfix, Exim), so " QUIT" is QUIT. */
+    while (len > 0 && (p[0] == ' ' || p[0] == '\t')) {
+        p++;
+        len--;
+    }
     size_t vlen = smtpreply_parse_command_verb((const char *)p, len);
     enum smtpreply_cmd cmd = smtpreply_cmd_from_verb((const char *)p, vlen);
     if (vlen < len && p[vlen] != ' ')
@@ -749,16 +816,14 @@ static void client_bytes(struct smtpreply_session *s, const uint8_t *p, size_t n
         switch (s->cmode) {
         case C_HOLD: {
             size_t k = n - i;
-            size_t room = (size_t)s->lim.max_held - s->held_len;
-            if (k > room && room > 0 && held_append(s, p + i, room)) {
-                /* Fill to the cap first, so where the overflow happens (and
-                 * which tag the held bytes carry) does not depend on splits. */
-                s->held_ts = ts;
-                s->held_tag = tag;
+            size_t room = (size_t)s->lim.max_held - s->held_payload;
+            if (k > room && room > 0 && held_append(s, p + i, room, ts, tag)) {
+                /* Fill to the cap first, so where the overflow happens does
+                 * not depend on how the bytes were split. */
                 i += room;
                 k -= room;
             }
-            if (!held_append(s, p + i, k)) {
+            if (!held_append(s, p + i, k, ts, tag)) {
                 /* Over max_held: take the likeliest meaning now. */
                 s->stats.held_overflow++;
                 emit_anomaly(s, SMTPREPLY_ANOM_HELD_OVERFLOW, SMTPREPLY_DIR_CLIENT, ts, tag);
@@ -778,8 +843,6 @@ static void client_bytes(struct smtpreply_session *s, const uint8_t *p, size_t n
                 held_release(s);
                 continue;
             }
-            s->held_ts = ts;
-            s->held_tag = tag;
             return;
         }
         case C_BODY:
@@ -850,6 +913,11 @@ static void reply_decides(struct smtpreply_session *s, const struct pending *pc,
         if (!hold_released)
             return;
         s->cmode = stage == SMTPREPLY_STAGE_AUTH_CHALLENGE ? C_SASL : C_CMD;
+        /* RFC 4954 §4: AUTH must end a pipelined group unless it carries an
+         * initial response; commands sent after it before a final reply
+         * broke that rule. */
+        if (s->cmode == C_CMD && !(pc->flags & PF_HAS_IR) && s->held_len)
+            s->flag_next_cmd = true;
         held_release(s);
         break;
     case SMTPREPLY_CMD_STARTTLS:
@@ -909,11 +977,22 @@ static void reply_complete(struct smtpreply_session *s, const char *text, size_t
     memset(&pc, 0, sizeof pc);
     bool first = !s->any_reply;
     s->any_reply = true;
-    if (first && (s->greet_strict || (!front && s->stats.commands == 0 && code == 220))) {
-        /* The server speaks first (RFC 5321 §3.1): the first reply is the
-         * greeting even if an eager client already sent a command. */
+    bool greeting_code = code == 220 || code == 421 || code == 521 || code == 554;
+    if (first && s->greet_strict && front && !greeting_code) {
+        /* The server speaks first (RFC 5321 §3.1), but this reply cannot be
+         * a greeting and a command is waiting: the server never greeted
+         * (or the greeting is not in the record), and this is the answer. */
+        flags |= ANOM(GREETING_MISSING);
+    }
+    /* Without the greeting rule (mid-stream, an excerpt), a first 220 is
+     * still the greeting unless it can be STARTTLS's answer. */
+    bool looks_greeting = code == 220 && (front ? front->ref.cmd != SMTPREPLY_CMD_STARTTLS
+                                                : s->stats.commands == 0);
+    if (first && ((s->greet_strict && (!front || greeting_code)) || looks_greeting)) {
+        /* The first reply is the greeting even if an eager client already
+         * sent a command (RFC 5321 §3.1: the server speaks first). */
         ev.stage = SMTPREPLY_STAGE_GREETING;
-        if (code != 220 && code != 421 && code != 521 && code != 554)
+        if (!greeting_code)
             flags |= ANOM(GREETING_UNEXPECTED);
     } else if (!front) {
         ev.stage = SMTPREPLY_STAGE_UNSOLICITED;
@@ -1000,8 +1079,11 @@ static void server_line(struct smtpreply_session *s, bool bare_lf, int64_t ts, u
         return;
     }
     s->s_resync = false;
-    if (rl.text_len == 0)
+    /* RFC 4954 §4: "334 " (code, space, nothing) is the empty challenge. */
+    if (rl.text_len == 0 && !(rl.code == 334 && rl.sep == ' '))
         flags |= ANOM(BARE_CODE);
+    if (rl.bad_esc)
+        flags |= ANOM(ESC_MALFORMED);
 
     if (!s->reply.active) {
         s->reply.active = true;
@@ -1080,7 +1162,7 @@ struct smtpreply_session *smtpreply_session_new(const struct smtpreply_limits *l
     s->stats.bytes_allocated = sizeof *s;
     s->cmode = C_CMD;
     s->stats.flags = flags & SMTPREPLY_SESSION_MIDSTREAM;
-    s->greet_strict = !(flags & SMTPREPLY_SESSION_MIDSTREAM);
+    s->greet_strict = !(flags & (SMTPREPLY_SESSION_MIDSTREAM | SMTPREPLY_SESSION_NO_GREETING));
     if (flags & SMTPREPLY_SESSION_MIDSTREAM) {
         s->c_resync = true;
         s->s_resync = true;
@@ -1158,7 +1240,7 @@ void smtpreply_session_gap(struct smtpreply_session *s, enum smtpreply_dir dir,
         case C_HOLD:
             /* What was held is cut short: keep waiting for the reply, but
              * resynchronise whatever it decides. */
-            s->held_len = 0;
+            held_clear(s);
             s->c_resync = true;
             break;
         default:
@@ -1177,7 +1259,7 @@ void smtpreply_session_gap(struct smtpreply_session *s, enum smtpreply_dir dir,
             fifo_pop(s);
         if (s->cmode == C_HOLD) {
             s->cmode = C_CMD;
-            s->held_len = 0;
+            held_clear(s);
             s->c_resync = true;
         } else if (s->cmode == C_SASL) {
             s->cmode = C_CMD;

@@ -171,6 +171,8 @@ struct smtpreply_line {
     const char *text;       /* after the separator (points into the input) */
     size_t text_len;
     bool has_esc;           /* text starts with an enhanced code */
+    bool bad_esc;           /* text starts like one ("5.01.1", "6.1.1") but
+                               breaks RFC 3463 §2 */
     struct smtpreply_esc esc;
 };
 /* Returns true if the line starts with three digits followed by end,
@@ -286,6 +288,9 @@ void smtpreply_limits_default(struct smtpreply_limits *lim);
 #define SMTPREPLY_SESSION_ENCRYPTED  0x02u /* TLS seen; parsing stopped */
 #define SMTPREPLY_SESSION_GAPS       0x04u /* bytes were lost */
 #define SMTPREPLY_SESSION_FINISHED   0x08u
+/* Input only: the record starts after the greeting (a transcript excerpt
+ * that opens with a client line), so the first reply answers a command. */
+#define SMTPREPLY_SESSION_NO_GREETING 0x10u
 
 struct smtpreply_session_stats {
     unsigned flags;

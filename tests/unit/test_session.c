@@ -313,7 +313,7 @@ static void test_rfc4954(void)
                     "S:235 2.7.0 Authentication successful\r\n"),
                   0,
                   "R 220 greeting -\nC EHLO\nR 250 reply EHLO\nC AUTH\n"
-                  "R 334 auth-challenge AUTH !reply-without-text\n"
+                  "R 334 auth-challenge AUTH\n" /* "334 " is RFC 4954's empty challenge */
                   "R 334 auth-challenge AUTH\nR 334 auth-challenge AUTH\n"
                   "R 235 auth-final AUTH 2.7.0\n");
     expect_script("rfc4954-plain-ir",
@@ -635,6 +635,94 @@ static void test_memory(void)
     CHECK_EQ_S(smtpreply_stage_name(SMTPREPLY_STAGE_AUTH_CHALLENGE), "auth-challenge");
 }
 
+/* The first reply, the greeting and what an excerpt implies. */
+static void test_greeting_rules(void)
+{
+    /* A client speaks, the server's first line is no greeting code: it is
+     * the answer, and the missing greeting is flagged (RFC 5321 §3.1). */
+    expect_script("no-greeting",
+                  S("C:EHLO x\r\n", "S:250 ok\r\n", "C:RSET\r\nSTARTTLS\r\n", "S:250 ok\r\n",
+                    "S:454 not now\r\n"),
+                  0,
+                  "C EHLO\nR 250 reply EHLO !greeting-missing\nC RSET\nC STARTTLS\n"
+                  "R 250 reply RSET\nR 454 reply STARTTLS\n");
+    /* An eager client: the 220 is still the greeting. */
+    expect_script("eager-client", S("C:EHLO x\r\n", "S:220 hi\r\n", "S:250 ok\r\n"), 0,
+                  "C EHLO\nR 220 greeting -\nR 250 reply EHLO\n");
+    /* An excerpt (the caller says the greeting is not in the record). */
+    expect_script("excerpt",
+                  S("C:MAIL FROM:<a@b>\r\n", "S:250 2.1.0 ok\r\n", "C:QUIT\r\n", "S:221 bye\r\n"),
+                  SMTPREPLY_SESSION_NO_GREETING,
+                  "C MAIL\nR 250 reply MAIL 2.1.0\nC QUIT\nR 221 reply QUIT\n");
+    expect_script("excerpt-eager", S("C:EHLO x\r\n", "S:220 hi\r\n", "S:250 ok\r\n"),
+                  SMTPREPLY_SESSION_NO_GREETING, "C EHLO\nR 220 greeting -\nR 250 reply EHLO\n");
+    expect_script("excerpt-starttls", S("C:STARTTLS\r\n", "S:220 go ahead\r\n"),
+                  SMTPREPLY_SESSION_NO_GREETING, "C STARTTLS\nR 220 reply STARTTLS\n");
+    /* RFC 7504 §3: after a 521 greeting, 521 to every command but QUIT. */
+    expect_script("521", S("S:521 nope\r\n", "C:EHLO x\r\n", "S:521 nope\r\n", "C:QUIT\r\n",
+                           "S:221 bye\r\n"),
+                  0, "R 521 greeting -\nC EHLO\nR 521 reply EHLO\nC QUIT\nR 221 reply QUIT\n");
+}
+
+static void test_lines_and_codes(void)
+{
+    /* Blanks before the verb (servers split on them); "334 " is RFC 4954's
+     * empty challenge, a bare "250" has no text; enhanced-code look-alikes
+     * that break RFC 3463 are flagged, an IPv4 address is not one. */
+    expect_script("lines",
+                  S("S:220 x\r\n", "C:  NOOP\r\n", "S:250\r\n", "C:AUTH PLAIN\r\n", "S:334 \r\n",
+                    "C:AGEAYg==\r\n", "S:235 ok\r\n", "C:RCPT TO:<a@b>\r\n",
+                    "S:550 5.01.1 bad\r\n", "C:RCPT TO:<a@b>\r\n", "S:550 6.1.1 bad\r\n",
+                    "C:RCPT TO:<a@b>\r\n", "S:554 192.0.2.1 listed\r\n"),
+                  0,
+                  "R 220 greeting -\nC NOOP\nR 250 reply NOOP !reply-without-text\nC AUTH\n"
+                  "R 334 auth-challenge AUTH\nR 235 auth-final AUTH\nC RCPT\n"
+                  "R 550 reply RCPT !enhanced-code-malformed\nC RCPT\n"
+                  "R 550 reply RCPT !enhanced-code-malformed\nC RCPT\nR 554 reply RCPT\n");
+    /* RFC 4954 §4: AUTH without an initial response must end the group. */
+    expect_script("auth-not-last",
+                  S("S:220 x\r\n", "C:AUTH LOGIN\r\nNOOP\r\n", "S:504 no\r\n", "S:250 ok\r\n"), 0,
+                  "R 220 greeting -\nC AUTH\nR 504 auth-final AUTH\n"
+                  "C NOOP !pipelining-command-not-last\nR 250 reply NOOP\n");
+    expect_script("auth-ir-pipelined",
+                  S("S:220 x\r\n", "C:AUTH PLAIN AGEAYg==\r\nNOOP\r\n", "S:235 ok\r\n",
+                    "S:250 ok\r\n"),
+                  0, "R 220 greeting -\nC AUTH\nR 235 auth-final AUTH\nC NOOP\nR 250 reply NOOP\n");
+}
+
+/* Commands held behind STARTTLS (or AUTH, DATA) keep the tag of the chunk
+ * each came in, so a reply points at the right frame or line. */
+static void test_held_tags(void)
+{
+    static struct log l;
+    memset(&l, 0, sizeof l);
+    l.detail = true;
+    run(S("S:220 x\r\n", "C:STARTTLS\r\n", "C:MAIL FROM:<a@b>\r\n", "C:RCPT TO:<c@d>\r\n",
+          "S:454 no\r\n", "S:250 ok\r\n", "S:250 ok\r\n"),
+        0, NULL, 0, 0, &l, NULL);
+    CHECK(strstr(l.buf, "C MAIL !pipelining-command-not-last |ts=2000 tag=3 ") != NULL);
+    CHECK(strstr(l.buf, "C RCPT |ts=3000 tag=4 ") != NULL);
+    /* More chunks than the held records: the later ones share the last. */
+    char chunks[40][24];
+    const char *script[45];
+    size_t n = 0;
+    script[n++] = "S:220 x\r\n";
+    script[n++] = "C:STARTTLS\r\n";
+    for (int i = 0; i < 40; i++) {
+        snprintf(chunks[i], sizeof chunks[i], "C:RCPT TO:<%d@b>\r\n", i);
+        script[n++] = chunks[i];
+    }
+    script[n++] = "S:454 no\r\n";
+    script[n] = NULL;
+    memset(&l, 0, sizeof l);
+    l.detail = true;
+    run(script, 0, NULL, 0, 0, &l, NULL);
+    CHECK(strstr(l.buf, "C RCPT !pipelining-command-not-last |ts=2000 tag=3 ") != NULL);
+    CHECK(strstr(l.buf, "C RCPT |ts=16000 tag=17 ft=17 text=RCPT TO:<14@b>") != NULL);
+    CHECK(strstr(l.buf, "C RCPT |ts=41000 tag=42 ft=42 text=RCPT TO:<15@b>") != NULL);
+    CHECK(strstr(l.buf, "C RCPT |ts=41000 tag=42 ft=42 text=RCPT TO:<39@b>") != NULL);
+}
+
 int main(void)
 {
     test_rfc5321_d1();
@@ -642,6 +730,9 @@ int main(void)
     test_rfc2920();
     test_rfc3030();
     test_rfc4954();
+    test_greeting_rules();
+    test_lines_and_codes();
+    test_held_tags();
     test_starttls();
     test_data();
     test_replies();
