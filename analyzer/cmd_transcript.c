@@ -179,6 +179,20 @@ static int print_json(const struct run *r, bool encrypted)
             json_array_append_new(replies, o);
         } else if (it->type == SMTPREPLY_EV_UNANSWERED) {
             json_array_append_new(unanswered, json_string(ev->cmd.verb));
+        } else if (it->type == SMTPREPLY_EV_COMMAND && !it->virtual_data_end) {
+            /* A command's own anomalies (too long, pipelined after a command
+             * that must end the group) belong to no reply: list them here. */
+            for (unsigned a = 0; a < SMTPREPLY_ANOM__COUNT; a++) {
+                if (!(ev->anomalies & ((smtpreply_anomaly_set)1u << a)))
+                    continue;
+                json_t *o = json_object();
+                json_object_set_new(o, "anomaly",
+                                    json_string(smtpreply_anomaly_name((enum smtpreply_anomaly)a)));
+                json_object_set_new(o, "side", json_string("client"));
+                json_object_set_new(o, "line", json_integer((json_int_t)ev->tag));
+                json_object_set_new(o, "command", json_string(ev->cmd.verb));
+                json_array_append_new(others, o);
+            }
         } else if (it->type == SMTPREPLY_EV_ANOMALY) {
             json_t *o = json_object();
             json_object_set_new(o, "anomaly", json_string(smtpreply_anomaly_name(ev->anomaly)));
@@ -347,12 +361,9 @@ int cmd_transcript(int argc, char **argv)
 
     struct run r;
     memset(&r, 0, sizeof r);
-    struct smtpreply_session *s = smtpreply_session_new(NULL, NULL, NULL, on_event, &r, 0);
-    if (!s) {
-        free(buf);
-        fprintf(stderr, "smtpreply transcript: out of memory\n");
-        return EXIT_USAGE;
-    }
+    /* Made at the first dialogue line: an excerpt that opens with a client
+     * line (RFC examples often do) has no greeting to wait for. */
+    struct smtpreply_session *s = NULL;
     size_t dialogue = 0;
     uint64_t lineno = 0;
     char *line = NULL;
@@ -364,6 +375,16 @@ int cmd_transcript(int argc, char **argv)
         struct smtpreply_tline tl;
         smtpreply_transcript_parse_line(buf + pos, l, &tl);
         int64_t ts = (int64_t)lineno * 1000;
+        if (!s && tl.kind != SMTPREPLY_TLINE_OTHER) {
+            s = smtpreply_session_new(NULL, NULL, NULL, on_event, &r,
+                                      tl.kind == SMTPREPLY_TLINE_SERVER
+                                          ? 0
+                                          : SMTPREPLY_SESSION_NO_GREETING);
+            if (!s) {
+                r.oom = true;
+                break;
+            }
+        }
         if (tl.kind == SMTPREPLY_TLINE_CLIENT || tl.kind == SMTPREPLY_TLINE_SERVER) {
             if (tl.len + 2 > line_cap) {
                 char *nlb = realloc(line, tl.len + 2);
@@ -387,9 +408,12 @@ int cmd_transcript(int argc, char **argv)
         }
         pos += l + (nl ? 1 : 0);
     }
-    smtpreply_session_finish(s, (int64_t)(lineno + 1) * 1000, lineno + 1);
-    bool encrypted = (smtpreply_session_stats(s)->flags & SMTPREPLY_SESSION_ENCRYPTED) != 0;
-    smtpreply_session_free(s);
+    bool encrypted = false;
+    if (s) {
+        smtpreply_session_finish(s, (int64_t)(lineno + 1) * 1000, lineno + 1);
+        encrypted = (smtpreply_session_stats(s)->flags & SMTPREPLY_SESSION_ENCRYPTED) != 0;
+        smtpreply_session_free(s);
+    }
     free(line);
     free(buf);
 

@@ -41,6 +41,32 @@ static const struct {
     {"<~*", SMTPREPLY_TLINE_SERVER, true, true},
 };
 
+static bool ends_with(const char *s, size_t len, const char *suffix)
+{
+    size_t n = strlen(suffix);
+    return len >= n && memcmp(s + len - n, suffix, n) == 0;
+}
+
+/* RFCs spell line ends out ("C: To: Susan@random.com<CR><LF>" in RFC 3030,
+ * "C: <CRLF>.<CRLF>" for the end of data in RFC 821 style); the line end is
+ * already implied, so the notation goes. */
+static void rfc_line_ends(struct smtpreply_tline *out)
+{
+    static const char *const ends[] = {"<CRLF>", "<CR><LF>"};
+    for (size_t i = 0; i < 2; i++) {
+        size_t n = strlen(ends[i]);
+        if (!ends_with(out->text, out->len, ends[i]))
+            continue;
+        out->len -= n;
+        /* "<CRLF>.<CRLF>": the leading one ends the previous line. */
+        if (out->len == n + 1 && memcmp(out->text, ends[i], n) == 0 && out->text[n] == '.') {
+            out->text += n;
+            out->len = 1;
+        }
+        return;
+    }
+}
+
 void smtpreply_transcript_parse_line(const char *line, size_t len, struct smtpreply_tline *out)
 {
     memset(out, 0, sizeof *out);
@@ -74,8 +100,12 @@ void smtpreply_transcript_parse_line(const char *line, size_t len, struct smtpre
         out->kind = t[0] == 'C' ? SMTPREPLY_TLINE_CLIENT : SMTPREPLY_TLINE_SERVER;
         out->format = SMTPREPLY_TFORMAT_RFC;
         size_t skip = n >= 3 && t[2] == ' ' ? 3 : 2;
+        /* A reply never starts with a blank: more of them are alignment. */
+        while (out->kind == SMTPREPLY_TLINE_SERVER && skip < n && (t[skip] == ' ' || t[skip] == '\t'))
+            skip++;
         out->text = t + skip;
         out->len = n - skip;
+        rfc_line_ends(out);
         /* RFCs narrate in angle brackets ("S: <wait for open connection>",
          * "C: <starts TLS negotiation>"): not bytes on the wire. */
         if (out->len >= 3 && out->text[0] == '<' && out->text[out->len - 1] == '>' &&

@@ -100,6 +100,26 @@ if not (0 <= i_rcpt < i_550 < i_dan):
 if "class 5" not in text:
     fail("text output: no class shown")
 
+# Commands held behind a refused STARTTLS: each reply names the line of its
+# own command, and the command's own anomaly is in the top-level list.
+p = run(["--json", os.path.join(TDIR, "starttls-refused-pipelined.txt")])
+doc = json.loads(p.stdout)
+lines = {r["command"]: r.get("command_line") for r in doc["replies"] if r["command"]}
+if lines.get("MAIL") != 5 or lines.get("RCPT") != 6:
+    fail("held commands: command_line %r (want MAIL 5, RCPT 6)" % lines)
+if {"anomaly": "pipelining-command-not-last", "side": "client", "line": 5,
+        "command": "MAIL"} not in doc["anomalies"]:
+    fail("held commands: command anomaly missing from JSON: %r" % doc["anomalies"])
+# A command over 512 octets: its anomaly reaches the JSON too.
+p = run(["--json", "-"], stdin="S: 220 x\nC: HELO " + "a" * 600 + "\nS: 500 too long\n")
+doc = json.loads(p.stdout)
+if [a["anomaly"] for a in doc["anomalies"]] != ["command-line-too-long"]:
+    fail("long command: %r" % doc["anomalies"])
+# Aligned columns: extra blanks after "C:" and "S:" are not part of the line.
+p = run(["--json", "-"], stdin="S:  220 x\nC:   QUIT\nS:  221 bye\n")
+if compact(json.loads(p.stdout)) != ["- 220 - greeting", "QUIT 221 - reply", "unanswered:"]:
+    fail("aligned columns: %r" % p.stdout)
+
 # A file with CRLF line ends reads the same.
 src = open(os.path.join(TDIR, "rfc5321-d1-typical.txt")).read()
 with tempfile.NamedTemporaryFile("w", suffix=".txt", delete=False, newline="") as f:
