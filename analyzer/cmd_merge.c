@@ -140,14 +140,25 @@ int cmd_merge(int argc, char **argv)
             goto out;
         }
         json_t *root = json_object();
+        int werr = 0;
         json_object_set(root, "files", files);
         json_object_set(root, "sessions", sessions);
         json_object_set(root, "totals", totals);
-        json_dumpf(root, out, JSON_INDENT(2) | JSON_SORT_KEYS);
-        fputc('\n', out);
+        /* A failed write can leave nothing for fclose to fail on (the
+         * flush that failed dropped its bytes): look at every step.
+         * Standard output is checked in main. */
+        if (json_dumpf(root, out, JSON_INDENT(2) | JSON_SORT_KEYS) != 0 ||
+            fputc('\n', out) == EOF || ferror(out))
+            werr = errno ? errno : EIO;
         json_decref(root);
-        if (out != stdout && fclose(out) != 0)
-            status = EXIT_USAGE;
+        if (out != stdout) {
+            if (fclose(out) != 0 && werr == 0)
+                werr = errno;
+            if (werr) {
+                fprintf(stderr, "smtpreply merge: %s: %s\n", outfile, strerror(werr));
+                status = EXIT_USAGE;
+            }
+        }
     }
 out:
     json_decref(files);
