@@ -75,6 +75,10 @@ static bool classify(const char *arg, struct explain_arg *out, const char **why)
     struct smtpreply_line line;
     size_t n;
 
+    /* Blanks before the code come with copying from logs and quoting in
+     * shells; blanks after it already pass as the reply line's separator. */
+    while (*arg == ' ' || *arg == '\t')
+        arg++;
     len = strlen(arg);
     memset(out, 0, sizeof *out);
     out->arg = arg;
@@ -325,7 +329,8 @@ int cmd_explain(int argc, char **argv)
         }
     }
     if (nargs == 0) {
-        usage(stderr);
+        /* One line: the whole help would bury the mistake. */
+        fprintf(stderr, "smtpreply explain: no code given (see smtpreply explain --help)\n");
         status = EXIT_USAGE;
         goto done;
     }

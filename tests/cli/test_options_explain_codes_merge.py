@@ -2,7 +2,8 @@
 """Options of `explain`, `codes` and `merge` as CONTRACTS.md and GNU habits
 have them: `--format FORMAT` and `--format=FORMAT` (`--json`, `--csv` are
 its aliases), a bad format named with the choices and exit 2, `--` ending
-the options."""
+the options; `explain` with no code says so in one line; a code with
+blanks before it is read like one with blanks after it."""
 import json
 import os
 import subprocess
@@ -44,6 +45,31 @@ rc, out, err = run("explain", "--format", "json", "--", "550")
 check(rc == 0 and json.loads(out)["code"] == 550, "explain --format json -- 550")
 rc, out, err = run("explain", "--", "--json")
 check(rc == 2 and out == "" and "--json: neither" in err, "explain -- --json: --json is an ARG")
+
+# --- explain with nothing to explain: one line, not the whole help ---
+for args in ([], ["--json"], ["--format", "json"], ["--"]):
+    rc, out, err = run("explain", *args)
+    check(rc == 2 and out == ""
+          and err == "smtpreply explain: no code given (see smtpreply explain --help)\n",
+          f"explain {' '.join(args)} with no code: one line, exit 2 ({err!r})")
+
+# --- blanks around a code ---
+rc, plain, _ = run("explain", "--json", "550")
+for arg in (" 550", "  550", "\t550"):
+    rc, out, err = run("explain", "--json", arg)
+    check(rc == 0 and out == plain, f"explain {arg!r}: read as 550 ({err.strip()})")
+rc, out, err = run("explain", "--json", "550 ")
+check(rc == 0 and json.loads(out)["code"] == 550, "explain '550 ': still accepted")
+rc, out, err = run("explain", "--json", " 5.1.1")
+check(rc == 0 and json.loads(out)["enhanced"]["code"] == "5.1.1", "explain ' 5.1.1'")
+rc, out, err = run("explain", "--json", "  550 5.1.1 no such user")
+o = json.loads(out) if rc == 0 else {}
+check(o.get("code") == 550 and o.get("line") == "550 5.1.1 no such user",
+      "explain '  550 5.1.1 ...': the line without the blanks before it")
+for bad in (" ", " 1234", " hello"):
+    rc, out, err = run("explain", bad)
+    check(rc == 2 and out == "" and len(err.splitlines()) == 1 and repr(bad)[1:-1] in err,
+          f"explain {bad!r}: one-line error naming it as given, exit 2 ({err!r})")
 
 # --- codes --format ---
 outputs = {}
