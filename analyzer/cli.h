@@ -25,4 +25,16 @@ int cli_is_help(const char *s);
 /* Prints "smtpreply VERSION" to stdout. */
 void cli_print_version(void);
 
+/* Reads an option that takes a value, in either GNU spelling: "NAME VALUE"
+ * (two arguments; *i moves on to the value) or "NAME=VALUE" (long names).
+ * Returns 1 with *value set, 0 if argv[*i] is not this option, -1 after
+ * "PREFIX: NAME needs a value" on stderr.  prefix is "smtpreply explain"
+ * and the like. */
+int cli_option_value(const char *prefix, int argc, char **argv, int *i, const char *name,
+                     const char **value);
+
+/* The index of value in names (NULL-terminated), or -1 after
+ * "PREFIX: unknown format 'VALUE' (json, text)" on stderr. */
+int cli_format(const char *prefix, const char *value, const char *const *names);
+
 #endif

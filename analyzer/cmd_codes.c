@@ -1,8 +1,8 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * cmd_codes.c - `smtpreply codes [--json|--csv]`: the whole knowledge
- * base, basic codes then the enhanced registry, for teaching and for
- * people who want the table.
+ * cmd_codes.c - `smtpreply codes [--format text|json|csv]`: the whole
+ * knowledge base, basic codes then the enhanced registry, for teaching and
+ * for people who want the table.
  */
 #include <stdio.h>
 #include <string.h>
@@ -17,7 +17,7 @@ enum codes_format { FMT_TEXT, FMT_JSON, FMT_CSV };
 static void usage(FILE *out)
 {
     fprintf(out,
-            "Usage: smtpreply codes [--json|--csv]\n"
+            "Usage: smtpreply codes [--format text|json|csv]\n"
             "\n"
             "Lists the whole knowledge base: every basic reply code it knows (RFC 5321\n"
             "and extensions, registry-only, historic, non-standard and invalid codes\n"
@@ -25,9 +25,13 @@ static void usage(FILE *out)
             "(X.0.0 ... X.7.30) and the RFC 3463 subjects.\n"
             "\n"
             "Options:\n"
-            "  --json      one JSON object: {\"codes\": [...], \"enhanced\": [...], \"subjects\": [...]}\n"
+            "  --format FORMAT, --format=FORMAT\n"
+            "              text (the default), json or csv\n"
+            "  --json      the same as --format json: one JSON object\n"
+            "              {\"codes\": [...], \"enhanced\": [...], \"subjects\": [...]}\n"
             "              (each code as `explain --json` prints it)\n"
-            "  --csv       CSV with header kind,code,class,category,status,meaning,rfc,commands,notes\n"
+            "  --csv       the same as --format csv: CSV with the header\n"
+            "              kind,code,class,category,status,meaning,rfc,commands,notes\n"
             "              (kind is basic or enhanced; lists are joined with \"; \")\n"
             "  -h, --help  this help\n"
             "  --version   print the version\n");
@@ -219,8 +223,12 @@ static int print_text(FILE *out)
 
 int cmd_codes(int argc, char **argv)
 {
+    /* In the order of enum codes_format. */
+    static const char *const formats[] = {"text", "json", "csv", NULL};
     enum codes_format fmt = FMT_TEXT;
     for (int i = 1; i < argc; i++) {
+        const char *val;
+        int got, k;
         if (cli_is_help(argv[i])) {
             usage(stdout);
             return EXIT_OK;
@@ -231,6 +239,18 @@ int cmd_codes(int argc, char **argv)
             fmt = FMT_JSON;
         } else if (strcmp(argv[i], "--csv") == 0) {
             fmt = FMT_CSV;
+        } else if ((got = cli_option_value("smtpreply codes", argc, argv, &i, "--format",
+                                           &val)) != 0) {
+            if (got < 0 || (k = cli_format("smtpreply codes", val, formats)) < 0)
+                return EXIT_USAGE;
+            fmt = (enum codes_format)k;
+        } else if (strcmp(argv[i], "--") == 0) {
+            /* The end of options; codes takes no other argument. */
+            if (i + 1 < argc) {
+                fprintf(stderr, "smtpreply codes: unknown argument %s (see --help)\n",
+                        argv[i + 1]);
+                return EXIT_USAGE;
+            }
         } else {
             fprintf(stderr, "smtpreply codes: unknown argument %s (see --help)\n", argv[i]);
             return EXIT_USAGE;

@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * cmd_explain.c - `smtpreply explain [--json] ARG...`: what a basic reply
- * code, an enhanced status code or a whole reply line means.
+ * cmd_explain.c - `smtpreply explain [--format text|json] ARG...`: what a
+ * basic reply code, an enhanced status code or a whole reply line means.
  *
  * Any three-digit number is explained (invalid ones say so, exit 0).  An
  * argument that is neither a code, an enhanced code nor a reply line gets
@@ -9,6 +9,7 @@
  * the exit status is 2 (CONTRACTS.md).
  */
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "cli.h"
@@ -32,7 +33,7 @@ struct explain_arg {
 static void usage(FILE *out)
 {
     fprintf(out,
-            "Usage: smtpreply explain [--json] ARG...\n"
+            "Usage: smtpreply explain [--format text|json] ARG...\n"
             "\n"
             "Explains SMTP reply codes.  Each ARG is a basic reply code (550), an\n"
             "enhanced status code (5.1.1), or a whole reply line in quotes\n"
@@ -45,7 +46,11 @@ static void usage(FILE *out)
             "specific to a command, and notes on folklore meanings.\n"
             "\n"
             "Options:\n"
-            "  --json      one JSON object per ARG (an array when there are several)\n"
+            "  --format FORMAT, --format=FORMAT\n"
+            "              text (the default) or json: one JSON object per ARG (an array\n"
+            "              when there are several)\n"
+            "  --json      the same as --format json\n"
+            "  --          the arguments after it are ARGs, even if they start with -\n"
             "  -h, --help  this help\n"
             "  --version   print the version\n"
             "\n"
@@ -66,10 +71,15 @@ static bool all_digits(const char *s, size_t len)
  * three forms. */
 static bool classify(const char *arg, struct explain_arg *out, const char **why)
 {
-    size_t len = strlen(arg);
+    size_t len;
     struct smtpreply_line line;
     size_t n;
 
+    /* Blanks before the code come with copying from logs and quoting in
+     * shells; blanks after it already pass as the reply line's separator. */
+    while (*arg == ' ' || *arg == '\t')
+        arg++;
+    len = strlen(arg);
     memset(out, 0, sizeof *out);
     out->arg = arg;
     /* A bare number: three digits are a code (valid or not); any other
@@ -276,49 +286,61 @@ static void print_text(FILE *out, const struct explain_arg *a)
 
 int cmd_explain(int argc, char **argv)
 {
+    static const char *const formats[] = {"text", "json", NULL};
     bool json = false, options_done = false;
     int status = EXIT_OK, nargs = 0, printed = 0;
     json_t *array = NULL, *single = NULL;
+    const char **args = calloc((size_t)argc + 1, sizeof *args);
 
+    if (args == NULL) {
+        fprintf(stderr, "smtpreply explain: out of memory\n");
+        return EXIT_USAGE;
+    }
     for (int i = 1; i < argc; i++) {
+        const char *val;
+        int got;
         if (options_done || argv[i][0] != '-' || argv[i][1] == '\0') {
-            nargs++;
+            args[nargs++] = argv[i];
             continue;
         }
         if (strcmp(argv[i], "--") == 0) {
             options_done = true;
         } else if (cli_is_help(argv[i])) {
             usage(stdout);
-            return EXIT_OK;
+            goto done;
         } else if (strcmp(argv[i], "--version") == 0) {
             cli_print_version();
-            return EXIT_OK;
+            goto done;
         } else if (strcmp(argv[i], "--json") == 0) {
             json = true;
+        } else if ((got = cli_option_value("smtpreply explain", argc, argv, &i, "--format",
+                                           &val)) != 0) {
+            int k = got > 0 ? cli_format("smtpreply explain", val, formats) : -1;
+            if (k < 0) {
+                status = EXIT_USAGE;
+                goto done;
+            }
+            json = k == 1;
         } else {
             fprintf(stderr, "smtpreply explain: unknown option %s (see --help)\n", argv[i]);
-            return EXIT_USAGE;
+            status = EXIT_USAGE;
+            goto done;
         }
     }
     if (nargs == 0) {
-        usage(stderr);
-        return EXIT_USAGE;
+        /* One line: the whole help would bury the mistake. */
+        fprintf(stderr, "smtpreply explain: no code given (see smtpreply explain --help)\n");
+        status = EXIT_USAGE;
+        goto done;
     }
     if (json && nargs > 1)
         array = json_array();
 
-    options_done = false;
-    for (int i = 1; i < argc; i++) {
+    for (int i = 0; i < nargs; i++) {
         struct explain_arg a;
         const char *why = "";
-        if (!options_done && strcmp(argv[i], "--") == 0) {
-            options_done = true;
-            continue;
-        }
-        if (!options_done && argv[i][0] == '-' && argv[i][1] != '\0')
-            continue;
-        if (!classify(argv[i], &a, &why)) {
-            fprintf(stderr, "smtpreply explain: %s: %s\n", argv[i], why);
+        if (!classify(args[i], &a, &why)) {
+            fprintf(stderr, "smtpreply explain: %s: %s\n", args[i], why);
             status = EXIT_USAGE;
             continue;
         }
@@ -342,5 +364,7 @@ int cmd_explain(int argc, char **argv)
         kbfmt_dump(single, stdout);
         json_decref(single);
     }
+done:
+    free(args);
     return status;
 }

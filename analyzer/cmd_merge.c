@@ -27,6 +27,7 @@ static void usage(FILE *out)
             "Merging is associative: merged summaries can be merged again.\n"
             "\n"
             "  -o FILE     write to FILE instead of standard output\n"
+            "  --          the arguments after it are summaries, even if they start with -\n"
             "  -h, --help  this help;  --version  the version\n"
             "\n"
             "Exit status: 0 merged, 2 usage error or an input that is not a summary.\n");
@@ -74,27 +75,32 @@ int cmd_merge(int argc, char **argv)
     const char *outfile = NULL;
     json_t *files = json_array(), *sessions = json_array(), *totals = json_object();
     int status = EXIT_OK, inputs = 0;
+    bool options_done = false;
 
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i];
-        if (cli_is_help(a)) {
-            usage(stdout);
-            goto out;
-        }
-        if (strcmp(a, "--version") == 0) {
-            cli_print_version();
-            goto out;
-        }
-        if (strcmp(a, "-o") == 0) {
-            if (i + 1 >= argc) {
-                fprintf(stderr, "smtpreply merge: -o needs a file name\n");
-                status = EXIT_USAGE;
+        if (!options_done && a[0] == '-' && a[1] != '\0') {
+            if (strcmp(a, "--") == 0) {
+                options_done = true;
+                continue;
+            }
+            if (cli_is_help(a)) {
+                usage(stdout);
                 goto out;
             }
-            outfile = argv[++i];
-            continue;
-        }
-        if (a[0] == '-' && a[1] != '\0') {
+            if (strcmp(a, "--version") == 0) {
+                cli_print_version();
+                goto out;
+            }
+            if (strcmp(a, "-o") == 0) {
+                if (i + 1 >= argc) {
+                    fprintf(stderr, "smtpreply merge: -o needs a file name\n");
+                    status = EXIT_USAGE;
+                    goto out;
+                }
+                outfile = argv[++i];
+                continue;
+            }
             fprintf(stderr, "smtpreply merge: unknown option '%s' (see --help)\n", a);
             status = EXIT_USAGE;
             goto out;
@@ -140,14 +146,25 @@ int cmd_merge(int argc, char **argv)
             goto out;
         }
         json_t *root = json_object();
+        int werr = 0;
         json_object_set(root, "files", files);
         json_object_set(root, "sessions", sessions);
         json_object_set(root, "totals", totals);
-        json_dumpf(root, out, JSON_INDENT(2) | JSON_SORT_KEYS);
-        fputc('\n', out);
+        /* A failed write can leave nothing for fclose to fail on (the
+         * flush that failed dropped its bytes): look at every step.
+         * Standard output is checked in main. */
+        if (json_dumpf(root, out, JSON_INDENT(2) | JSON_SORT_KEYS) != 0 ||
+            fputc('\n', out) == EOF || ferror(out))
+            werr = errno ? errno : EIO;
         json_decref(root);
-        if (out != stdout && fclose(out) != 0)
-            status = EXIT_USAGE;
+        if (out != stdout) {
+            if (fclose(out) != 0 && werr == 0)
+                werr = errno;
+            if (werr) {
+                fprintf(stderr, "smtpreply merge: %s: %s\n", outfile, strerror(werr));
+                status = EXIT_USAGE;
+            }
+        }
     }
 out:
     json_decref(files);
