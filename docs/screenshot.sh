@@ -5,9 +5,11 @@
 # a capture opened at a 5xx reply and the packet details expanded.  Not
 # part of CI.
 #   docs/screenshot.sh [BUILD_DIR] [CAPTURE]
-# Needs: apt-get install wireshark-qt xvfb xdotool imagemagick x11-apps
+# Installs what it needs (scripts/deps.sh screenshot: wireshark-qt xvfb
+# xdotool imagemagick x11-apps).
 set -eu
 here=$(cd "$(dirname "$0")/.." && pwd)
+"$here/scripts/deps.sh" screenshot
 build=${1:-$here/build}
 capture=${2:-}
 out=$here/docs/wireshark-smtpreply.png

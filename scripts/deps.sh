@@ -1,15 +1,21 @@
 #!/usr/bin/env bash
-# deps.sh [main|test] - install, with apt-get, the Debian 12 packages that
-# are missing for running the main job (main) or every test (test).
+# deps.sh [main|test|screenshot] - install, with apt-get, the Debian 12
+# packages that are missing for running the main job (main), every test
+# (test), or docs/screenshot.sh (screenshot: the test set plus Wireshark's
+# GUI under Xvfb).
 # Installs nothing that is already there; needs root only when it installs.
 set -euo pipefail
 what=${1:-test}
 # What each package is for is in README.md ("Dependencies").
-pkgs=(build-essential cmake pkg-config libpcap-dev libjansson-dev)
-if [ "$what" = test ]; then
+# python3: configuring the build (tests/ is part of it) needs it.
+pkgs=(build-essential cmake pkg-config libpcap-dev libjansson-dev python3)
+if [ "$what" = test ] || [ "$what" = screenshot ]; then
   pkgs+=(python3 python3-scapy jq parallel tcpdump time util-linux
          clang libclang-rt-14-dev
          wireshark-dev libwireshark-dev libwiretap-dev libglib2.0-dev tshark)
+fi
+if [ "$what" = screenshot ]; then
+  pkgs+=(wireshark-qt xvfb xdotool imagemagick x11-apps)
 fi
 missing=()
 for p in "${pkgs[@]}"; do
