@@ -35,6 +35,7 @@
 #include "cli.h"
 #include "decode.h"
 #include "smtpreply.h"
+#include "kbfmt.h"
 #include "tally.h"
 
 /* ------------------------------------------------------------------ */
@@ -338,60 +339,39 @@ static bool spool_replay(FILE *sp, struct output *o, const char *path)
 /* ------------------------------------------------------------------ */
 /* events                                                             */
 
-/* Copies reply text for output: control characters and bytes that are
- * not printable ASCII become '?' (JSON escaping does the rest). */
-static void printable_copy(char *dst, size_t size, const char *src, size_t len)
-{
-    size_t n = len < size - 1 ? len : size - 1;
-    for (size_t i = 0; i < n; i++) {
-        unsigned char c = (unsigned char)src[i];
-        dst[i] = (c < 0x20 || c >= 0x7f) ? '?' : (char)c;
-    }
-    dst[n] = '\0';
-}
-
+/* One --replies line, by jansson.  The reply's text is kept as sent:
+ * bytes that break UTF-8 become U+FFFD and JSON escapes the rest. */
 static void reply_line_json(struct job *j, const struct flow *f, const struct smtpreply_event *ev)
 {
     const struct summary *s = f->sum;
     struct sbuf *b = &j->line;
-    char esc[16], text[600];
+    char esc[16];
     b->n = 0;
-    sb_puts(b, "{\"anomalies\":[");
-    bool first = true;
-    for (unsigned i = 0; i < SMTPREPLY_ANOM__COUNT; i++) {
-        if (ev->anomalies & ((smtpreply_anomaly_set)1 << i)) {
-            sb_printf(b, "%s\"%s\"", first ? "" : ",",
-                      smtpreply_anomaly_name((enum smtpreply_anomaly)i));
-            first = false;
-        }
-    }
-    sb_printf(b, "],\"class\":%u,\"client\":", ev->code / 100);
-    sb_json_str(b, s->client, strlen(s->client));
-    sb_printf(b, ",\"code\":%u,\"command\":", ev->code);
-    if (ev->has_cmd && ev->cmd.verb[0])
-        sb_json_str(b, ev->cmd.verb, strlen(ev->cmd.verb));
-    else
-        sb_puts(b, "null");
-    sb_puts(b, ",\"enhanced\":");
-    if (ev->has_esc)
-        sb_printf(b, "\"%s\"", smtpreply_esc_format(&ev->esc, esc, sizeof esc));
-    else
-        sb_puts(b, "null");
-    sb_puts(b, ",\"file\":");
-    sb_json_str(b, j->fr->path, strlen(j->fr->path));
-    sb_puts(b, ",\"rt_ms\":");
-    if (ev->rt_us >= 0)
-        sb_fixed(b, ev->rt_us, 3);
-    else
-        sb_puts(b, "null");
-    sb_puts(b, ",\"server\":");
-    sb_json_str(b, s->server, strlen(s->server));
-    sb_printf(b, ",\"stage\":\"%s\",\"text\":", smtpreply_stage_name(ev->stage));
-    printable_copy(text, sizeof text, ev->text, ev->text_len);
-    sb_json_str(b, text, strlen(text));
-    sb_puts(b, ",\"ts\":");
-    sb_fixed(b, ev->ts_us, 6);
-    sb_puts(b, "}\n");
+    json_t *o = json_object();
+    json_t *an = json_array();
+    for (unsigned i = 0; i < SMTPREPLY_ANOM__COUNT; i++)
+        if (ev->anomalies & ((smtpreply_anomaly_set)1 << i))
+            json_array_append_new(an, json_string(smtpreply_anomaly_name((enum smtpreply_anomaly)i)));
+    json_object_set_new(o, "anomalies", an);
+    json_object_set_new(o, "class", json_integer(ev->code / 100));
+    json_object_set_new(o, "client", kbfmt_string_lossy(s->client, strlen(s->client)));
+    json_object_set_new(o, "code", json_integer(ev->code));
+    json_object_set_new(o, "command", ev->has_cmd && ev->cmd.verb[0]
+                                          ? kbfmt_string_lossy(ev->cmd.verb, strlen(ev->cmd.verb))
+                                          : json_null());
+    json_object_set_new(o, "enhanced", ev->has_esc ? json_string(smtpreply_esc_format(
+                                                         &ev->esc, esc, sizeof esc))
+                                                   : json_null());
+    json_object_set_new(o, "file", kbfmt_string_lossy(j->fr->path, strlen(j->fr->path)));
+    json_object_set_new(o, "rt_ms", ev->rt_us >= 0 ? json_real((double)ev->rt_us / 1000.0)
+                                                   : json_null());
+    json_object_set_new(o, "server", kbfmt_string_lossy(s->server, strlen(s->server)));
+    json_object_set_new(o, "stage", json_string(smtpreply_stage_name(ev->stage)));
+    json_object_set_new(o, "text", kbfmt_string_lossy(ev->text ? ev->text : "", ev->text_len));
+    json_object_set_new(o, "ts", json_real((double)(ev->ts_us / 1000000) +
+                                           (double)(ev->ts_us % 1000000) / 1e6));
+    sb_json(b, o, JSON_COMPACT);
+    sb_putc(b, '\n');
     if (j->direct)
         fwrite(b->p, 1, b->n, j->direct->fp);
     else
@@ -545,7 +525,11 @@ static void flow_end(struct job *j, struct flow *f, int64_t ts_us, bool evicted)
     struct smtpreply_conn_stats cs;
     smtpreply_conn_finish(f->conn, ts_us, 0);
     smtpreply_conn_stats(f->conn, &cs);
-    if (cs.state == SMTPREPLY_CONN_SMTP && flow_summary(f) != NULL) {
+    /* A flow with no data at all (SYN only, refused, a stray ACK) holds no
+     * dialogue: it is counted, not listed as a session. */
+    if (cs.state == SMTPREPLY_CONN_SMTP && !cs.payload)
+        j->fr->counters.empty++;
+    else if (cs.state == SMTPREPLY_CONN_SMTP && flow_summary(f) != NULL) {
         const struct smtpreply_session *ss = smtpreply_conn_session(f->conn);
         struct summary *s = f->sum;
         s->closed = cs.closed;
@@ -1309,14 +1293,16 @@ static void usage(FILE *out)
             "  --format FMT        text (default), json or csv\n"
             "  --json              same as --format json\n"
             "  --replies           one JSON object per reply per line (no summary)\n"
-            "  -o FILE             write to FILE instead of standard output\n"
-            "  -F EXPR             read only packets matching the BPF filter EXPR\n"
+            "  -o, --output FILE   write to FILE instead of standard output\n"
+            "  -F, --filter EXPR   read only packets matching the BPF filter EXPR\n"
             "  --port N            also treat TCP port N as SMTP (repeatable)\n"
             "  -j N, --jobs N      read N files at once (default 1; 0 = one per core);\n"
             "                      the output is the same as with -j 1\n"
-            "  -q                  no progress bar, no chatter (errors still go to stderr)\n"
+            "  -q, --quiet         no progress bar, no chatter (errors still go to stderr)\n"
+            "  --                  the arguments after it are inputs, even if they start with -\n"
+            "Long options also take --name=VALUE.\n"
             "Limits (hitting one is counted in the output; processing goes on):\n"
-            "  --max-line N        bytes kept per line (default 4096)\n"
+            "  --max-line N        bytes kept per line (64-16777216, default 4096)\n"
             "  --max-pending N     commands awaiting replies per session (default 1000)\n"
             "  --max-reply-lines N lines counted into one reply (default 1000)\n"
             "  --max-held N        client bytes held until the reply that decides what they\n"
@@ -1364,6 +1350,17 @@ static bool filter_ok(const char *filter)
     return ok;
 }
 
+/* A whole number in [lo, hi]; otherwise one line naming the range. */
+static bool number_opt(const char *name, const char *val, uint32_t lo, uint32_t hi,
+                       uint32_t *out)
+{
+    if (parse_u32(val, lo, hi, out))
+        return true;
+    fprintf(stderr, "smtpreply: bad value for %s: '%s' (a whole number from %u to %u)\n", name,
+            val, lo, hi);
+    return false;
+}
+
 int cmd_tally(int argc, char **argv)
 {
     struct options opt;
@@ -1379,24 +1376,25 @@ int cmd_tally(int argc, char **argv)
     if (args == NULL)
         return EXIT_USAGE;
 
+    bool options_done = false;
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i];
-        const char *val = i + 1 < argc ? argv[i + 1] : NULL;
+        const char *val = NULL;
         uint32_t u;
-#define NEED_VALUE()                                                              \
-    do {                                                                          \
-        if (val == NULL) {                                                        \
-            fprintf(stderr, "smtpreply: %s needs a value (see --help)\n", a);     \
-            goto done;                                                            \
-        }                                                                         \
-        i++;                                                                      \
+        int got = 0;
+        /* "--name VALUE" or "--name=VALUE"; a missing value ends the run. */
+#define VALUE_OPT(name)                                                                   \
+    ((got = cli_option_value("smtpreply", argc, argv, &i, (name), &val)) != 0)
+#define NUMBER(name, lo, hi, dst)                                                         \
+    do {                                                                                  \
+        if (got < 0 || !number_opt((name), val, (lo), (hi), (dst)))                       \
+            goto done;                                                                    \
     } while (0)
-#define BAD_VALUE()                                                               \
-    do {                                                                          \
-        fprintf(stderr, "smtpreply: bad value for %s: '%s'\n", a, val);           \
-        goto done;                                                                \
-    } while (0)
-        if (cli_is_help(a)) {
+        if (options_done || a[0] != '-' || a[1] == '\0') {
+            args[nargs++] = a; /* "-" is standard input */
+        } else if (strcmp(a, "--") == 0) {
+            options_done = true; /* captures whose names start with '-' follow */
+        } else if (cli_is_help(a)) {
             usage(stdout);
             status = EXIT_OK;
             goto done;
@@ -1406,70 +1404,65 @@ int cmd_tally(int argc, char **argv)
             goto done;
         } else if (strcmp(a, "--json") == 0) {
             opt.format = FMT_JSON;
-        } else if (strcmp(a, "--format") == 0) {
-            NEED_VALUE();
-            if (strcmp(val, "text") == 0) opt.format = FMT_TEXT;
-            else if (strcmp(val, "json") == 0) opt.format = FMT_JSON;
-            else if (strcmp(val, "csv") == 0) opt.format = FMT_CSV;
-            else BAD_VALUE();
+        } else if (VALUE_OPT("--format")) {
+            static const char *const names[] = {"text", "json", "csv", NULL};
+            static const enum out_format formats[] = {FMT_TEXT, FMT_JSON, FMT_CSV};
+            int k = got < 0 ? -1 : cli_format("smtpreply", val, names);
+            if (k < 0)
+                goto done;
+            opt.format = formats[k];
         } else if (strcmp(a, "--replies") == 0) {
             opt.replies = true;
         } else if (strcmp(a, "-q") == 0 || strcmp(a, "--quiet") == 0) {
             opt.quiet = true;
-        } else if (strcmp(a, "-o") == 0) {
-            NEED_VALUE();
+        } else if (VALUE_OPT("-o") || VALUE_OPT("--output")) {
+            if (got < 0)
+                goto done;
             opt.outfile = val;
-        } else if (strcmp(a, "-F") == 0) {
-            NEED_VALUE();
+        } else if (VALUE_OPT("-F") || VALUE_OPT("--filter")) {
+            if (got < 0)
+                goto done;
             opt.filter = val;
-        } else if (strcmp(a, "-j") == 0 || strcmp(a, "--jobs") == 0) {
-            NEED_VALUE();
-            if (!parse_u32(val, 0, 1024, &opt.jobs)) BAD_VALUE();
+        } else if (VALUE_OPT("-j") || VALUE_OPT("--jobs")) {
+            NUMBER("--jobs", 0, 1024, &opt.jobs);
         } else if (strncmp(a, "-j", 2) == 0 && a[2] >= '0' && a[2] <= '9') {
+            got = 1;
             val = a + 2;
-            if (!parse_u32(val, 0, 1024, &opt.jobs)) BAD_VALUE();
-        } else if (strcmp(a, "--port") == 0) {
-            NEED_VALUE();
-            if (!parse_u32(val, 1, 65535, &u) || opt.nports == 64) BAD_VALUE();
+            NUMBER("-j", 0, 1024, &opt.jobs);
+        } else if (VALUE_OPT("--port")) {
+            NUMBER("--port", 1, 65535, &u);
+            if (opt.nports == 64) {
+                fprintf(stderr, "smtpreply: at most 64 --port options\n");
+                goto done;
+            }
             opt.ports[opt.nports++] = (uint16_t)u;
-        } else if (strcmp(a, "--max-line") == 0) {
-            NEED_VALUE();
-            if (!parse_u32(val, 64, 1u << 24, &opt.limits.max_line)) BAD_VALUE();
-        } else if (strcmp(a, "--max-pending") == 0) {
-            NEED_VALUE();
-            if (!parse_u32(val, 1, 1u << 20, &opt.limits.max_pending)) BAD_VALUE();
-        } else if (strcmp(a, "--max-reply-lines") == 0) {
-            NEED_VALUE();
-            if (!parse_u32(val, 1, 1u << 24, &opt.limits.max_reply_lines)) BAD_VALUE();
-        } else if (strcmp(a, "--max-held") == 0) {
-            NEED_VALUE();
-            if (!parse_u32(val, 512, 1u << 26, &opt.limits.max_held)) BAD_VALUE();
-        } else if (strcmp(a, "--max-detect") == 0) {
-            NEED_VALUE();
-            if (!parse_u32(val, 64, 1u << 20, &opt.limits.max_detect)) BAD_VALUE();
-        } else if (strcmp(a, "--max-reasm") == 0) {
-            NEED_VALUE();
-            if (!parse_u32(val, 0, 1u << 30, &opt.limits.max_reasm)) BAD_VALUE();
-        } else if (strcmp(a, "--max-sessions") == 0) {
-            NEED_VALUE();
-            if (!parse_u32(val, 1, 1u << 26, &opt.max_flows)) BAD_VALUE();
-        } else if (strcmp(a, "--idle-timeout") == 0) {
-            NEED_VALUE();
-            if (!parse_u32(val, 1, 1u << 30, &u)) BAD_VALUE();
+        } else if (VALUE_OPT("--max-line")) {
+            NUMBER("--max-line", 64, 1u << 24, &opt.limits.max_line);
+        } else if (VALUE_OPT("--max-pending")) {
+            NUMBER("--max-pending", 1, 1u << 20, &opt.limits.max_pending);
+        } else if (VALUE_OPT("--max-reply-lines")) {
+            NUMBER("--max-reply-lines", 1, 1u << 24, &opt.limits.max_reply_lines);
+        } else if (VALUE_OPT("--max-held")) {
+            NUMBER("--max-held", 512, 1u << 26, &opt.limits.max_held);
+        } else if (VALUE_OPT("--max-detect")) {
+            NUMBER("--max-detect", 64, 1u << 20, &opt.limits.max_detect);
+        } else if (VALUE_OPT("--max-reasm")) {
+            NUMBER("--max-reasm", 0, 1u << 30, &opt.limits.max_reasm);
+        } else if (VALUE_OPT("--max-sessions")) {
+            NUMBER("--max-sessions", 1, 1u << 26, &opt.max_flows);
+        } else if (VALUE_OPT("--idle-timeout")) {
+            NUMBER("--idle-timeout", 1, 1u << 30, &u);
             opt.idle_timeout = u;
-        } else if (strcmp(a, "--max-memory") == 0) {
-            NEED_VALUE();
-            if (!parse_u32(val, 1, 1u << 20, &u)) BAD_VALUE();
+        } else if (VALUE_OPT("--max-memory")) {
+            NUMBER("--max-memory", 1, 1u << 20, &u);
             opt.max_memory = (uint64_t)u << 20;
-        } else if (a[0] == '-' && a[1] != '\0') {
+        } else {
             fprintf(stderr, "smtpreply: unknown option '%s' (see --help)\n", a);
             goto done;
-        } else {
-            args[nargs++] = a;
         }
     }
-#undef NEED_VALUE
-#undef BAD_VALUE
+#undef VALUE_OPT
+#undef NUMBER
     if (nargs == 0) {
         fprintf(stderr, "smtpreply: no capture given (see --help)\n");
         goto done;
@@ -1528,11 +1521,21 @@ int cmd_tally(int argc, char **argv)
      * text files only, would otherwise end with status 2 and no word. */
     if (!any_opened && !trouble)
         fprintf(stderr, "smtpreply: no capture found in the input given (see --help)\n");
-    if (o.fp != stdout && fclose(o.fp) != 0) {
-        fprintf(stderr, "smtpreply: %s: %s\n", opt.outfile, strerror(errno));
-        status = EXIT_USAGE;
-    } else if (o.fp == stdout && fflush(stdout) != 0) {
-        fprintf(stderr, "smtpreply: cannot write the output: %s\n", strerror(errno));
+    /* A write that failed earlier leaves only the error flag (a buffer that
+     * could not be written is dropped, and fclose may then succeed). */
+    if (o.fp != stdout) {
+        bool failed = fflush(o.fp) != 0 || ferror(o.fp);
+        int err = errno ? errno : EIO;
+        if (fclose(o.fp) != 0 && !failed) {
+            failed = true;
+            err = errno;
+        }
+        if (failed) {
+            fprintf(stderr, "smtpreply: cannot write %s: %s\n", opt.outfile, strerror(err));
+            status = EXIT_USAGE;
+        }
+    } else if (fflush(stdout) != 0 || ferror(stdout)) {
+        fprintf(stderr, "smtpreply: cannot write the output: %s\n", strerror(errno ? errno : EIO));
         status = EXIT_USAGE;
     }
     out_free(&o);

@@ -15,6 +15,7 @@
 #include <jansson.h>
 
 #include "cli.h"
+#include "kbfmt.h"
 #include "smtpreply.h"
 #include "transcript.h"
 
@@ -103,7 +104,7 @@ static int read_all(const char *path, char **out, size_t *out_len)
 static void usage(FILE *out)
 {
     fprintf(out,
-            "Usage: smtpreply transcript [--json] FILE|-\n"
+            "Usage: smtpreply transcript [--json|--format text|json] FILE|-\n"
             "\n"
             "Annotates a plain-text SMTP dialogue: each reply under the command it\n"
             "answers, with its meaning, class and anomalies.  Formats:\n"
@@ -112,7 +113,11 @@ static void usage(FILE *out)
             "             ('===', '***' and --show-raw-text dumps are not dialogue)\n"
             "Other lines (blank, '#' comments, prose) are ignored.\n"
             "\n"
-            "  --json     one object: {\"replies\": [...], \"unanswered\": [...]}\n"
+            "  --format text|json   text (default) or one JSON object:\n"
+            "             {\"replies\": [...], \"unanswered\": [...], \"anomalies\": [...]}\n"
+            "  --json     same as --format json\n"
+            "  --         the argument after it is the dialogue, even if it starts with -\n"
+            "  -h, --help  this help;  --version  the version\n"
             "\n"
             "Exit status: 0 annotated, 2 usage error, unreadable file or no dialogue.\n");
 }
@@ -171,7 +176,8 @@ static int print_json(const struct run *r, bool encrypted)
             json_object_set_new(o, "anomalies", anomaly_array(ev->anomalies));
             json_object_set_new(o, "stage", json_string(smtpreply_stage_name(ev->stage)));
             json_object_set_new(o, "lines", json_integer(ev->nlines));
-            json_object_set_new(o, "text", json_string(it->text ? it->text : ""));
+            json_object_set_new(o, "text", kbfmt_string_lossy(it->text ? it->text : "",
+                                                              it->text ? ev->text_len : 0));
             json_object_set_new(o, "line", json_integer((json_int_t)ev->tag));
             json_object_set_new(o, "first_line", json_integer((json_int_t)ev->first_tag));
             if (ev->has_cmd)
@@ -226,7 +232,9 @@ static void print_reply(const struct item *it)
     char esc[16] = "";
     if (ev->has_esc)
         smtpreply_esc_format(&ev->esc, esc, sizeof esc);
-    printf("    S: %03u %s", ev->code, it->text ? it->text : "");
+    printf("    S: %03u ", ev->code);
+    if (it->text)
+        kbfmt_print_text(stdout, it->text, ev->text_len);
     if (ev->nlines > 1)
         printf("   (last of %u lines)", ev->nlines);
     printf("\n");
@@ -250,12 +258,15 @@ static void print_text(const struct run *r)
         const struct smtpreply_event *ev = &it->ev;
         switch (it->type) {
         case SMTPREPLY_EV_COMMAND:
-            if (it->virtual_data_end)
+            if (it->virtual_data_end) {
                 printf("C: .   (end of message data)   [line %llu]\n",
                        (unsigned long long)ev->cmd.tag);
-            else
-                printf("C: %s   [line %llu]\n", it->text ? it->text : "",
-                       (unsigned long long)ev->tag);
+            } else {
+                printf("C: ");
+                if (it->text)
+                    kbfmt_print_text(stdout, it->text, ev->text_len);
+                printf("   [line %llu]\n", (unsigned long long)ev->tag);
+            }
             print_anomalies(ev->anomalies, "    ");
             for (size_t j = 0; j < r->n; j++)
                 if (r->items[j].type == SMTPREPLY_EV_REPLY && r->items[j].ev.has_cmd &&
@@ -319,34 +330,43 @@ static void place_data_ends(struct run *r)
 
 int cmd_transcript(int argc, char **argv)
 {
-    bool json = false;
+    bool json = false, options_done = false;
     const char *path = NULL;
     for (int i = 1; i < argc; i++) {
-        if (cli_is_help(argv[i])) {
+        const char *val = NULL;
+        int got;
+        if (!options_done && strcmp(argv[i], "--") == 0) {
+            options_done = true;
+        } else if (options_done || argv[i][0] != '-' || argv[i][1] == 0) {
+            if (path) {
+                fprintf(stderr, "smtpreply transcript: one dialogue at a time (got %s and %s)\n",
+                        path, argv[i]);
+                return EXIT_USAGE;
+            }
+            path = argv[i];
+        } else if (cli_is_help(argv[i])) {
             usage(stdout);
             return EXIT_OK;
         } else if (strcmp(argv[i], "--version") == 0) {
             cli_print_version();
             return EXIT_OK;
-        } else if (strcmp(argv[i], "--json") == 0 || strcmp(argv[i], "--format=json") == 0) {
+        } else if (strcmp(argv[i], "--json") == 0) {
             json = true;
-        } else if (strcmp(argv[i], "--format") == 0 && i + 1 < argc &&
-                   strcmp(argv[i + 1], "json") == 0) {
-            json = true;
-            i++;
-        } else if (argv[i][0] == '-' && argv[i][1] != 0) {
+        } else if ((got = cli_option_value("smtpreply transcript", argc, argv, &i, "--format",
+                                           &val)) != 0) {
+            static const char *const names[] = {"text", "json", NULL};
+            int k = got < 0 ? -1 : cli_format("smtpreply transcript", val, names);
+            if (k < 0)
+                return EXIT_USAGE;
+            json = k == 1;
+        } else {
             fprintf(stderr, "smtpreply transcript: unknown option %s (try --help)\n", argv[i]);
             return EXIT_USAGE;
-        } else if (path) {
-            fprintf(stderr, "smtpreply transcript: one dialogue at a time (got %s and %s)\n",
-                    path, argv[i]);
-            return EXIT_USAGE;
-        } else {
-            path = argv[i];
         }
     }
     if (!path) {
-        usage(stderr);
+        fprintf(stderr, "smtpreply transcript: no dialogue given (a file, or - for standard "
+                        "input; see smtpreply transcript --help)\n");
         return EXIT_USAGE;
     }
 

@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: MIT */
 /* kbfmt_json.c - knowledge-base entries as JSON (keys per CONTRACTS.md,
  * `explain --json`) and small printing helpers. */
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -19,22 +20,81 @@ json_t *kbfmt_list_json(const char *list)
     return arr;
 }
 
+/* Length of the valid UTF-8 sequence at s (RFC 3629: no overlongs, no
+ * surrogates, nothing past U+10FFFF), or 0 if the byte starts none. */
+size_t kbfmt_utf8_len(const unsigned char *s, size_t avail)
+{
+    unsigned char c = s[0];
+    size_t n;
+    uint32_t cp;
+    if (c < 0x80)
+        return 1;
+    if (c >= 0xc2 && c <= 0xdf) {
+        n = 2;
+        cp = c & 0x1f;
+    } else if (c >= 0xe0 && c <= 0xef) {
+        n = 3;
+        cp = c & 0x0f;
+    } else if (c >= 0xf0 && c <= 0xf4) {
+        n = 4;
+        cp = c & 0x07;
+    } else {
+        return 0;
+    }
+    if (avail < n)
+        return 0;
+    for (size_t i = 1; i < n; i++) {
+        if ((s[i] & 0xc0) != 0x80)
+            return 0;
+        cp = cp << 6 | (s[i] & 0x3f);
+    }
+    if ((n == 3 && (cp < 0x800 || (cp >= 0xd800 && cp <= 0xdfff))) ||
+        (n == 4 && (cp < 0x10000 || cp > 0x10ffff)))
+        return 0;
+    return n;
+}
+
 json_t *kbfmt_string_lossy(const char *s, size_t len)
 {
     json_t *j = json_stringn(s, len);
-    char *copy;
     if (j)
         return j;
-    copy = malloc(len + 1);
+    /* Each bad byte becomes U+FFFD (3 bytes). */
+    char *copy = malloc(len * 3 + 1);
     if (!copy)
         return json_null();
-    for (size_t i = 0; i < len; i++) {
-        unsigned char c = (unsigned char)s[i];
-        copy[i] = (c >= 0x80 || c == 0) ? '?' : (char)c;
+    size_t n = 0;
+    const unsigned char *u = (const unsigned char *)s;
+    for (size_t i = 0; i < len;) {
+        size_t k = kbfmt_utf8_len(u + i, len - i);
+        if (k == 0) {
+            memcpy(copy + n, "\xef\xbf\xbd", 3);
+            n += 3;
+            i++;
+        } else {
+            memcpy(copy + n, u + i, k);
+            n += k;
+            i += k;
+        }
     }
-    j = json_stringn(copy, len);
+    j = json_stringn(copy, n);
     free(copy);
     return j ? j : json_null();
+}
+
+void kbfmt_print_text(FILE *out, const char *s, size_t len)
+{
+    const unsigned char *u = (const unsigned char *)s;
+    for (size_t i = 0; i < len;) {
+        size_t k = kbfmt_utf8_len(u + i, len - i);
+        if (k == 0 || u[i] < 0x20 || u[i] == 0x7f) {
+            fprintf(out, "\\x%02x", u[i]);
+            i++;
+        } else {
+            fwrite(u + i, 1, k, out);
+            i += k;
+        }
+    }
 }
 
 const char *kbfmt_retry_word(enum smtpreply_retry r)

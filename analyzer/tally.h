@@ -15,6 +15,8 @@
 #include <stdint.h>
 #include <stdio.h>
 
+#include <jansson.h>
+
 #include "decode.h"
 #include "smtpreply.h"
 
@@ -56,6 +58,7 @@ struct file_counters {
     uint64_t skips[SKIP__COUNT];
     uint64_t evicted, cut_packets;
     uint64_t mem_peak, refused;
+    uint64_t empty;             /* SMTP-port flows that carried no data */
 };
 
 /* One input as listed in the output's files[]. */
@@ -80,12 +83,11 @@ struct sbuf {
 void sb_putc(struct sbuf *b, char c);
 void sb_puts(struct sbuf *b, const char *s);
 void sb_printf(struct sbuf *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-/* A JSON string: escapes, and invalid UTF-8 bytes become U+FFFD. */
-void sb_json_str(struct sbuf *b, const char *s, size_t len);
-/* Decimal digits without printf (the writer's hot path). */
-void sb_u64(struct sbuf *b, uint64_t v);
-/* v / 10^decimals as a JSON number: "16.135", "1700000000.5", "3.0". */
-void sb_fixed(struct sbuf *b, int64_t v, unsigned decimals);
+/* Serialises j with jansson (sorted keys, 16 significant digits: exact
+ * microseconds for times since the epoch and milliseconds for response
+ * times) plus `flags`, then drops the reference. */
+#define TALLY_JSON_FLAGS (JSON_SORT_KEYS | JSON_REAL_PRECISION(16))
+void sb_json(struct sbuf *b, json_t *j, size_t flags);
 
 enum out_format { FMT_TEXT, FMT_JSON, FMT_CSV };
 

@@ -3,11 +3,12 @@
  * tally_out.c - the tally's writer: text, JSON and CSV, streamed.
  *
  * Each session is written when it ends (out_session) and only added into
- * the totals; files[] and totals close the document (out_end).  JSON is
- * written by hand rather than through a document tree: building the whole
- * tree first was the largest cost of a big run and held every session in
- * memory (perf on the 839 MB benchmark: 2.1 of 5.1 s).  Keys inside each
- * object are sorted, as jansson's JSON_SORT_KEYS wrote them before.
+ * the totals; files[] and totals close the document (out_end).  Every JSON
+ * value is made and serialised by jansson, one session (or file, or the
+ * totals) at a time; only the outer object's three keys are written here.
+ * Building one tree of the whole document first was the largest cost of a
+ * big run and held every session in memory (perf on the 839 MB benchmark:
+ * 2.1 of 5.1 s).
  */
 #include <inttypes.h>
 #include <stdarg.h>
@@ -15,6 +16,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "kbfmt.h"
 #include "tally.h"
 
 /* ------------------------------------------------------------------ */
@@ -134,115 +136,31 @@ void sb_printf(struct sbuf *b, const char *fmt, ...)
     b->n += (size_t)len;
 }
 
-/* Length of the valid UTF-8 sequence at s (RFC 3629: no overlongs, no
- * surrogates, nothing past U+10FFFF), or 0 if the byte starts none. */
-static size_t utf8_len(const unsigned char *s, size_t avail)
+static int sb_dump_cb(const char *buf, size_t size, void *data)
 {
-    unsigned char c = s[0];
-    size_t n;
-    uint32_t cp;
-    if (c < 0x80) return 1;
-    if (c >= 0xc2 && c <= 0xdf) { n = 2; cp = c & 0x1f; }
-    else if (c >= 0xe0 && c <= 0xef) { n = 3; cp = c & 0x0f; }
-    else if (c >= 0xf0 && c <= 0xf4) { n = 4; cp = c & 0x07; }
-    else return 0;
-    if (avail < n)
-        return 0;
-    for (size_t i = 1; i < n; i++) {
-        if ((s[i] & 0xc0) != 0x80)
-            return 0;
-        cp = cp << 6 | (s[i] & 0x3f);
-    }
-    if ((n == 3 && (cp < 0x800 || (cp >= 0xd800 && cp <= 0xdfff))) ||
-        (n == 4 && (cp < 0x10000 || cp > 0x10ffff)))
-        return 0;
-    return n;
+    struct sbuf *b = data;
+    if (!sb_reserve(b, size))
+        return -1;
+    memcpy(b->p + b->n, buf, size);
+    b->n += size;
+    return 0;
 }
 
-void sb_json_str(struct sbuf *b, const char *str, size_t len)
+void sb_json(struct sbuf *b, json_t *j, size_t flags)
 {
-    const unsigned char *s = (const unsigned char *)str;
-    sb_putc(b, '"');
-    for (size_t i = 0; i < len;) {
-        unsigned char c = s[i];
-        if (c == '"' || c == '\\') {
-            sb_putc(b, '\\');
-            sb_putc(b, (char)c);
-            i++;
-        } else if (c < 0x20) {
-            static const char short_esc[] = "btn?fr";
-            if (c >= 8 && c <= 13 && c != 11) {
-                sb_putc(b, '\\');
-                sb_putc(b, short_esc[c - 8]);
-            } else {
-                sb_printf(b, "\\u%04x", c);
-            }
-            i++;
-        } else {
-            size_t n = utf8_len(s + i, len - i);
-            if (n == 0) {
-                sb_puts(b, "\\ufffd");
-                i++;
-            } else if (sb_reserve(b, n)) {
-                memcpy(b->p + b->n, s + i, n);
-                b->n += n;
-                i += n;
-            } else {
-                i += n;
-            }
-        }
-    }
-    sb_putc(b, '"');
+    if (j)
+        json_dump_callback(j, sb_dump_cb, b, flags | TALLY_JSON_FLAGS);
+    json_decref(j);
 }
 
-void sb_u64(struct sbuf *b, uint64_t v)
+/* A time or duration from an integer count of 10^-decimals units, split so
+ * that seconds since the epoch keep their fraction in a double. */
+static json_t *fixed_json(int64_t v, unsigned decimals)
 {
-    char tmp[24];
-    size_t i = sizeof tmp;
-    do {
-        tmp[--i] = (char)('0' + v % 10);
-        v /= 10;
-    } while (v);
-    if (sb_reserve(b, sizeof tmp - i)) {
-        memcpy(b->p + b->n, tmp + i, sizeof tmp - i);
-        b->n += sizeof tmp - i;
-    }
-}
-
-void sb_fixed(struct sbuf *b, int64_t v, unsigned decimals)
-{
-    uint64_t scale = 1;
+    int64_t scale = 1;
     for (unsigned i = 0; i < decimals; i++)
         scale *= 10;
-    uint64_t mag = v < 0 ? (uint64_t)0 - (uint64_t)v : (uint64_t)v;
-    if (v < 0)
-        sb_putc(b, '-');
-    sb_u64(b, mag / scale);
-    sb_putc(b, '.');
-    uint64_t frac = mag % scale;
-    if (frac == 0) {
-        sb_putc(b, '0');
-        return;
-    }
-    /* The fraction's digits with leading zeros kept, trailing ones cut. */
-    char tmp[24];
-    unsigned n = decimals;
-    for (unsigned i = decimals; i-- > 0;) {
-        tmp[i] = (char)('0' + frac % 10);
-        frac /= 10;
-    }
-    while (n > 1 && tmp[n - 1] == '0')
-        n--;
-    if (sb_reserve(b, n)) {
-        memcpy(b->p + b->n, tmp, n);
-        b->n += n;
-    }
-}
-
-static void sb_json_key(struct sbuf *b, const char *key)
-{
-    sb_json_str(b, key, strlen(key));
-    sb_puts(b, ": ");
+    return json_real((double)(v / scale) + (double)(v % scale) / (double)scale);
 }
 
 static void sb_flush(struct output *o)
@@ -277,55 +195,28 @@ static const char *status_flags(const struct summary *s, const char **flags, siz
     return "complete";
 }
 
-static void json_codes(struct sbuf *b, const struct count_list *l, bool enhanced)
+static json_t *codes_json(const struct count_list *l, bool enhanced)
 {
-    sb_putc(b, '{');
+    json_t *o = json_object();
+    char key[24];
     for (size_t i = 0; i < l->n; i++) {
-        uint32_t key = l->v[i].key;
-        sb_puts(b, i ? ", \"" : "\"");
-        if (enhanced) {
-            sb_u64(b, key >> 20);
-            sb_putc(b, '.');
-            sb_u64(b, (key >> 10) & 0x3ff);
-            sb_putc(b, '.');
-            sb_u64(b, key & 0x3ff);
-        } else {
-            sb_u64(b, key);
-        }
-        sb_puts(b, "\": ");
-        sb_u64(b, l->v[i].count);
+        if (enhanced)
+            esc_key_str(l->v[i].key, key, sizeof key);
+        else
+            snprintf(key, sizeof key, "%u", l->v[i].key);
+        json_object_set_new(o, key, json_integer((json_int_t)l->v[i].count));
     }
-    sb_putc(b, '}');
+    return o;
 }
 
-static void json_anomalies(struct sbuf *b, const uint64_t *a)
+static json_t *anomalies_json(const uint64_t *a)
 {
-    bool first = true;
-    sb_putc(b, '{');
-    /* Sorted by name, as every other object here. */
-    const char *names[SMTPREPLY_ANOM__COUNT];
-    unsigned idx[SMTPREPLY_ANOM__COUNT], n = 0;
-    for (unsigned i = 0; i < SMTPREPLY_ANOM__COUNT; i++) {
-        if (a[i] == 0)
-            continue;
-        const char *name = smtpreply_anomaly_name((enum smtpreply_anomaly)i);
-        unsigned j = n++;
-        while (j > 0 && strcmp(names[j - 1], name) > 0) {
-            names[j] = names[j - 1];
-            idx[j] = idx[j - 1];
-            j--;
-        }
-        names[j] = name;
-        idx[j] = i;
-    }
-    for (unsigned j = 0; j < n; j++) {
-        sb_puts(b, first ? "\"" : ", \"");
-        sb_puts(b, names[j]);
-        sb_puts(b, "\": ");
-        sb_u64(b, a[idx[j]]);
-        first = false;
-    }
-    sb_putc(b, '}');
+    json_t *o = json_object();
+    for (unsigned i = 0; i < SMTPREPLY_ANOM__COUNT; i++)
+        if (a[i])
+            json_object_set_new(o, smtpreply_anomaly_name((enum smtpreply_anomaly)i),
+                                json_integer((json_int_t)a[i]));
+    return o;
 }
 
 /* RFC 4180 quoting. */
@@ -367,65 +258,37 @@ void out_begin(struct output *o)
 
 static void session_json(struct output *o, const struct summary *s, const char *file)
 {
-    struct sbuf *b = &o->sb;
     const char *flags[8];
     size_t nflags;
     const char *status = status_flags(s, flags, &nflags);
-    sb_puts(b, o->any_session ? ",\n    {" : "\n    {");
-    sb_json_key(b, "anomalies");
-    json_anomalies(b, s->anomalies);
-    sb_puts(b, ", ");
-    sb_json_key(b, "client");
-    sb_json_str(b, s->client, strlen(s->client));
-    sb_puts(b, ", ");
-    sb_json_key(b, "codes");
-    json_codes(b, &s->codes, false);
-    sb_puts(b, ", \"commands\": ");
-    sb_u64(b, s->commands);
-    sb_puts(b, ", \"end\": ");
-    sb_fixed(b, s->end_ns, 9);
-    sb_puts(b, ", ");
-    sb_json_key(b, "enhanced");
-    json_codes(b, &s->enhanced, true);
-    sb_puts(b, ", ");
-    sb_json_key(b, "file");
-    sb_json_str(b, file, strlen(file));
-    sb_puts(b, ", \"flags\": [");
-    for (size_t i = 0; i < nflags; i++) {
-        sb_puts(b, i ? ", \"" : "\"");
-        sb_puts(b, flags[i]);
-        sb_putc(b, '"');
-    }
-    sb_puts(b, "], \"missing_bytes\": ");
-    sb_u64(b, s->missing_bytes);
-    sb_puts(b, ", \"reasm_overflow\": ");
-    sb_u64(b, s->reasm_overflow);
-    sb_puts(b, ", \"replies\": ");
-    sb_u64(b, s->replies);
-    sb_puts(b, ", \"rt_ms\": ");
-    if (s->rt_n > 0) {
-        /* Microseconds are exact in milliseconds with 3 decimals; half
-         * microseconds (an even count's median) with 4. */
-        sb_puts(b, "{\"max\": ");
-        sb_fixed(b, s->rt_max_us, 3);
-        sb_puts(b, ", \"median\": ");
-        sb_fixed(b, s->rt_median_x2_us * 5, 4);
-        sb_puts(b, ", \"min\": ");
-        sb_fixed(b, s->rt_min_us, 3);
-        sb_putc(b, '}');
-    } else {
-        sb_puts(b, "null");
-    }
-    sb_puts(b, ", ");
-    sb_json_key(b, "server");
-    sb_json_str(b, s->server, strlen(s->server));
-    sb_puts(b, ", \"start\": ");
-    sb_fixed(b, s->start_ns, 9);
-    sb_puts(b, ", \"status\": \"");
-    sb_puts(b, status);
-    sb_puts(b, "\", \"unanswered\": ");
-    sb_u64(b, s->unanswered);
-    sb_putc(b, '}');
+    json_t *j = json_object();
+    json_object_set_new(j, "anomalies", anomalies_json(s->anomalies));
+    json_object_set_new(j, "client", kbfmt_string_lossy(s->client, strlen(s->client)));
+    json_object_set_new(j, "codes", codes_json(&s->codes, false));
+    json_object_set_new(j, "commands", json_integer((json_int_t)s->commands));
+    json_object_set_new(j, "end", fixed_json(s->end_ns, 9));
+    json_object_set_new(j, "enhanced", codes_json(&s->enhanced, true));
+    json_object_set_new(j, "file", kbfmt_string_lossy(file, strlen(file)));
+    json_t *fl = json_array();
+    for (size_t i = 0; i < nflags; i++)
+        json_array_append_new(fl, json_string(flags[i]));
+    json_object_set_new(j, "flags", fl);
+    json_object_set_new(j, "missing_bytes", json_integer((json_int_t)s->missing_bytes));
+    json_object_set_new(j, "reasm_overflow", json_integer((json_int_t)s->reasm_overflow));
+    json_object_set_new(j, "replies", json_integer((json_int_t)s->replies));
+    /* Always the three keys (CONTRACTS); null when no reply was timed.
+     * The median of an even count is a half microsecond. */
+    json_t *rt = json_object();
+    json_object_set_new(rt, "max", s->rt_n ? fixed_json(s->rt_max_us, 3) : json_null());
+    json_object_set_new(rt, "median", s->rt_n ? fixed_json(s->rt_median_x2_us * 5, 4) : json_null());
+    json_object_set_new(rt, "min", s->rt_n ? fixed_json(s->rt_min_us, 3) : json_null());
+    json_object_set_new(j, "rt_ms", rt);
+    json_object_set_new(j, "server", kbfmt_string_lossy(s->server, strlen(s->server)));
+    json_object_set_new(j, "start", fixed_json(s->start_ns, 9));
+    json_object_set_new(j, "status", json_string(status));
+    json_object_set_new(j, "unanswered", json_integer((json_int_t)s->unanswered));
+    sb_puts(&o->sb, o->any_session ? ",\n    " : "\n    ");
+    sb_json(&o->sb, j, 0);
 }
 
 static void session_csv(struct output *o, const struct summary *s, const char *file)
@@ -434,6 +297,17 @@ static void session_csv(struct output *o, const struct summary *s, const char *f
     const char *flags[8];
     size_t nflags;
     const char *status = status_flags(s, flags, &nflags);
+    if (s->codes.n == 0) {
+        /* A session without replies (one-sided, encrypted from the start)
+         * still gets its row: empty code, count 0. */
+        csv_field(b, file);
+        sb_putc(b, ',');
+        csv_field(b, s->client);
+        sb_putc(b, ',');
+        csv_field(b, s->server);
+        sb_printf(b, ",%s,,0,\n", status);
+        return;
+    }
     for (size_t j = 0; j < s->codes.n; j++) {
         struct smtpreply_code_info ci;
         smtpreply_code_explain(s->codes.v[j].key, &ci);
@@ -500,6 +374,7 @@ void out_file_counters(struct output *o, const struct file_counters *c)
     o->counters.evicted += c->evicted;
     o->counters.cut_packets += c->cut_packets;
     o->counters.refused += c->refused;
+    o->counters.empty += c->empty;
     /* Every file's flows end with it, so the run's peak is the largest
      * file's peak (the same with -j N, where each file has its budget). */
     if (c->mem_peak > o->counters.mem_peak)
@@ -513,57 +388,55 @@ static void end_json(struct output *o, const struct file_result *files, size_t n
     sb_puts(b, o->any_session ? "\n  ],\n  \"files\": [" : "],\n  \"files\": [");
     for (size_t i = 0; i < nfiles; i++) {
         const struct file_result *f = &files[i];
-        sb_printf(b, "%s\n    {\"bytes\": %" PRIu64 ", \"packets\": %" PRIu64 ", \"path\": ",
-                  i ? "," : "", f->bytes, f->packets);
-        sb_json_str(b, f->path, strlen(f->path));
-        sb_puts(b, ", \"problems\": [");
-        for (size_t j = 0; j < f->nproblems; j++) {
-            if (j)
-                sb_puts(b, ", ");
-            sb_json_str(b, f->problems[j], strlen(f->problems[j]));
-        }
-        sb_puts(b, "]}");
+        json_t *j = json_object();
+        json_object_set_new(j, "bytes", json_integer((json_int_t)f->bytes));
+        json_object_set_new(j, "packets", json_integer((json_int_t)f->packets));
+        json_object_set_new(j, "path", kbfmt_string_lossy(f->path, strlen(f->path)));
+        json_t *pr = json_array();
+        for (size_t k = 0; k < f->nproblems; k++)
+            json_array_append_new(pr, kbfmt_string_lossy(f->problems[k], strlen(f->problems[k])));
+        json_object_set_new(j, "problems", pr);
+        sb_puts(b, i ? ",\n    " : "\n    ");
+        sb_json(b, j, 0);
         sb_flush(o);
     }
-    sb_puts(b, nfiles ? "\n  ],\n  \"totals\": {\n" : "],\n  \"totals\": {\n");
-    sb_printf(b, "    \"allocations_refused\": %" PRIu64 ",\n    \"anomalies\": ", c->refused);
-    json_anomalies(b, o->anomalies);
-    sb_puts(b, ",\n    \"classes\": {");
-    /* Classes 2-5 always; invalid first digits only when seen (they are
-     * still replies: keep the sum equal to "replies"). */
-    bool first = true;
-    for (int k = 0; k <= 9; k++) {
-        if ((k >= 2 && k <= 5) || o->classes[k]) {
-            sb_printf(b, "%s\"%d\": %" PRIu64, first ? "" : ", ", k, o->classes[k]);
-            first = false;
-        }
+    sb_puts(b, nfiles ? "\n  ],\n  \"totals\": " : "],\n  \"totals\": ");
+    json_t *t = json_object();
+    json_object_set_new(t, "allocations_refused", json_integer((json_int_t)c->refused));
+    json_object_set_new(t, "anomalies", anomalies_json(o->anomalies));
+    /* Classes "2".."5" (CONTRACTS); a code with another first digit is
+     * still a reply and still listed under codes. */
+    json_t *cl = json_object();
+    for (int k = 2; k <= 5; k++) {
+        char key[2] = {(char)('0' + k), 0};
+        json_object_set_new(cl, key, json_integer((json_int_t)o->classes[k]));
     }
-    sb_puts(b, "},\n    \"codes\": ");
-    json_codes(b, &o->codes, false);
-    sb_printf(b, ",\n    \"core_memory_peak\": %" PRIu64 ",\n    \"enhanced\": ", c->mem_peak);
-    json_codes(b, &o->enhanced, true);
-    sb_printf(b, ",\n    \"evicted_flows\": %" PRIu64 ",\n    \"reasm_overflow\": %" PRIu64
-                 ",\n    \"replies\": %" PRIu64 ",\n    \"sessions\": %" PRIu64
-                 ",\n    \"skipped_packets\": {",
-              c->evicted, o->reasm_overflow, o->replies, o->sessions);
-    /* decode_skip_names are in enum order; print them sorted by name. */
-    const char *names[SKIP__COUNT];
-    int idx[SKIP__COUNT], n = 0;
-    for (int i = 1; i < SKIP__COUNT; i++) {
-        if (c->skips[i] == 0)
-            continue;
-        int j = n++;
-        while (j > 0 && strcmp(names[j - 1], decode_skip_names[i]) > 0) {
-            names[j] = names[j - 1];
-            idx[j] = idx[j - 1];
-            j--;
-        }
-        names[j] = decode_skip_names[i];
-        idx[j] = i;
+    json_object_set_new(t, "classes", cl);
+    json_object_set_new(t, "codes", codes_json(&o->codes, false));
+    json_object_set_new(t, "core_memory_peak", json_integer((json_int_t)c->mem_peak));
+    json_object_set_new(t, "empty_connections", json_integer((json_int_t)c->empty));
+    json_object_set_new(t, "enhanced", codes_json(&o->enhanced, true));
+    json_object_set_new(t, "evicted_flows", json_integer((json_int_t)c->evicted));
+    json_object_set_new(t, "reasm_overflow", json_integer((json_int_t)o->reasm_overflow));
+    json_object_set_new(t, "replies", json_integer((json_int_t)o->replies));
+    json_object_set_new(t, "sessions", json_integer((json_int_t)o->sessions));
+    json_t *sk = json_object();
+    for (int i = 1; i < SKIP__COUNT; i++)
+        if (c->skips[i])
+            json_object_set_new(sk, decode_skip_names[i], json_integer((json_int_t)c->skips[i]));
+    json_object_set_new(t, "skipped_packets", sk);
+    json_object_set_new(t, "snaplen_cut_packets", json_integer((json_int_t)c->cut_packets));
+    /* Indented one level deeper than jansson starts (JSON strings hold
+     * no raw newline, so each one is a line break of the layout). */
+    struct sbuf tb = {0};
+    sb_json(&tb, t, JSON_INDENT(2));
+    for (size_t i = 0; i < tb.n; i++) {
+        sb_putc(b, tb.p[i]);
+        if (tb.p[i] == '\n')
+            sb_puts(b, "  ");
     }
-    for (int j = 0; j < n; j++)
-        sb_printf(b, "%s\"%s\": %" PRIu64, j ? ", " : "", names[j], c->skips[idx[j]]);
-    sb_printf(b, "},\n    \"snaplen_cut_packets\": %" PRIu64 "\n  }\n}\n", c->cut_packets);
+    free(tb.p);
+    sb_puts(b, "\n}\n");
     sb_flush(o);
 }
 
@@ -617,6 +490,9 @@ static void end_text(struct output *o)
     uint64_t skipped = 0;
     for (int i = 1; i < SKIP__COUNT; i++)
         skipped += c->skips[i];
+    if (c->empty)
+        fprintf(f, "\n%" PRIu64 " connection%s on SMTP ports carried no data (not sessions)\n",
+                c->empty, c->empty == 1 ? "" : "s");
     if (skipped || c->evicted || c->cut_packets || c->refused || o->reasm_overflow) {
         fputs("\npackets not decoded:", f);
         for (int i = 1; i < SKIP__COUNT; i++) {

@@ -58,6 +58,7 @@ struct smtpreply_conn {
     enum smtpreply_conn_state state;
     int server;           /* endpoint of the server, -1 unknown */
     bool saw_syn, closed, tunnel, implicit_tls, finished;
+    bool payload_seen;    /* a segment carried data (either side) */
     uint64_t segments;
 };
 
@@ -308,6 +309,8 @@ void smtpreply_conn_segment(struct smtpreply_conn *c, bool from_b, uint32_t seq,
         return;
     if (!payload)
         len = 0;
+    if (len)
+        c->payload_seen = true;
     int e = from_b ? 1 : 0;
     if (flags & SMTPREPLY_TCP_SYN) {
         /* RFC 793: the SYN without ACK comes from the side that opens. */
@@ -373,6 +376,7 @@ void smtpreply_conn_stats(const struct smtpreply_conn *c, struct smtpreply_conn_
         out->missing_bytes += r->missing;
         out->reasm_overflow += r->overflow;
     }
+    out->payload = c->payload_seen || out->missing_bytes > 0;
     out->bytes_allocated = c->mem.bytes;
     if (c->sess)
         out->bytes_allocated += smtpreply_session_stats(c->sess)->bytes_allocated;

@@ -372,6 +372,9 @@ struct smtpreply_conn_stats {
     uint64_t gaps;             /* holes given up on */
     uint64_t missing_bytes;    /* bytes in those holes */
     uint64_t reasm_overflow;   /* segments dropped/forced by max_reasm */
+    bool payload;              /* some data went by (seen, or lost in a hole):
+                                  without any, the flow is a connection
+                                  attempt or a stray packet, not a dialogue */
     size_t bytes_allocated;    /* current heap use (conn + session) */
 };
 

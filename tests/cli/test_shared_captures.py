@@ -33,15 +33,16 @@ for name, t in sorted(truth.items()):
         want = collections.Counter(str(c) for c in ts["replies"])
         s = ours.pop(key, None)
         if s is None:
-            if want:
-                problems.append(f"session {key} missing (truth {dict(want)})")
+            problems.append(f"session {key} missing (truth {dict(want)})")
             continue
         have = collections.Counter({k: v for k, v in s["codes"].items()})
         if have != want:
             problems.append(f"session {key}: codes {dict(have)} != truth {dict(want)}")
     for key, s in ours.items():
-        if s["codes"]:
-            problems.append(f"extra session {key} with codes {s['codes']}")
+        problems.append(f"extra session {key} with codes {s['codes']}")
+    if got["totals"].get("sessions") != len(t["sessions"]):
+        problems.append(f"totals.sessions {got['totals'].get('sessions')} != "
+                        f"{len(t['sessions'])} in the truth")
     want_tot = {k: v for k, v in t.get("totals", {}).items()}
     if got["totals"]["codes"] != want_tot:
         problems.append(f"totals {got['totals']['codes']} != {want_tot}")
