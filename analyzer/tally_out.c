@@ -209,13 +209,27 @@ static json_t *codes_json(const struct count_list *l, bool enhanced)
     return o;
 }
 
+/* The anomalies that occurred, by name in alphabetical order. */
 static json_t *anomalies_json(const uint64_t *a)
 {
     json_t *o = json_object();
-    for (unsigned i = 0; i < SMTPREPLY_ANOM__COUNT; i++)
-        if (a[i])
-            json_object_set_new(o, smtpreply_anomaly_name((enum smtpreply_anomaly)i),
-                                json_integer((json_int_t)a[i]));
+    const char *names[SMTPREPLY_ANOM__COUNT];
+    unsigned idx[SMTPREPLY_ANOM__COUNT], n = 0;
+    for (unsigned i = 0; i < SMTPREPLY_ANOM__COUNT; i++) {
+        if (a[i] == 0)
+            continue;
+        const char *name = smtpreply_anomaly_name((enum smtpreply_anomaly)i);
+        unsigned j = n++;
+        while (j > 0 && strcmp(names[j - 1], name) > 0) {
+            names[j] = names[j - 1];
+            idx[j] = idx[j - 1];
+            j--;
+        }
+        names[j] = name;
+        idx[j] = i;
+    }
+    for (unsigned j = 0; j < n; j++)
+        json_object_set_new(o, names[j], json_integer((json_int_t)a[idx[j]]));
     return o;
 }
 
