@@ -7,6 +7,7 @@
 #include <stdbool.h>
 #include <stdio.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "cli.h"
 #include "smtpreply.h"
@@ -70,6 +71,18 @@ static int dispatch(int argc, char **argv, const struct command **ran)
             *ran = &commands[i];
             return commands[i].run(argc - 1, argv + 1);
         }
+    }
+    /* A lowercase word that names no file is a mistyped command, not a
+     * capture ("smtpreply explian 550"). */
+    bool word = argv[1][0] != '\0';
+    for (const char *c = argv[1]; *c; c++)
+        word &= *c >= 'a' && *c <= 'z';
+    if (word && access(argv[1], F_OK) != 0) {
+        fprintf(stderr, "smtpreply: unknown command '%s' (commands:", argv[1]);
+        for (size_t i = 0; i < sizeof commands / sizeof commands[0]; i++)
+            fprintf(stderr, " %s", commands[i].name);
+        fprintf(stderr, "; see --help)\n");
+        return EXIT_USAGE;
     }
     /* No sub-command: `smtpreply FILE...` means `smtpreply tally FILE...`. */
     *ran = &commands[0];

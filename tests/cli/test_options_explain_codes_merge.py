@@ -109,4 +109,23 @@ with tempfile.TemporaryDirectory() as tmp:
     check(p.returncode == 2 and "unknown option '-part.json'" in p.stderr,
           "merge -part.json without --: an unknown option")
 
+# --- the tally and transcript take the same spellings ---
+cap = os.path.join(os.environ["SRCDIR"], "captures", "auth-plain.pcap")
+rc, want, _ = run("-q", "--json", cap)
+for args in (["--format=json"], ["--format", "json", "--"], ["--json", "--jobs=1"]):
+    rc, out, err = run("-q", *args, cap)
+    check(rc == 0 and out.replace(" ", "") == want.replace(" ", ""), f"tally {' '.join(args)}")
+rc, out, err = run("--format", "xml", cap)
+check(rc == 2 and err == "smtpreply: unknown format 'xml' (text, json, csv)\n", f"tally bad format: {err!r}")
+rc, out, err = run("--max-line", "10", cap)
+check(rc == 2 and "from 64 to" in err, f"a bad limit names its range: {err!r}")
+rc, out, err = run("transcript", "--format", "xml", cap)
+check(rc == 2 and "unknown format 'xml' (text, json)" in err, f"transcript bad format: {err!r}")
+rc, out, err = run("transcript")
+check(rc == 2 and len(err.splitlines()) == 1, f"transcript with no dialogue: one line ({err!r})")
+# --- a mistyped command is named as such ---
+rc, out, err = run("explian", "550")
+check(rc == 2 and err.startswith("smtpreply: unknown command 'explian'") and out == "",
+      f"mistyped command: {err!r}")
+
 finish()
