@@ -104,6 +104,7 @@ struct output {
     uint64_t anomalies[SMTPREPLY_ANOM__COUNT];
     struct file_counters counters;
     struct sbuf sb;
+    char *last_file;            /* text: the file whose sessions are being listed */
 };
 
 void out_begin(struct output *o);

@@ -336,9 +336,18 @@ static void session_csv(struct output *o, const struct summary *s, const char *f
     }
 }
 
-static void session_text(struct output *o, const struct summary *s)
+static void session_text(struct output *o, const struct summary *s, const char *file)
 {
     struct sbuf *b = &o->sb;
+    /* Each file's sessions under its name, so a directory run says which
+     * file a session came from. */
+    if (o->last_file == NULL || strcmp(o->last_file, file) != 0) {
+        free(o->last_file);
+        o->last_file = strdup(file);
+        sb_puts(b, "-- ");
+        sb_puts(b, file);
+        sb_putc(b, '\n');
+    }
     const char *flags[8];
     size_t nflags;
     const char *status = status_flags(s, flags, &nflags);
@@ -375,7 +384,7 @@ void out_session(struct output *o, const struct summary *s, const char *file)
     switch (o->format) {
     case FMT_JSON: session_json(o, s, file); break;
     case FMT_CSV: session_csv(o, s, file); break;
-    case FMT_TEXT: session_text(o, s); break;
+    case FMT_TEXT: session_text(o, s, file); break;
     }
     o->any_session = true;
     sb_flush(o);
@@ -508,20 +517,34 @@ static void end_text(struct output *o)
         fprintf(f, "\n%" PRIu64 " connection%s on SMTP ports carried no data (not sessions)\n",
                 c->empty, c->empty == 1 ? "" : "s");
     if (skipped || c->evicted || c->cut_packets || c->refused || o->reasm_overflow) {
-        fputs("\npackets not decoded:", f);
+        const char *sep = "\npackets not decoded: ";
         for (int i = 1; i < SKIP__COUNT; i++) {
-            if (c->skips[i])
-                fprintf(f, " %s %" PRIu64 ";", decode_skip_names[i], c->skips[i]);
+            if (c->skips[i]) {
+                fprintf(f, "%s%s %" PRIu64, sep, decode_skip_names[i], c->skips[i]);
+                sep = "; ";
+            }
         }
-        if (c->cut_packets)
-            fprintf(f, " payload cut by snaplen %" PRIu64 ";", c->cut_packets);
-        if (c->evicted)
-            fprintf(f, " flows evicted %" PRIu64 ";", c->evicted);
-        if (c->refused)
-            fprintf(f, " allocations refused by --max-memory %" PRIu64 ";", c->refused);
-        if (o->reasm_overflow)
-            fprintf(f, " segments over --max-reasm %" PRIu64 ";", o->reasm_overflow);
-        fputc('\n', f);
+        if (c->cut_packets) {
+            fprintf(f, "%spayload cut by snaplen %" PRIu64, sep, c->cut_packets);
+            sep = "; ";
+        }
+        if (sep[0] == ';')
+            fputc('\n', f);
+        sep = "limits hit: ";
+        if (c->evicted) {
+            fprintf(f, "%sflows evicted by --max-sessions %" PRIu64, sep, c->evicted);
+            sep = "; ";
+        }
+        if (c->refused) {
+            fprintf(f, "%sallocations refused by --max-memory %" PRIu64, sep, c->refused);
+            sep = "; ";
+        }
+        if (o->reasm_overflow) {
+            fprintf(f, "%ssegments over --max-reasm %" PRIu64, sep, o->reasm_overflow);
+            sep = "; ";
+        }
+        if (sep[0] == ';')
+            fputc('\n', f);
     }
 }
 
@@ -543,4 +566,5 @@ void out_free(struct output *o)
     free(o->codes.v);
     free(o->enhanced.v);
     free(o->sb.p);
+    free(o->last_file);
 }
