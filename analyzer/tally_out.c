@@ -264,7 +264,7 @@ void out_begin(struct output *o)
         fputs("file,client,server,status,code,count,meaning\n", o->fp);
         break;
     case FMT_TEXT:
-        fprintf(o->fp, "%-4s %-40s %-40s %-19s %9s  %-10s  %s\n", "#", "client", "server",
+        fprintf(o->fp, "%-4s %-21s %-21s %-19s %9s  %-10s  %s\n", "#", "client", "server",
                 "start (UTC)", "duration", "status", "replies by code");
         break;
     }
@@ -356,7 +356,7 @@ static void session_text(struct output *o, const struct summary *s, const char *
     struct tm tm;
     if (gmtime_r(&sec, &tm))
         strftime(when, sizeof when, "%Y-%m-%d %H:%M:%S", &tm);
-    sb_printf(b, "%-4" PRIu64 " %-40s %-40s %-19s %8.3fs  %-10s ", o->sessions, s->client,
+    sb_printf(b, "%-4" PRIu64 " %-21s %-21s %-19s %8.3fs  %-10s ", o->sessions, s->client,
               s->server, when, (double)(s->end_ns - s->start_ns) / 1e9, status);
     for (size_t j = 0; j < s->codes.n; j++)
         sb_printf(b, " %u:%" PRIu64, s->codes.v[j].key, s->codes.v[j].count);
