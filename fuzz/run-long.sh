@@ -21,6 +21,8 @@ fi
 mkdir -p "$work"
 [ -f "$work/summary.tsv" ] || printf 'date\ttarget\tseconds\texecs\tcov\tft\tcorpus\tresult\n' >"$work/summary.tsv"
 for target in "$@"; do
+  # A wrong path is the caller's mistake, not a fuzzing result: no row.
+  [ -x "$target" ] || { echo "run-long.sh: $target: not an executable fuzz target" >&2; exit 2; }
   target=$(realpath "$target")
   name=$(basename "$target"); name=${name#fuzz_}
   corpus=$work/corpus/$name
