@@ -61,6 +61,30 @@ static void on_event(void *user, const struct smtpreply_event *ev)
     r->n++;
 }
 
+/* "(message segment of 100000 octets)": a written placeholder for chunk
+ * data (RFC 3030 §4.2).  Returns the number, or 0 if the line is not one. */
+static uint64_t placeholder_octets(const char *t, size_t len)
+{
+    if (len < 3 || t[0] != '(' || t[len - 1] != ')')
+        return 0;
+    static const char *const units[] = {" octets)", " bytes)"};
+    for (size_t u = 0; u < 2; u++) {
+        size_t ul = strlen(units[u]);
+        if (len < ul + 2 || memcmp(t + len - ul, units[u], ul) != 0)
+            continue;
+        size_t end = len - ul, start = end;
+        while (start > 1 && t[start - 1] >= '0' && t[start - 1] <= '9')
+            start--;
+        if (start == end || end - start > 12)
+            return 0;
+        uint64_t n = 0;
+        for (size_t i = start; i < end; i++)
+            n = n * 10 + (uint64_t)(t[i] - '0');
+        return n;
+    }
+    return 0;
+}
+
 static int read_all(const char *path, char **out, size_t *out_len)
 {
     FILE *f = strcmp(path, "-") == 0 ? stdin : fopen(path, "rb");
@@ -412,6 +436,25 @@ int cmd_transcript(int argc, char **argv)
                     break;
                 line = nlb;
                 line_cap = tl.len + 2;
+            }
+            uint64_t left = smtpreply_session_chunk_left(s);
+            uint64_t octets = tl.kind == SMTPREPLY_TLINE_CLIENT && left
+                                  ? placeholder_octets(tl.text, tl.len)
+                                  : 0;
+            if (octets) {
+                /* Stand the placeholder for the chunk data it names (never
+                 * more than the chunk still takes, so a wrong count cannot
+                 * swallow the next command). */
+                static const uint8_t filler[4096];
+                uint64_t n = octets < left ? octets : left;
+                while (n > 0) {
+                    size_t k = n < sizeof filler ? (size_t)n : sizeof filler;
+                    smtpreply_session_feed(s, SMTPREPLY_DIR_CLIENT, filler, k, ts, lineno);
+                    n -= k;
+                }
+                dialogue++;
+                pos += l + (nl ? 1 : 0);
+                continue;
             }
             memcpy(line, tl.text, tl.len);
             memcpy(line + tl.len, "\r\n", 2);

@@ -1316,6 +1316,11 @@ void smtpreply_session_prefetch(const struct smtpreply_session *s)
         __builtin_prefetch((const char *)s + off);
 }
 
+uint64_t smtpreply_session_chunk_left(const struct smtpreply_session *s)
+{
+    return s && s->cmode == C_BDAT ? s->bdat_left : 0;
+}
+
 const struct smtpreply_session_stats *smtpreply_session_stats(const struct smtpreply_session *s)
 {
     return &s->stats;

@@ -323,6 +323,10 @@ void smtpreply_session_gap(struct smtpreply_session *s, enum smtpreply_dir dir,
 /* The connection ended: flush, report unanswered commands.  Idempotent. */
 void smtpreply_session_finish(struct smtpreply_session *s, int64_t ts_us, uint64_t tag);
 const struct smtpreply_session_stats *smtpreply_session_stats(const struct smtpreply_session *s);
+/* Octets of a BDAT chunk still to come (0 outside a chunk).  Transcripts
+ * use it to stand a written placeholder ("(message segment of 100000
+ * octets)", RFC 3030 §4.2) for the chunk it describes. */
+uint64_t smtpreply_session_chunk_left(const struct smtpreply_session *s);
 /* A cache hint: start fetching the session's state (no effect on results). */
 void smtpreply_session_prefetch(const struct smtpreply_session *s);
 
