@@ -26,7 +26,8 @@ static void usage(FILE *out)
             "keys: files and sessions concatenated in argument order, totals added.\n"
             "Merging is associative: merged summaries can be merged again.\n"
             "\n"
-            "  -o FILE     write to FILE instead of standard output\n"
+            "  -o, --output FILE  write to FILE instead of standard output\n"
+            "  --json, --format json  accepted: the output is always JSON\n"
             "  --          the arguments after it are summaries, even if they start with -\n"
             "  -h, --help  this help;  --version  the version\n"
             "\n"
@@ -92,13 +93,27 @@ int cmd_merge(int argc, char **argv)
                 cli_print_version();
                 goto out;
             }
-            if (strcmp(a, "-o") == 0) {
-                if (i + 1 >= argc) {
-                    fprintf(stderr, "smtpreply merge: -o needs a file name\n");
+            const char *val = NULL;
+            int got;
+            if ((got = cli_option_value("smtpreply merge", argc, argv, &i, "-o", &val)) != 0 ||
+                (got = cli_option_value("smtpreply merge", argc, argv, &i, "--output", &val)) != 0) {
+                if (got < 0) {
                     status = EXIT_USAGE;
                     goto out;
                 }
-                outfile = argv[++i];
+                outfile = val;
+                continue;
+            }
+            /* The output is a summary, JSON only; the spellings every other
+             * command takes are accepted (CONTRACTS: --json everywhere). */
+            if (strcmp(a, "--json") == 0)
+                continue;
+            if ((got = cli_option_value("smtpreply merge", argc, argv, &i, "--format", &val)) != 0) {
+                static const char *const names[] = {"json", NULL};
+                if (got < 0 || cli_format("smtpreply merge", val, names) < 0) {
+                    status = EXIT_USAGE;
+                    goto out;
+                }
                 continue;
             }
             fprintf(stderr, "smtpreply merge: unknown option '%s' (see --help)\n", a);

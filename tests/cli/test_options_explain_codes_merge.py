@@ -128,4 +128,16 @@ rc, out, err = run("explian", "550")
 check(rc == 2 and err.startswith("smtpreply: unknown command 'explian'") and out == "",
       f"mistyped command: {err!r}")
 
+# --- merge takes --json / --format json (its output is always JSON) ---
+with tempfile.TemporaryDirectory() as tmp:
+    summ = os.path.join(tmp, "a.json")
+    with open(summ, "w") as f:
+        f.write(run("-q", "--json", cap)[1])
+    rc, base, _ = run("merge", summ)
+    for args in (["--json"], ["--format", "json"], ["--format=json"]):
+        rc, out, err = run("merge", *args, summ)
+        check(rc == 0 and out == base, f"merge {' '.join(args)}: accepted")
+    rc, out, err = run("merge", "--format", "csv", summ)
+    check(rc == 2 and err == "smtpreply merge: unknown format 'csv' (json)\n", f"merge --format csv: {err!r}")
+
 finish()
