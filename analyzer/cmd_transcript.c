@@ -61,30 +61,6 @@ static void on_event(void *user, const struct smtpreply_event *ev)
     r->n++;
 }
 
-/* "(message segment of 100000 octets)": a written placeholder for chunk
- * data (RFC 3030 §4.2).  Returns the number, or 0 if the line is not one. */
-static uint64_t placeholder_octets(const char *t, size_t len)
-{
-    if (len < 3 || t[0] != '(' || t[len - 1] != ')')
-        return 0;
-    static const char *const units[] = {" octets)", " bytes)"};
-    for (size_t u = 0; u < 2; u++) {
-        size_t ul = strlen(units[u]);
-        if (len < ul + 2 || memcmp(t + len - ul, units[u], ul) != 0)
-            continue;
-        size_t end = len - ul, start = end;
-        while (start > 1 && t[start - 1] >= '0' && t[start - 1] <= '9')
-            start--;
-        if (start == end || end - start > 12)
-            return 0;
-        uint64_t n = 0;
-        for (size_t i = start; i < end; i++)
-            n = n * 10 + (uint64_t)(t[i] - '0');
-        return n;
-    }
-    return 0;
-}
-
 static int read_all(const char *path, char **out, size_t *out_len)
 {
     FILE *f = strcmp(path, "-") == 0 ? stdin : fopen(path, "rb");
@@ -405,83 +381,13 @@ int cmd_transcript(int argc, char **argv)
 
     struct run r;
     memset(&r, 0, sizeof r);
-    /* Made at the first dialogue line: an excerpt that opens with a client
-     * line (RFC examples often do) has no greeting to wait for. */
-    struct smtpreply_session *s = NULL;
-    size_t dialogue = 0;
-    uint64_t lineno = 0;
-    char *line = NULL;
-    size_t line_cap = 0;
-    for (size_t pos = 0; pos < len;) {
-        const char *nl = memchr(buf + pos, '\n', len - pos);
-        size_t l = nl ? (size_t)(nl - (buf + pos)) : len - pos;
-        lineno++;
-        struct smtpreply_tline tl;
-        smtpreply_transcript_parse_line(buf + pos, l, &tl);
-        int64_t ts = (int64_t)lineno * 1000;
-        if (!s && tl.kind != SMTPREPLY_TLINE_OTHER) {
-            s = smtpreply_session_new(NULL, NULL, NULL, on_event, &r,
-                                      tl.kind == SMTPREPLY_TLINE_SERVER
-                                          ? 0
-                                          : SMTPREPLY_SESSION_NO_GREETING);
-            if (!s) {
-                r.oom = true;
-                break;
-            }
-        }
-        if (tl.kind == SMTPREPLY_TLINE_CLIENT || tl.kind == SMTPREPLY_TLINE_SERVER) {
-            if (tl.len + 2 > line_cap) {
-                char *nlb = realloc(line, tl.len + 2);
-                if (!nlb)
-                    break;
-                line = nlb;
-                line_cap = tl.len + 2;
-            }
-            uint64_t left = smtpreply_session_chunk_left(s);
-            uint64_t octets = tl.kind == SMTPREPLY_TLINE_CLIENT && left
-                                  ? placeholder_octets(tl.text, tl.len)
-                                  : 0;
-            if (octets) {
-                /* Stand the placeholder for the chunk data it names (never
-                 * more than the chunk still takes, so a wrong count cannot
-                 * swallow the next command). */
-                static const uint8_t filler[4096];
-                uint64_t n = octets < left ? octets : left;
-                while (n > 0) {
-                    size_t k = n < sizeof filler ? (size_t)n : sizeof filler;
-                    smtpreply_session_feed(s, SMTPREPLY_DIR_CLIENT, filler, k, ts, lineno);
-                    n -= k;
-                }
-                dialogue++;
-                pos += l + (nl ? 1 : 0);
-                continue;
-            }
-            memcpy(line, tl.text, tl.len);
-            memcpy(line + tl.len, "\r\n", 2);
-            smtpreply_session_feed(s,
-                                   tl.kind == SMTPREPLY_TLINE_CLIENT ? SMTPREPLY_DIR_CLIENT
-                                                                     : SMTPREPLY_DIR_SERVER,
-                                   (const uint8_t *)line, tl.len + 2, ts, lineno);
-            dialogue++;
-        } else if (tl.kind == SMTPREPLY_TLINE_DATA_SUMMARY) {
-            /* swaks -n: the body went out whole, ended by its dot line. */
-            smtpreply_session_feed(s, SMTPREPLY_DIR_CLIENT, (const uint8_t *)"\r\n.\r\n", 5, ts,
-                                   lineno);
-            dialogue++;
-        }
-        pos += l + (nl ? 1 : 0);
-    }
-    bool encrypted = false;
-    if (s) {
-        smtpreply_session_finish(s, (int64_t)(lineno + 1) * 1000, lineno + 1);
-        encrypted = (smtpreply_session_stats(s)->flags & SMTPREPLY_SESSION_ENCRYPTED) != 0;
-        smtpreply_session_free(s);
-    }
-    free(line);
+    struct smtpreply_transcript_result res;
+    smtpreply_transcript_run(buf, len, on_event, &r, &res);
     free(buf);
+    r.oom |= res.oom;
 
     int rc = EXIT_OK;
-    if (dialogue == 0) {
+    if (res.dialogue == 0) {
         fprintf(stderr, "smtpreply transcript: %s: no dialogue lines (C:/S: or swaks) found\n",
                 strcmp(path, "-") ? path : "stdin");
         rc = EXIT_USAGE;
@@ -490,7 +396,7 @@ int cmd_transcript(int argc, char **argv)
         rc = EXIT_USAGE;
     } else {
         place_data_ends(&r);
-        rc = json ? print_json(&r, encrypted) : (print_text(&r), EXIT_OK);
+        rc = json ? print_json(&r, res.encrypted) : (print_text(&r), EXIT_OK);
     }
     for (size_t i = 0; i < r.n; i++)
         free(r.items[i].text);

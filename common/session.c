@@ -1316,9 +1316,15 @@ void smtpreply_session_prefetch(const struct smtpreply_session *s)
         __builtin_prefetch((const char *)s + off);
 }
 
-uint64_t smtpreply_session_chunk_left(const struct smtpreply_session *s)
+uint64_t smtpreply_session_chunk_skip(struct smtpreply_session *s, uint64_t n)
 {
-    return s && s->cmode == C_BDAT ? s->bdat_left : 0;
+    if (!s || s->cmode != C_BDAT || (s->stats.flags & SMTPREPLY_SESSION_ENCRYPTED))
+        return 0;
+    uint64_t k = n < s->bdat_left ? n : s->bdat_left;
+    s->bdat_left -= k;
+    if (s->bdat_left == 0)
+        s->cmode = C_CMD;
+    return k;
 }
 
 const struct smtpreply_session_stats *smtpreply_session_stats(const struct smtpreply_session *s)

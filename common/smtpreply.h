@@ -323,10 +323,11 @@ void smtpreply_session_gap(struct smtpreply_session *s, enum smtpreply_dir dir,
 /* The connection ended: flush, report unanswered commands.  Idempotent. */
 void smtpreply_session_finish(struct smtpreply_session *s, int64_t ts_us, uint64_t tag);
 const struct smtpreply_session_stats *smtpreply_session_stats(const struct smtpreply_session *s);
-/* Octets of a BDAT chunk still to come (0 outside a chunk).  Transcripts
- * use it to stand a written placeholder ("(message segment of 100000
- * octets)", RFC 3030 §4.2) for the chunk it describes. */
-uint64_t smtpreply_session_chunk_left(const struct smtpreply_session *s);
+/* Inside a BDAT chunk, takes up to n of its octets as received without
+ * their bytes; returns how many (0 outside a chunk).  Transcripts use it
+ * for a written placeholder ("(message segment of 100000 octets)", RFC
+ * 3030 §4.2) that stands for the chunk it describes. */
+uint64_t smtpreply_session_chunk_skip(struct smtpreply_session *s, uint64_t n);
 /* A cache hint: start fetching the session's state (no effect on results). */
 void smtpreply_session_prefetch(const struct smtpreply_session *s);
 

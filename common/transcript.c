@@ -1,5 +1,6 @@
 /* SPDX-License-Identifier: MIT */
 /* transcript.c - one line of an RFC-style or swaks dialogue: who sent what. */
+#include <stdlib.h>
 #include <string.h>
 
 #include "transcript.h"
@@ -145,4 +146,95 @@ void smtpreply_transcript_parse_line(const char *line, size_t len, struct smtpre
             return;
         }
     }
+}
+
+/* "(message segment of 100000 octets)": a written placeholder for chunk
+ * data (RFC 3030 §4.2).  Returns the number, or 0 if the line is not one. */
+static uint64_t placeholder_octets(const char *t, size_t len)
+{
+    if (len < 3 || t[0] != '(' || t[len - 1] != ')')
+        return 0;
+    static const char *const units[] = {" octets)", " bytes)"};
+    for (size_t u = 0; u < 2; u++) {
+        size_t ul = strlen(units[u]);
+        if (len < ul + 2 || memcmp(t + len - ul, units[u], ul) != 0)
+            continue;
+        size_t end = len - ul, start = end;
+        while (start > 1 && t[start - 1] >= '0' && t[start - 1] <= '9')
+            start--;
+        if (start == end || end - start > 12)
+            return 0;
+        uint64_t n = 0;
+        for (size_t i = start; i < end; i++)
+            n = n * 10 + (uint64_t)(t[i] - '0');
+        return n;
+    }
+    return 0;
+}
+
+void smtpreply_transcript_run(const char *text, size_t len, smtpreply_event_fn fn, void *user,
+                              struct smtpreply_transcript_result *out)
+{
+    memset(out, 0, sizeof *out);
+    struct smtpreply_session *s = NULL;
+    char *line = NULL;
+    size_t line_cap = 0;
+    for (size_t pos = 0; pos < len;) {
+        const char *nl = memchr(text + pos, '\n', len - pos);
+        size_t l = nl ? (size_t)(nl - (text + pos)) : len - pos;
+        uint64_t lineno = ++out->lines;
+        int64_t ts = (int64_t)lineno * 1000;
+        struct smtpreply_tline tl;
+        smtpreply_transcript_parse_line(text + pos, l, &tl);
+        pos += l + (nl ? 1 : 0);
+        if (tl.kind == SMTPREPLY_TLINE_OTHER)
+            continue;
+        if (!s) {
+            s = smtpreply_session_new(NULL, NULL, NULL, fn, user,
+                                      tl.kind == SMTPREPLY_TLINE_SERVER
+                                          ? 0
+                                          : SMTPREPLY_SESSION_NO_GREETING);
+            if (!s) {
+                out->oom = true;
+                break;
+            }
+        }
+        out->dialogue++;
+        if (tl.kind == SMTPREPLY_TLINE_DATA_SUMMARY) {
+            /* swaks -n: the body went out whole, ended by its dot line. */
+            smtpreply_session_feed(s, SMTPREPLY_DIR_CLIENT, (const uint8_t *)"\r\n.\r\n", 5, ts,
+                                   lineno);
+            continue;
+        }
+        /* A placeholder stands for the chunk data it names, never more
+         * than the chunk still takes (so a wrong count cannot swallow the
+         * next command); outside a chunk it is an ordinary line. */
+        if (tl.kind == SMTPREPLY_TLINE_CLIENT) {
+            uint64_t octets = placeholder_octets(tl.text, tl.len);
+            if (octets && smtpreply_session_chunk_skip(s, octets) > 0)
+                continue;
+        }
+        if (tl.len + 2 > line_cap) {
+            char *nb = realloc(line, tl.len + 2);
+            if (!nb) {
+                out->oom = true;
+                break;
+            }
+            line = nb;
+            line_cap = tl.len + 2;
+        }
+        memcpy(line, tl.text, tl.len);
+        memcpy(line + tl.len, "\r\n", 2);
+        smtpreply_session_feed(s,
+                               tl.kind == SMTPREPLY_TLINE_CLIENT ? SMTPREPLY_DIR_CLIENT
+                                                                 : SMTPREPLY_DIR_SERVER,
+                               (const uint8_t *)line, tl.len + 2, ts, lineno);
+    }
+    if (s) {
+        smtpreply_session_finish(s, (int64_t)(out->lines + 1) * 1000, out->lines + 1);
+        out->encrypted =
+            (smtpreply_session_stats(s)->flags & SMTPREPLY_SESSION_ENCRYPTED) != 0;
+        smtpreply_session_free(s);
+    }
+    free(line);
 }

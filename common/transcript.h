@@ -18,6 +18,9 @@
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
+
+#include "smtpreply.h"
 
 enum smtpreply_tline_kind {
     SMTPREPLY_TLINE_OTHER,        /* not dialogue: blank, comment, prose, swaks info */
@@ -43,5 +46,24 @@ struct smtpreply_tline {
 
 /* Classify one input line (without its LF; a trailing CR is dropped). */
 void smtpreply_transcript_parse_line(const char *line, size_t len, struct smtpreply_tline *out);
+
+/* What a whole dialogue gave. */
+struct smtpreply_transcript_result {
+    size_t dialogue;    /* dialogue lines fed (0: the text holds no dialogue) */
+    uint64_t lines;     /* lines read */
+    bool encrypted;     /* TLS from some line on */
+    bool oom;           /* out of memory: the dialogue was cut short */
+};
+
+/* Runs a whole dialogue (a file's text) through a new session: each
+ * dialogue line becomes its text + CRLF, tagged with its line number, at
+ * line * 1000 us.  The session is made at the first dialogue line, with
+ * SMTPREPLY_SESSION_NO_GREETING when that line is the client's (an
+ * excerpt); inside a BDAT chunk a placeholder line such as "(message
+ * segment of 100000 octets)" (RFC 3030 §4.2) stands for that many octets
+ * (at most what the chunk still takes).  Events go to fn; the session is
+ * finished and freed at the end. */
+void smtpreply_transcript_run(const char *text, size_t len, smtpreply_event_fn fn, void *user,
+                              struct smtpreply_transcript_result *out);
 
 #endif

@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: MIT */
-/* fuzz_transcript.c - the dialogue reader on arbitrary text, each line it
- * accepts fed to a session as `smtpreply transcript` does. */
+/* fuzz_transcript.c - the dialogue reader on arbitrary text: each line
+ * classified alone, then the whole text run through a session exactly as
+ * `smtpreply transcript` runs it (smtpreply_transcript_run). */
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
@@ -17,46 +18,34 @@ static void on_event(void *user, const struct smtpreply_event *ev)
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
-    char *buf = malloc(size + 2);
-    if (!buf)
-        return 0;
-    struct smtpreply_session *s = smtpreply_session_new(NULL, NULL, NULL, on_event, NULL, 0);
-    if (!s) {
-        free(buf);
-        return 0;
-    }
+    /* Each line alone, in an exact-size copy so an over-read shows, and
+     * what the reader returns must lie inside it. */
     const char *text = (const char *)data;
-    uint64_t lineno = 0;
     for (size_t pos = 0; pos < size;) {
         const char *nl = memchr(text + pos, '\n', size - pos);
         size_t l = nl ? (size_t)(nl - (text + pos)) : size - pos;
-        /* Exact-size copy so an over-read shows. */
         char *line = malloc(l ? l : 1);
         if (!line)
-            break;
+            return 0;
         memcpy(line, text + pos, l);
         struct smtpreply_tline tl;
         smtpreply_transcript_parse_line(line, l, &tl);
-        lineno++;
         if (tl.kind != SMTPREPLY_TLINE_OTHER &&
             (tl.text < line || tl.text + tl.len > line + l))
             abort();
-        if (tl.kind == SMTPREPLY_TLINE_CLIENT || tl.kind == SMTPREPLY_TLINE_SERVER) {
-            memcpy(buf, tl.text, tl.len);
-            memcpy(buf + tl.len, "\r\n", 2);
-            smtpreply_session_feed(s,
-                                   tl.kind == SMTPREPLY_TLINE_CLIENT ? SMTPREPLY_DIR_CLIENT
-                                                                     : SMTPREPLY_DIR_SERVER,
-                                   (const uint8_t *)buf, tl.len + 2, (int64_t)lineno, lineno);
-        } else if (tl.kind == SMTPREPLY_TLINE_DATA_SUMMARY) {
-            smtpreply_session_feed(s, SMTPREPLY_DIR_CLIENT, (const uint8_t *)"\r\n.\r\n", 5,
-                                   (int64_t)lineno, lineno);
-        }
         free(line);
         pos += l + (nl ? 1 : 0);
     }
-    smtpreply_session_finish(s, 0, 0);
-    smtpreply_session_free(s);
-    free(buf);
+    /* Then the whole dialogue as `smtpreply transcript` runs it (excerpts,
+     * chunk placeholders, the session engine). */
+    char *copy = malloc(size ? size : 1);
+    if (!copy)
+        return 0;
+    memcpy(copy, data, size);
+    struct smtpreply_transcript_result res;
+    smtpreply_transcript_run(copy, size, on_event, NULL, &res);
+    if (res.dialogue > res.lines)
+        abort();
+    free(copy);
     return 0;
 }
