@@ -154,7 +154,9 @@ void sb_json(struct sbuf *b, json_t *j, size_t flags)
 }
 
 /* A time or duration from an integer count of 10^-decimals units, split so
- * that seconds since the epoch keep their fraction in a double. */
+ * that seconds since the epoch keep their fraction in a double.  A double
+ * holds times since the epoch to about 0.24 us, so they are given in whole
+ * microseconds (nanosecond captures are truncated, as --replies' ts is). */
 static json_t *fixed_json(int64_t v, unsigned decimals)
 {
     int64_t scale = 1;
@@ -280,7 +282,7 @@ static void session_json(struct output *o, const struct summary *s, const char *
     json_object_set_new(j, "client", kbfmt_string_lossy(s->client, strlen(s->client)));
     json_object_set_new(j, "codes", codes_json(&s->codes, false));
     json_object_set_new(j, "commands", json_integer((json_int_t)s->commands));
-    json_object_set_new(j, "end", fixed_json(s->end_ns, 9));
+    json_object_set_new(j, "end", fixed_json(s->end_ns / 1000, 6));
     json_object_set_new(j, "enhanced", codes_json(&s->enhanced, true));
     json_object_set_new(j, "file", kbfmt_string_lossy(file, strlen(file)));
     json_t *fl = json_array();
@@ -298,7 +300,7 @@ static void session_json(struct output *o, const struct summary *s, const char *
     json_object_set_new(rt, "min", s->rt_n ? fixed_json(s->rt_min_us, 3) : json_null());
     json_object_set_new(j, "rt_ms", rt);
     json_object_set_new(j, "server", kbfmt_string_lossy(s->server, strlen(s->server)));
-    json_object_set_new(j, "start", fixed_json(s->start_ns, 9));
+    json_object_set_new(j, "start", fixed_json(s->start_ns / 1000, 6));
     json_object_set_new(j, "status", json_string(status));
     json_object_set_new(j, "unanswered", json_integer((json_int_t)s->unanswered));
     sb_puts(&o->sb, o->any_session ? ",\n    " : "\n    ");
@@ -528,8 +530,8 @@ static void end_text(struct output *o)
             fprintf(f, "%spayload cut by snaplen %" PRIu64, sep, c->cut_packets);
             sep = "; ";
         }
-        if (sep[0] == ';')
-            fputc('\n', f);
+        /* Ends the packets line, or else is the blank line before this one. */
+        fputc('\n', f);
         sep = "limits hit: ";
         if (c->evicted) {
             fprintf(f, "%sflows evicted by --max-sessions %" PRIu64, sep, c->evicted);

@@ -300,8 +300,9 @@ static void client_bytes(struct smtpreply_session *s, const uint8_t *p, size_t n
                          uint64_t tag);
 
 /* Each record: tag (8 bytes), time (8), length (4), then the bytes.  At
- * most HELD_RECORDS of them; later chunks join the last record and take
- * its tag, as all held bytes did before records existed. */
+ * most HELD_RECORDS of them; a later chunk joins the last record, which
+ * then takes the newest chunk's tag and time (as all held bytes did before
+ * records existed). */
 #define HELD_HDR 20u
 #define HELD_RECORDS 16u
 
@@ -340,8 +341,13 @@ static bool held_append(struct smtpreply_session *s, const uint8_t *p, size_t n,
     if (s->held_records)
         held_hdr_get(s->held + s->held_last, &last_tag, &last_ts, &last_len);
     bool join = s->held_records && (last_tag == tag || s->held_records >= HELD_RECORDS);
-    uint32_t need = s->held_len + (uint32_t)n + (join ? 0 : HELD_HDR);
-    uint32_t max_cap = s->lim.max_held + HELD_RECORDS * HELD_HDR;
+    /* In 64 bits: a caller's max_held near UINT32_MAX must not wrap. */
+    uint64_t need64 = (uint64_t)s->held_len + n + (join ? 0 : HELD_HDR);
+    uint64_t max_cap64 = (uint64_t)s->lim.max_held + HELD_RECORDS * HELD_HDR;
+    uint32_t max_cap = max_cap64 > UINT32_MAX ? UINT32_MAX : (uint32_t)max_cap64;
+    if (need64 > max_cap)
+        return false; /* the overflow path takes it */
+    uint32_t need = (uint32_t)need64;
     if (need > s->held_cap) {
         uint32_t ncap = s->held_cap ? s->held_cap : 256;
         if (ncap > max_cap)

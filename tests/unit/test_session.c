@@ -546,6 +546,25 @@ static void test_limits(void)
     CHECK(st.lines_cut >= 1);
     CHECK_EQ_U(st.anomalies[SMTPREPLY_ANOM_PENDING_OVERFLOW], 2);
 
+    /* A caller's "no limit" max_held (UINT32_MAX) must not wrap the held
+     * buffer's cap (it did once: the growth loop never ended). */
+    smtpreply_limits_default(&lim);
+    lim.max_held = UINT32_MAX;
+    {
+        static char big[2048];
+        memset(big, 'x', sizeof big - 3);
+        memcpy(big + sizeof big - 3, "\r\n", 3);
+        memset(&l, 0, sizeof l);
+        struct smtpreply_session *hs = smtpreply_session_new(&lim, NULL, NULL, on_event, &l, 0);
+        smtpreply_session_feed(hs, SMTPREPLY_DIR_SERVER, (const uint8_t *)"220 x\r\n", 7, 0, 1);
+        smtpreply_session_feed(hs, SMTPREPLY_DIR_CLIENT, (const uint8_t *)"DATA\r\n", 6, 1, 2);
+        for (int k = 0; k < 64; k++)
+            smtpreply_session_feed(hs, SMTPREPLY_DIR_CLIENT, (const uint8_t *)big,
+                                   sizeof big - 1, 2 + k, 3 + (uint64_t)k);
+        CHECK(smtpreply_session_stats(hs)->bytes_allocated > 64 * 2000);
+        smtpreply_session_free(hs);
+    }
+
     /* Held bytes over max_held after DATA: the body is assumed. */
     smtpreply_limits_default(&lim);
     lim.max_held = 8;
