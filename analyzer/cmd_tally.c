@@ -155,6 +155,7 @@ struct job {
     struct flow *close_head, *close_tail;
     struct mem_budget mem;
     struct sbuf line;           /* one --replies line being built */
+    struct sbuf render;         /* -j, JSON: one session's object */
     _Atomic bool finished;
 };
 
@@ -268,14 +269,21 @@ static enum smtpreply_port_kind port_kind(const struct options *o, uint16_t port
 
 enum { SPOOL_SESSION = 'S', SPOOL_LINE = 'L' };
 
-static void spool_session(FILE *sp, const struct summary *s)
+/* A session: the summary, its two lists, and its JSON object when the
+ * output is JSON (made here, in the worker, so that serialising runs in
+ * parallel; the writer then only copies it). */
+static void spool_session(FILE *sp, const struct summary *s, const struct sbuf *json)
 {
+    uint32_t len = json ? (uint32_t)json->n : 0;
     fputc(SPOOL_SESSION, sp);
     fwrite(s, sizeof *s, 1, sp);
     if (s->codes.n)
         fwrite(s->codes.v, sizeof *s->codes.v, s->codes.n, sp);
     if (s->enhanced.n)
         fwrite(s->enhanced.v, sizeof *s->enhanced.v, s->enhanced.n, sp);
+    fwrite(&len, sizeof len, 1, sp);
+    if (len)
+        fwrite(json->p, 1, len, sp);
 }
 
 static void spool_line(FILE *sp, const char *p, size_t n)
@@ -307,13 +315,21 @@ static bool spool_replay(FILE *sp, struct output *o, const char *path)
     while ((type = fgetc(sp)) != EOF) {
         if (type == SPOOL_SESSION) {
             struct summary s;
+            uint32_t len = 0;
+            char *json = NULL;
             bool ok = fread(&s, sizeof s, 1, sp) == 1;
             /* The pointers in the spooled copy mean nothing here. */
             s.codes.v = s.enhanced.v = NULL;
             ok = ok && read_list(sp, &s.codes);
             ok = ok && read_list(sp, &s.enhanced);
+            ok = ok && fread(&len, sizeof len, 1, sp) == 1;
+            if (ok && len) {
+                json = malloc(len);
+                ok = json && fread(json, 1, len, sp) == len;
+            }
             if (ok)
-                out_session(o, &s, path);
+                out_session(o, &s, path, json, len);
+            free(json);
             free(s.codes.v);
             free(s.enhanced.v);
             if (!ok)
@@ -546,10 +562,15 @@ static void flow_end(struct job *j, struct flow *f, int64_t ts_us, bool evicted)
         }
         count_sort(&s->codes);
         count_sort(&s->enhanced);
-        if (j->direct)
-            out_session(j->direct, s, j->fr->path);
-        else
-            spool_session(j->spool, s);
+        if (j->direct) {
+            out_session(j->direct, s, j->fr->path, NULL, 0);
+        } else if (j->opt->format == FMT_JSON && !j->opt->replies) {
+            j->render.n = 0;
+            out_session_json(&j->render, s, j->fr->path);
+            spool_session(j->spool, s, &j->render);
+        } else {
+            spool_session(j->spool, s, NULL);
+        }
     }
     free_summary(f->sum);
     free(f->rt);
@@ -927,6 +948,8 @@ static void run_job(struct job *j)
     free(j->table);
     j->table = NULL;
     free(j->line.p);
+    free(j->render.p);
+    j->render.p = NULL;
     j->line.p = NULL;
 }
 

@@ -82,6 +82,7 @@ struct sbuf {
 };
 void sb_putc(struct sbuf *b, char c);
 void sb_puts(struct sbuf *b, const char *s);
+void sb_putn(struct sbuf *b, const char *p, size_t n);
 void sb_printf(struct sbuf *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 /* Serialises j with jansson (keys in the order they were set, which the
  * writer keeps alphabetical: sorting on every dump cost 1% of a big run;
@@ -108,7 +109,13 @@ struct output {
 };
 
 void out_begin(struct output *o);
-void out_session(struct output *o, const struct summary *s, const char *file);
+/* Writes one finished session (its lists sorted) and adds it to the
+ * totals.  json, if not NULL, is the session's JSON object already made by
+ * out_session_json (a -j worker makes it, so serialising runs in parallel). */
+void out_session(struct output *o, const struct summary *s, const char *file,
+                 const char *json, size_t json_len);
+/* The JSON object of one session, appended to b. */
+void out_session_json(struct sbuf *b, const struct summary *s, const char *file);
 void out_file_counters(struct output *o, const struct file_counters *c);
 void out_end(struct output *o, const struct file_result *files, size_t nfiles);
 void out_free(struct output *o);

@@ -103,6 +103,14 @@ void sb_putc(struct sbuf *b, char c)
         b->p[b->n++] = c;
 }
 
+void sb_putn(struct sbuf *b, const char *p, size_t n)
+{
+    if (sb_reserve(b, n)) {
+        memcpy(b->p + b->n, p, n);
+        b->n += n;
+    }
+}
+
 void sb_puts(struct sbuf *b, const char *s)
 {
     size_t len = strlen(s);
@@ -272,7 +280,7 @@ void out_begin(struct output *o)
     }
 }
 
-static void session_json(struct output *o, const struct summary *s, const char *file)
+void out_session_json(struct sbuf *b, const struct summary *s, const char *file)
 {
     const char *flags[8];
     size_t nflags;
@@ -303,8 +311,7 @@ static void session_json(struct output *o, const struct summary *s, const char *
     json_object_set_new(j, "start", fixed_json(s->start_ns / 1000, 6));
     json_object_set_new(j, "status", json_string(status));
     json_object_set_new(j, "unanswered", json_integer((json_int_t)s->unanswered));
-    sb_puts(&o->sb, o->any_session ? ",\n    " : "\n    ");
-    sb_json(&o->sb, j, 0);
+    sb_json(b, j, 0);
 }
 
 static void session_csv(struct output *o, const struct summary *s, const char *file)
@@ -368,7 +375,8 @@ static void session_text(struct output *o, const struct summary *s, const char *
 }
 
 /* Writes one finished session (its lists sorted) and adds it to the totals. */
-void out_session(struct output *o, const struct summary *s, const char *file)
+void out_session(struct output *o, const struct summary *s, const char *file,
+                 const char *json, size_t json_len)
 {
     o->sessions++;
     o->replies += s->replies;
@@ -384,7 +392,14 @@ void out_session(struct output *o, const struct summary *s, const char *file)
     if (!o->summary)
         return;
     switch (o->format) {
-    case FMT_JSON: session_json(o, s, file); break;
+    case FMT_JSON:
+        sb_puts(&o->sb, o->any_session ? ",\n    " : "\n    ");
+        if (json) {
+            sb_putn(&o->sb, json, json_len);
+        } else {
+            out_session_json(&o->sb, s, file);
+        }
+        break;
     case FMT_CSV: session_csv(o, s, file); break;
     case FMT_TEXT: session_text(o, s, file); break;
     }
