@@ -135,8 +135,8 @@ static const char *esc_mismatch_note(const struct explain_arg *a)
     if (!a->has_code || !a->has_esc)
         return NULL;
     if (a->code / 100 == 3)
-        return "An enhanced status code on a 3yz reply: RFC 2034 §4 gives them only to "
-               "2yz, 4yz and 5yz replies.";
+        return "This line carries an enhanced status code on a 3yz reply anyway; RFC 2034 "
+               "§4 gives them only to 2yz, 4yz and 5yz replies.";
     if (!smtpreply_esc_class_agrees(a->code, &a->esc)) {
         snprintf(note, sizeof note,
                  "Mismatch: enhanced class %u differs from the reply code's first digit %u; "
