@@ -384,8 +384,7 @@ static void reply_line_json(struct job *j, const struct flow *f, const struct sm
     json_object_set_new(o, "server", kbfmt_string_lossy(s->server, strlen(s->server)));
     json_object_set_new(o, "stage", json_string(smtpreply_stage_name(ev->stage)));
     json_object_set_new(o, "text", kbfmt_string_lossy(ev->text ? ev->text : "", ev->text_len));
-    json_object_set_new(o, "ts", json_real((double)(ev->ts_us / 1000000) +
-                                           (double)(ev->ts_us % 1000000) / 1e6));
+    json_object_set_new(o, "ts", fixed_json(ev->ts_us, 6));
     sb_json(b, o, JSON_COMPACT);
     sb_putc(b, '\n');
     if (j->direct)

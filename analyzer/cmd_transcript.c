@@ -146,6 +146,16 @@ static const char *class_name(unsigned code)
     return "";
 }
 
+/* An entry of the top-level "anomalies": one that belongs to no reply. */
+static json_t *lone_anomaly(enum smtpreply_anomaly a, enum smtpreply_dir dir, uint64_t line)
+{
+    json_t *o = json_object();
+    json_object_set_new(o, "anomaly", json_string(smtpreply_anomaly_name(a)));
+    json_object_set_new(o, "side", json_string(dir == SMTPREPLY_DIR_CLIENT ? "client" : "server"));
+    json_object_set_new(o, "line", json_integer((json_int_t)line));
+    return o;
+}
+
 static int print_json(const struct run *r, bool encrypted)
 {
     json_t *root = json_object();
@@ -191,21 +201,12 @@ static int print_json(const struct run *r, bool encrypted)
             for (unsigned a = 0; a < SMTPREPLY_ANOM__COUNT; a++) {
                 if (!(ev->anomalies & ((smtpreply_anomaly_set)1u << a)))
                     continue;
-                json_t *o = json_object();
-                json_object_set_new(o, "anomaly",
-                                    json_string(smtpreply_anomaly_name((enum smtpreply_anomaly)a)));
-                json_object_set_new(o, "side", json_string("client"));
-                json_object_set_new(o, "line", json_integer((json_int_t)ev->tag));
+                json_t *o = lone_anomaly((enum smtpreply_anomaly)a, SMTPREPLY_DIR_CLIENT, ev->tag);
                 json_object_set_new(o, "command", json_string(ev->cmd.verb));
                 json_array_append_new(others, o);
             }
         } else if (it->type == SMTPREPLY_EV_ANOMALY) {
-            json_t *o = json_object();
-            json_object_set_new(o, "anomaly", json_string(smtpreply_anomaly_name(ev->anomaly)));
-            json_object_set_new(o, "side",
-                                json_string(ev->dir == SMTPREPLY_DIR_CLIENT ? "client" : "server"));
-            json_object_set_new(o, "line", json_integer((json_int_t)ev->tag));
-            json_array_append_new(others, o);
+            json_array_append_new(others, lone_anomaly(ev->anomaly, ev->dir, ev->tag));
         }
     }
     json_object_set_new(root, "replies", replies);

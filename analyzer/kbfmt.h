@@ -16,8 +16,6 @@ json_t *kbfmt_list_json(const char *list);
 /* A string that may not be UTF-8 (user input, server text, file names):
  * bytes that break UTF-8 become U+FFFD; JSON escapes control characters. */
 json_t *kbfmt_string_lossy(const char *s, size_t len);
-/* Length of the valid UTF-8 sequence at s, or 0 if none starts there. */
-size_t kbfmt_utf8_len(const unsigned char *s, size_t avail);
 /* Prints server or client text for a terminal: control characters and
  * bytes that break UTF-8 as \xNN, valid UTF-8 as it is. */
 void kbfmt_print_text(FILE *out, const char *s, size_t len);

@@ -22,7 +22,7 @@ json_t *kbfmt_list_json(const char *list)
 
 /* Length of the valid UTF-8 sequence at s (RFC 3629: no overlongs, no
  * surrogates, nothing past U+10FFFF), or 0 if the byte starts none. */
-size_t kbfmt_utf8_len(const unsigned char *s, size_t avail)
+static size_t utf8_len(const unsigned char *s, size_t avail)
 {
     unsigned char c = s[0];
     size_t n;
@@ -66,7 +66,7 @@ json_t *kbfmt_string_lossy(const char *s, size_t len)
     size_t n = 0;
     const unsigned char *u = (const unsigned char *)s;
     for (size_t i = 0; i < len;) {
-        size_t k = kbfmt_utf8_len(u + i, len - i);
+        size_t k = utf8_len(u + i, len - i);
         if (k == 0) {
             memcpy(copy + n, "\xef\xbf\xbd", 3);
             n += 3;
@@ -86,7 +86,7 @@ void kbfmt_print_text(FILE *out, const char *s, size_t len)
 {
     const unsigned char *u = (const unsigned char *)s;
     for (size_t i = 0; i < len;) {
-        size_t k = kbfmt_utf8_len(u + i, len - i);
+        size_t k = utf8_len(u + i, len - i);
         if (k == 0 || u[i] < 0x20 || u[i] == 0x7f) {
             fprintf(out, "\\x%02x", u[i]);
             i++;

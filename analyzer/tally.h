@@ -82,7 +82,7 @@ struct sbuf {
 };
 void sb_putc(struct sbuf *b, char c);
 void sb_puts(struct sbuf *b, const char *s);
-void sb_putn(struct sbuf *b, const char *p, size_t n);
+bool sb_putn(struct sbuf *b, const char *p, size_t n);
 void sb_printf(struct sbuf *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 /* Serialises j with jansson (keys in the order they were set, which the
  * writer keeps alphabetical: sorting on every dump cost 1% of a big run;
@@ -90,6 +90,9 @@ void sb_printf(struct sbuf *b, const char *fmt, ...) __attribute__((format(print
  * plus `flags`, then drops the reference. */
 #define TALLY_JSON_FLAGS (JSON_PRESERVE_ORDER | JSON_REAL_PRECISION(16))
 void sb_json(struct sbuf *b, json_t *j, size_t flags);
+/* v / 10^decimals as a JSON real, the integer part and the fraction
+ * converted apart so times since the epoch keep their microseconds. */
+json_t *fixed_json(int64_t v, unsigned decimals);
 
 enum out_format { FMT_TEXT, FMT_JSON, FMT_CSV };
 

@@ -103,12 +103,13 @@ void sb_putc(struct sbuf *b, char c)
         b->p[b->n++] = c;
 }
 
-void sb_putn(struct sbuf *b, const char *p, size_t n)
+bool sb_putn(struct sbuf *b, const char *p, size_t n)
 {
-    if (sb_reserve(b, n)) {
-        memcpy(b->p + b->n, p, n);
-        b->n += n;
-    }
+    if (!sb_reserve(b, n))
+        return false;
+    memcpy(b->p + b->n, p, n);
+    b->n += n;
+    return true;
 }
 
 void sb_puts(struct sbuf *b, const char *s)
@@ -146,12 +147,7 @@ void sb_printf(struct sbuf *b, const char *fmt, ...)
 
 static int sb_dump_cb(const char *buf, size_t size, void *data)
 {
-    struct sbuf *b = data;
-    if (!sb_reserve(b, size))
-        return -1;
-    memcpy(b->p + b->n, buf, size);
-    b->n += size;
-    return 0;
+    return sb_putn(data, buf, size) ? 0 : -1;
 }
 
 void sb_json(struct sbuf *b, json_t *j, size_t flags)
@@ -165,7 +161,7 @@ void sb_json(struct sbuf *b, json_t *j, size_t flags)
  * that seconds since the epoch keep their fraction in a double.  A double
  * holds times since the epoch to about 0.24 us, so they are given in whole
  * microseconds (nanosecond captures are truncated, as --replies' ts is). */
-static json_t *fixed_json(int64_t v, unsigned decimals)
+json_t *fixed_json(int64_t v, unsigned decimals)
 {
     int64_t scale = 1;
     for (unsigned i = 0; i < decimals; i++)
@@ -314,6 +310,20 @@ void out_session_json(struct sbuf *b, const struct summary *s, const char *file)
     sb_json(b, j, 0);
 }
 
+/* The columns every row of a session starts with: file, client, server,
+ * status. */
+static void csv_session(struct sbuf *b, const struct summary *s, const char *file,
+                        const char *status)
+{
+    csv_field(b, file);
+    sb_putc(b, ',');
+    csv_field(b, s->client);
+    sb_putc(b, ',');
+    csv_field(b, s->server);
+    sb_putc(b, ',');
+    sb_puts(b, status);
+}
+
 static void session_csv(struct output *o, const struct summary *s, const char *file)
 {
     struct sbuf *b = &o->sb;
@@ -323,23 +333,15 @@ static void session_csv(struct output *o, const struct summary *s, const char *f
     if (s->codes.n == 0) {
         /* A session without replies (one-sided, encrypted from the start)
          * still gets its row: empty code, count 0. */
-        csv_field(b, file);
-        sb_putc(b, ',');
-        csv_field(b, s->client);
-        sb_putc(b, ',');
-        csv_field(b, s->server);
-        sb_printf(b, ",%s,,0,\n", status);
+        csv_session(b, s, file, status);
+        sb_puts(b, ",,0,\n");
         return;
     }
     for (size_t j = 0; j < s->codes.n; j++) {
         struct smtpreply_code_info ci;
         smtpreply_code_explain(s->codes.v[j].key, &ci);
-        csv_field(b, file);
-        sb_putc(b, ',');
-        csv_field(b, s->client);
-        sb_putc(b, ',');
-        csv_field(b, s->server);
-        sb_printf(b, ",%s,%u,%" PRIu64 ",", status, s->codes.v[j].key, s->codes.v[j].count);
+        csv_session(b, s, file, status);
+        sb_printf(b, ",%u,%" PRIu64 ",", s->codes.v[j].key, s->codes.v[j].count);
         csv_field(b, ci.meaning);
         sb_putc(b, '\n');
     }
