@@ -156,11 +156,10 @@ static uint64_t placeholder_octets(const char *t, size_t len)
         return 0;
     static const char *const units[] = {" octets)", " bytes)"};
     for (size_t u = 0; u < 2; u++) {
-        size_t ul = strlen(units[u]);
-        if (len < ul + 2 || memcmp(t + len - ul, units[u], ul) != 0)
+        if (!ends_with(t, len, units[u]))
             continue;
-        size_t end = len - ul, start = end;
-        while (start > 1 && t[start - 1] >= '0' && t[start - 1] <= '9')
+        size_t end = len - strlen(units[u]), start = end;
+        while (start > 1 && is_digit(t[start - 1]))
             start--;
         if (start == end || end - start > 12)
             return 0;
