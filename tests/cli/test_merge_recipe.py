@@ -32,7 +32,12 @@ while [ $# -gt 0 ]; do
   esac
 done
 [ "$1" = "--" ] && shift
-mkdir -p "$REMOTES/$host" && cd "$REMOTES/$host" && exec bash -c "$*"
+# sshd gives the remote command a login environment: SHELL and HOME are
+# always set there.  GNU parallel's remote wrapper execs "$SHELL" and, when
+# it is empty, loses the job's output yet exits 0, so a runner without SHELL
+# (as CI is) must not leak that into the "remote" side.
+export SHELL=/bin/bash HOME="$REMOTES/$host"
+mkdir -p "$HOME" && cd "$HOME" && exec bash -c "$*"
 '''
 
 if not shutil.which("parallel"):
