@@ -760,8 +760,8 @@ static void process_segment(struct job *j, const struct ahead *a)
         return;
     flow_touch(j, f, a->now);
     f->last_ns = a->now_ns;
-    smtpreply_conn_segment(f->conn, from_b, seg->seq, seg->flags, seg->payload, seg->len,
-                           a->now_ns / 1000, a->n);
+    smtpreply_conn_segment_cut(f->conn, from_b, seg->seq, seg->flags, seg->payload, seg->len,
+                               seg->sent, a->now_ns / 1000, a->n);
     if (seg->flags & SMTPREPLY_TCP_FIN)
         f->fin[from_b] = true;
     if (!f->closing && ((seg->flags & SMTPREPLY_TCP_RST) || (f->fin[0] && f->fin[1]))) {
@@ -890,7 +890,7 @@ static void run_job(struct job *j)
             int64_t now_ns = sec * 1000000000 + nsec;
             double now = (double)sec + (double)nsec / 1e9;
             struct tcp_segment seg;
-            enum decode_skip why = decode_frame(dlt, data, h->caplen, &seg);
+            enum decode_skip why = decode_frame(dlt, data, h->caplen, h->len, &seg);
             if (why != SKIP_NONE) {
                 c->skips[why]++;
                 continue;

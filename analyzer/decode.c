@@ -60,16 +60,21 @@ static enum decode_skip decode_tcp(const uint8_t *p, uint32_t caplen, uint32_t i
     uint32_t off = (uint32_t)(p[12] >> 4) * 4;
     if (off < 20 || off > iplen)
         return SKIP_MALFORMED;
-    if (caplen < off)
-        return SKIP_TRUNCATED;
+    /* A snaplen that ends inside the options (a SYN's MSS, SACK and
+     * timestamps make its header the longest of the flow) still leaves the
+     * fixed header: ports, sequence number and flags are all we read, and
+     * losing a SYN would lose its direction's start, so every later hole
+     * in that direction would go uncounted. */
+    uint32_t captured_off = caplen < off ? caplen : off;
     seg->sport = be16(p);
     seg->dport = be16(p + 2);
     seg->seq = be32(p + 4);
     seg->flags = p[13];
-    seg->payload = p + off;
+    seg->payload = p + captured_off;
     uint32_t want = iplen - off;
-    uint32_t have = caplen - off;
+    uint32_t have = caplen - captured_off;
     seg->len = want < have ? want : have;
+    seg->sent = want;
     seg->cut = have < want;
     return SKIP_NONE;
 }
@@ -165,7 +170,8 @@ static enum decode_skip decode_ip_any(const uint8_t *p, uint32_t caplen, struct 
     }
 }
 
-enum decode_skip decode_frame(int dlt, const uint8_t *p, uint32_t caplen, struct tcp_segment *seg)
+static enum decode_skip decode_link(int dlt, const uint8_t *p, uint32_t caplen,
+                                    struct tcp_segment *seg)
 {
     switch (dlt) {
     case DLT_EN10MB: {
@@ -216,4 +222,19 @@ enum decode_skip decode_frame(int dlt, const uint8_t *p, uint32_t caplen, struct
             return decode_ip_any(p, caplen, seg);
         return SKIP_LINKTYPE;
     }
+}
+
+enum decode_skip decode_frame(int dlt, const uint8_t *p, uint32_t caplen, uint32_t wirelen,
+                              struct tcp_segment *seg)
+{
+    enum decode_skip why = decode_link(dlt, p, caplen, seg);
+    /* The lengths in the headers are trusted as far as the record says
+     * bytes were dropped from the frame: a bogus IP length in a whole
+     * frame must not turn the next segment's real data into a gap. */
+    if (why == SKIP_NONE && seg->cut) {
+        uint32_t dropped = wirelen > caplen ? wirelen - caplen : 0;
+        if (seg->sent - seg->len > dropped)
+            seg->sent = seg->len + dropped;
+    }
+    return why;
 }

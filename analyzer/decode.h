@@ -28,12 +28,17 @@ struct tcp_segment {
     uint8_t flags;
     const uint8_t *payload;
     uint32_t len;            /* payload bytes captured */
-    bool cut;                /* the snaplen cut the payload */
+    uint32_t sent;           /* payload bytes sent: what the IP and TCP lengths
+                                declare, bounded by what the frame lost */
+    bool cut;                /* the snaplen cut the payload (sent > len) */
 };
 
 /* True if the link type is one we decode. */
 bool decode_linktype_supported(int dlt);
-/* Decodes one frame; returns SKIP_NONE and fills seg, or why not. */
-enum decode_skip decode_frame(int dlt, const uint8_t *p, uint32_t caplen, struct tcp_segment *seg);
+/* Decodes one frame of caplen captured bytes out of wirelen on the wire;
+ * returns SKIP_NONE and fills seg, or why not.  seg->sent never counts
+ * more lost bytes than the frame lost (wirelen - caplen). */
+enum decode_skip decode_frame(int dlt, const uint8_t *p, uint32_t caplen, uint32_t wirelen,
+                              struct tcp_segment *seg);
 
 #endif

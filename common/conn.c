@@ -302,6 +302,13 @@ void smtpreply_conn_segment(struct smtpreply_conn *c, bool from_b, uint32_t seq,
                             unsigned flags, const uint8_t *payload, size_t len,
                             int64_t ts_us, uint64_t tag)
 {
+    smtpreply_conn_segment_cut(c, from_b, seq, flags, payload, len, len, ts_us, tag);
+}
+
+void smtpreply_conn_segment_cut(struct smtpreply_conn *c, bool from_b, uint32_t seq,
+                                unsigned flags, const uint8_t *payload, size_t len,
+                                size_t sent, int64_t ts_us, uint64_t tag)
+{
     if (!c)
         return;
     c->segments++;
@@ -321,7 +328,7 @@ void smtpreply_conn_segment(struct smtpreply_conn *c, bool from_b, uint32_t seq,
     struct conn_side *sd = &c->side[e], *other = &c->side[1 - e];
     bool had_hole = reasm_has_hole(&sd->r);
     uint64_t before = sd->data_segs;
-    reasm_segment(&sd->r, &c->mem, seq, flags, payload, len, ts_us, tag, sink, sd);
+    reasm_segment(&sd->r, &c->mem, seq, flags, payload, len, sent, ts_us, tag, sink, sd);
     if (c->state == SMTPREPLY_CONN_NOT_SMTP)
         return;
     if (!had_hole && reasm_has_hole(&sd->r))

@@ -97,36 +97,46 @@ static bool drain(struct reasm *r, struct sr_mem *m, reasm_sink_fn sink, void *c
     return true;
 }
 
+/* Gives up the bytes from next to end (when end is ahead): one gap of
+ * that count.  False when the sink stopped us. */
+static bool gap_to(struct reasm *r, uint32_t end, int64_t ts, uint64_t tag, reasm_sink_fn sink,
+                   void *ctx)
+{
+    if (seq_diff(end, r->next) <= 0)
+        return true;
+    uint32_t missing = end - r->next;
+    r->gaps++;
+    r->missing += missing;
+    r->next = end;
+    if (!sink(ctx, NULL, 0, missing, ts, tag))
+        r->stopped = true;
+    return !r->stopped;
+}
+
 /* Gives up the hole before the first buffered segment. */
 static bool force_head(struct reasm *r, struct sr_mem *m, int64_t ts, uint64_t tag,
                        reasm_sink_fn sink, void *ctx)
 {
-    uint32_t missing = r->head->seq - r->next;
-    if (seq_diff(r->head->seq, r->next) > 0) {
-        r->gaps++;
-        r->missing += missing;
-        r->next = r->head->seq;
-        if (!sink(ctx, NULL, 0, missing, ts, tag)) {
-            r->stopped = true;
-            return false;
-        }
-    }
-    return drain(r, m, sink, ctx);
+    return gap_to(r, r->head->seq, ts, tag, sink, ctx) && drain(r, m, sink, ctx);
 }
 
 /* Gap to seq, then the segment itself, bypassing the list (too big for it). */
-static void force_direct(struct reasm *r, uint32_t seq, const uint8_t *data, size_t len,
+static bool force_direct(struct reasm *r, uint32_t seq, const uint8_t *data, size_t len,
                          int64_t ts, uint64_t tag, reasm_sink_fn sink, void *ctx)
 {
-    uint32_t missing = seq - r->next;
-    r->gaps++;
-    r->missing += missing;
-    r->next = seq;
-    if (!sink(ctx, NULL, 0, missing, ts, tag)) {
-        r->stopped = true;
-        return;
-    }
-    deliver(r, data, len, ts, tag, sink, ctx);
+    return gap_to(r, seq, ts, tag, sink, ctx) && deliver(r, data, len, ts, tag, sink, ctx);
+}
+
+/* After a cut segment's kept bytes are in order: its lost bytes up to end
+ * are a gap now (up to the first buffered segment, whose captured bytes
+ * win over a gap), then whatever waited behind them follows. */
+static void lose_tail(struct reasm *r, struct sr_mem *m, uint32_t end, int64_t ts,
+                      uint64_t tag, reasm_sink_fn sink, void *ctx)
+{
+    if (r->head && seq_diff(r->head->seq, end) < 0)
+        end = r->head->seq;
+    if (gap_to(r, end, ts, tag, sink, ctx))
+        drain(r, m, sink, ctx);
 }
 
 /* Keeps a segment that lies ahead of a hole; false: not kept (duplicate). */
@@ -164,7 +174,7 @@ static bool insert(struct reasm *r, struct sr_mem *m, uint32_t seq, const uint8_
 }
 
 void reasm_segment(struct reasm *r, struct sr_mem *m, uint32_t seq, unsigned flags,
-                   const uint8_t *data, size_t len, int64_t ts_us, uint64_t tag,
+                   const uint8_t *data, size_t len, size_t sent, int64_t ts_us, uint64_t tag,
                    reasm_sink_fn sink, void *ctx)
 {
     if (r->stopped)
@@ -180,29 +190,39 @@ void reasm_segment(struct reasm *r, struct sr_mem *m, uint32_t seq, unsigned fla
     /* A segment longer than the sequence space could say is not TCP. */
     if (len > 0x7fffffffu)
         len = 0x7fffffffu;
+    if (sent > 0x7fffffffu)
+        sent = 0x7fffffffu;
+    if (sent < len)
+        sent = len;
+    uint32_t end = seq + (uint32_t)sent;
     if (!r->started) {
-        if (len == 0 && !(flags & SMTPREPLY_TCP_FIN))
+        if (sent == 0 && !(flags & SMTPREPLY_TCP_FIN))
             return; /* a bare ACK says nothing about where the data starts */
         r->next = seq;
         r->started = true;
     }
     if ((flags & SMTPREPLY_TCP_FIN) && !r->fin) {
         r->fin = true;
-        r->fin_seq = seq + (uint32_t)len;
+        r->fin_seq = end;
     }
-    if (len == 0)
+    if (len == 0) {
+        if (sent > 0 && seq_diff(seq, r->next) <= 0)
+            lose_tail(r, m, end, ts_us, tag, sink, ctx);
         return;
+    }
 again:;
     int32_t off = seq_diff(seq, r->next);
     if (off <= 0) {
         uint32_t behind = (uint32_t)(-(int64_t)off);
-        if (behind >= len) {
+        if (behind >= len)
             r->retransmitted++;
-            return;
-        }
-        if (behind)
+        else if (behind)
             r->overlaps++;
-        if (deliver(r, data + behind, len - behind, ts_us, tag, sink, ctx))
+        if (behind < len && !deliver(r, data + behind, len - behind, ts_us, tag, sink, ctx))
+            return;
+        if (sent > len)
+            lose_tail(r, m, end, ts_us, tag, sink, ctx);
+        else if (behind < len)
             drain(r, m, sink, ctx);
         return;
     }
@@ -225,8 +245,11 @@ again:;
         insert(r, m, seq, data, (uint32_t)len, ts_us, tag);
         return;
     }
-    force_direct(r, seq, data, len, ts_us, tag, sink, ctx);
-    if (!r->stopped)
+    if (!force_direct(r, seq, data, len, ts_us, tag, sink, ctx))
+        return;
+    if (sent > len)
+        lose_tail(r, m, end, ts_us, tag, sink, ctx);
+    else
         drain(r, m, sink, ctx);
 }
 
@@ -236,14 +259,8 @@ void reasm_flush(struct reasm *r, struct sr_mem *m, int64_t ts_us, uint64_t tag,
     while (!r->stopped && r->head)
         if (!force_head(r, m, ts_us, tag, sink, ctx))
             return;
-    if (!r->stopped && r->fin && seq_diff(r->fin_seq, r->next) > 0) {
-        uint32_t missing = r->fin_seq - r->next;
-        r->gaps++;
-        r->missing += missing;
-        r->next = r->fin_seq;
-        if (!sink(ctx, NULL, 0, missing, ts_us, tag))
-            r->stopped = true;
-    }
+    if (!r->stopped && r->fin)
+        gap_to(r, r->fin_seq, ts_us, tag, sink, ctx);
 }
 
 bool reasm_has_hole(const struct reasm *r)

@@ -59,9 +59,15 @@ struct reasm {
 };
 
 void reasm_init(struct reasm *r, uint32_t max);
-/* One segment.  flags: SMTPREPLY_TCP_*.  Data on a SYN starts at seq + 1. */
+/* One segment.  flags: SMTPREPLY_TCP_*.  Data on a SYN starts at seq + 1.
+ * sent: the payload length the headers declare; more than len when the
+ * capture kept only the first len bytes (a snaplen cut).  The rest is then
+ * known lost, not late: once the kept part is in order, it is a gap at
+ * once, and a FIN on the segment sits after all sent bytes.  (A cut
+ * segment that arrives ahead of a hole is buffered with its kept bytes
+ * only; its lost tail shows when that hole is given up.) */
 void reasm_segment(struct reasm *r, struct sr_mem *m, uint32_t seq, unsigned flags,
-                   const uint8_t *data, size_t len, int64_t ts_us, uint64_t tag,
+                   const uint8_t *data, size_t len, size_t sent, int64_t ts_us, uint64_t tag,
                    reasm_sink_fn sink, void *ctx);
 /* Give up every hole: gap + buffered data until the list is empty, then a
  * gap for bytes known lost before a FIN (the FIN's sequence number says

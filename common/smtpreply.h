@@ -394,6 +394,15 @@ void smtpreply_conn_free(struct smtpreply_conn *c);
 void smtpreply_conn_segment(struct smtpreply_conn *c, bool from_b, uint32_t seq,
                             unsigned flags, const uint8_t *payload, size_t len,
                             int64_t ts_us, uint64_t tag);
+/* The same for a segment the capture cut short: payload holds the first
+ * len of the sent bytes its headers declare.  The rest is counted as
+ * missing at once rather than when a later segment shows the jump, and a
+ * FIN on it follows all sent bytes.  Callers should bound sent by what the
+ * capture says it dropped from the frame (wire length minus captured
+ * length), so a bogus IP length cannot hide real data behind a gap. */
+void smtpreply_conn_segment_cut(struct smtpreply_conn *c, bool from_b, uint32_t seq,
+                                unsigned flags, const uint8_t *payload, size_t len,
+                                size_t sent, int64_t ts_us, uint64_t tag);
 /* End of capture (or eviction): flush buffered segments as gaps, finish
  * the session.  Idempotent. */
 void smtpreply_conn_finish(struct smtpreply_conn *c, int64_t ts_us, uint64_t tag);

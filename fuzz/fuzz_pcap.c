@@ -51,10 +51,11 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     while (pcap_next_ex(p, &h, &d) == 1 && n < 100000) {
         struct tcp_segment seg;
         n++;
-        if (decode_frame(dlt, d, h->caplen, &seg) != SKIP_NONE)
+        if (decode_frame(dlt, d, h->caplen, h->len, &seg) != SKIP_NONE)
             continue;
-        if (seg.len > h->caplen)
-            abort(); /* the decoder must never point past the frame */
+        if (seg.len > h->caplen || seg.sent < seg.len ||
+            seg.sent - seg.len > (h->len > h->caplen ? h->len - h->caplen : 0))
+            abort(); /* never past the frame; never more lost than the frame lost */
         int slot = -1;
         bool from_b = false;
         for (int i = 0; i < FLOWS; i++) {
@@ -74,8 +75,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
             flows[slot].a = seg.sport;
             flows[slot].b = seg.dport;
         }
-        smtpreply_conn_segment(flows[slot].c, from_b, seg.seq, seg.flags, seg.payload, seg.len,
-                               (int64_t)h->ts.tv_sec * 1000000 + h->ts.tv_usec, n);
+        smtpreply_conn_segment_cut(flows[slot].c, from_b, seg.seq, seg.flags, seg.payload,
+                                   seg.len, seg.sent,
+                                   (int64_t)h->ts.tv_sec * 1000000 + h->ts.tv_usec, n);
     }
     for (int i = 0; i < FLOWS; i++) {
         if (flows[i].c) {

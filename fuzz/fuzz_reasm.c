@@ -6,7 +6,9 @@
  * SMTP, bits 3-4: small limits), then records
  *   [ctl][dseq hi][dseq lo][len] payload[len]
  * ctl bit 0: from B; bits 1-4: TCP flags FIN, SYN, RST, ACK; bit 5: the
- * sequence delta is negative; bit 6: absolute jump near 2^32 (wrap).
+ * sequence delta is negative; bit 6: absolute jump near 2^32 (wrap);
+ * bit 7: the capture cut the segment (only the first half of its payload
+ * is handed over, all of it counts as sent).
  * Each side's sequence number moves by the signed delta before the
  * segment.  Checks: no crash (sanitizers), the conn's bytes_allocated
  * equals what the hook holds and stays within its caps, everything is
@@ -105,7 +107,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
             flags |= SMTPREPLY_TCP_RST;
         if (ctl & 0x10u)
             flags |= SMTPREPLY_TCP_ACK;
-        smtpreply_conn_segment(c, e, seq[e], flags, data + i, len, (int64_t)tag * 1000, tag);
+        size_t kept = (ctl & 0x80u) ? len / 2 : len;
+        smtpreply_conn_segment_cut(c, e, seq[e], flags, data + i, kept, len, (int64_t)tag * 1000,
+                                   tag);
         seq[e] += (uint32_t)len;
         i += len;
         tag++;

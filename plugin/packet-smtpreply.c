@@ -363,7 +363,7 @@ static void
 feed_segment(packet_info *pinfo, proto_tree *tree)
 {
     field_info *fi_sport, *fi_dport, *fi_seq, *fi_flags, *fi_hlen, *fi_len;
-    guint32 sport, dport, seq, flags, hlen, seglen;
+    guint32 sport, dport, seq, flags, hlen, seglen, kept;
     gint payload_off;
     const guint8 *payload = NULL;
     conversation_t *conv;
@@ -401,12 +401,25 @@ feed_segment(packet_info *pinfo, proto_tree *tree)
      * in the data source is the header's (priming the whole "tcp" item
      * instead cost tshark ~15%). */
     payload_off = fi_sport->start + (gint)hlen;
+    kept = seglen;
     if (seglen > 0) {
-        /* A payload the capture cut short is skipped whole, as the CLI
-         * skips snaplen-cut packets: the core then sees a gap. */
-        if (tvb_captured_length_remaining(fi_sport->ds_tvb, payload_off) < (gint)seglen)
-            return;
-        payload = tvb_get_ptr(fi_sport->ds_tvb, payload_off, (gint)seglen);
+        /* A payload the capture cut short gives what was kept, and the
+         * core counts the rest as lost at once (as the CLI does).  The
+         * TCP length is believed only as far as the frame lost bytes
+         * (wire length minus captured), so a bogus IP length cannot turn
+         * the next segment's data into a gap. */
+        gint have = tvb_captured_length_remaining(fi_sport->ds_tvb, payload_off);
+        guint32 dropped = pinfo->fd->pkt_len > pinfo->fd->cap_len
+                              ? pinfo->fd->pkt_len - pinfo->fd->cap_len : 0;
+        if (have < 0)
+            have = 0;
+        if ((guint32)have < seglen) {
+            kept = (guint32)have;
+            if (seglen - kept > dropped)
+                seglen = kept + dropped;
+        }
+        if (kept > 0)
+            payload = tvb_get_ptr(fi_sport->ds_tvb, payload_off, (gint)kept);
     }
 
     conv = find_conversation(pinfo->num, &pinfo->net_src, &pinfo->net_dst, CONVERSATION_TCP,
@@ -437,8 +450,8 @@ feed_segment(packet_info *pinfo, proto_tree *tree)
     sc->feed_frame = pinfo->num;
     sc->last_frame = pinfo->num;
     sc->last_ts_us = ts_us;
-    smtpreply_conn_segment(sc->conn, from_b, seq, flags & 0xffu, payload, seglen, ts_us,
-                           pinfo->num);
+    smtpreply_conn_segment_cut(sc->conn, from_b, seq, flags & 0xffu, payload, kept, seglen,
+                               ts_us, pinfo->num);
     smtpreply_conn_stats(sc->conn, &cst);
     if (cst.state == SMTPREPLY_CONN_NOT_SMTP) {
         /* Not SMTP: stop spending time and memory on it. */

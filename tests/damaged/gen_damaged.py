@@ -327,8 +327,8 @@ def decode(linktype, data, caplen):
     if len(tcp) < 20:
         return ("skip", SKIP_HDR_CUT)
     doff = (tcp[12] >> 4) * 4
-    if len(tcp) < doff:
-        return ("skip", SKIP_HDR_CUT)
+    # A cut inside the options keeps the segment (its fixed header is all
+    # decode.c reads); only its payload is lost.
     sport, _dport, seq = struct.unpack(">HHI", tcp[:8])
     want = tcplen - doff
     payload = tcp[doff:doff + want]
@@ -569,10 +569,12 @@ def gen(outdir):
                 "%s cut at byte %d of %d" % (src.name, off, len(src.bytes)))
 
     # --- the snaplen: every record cut to 60, 100, 200 bytes (tcpdump -s N).
-    # 60 cuts into every TCP header (14+20+32 bytes): all packets are skipped
-    # as "headers cut by the snaplen", no session, exit 0.  100 and 200 keep
-    # the headers and cut payloads: those packets are counted as cut and the
-    # replies in the bytes before the first cut server packet still counted.
+    # 60 cuts into every TCP header's options (14+20+32 bytes): the fixed
+    # 20 bytes are there, so every segment is kept with its payload lost
+    # (counted as cut, the holes as missing bytes), exit 0.  100 and 200
+    # keep the headers and cut payloads: those packets are counted as cut
+    # and the replies in the bytes before the first cut server packet still
+    # counted.
     for snap in (60, 100, 200):
         recs = [r.copy(caplen=min(r.caplen, snap), data=r.data[:snap]) for r in dp.recs]
         data = pcap_bytes(dp.linktype, snap, recs)
@@ -587,7 +589,7 @@ def gen(outdir):
     e = v6.expect(data)
     one("snaplen-ipv6-80", v6, data,
         "ipv6.pcap with caplen cut to 80 (14+40 IPv6 + 26 of a 32-byte TCP header): "
-        "every packet skipped as headers cut, exit 0",
+        "every segment kept (the fixed TCP header is whole), its payload lost, exit 0",
         totals={"skipped_packets": e["skips"], "snaplen_cut_packets": e["cut"]})
 
     # --- odd record lengths in the middle of the file

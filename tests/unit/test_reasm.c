@@ -2,7 +2,8 @@
 /*
  * test_reasm.c - per-direction TCP reassembly: order, retransmission,
  * overlaps (front and back), sequence wrap, SYN-less start, data on SYN,
- * lost segments (gap with the exact missing count), the max_reasm cap,
+ * lost segments (gap with the exact missing count), segments the capture
+ * cut short (the lost tail a gap at once), the max_reasm cap,
  * and memory accounting through the hook.
  */
 #include <stdlib.h>
@@ -65,10 +66,17 @@ static void fix_init(struct fix *f, uint32_t max)
     f->m.fn = counting_realloc;
 }
 
+/* A segment that sent `sent` bytes of which the capture kept s. */
+static void cut(struct fix *f, uint32_t seq, unsigned flags, const char *s, size_t sent,
+                uint64_t tag)
+{
+    reasm_segment(&f->r, &f->m, seq, flags, (const uint8_t *)s, s ? strlen(s) : 0, sent, 0, tag,
+                  sink, &f->o);
+}
+
 static void seg(struct fix *f, uint32_t seq, unsigned flags, const char *s, uint64_t tag)
 {
-    reasm_segment(&f->r, &f->m, seq, flags, (const uint8_t *)s, s ? strlen(s) : 0, 0, tag, sink,
-                  &f->o);
+    cut(f, seq, flags, s, 0, tag);
 }
 
 static void flush(struct fix *f)
@@ -225,6 +233,78 @@ static void test_lost_segment(void)
     fix_done(&f);
 }
 
+static void test_cut_segments(void)
+{
+    struct fix f;
+
+    /* The kept part is delivered and the lost tail is a gap at once, in
+     * that segment's name, not when a later segment shows the jump. */
+    fix_init(&f, 262144);
+    seg(&f, 1000, SMTPREPLY_TCP_SYN, NULL, 1);
+    cut(&f, 1001, 0, "250 a\r\n25", 30, 2);
+    CHECK_EQ_S(f.o.buf, "250 a\r\n25[GAP 21]");
+    CHECK_EQ_U(f.o.last_tag, 2);
+    CHECK_EQ_U(f.r.next, 1031);
+    CHECK(!reasm_has_hole(&f.r));
+    seg(&f, 1031, 0, "221 b\r\n", 3); /* in order: no waiting behind a hole */
+    CHECK_EQ_S(f.o.buf, "250 a\r\n25[GAP 21]221 b\r\n");
+    fix_done(&f);
+
+    /* Headers only (nothing kept): the whole payload is the gap; a SYN
+     * whose options were cut still starts the direction. */
+    fix_init(&f, 262144);
+    seg(&f, 1000, SMTPREPLY_TCP_SYN, NULL, 1);
+    cut(&f, 1001, 0, NULL, 84, 2);
+    cut(&f, 1085, 0, NULL, 204, 3);
+    CHECK_EQ_S(f.o.buf, "[GAP 84][GAP 204]");
+    CHECK_EQ_U(f.r.missing, 288);
+    fix_done(&f);
+
+    /* A FIN on a cut segment follows all its sent bytes: the direction is
+     * complete only after them, and a flush adds nothing. */
+    fix_init(&f, 262144);
+    seg(&f, 1000, SMTPREPLY_TCP_SYN, NULL, 1);
+    cut(&f, 1001, SMTPREPLY_TCP_FIN, "ab", 10, 2);
+    CHECK(reasm_complete(&f.r));
+    CHECK_EQ_U(f.r.fin_seq, 1011);
+    flush(&f);
+    CHECK_EQ_S(f.o.buf, "ab[GAP 8]");
+    fix_done(&f);
+
+    /* A lost tail reaching into data already buffered: the captured bytes
+     * win, the gap stops where they start. */
+    fix_init(&f, 262144);
+    seg(&f, 1000, SMTPREPLY_TCP_SYN, NULL, 1);
+    seg(&f, 1011, 0, "XYZ", 2);        /* ahead of a hole */
+    cut(&f, 1001, 0, "ab", 20, 3);      /* sent 1001..1020, kept 1001..1002 */
+    CHECK_EQ_S(f.o.buf, "ab[GAP 8]XYZ");
+    CHECK_EQ_U(f.r.next, 1014);
+    fix_done(&f);
+
+    /* A cut retransmission of bytes already delivered adds no gap; one that
+     * reaches past them loses only the part beyond. */
+    fix_init(&f, 262144);
+    seg(&f, 1000, SMTPREPLY_TCP_SYN, NULL, 1);
+    seg(&f, 1001, 0, "abcdef", 2);
+    cut(&f, 1001, 0, "ab", 6, 3);
+    CHECK_EQ_S(f.o.buf, "abcdef");
+    CHECK_EQ_U(f.r.retransmitted, 1);
+    cut(&f, 1001, 0, "ab", 9, 4);
+    CHECK_EQ_S(f.o.buf, "abcdef[GAP 3]");
+    fix_done(&f);
+
+    /* A cut segment ahead of a hole keeps its captured bytes; its lost
+     * tail shows when the next segment jumps (the hole's give-up). */
+    fix_init(&f, 262144);
+    seg(&f, 1000, SMTPREPLY_TCP_SYN, NULL, 1);
+    cut(&f, 1011, 0, "ab", 5, 2);
+    seg(&f, 1016, SMTPREPLY_TCP_FIN, "z", 3);
+    flush(&f);
+    CHECK_EQ_S(f.o.buf, "[GAP 10]ab[GAP 3]z");
+    CHECK_EQ_U(f.r.missing, 13);
+    fix_done(&f);
+}
+
 static void test_cap(void)
 {
     /* Room for two 100-byte segments with their node headers, not three. */
@@ -293,6 +373,7 @@ int main(void)
     test_wrap();
     test_synless_and_syn_data();
     test_lost_segment();
+    test_cut_segments();
     test_cap();
     test_many_small();
     CHECK_EQ_U(live_allocs, 0);
