@@ -862,7 +862,9 @@ def gen(outdir):
 
 
 if __name__ == "__main__":
-    if len(sys.argv) != 2:
-        sys.exit("usage: gen_damaged.py OUTDIR")
+    if len(sys.argv) != 2 or sys.argv[1].startswith("-"):
+        print(__doc__.split("\n\n", 1)[0] if sys.argv[1:] in (["-h"], ["--help"])
+              else "usage: gen_damaged.py OUTDIR", file=sys.stderr)
+        sys.exit(0 if sys.argv[1:] in (["-h"], ["--help"]) else 2)
     cases = gen(sys.argv[1])
     print("%d cases written to %s" % (len(cases), sys.argv[1]))
