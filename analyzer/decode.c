@@ -87,6 +87,12 @@ static enum decode_skip decode_ipv4(const uint8_t *p, uint32_t caplen, struct tc
         return SKIP_MALFORMED;
     uint32_t ihl = (uint32_t)(p[0] & 0x0f) * 4;
     uint32_t total = be16(p + 2);
+    /* Captures taken before TCP segmentation offload record the length
+     * as 0 (the NIC fills it in): the frame as captured is the packet.
+     * (A snaplen cut of such a frame cannot be told, so it reads as
+     * whole.) */
+    if (total == 0)
+        total = caplen;
     if (ihl < 20 || total < ihl)
         return SKIP_MALFORMED;
     if (caplen < ihl)
@@ -101,9 +107,6 @@ static enum decode_skip decode_ipv4(const uint8_t *p, uint32_t caplen, struct tc
     memset(seg->dst, 0, sizeof seg->dst);
     memcpy(seg->src, p + 12, 4);
     memcpy(seg->dst, p + 16, 4);
-    /* Some captures (TSO offload) record total length 0: trust caplen. */
-    if (total == 0)
-        total = caplen;
     return decode_tcp(p + ihl, caplen - ihl, total - ihl, seg);
 }
 
@@ -235,6 +238,7 @@ enum decode_skip decode_frame(int dlt, const uint8_t *p, uint32_t caplen, uint32
         uint32_t dropped = wirelen > caplen ? wirelen - caplen : 0;
         if (seg->sent - seg->len > dropped)
             seg->sent = seg->len + dropped;
+        seg->cut = seg->sent > seg->len; /* a whole frame is not snaplen-cut */
     }
     return why;
 }

@@ -30,7 +30,9 @@ struct tcp_segment {
     uint32_t len;            /* payload bytes captured */
     uint32_t sent;           /* payload bytes sent: what the IP and TCP lengths
                                 declare, bounded by what the frame lost */
-    bool cut;                /* the snaplen cut the payload (sent > len) */
+    bool cut;                /* the snaplen cut the payload (sent > len); a
+                                frame whose IP length claims more than the
+                                record's wire length is malformed, not cut */
 };
 
 /* True if the link type is one we decode. */

@@ -302,7 +302,8 @@ void smtpreply_conn_segment(struct smtpreply_conn *c, bool from_b, uint32_t seq,
                             unsigned flags, const uint8_t *payload, size_t len,
                             int64_t ts_us, uint64_t tag)
 {
-    smtpreply_conn_segment_cut(c, from_b, seq, flags, payload, len, len, ts_us, tag);
+    smtpreply_conn_segment_cut(c, from_b, seq, flags, payload, len, payload ? len : 0, ts_us,
+                               tag);
 }
 
 void smtpreply_conn_segment_cut(struct smtpreply_conn *c, bool from_b, uint32_t seq,
@@ -318,6 +319,12 @@ void smtpreply_conn_segment_cut(struct smtpreply_conn *c, bool from_b, uint32_t 
         len = 0;
     if (len)
         c->payload_seen = true;
+    /* While undecided, a gap ends detection on its side, and one side
+     * alone seldom decides (a client's cut command before any server byte
+     * would make a midstream SMTP session "not SMTP").  So until the
+     * decision a cut tail waits to show as a jump, as a lost segment does. */
+    if (c->state == SMTPREPLY_CONN_UNDECIDED)
+        sent = len;
     int e = from_b ? 1 : 0;
     if (flags & SMTPREPLY_TCP_SYN) {
         /* RFC 793: the SYN without ACK comes from the side that opens. */

@@ -128,15 +128,19 @@ static bool force_direct(struct reasm *r, uint32_t seq, const uint8_t *data, siz
 }
 
 /* After a cut segment's kept bytes are in order: its lost bytes up to end
- * are a gap now (up to the first buffered segment, whose captured bytes
- * win over a gap), then whatever waited behind them follows. */
+ * are gaps now, around any buffered segment inside that range (captured
+ * bytes win over a gap), then whatever waited behind them follows.  Each
+ * round either reaches end or delivers at least one buffered segment. */
 static void lose_tail(struct reasm *r, struct sr_mem *m, uint32_t end, int64_t ts,
                       uint64_t tag, reasm_sink_fn sink, void *ctx)
 {
-    if (r->head && seq_diff(r->head->seq, end) < 0)
-        end = r->head->seq;
-    if (gap_to(r, end, ts, tag, sink, ctx))
-        drain(r, m, sink, ctx);
+    for (;;) {
+        uint32_t stop = r->head && seq_diff(r->head->seq, end) < 0 ? r->head->seq : end;
+        if (!gap_to(r, stop, ts, tag, sink, ctx) || !drain(r, m, sink, ctx))
+            return;
+        if (stop == end || seq_diff(end, r->next) <= 0)
+            return;
+    }
 }
 
 /* Keeps a segment that lies ahead of a hole; false: not kept (duplicate). */
@@ -205,16 +209,29 @@ void reasm_segment(struct reasm *r, struct sr_mem *m, uint32_t seq, unsigned fla
         r->fin = true;
         r->fin_seq = end;
     }
+    /* A cut segment ahead of a hole keeps only its captured bytes in the
+     * list; how far it reached is remembered so a flush gives that up too. */
+    if (sent > len && (!r->cut_seen || seq_diff(end, r->cut_end) > 0)) {
+        r->cut_seen = true;
+        r->cut_end = end;
+    }
     if (len == 0) {
-        if (sent > 0 && seq_diff(seq, r->next) <= 0)
+        if (sent > 0 && seq_diff(seq, r->next) <= 0) {
+            if (seq_diff(end, r->next) <= 0)
+                r->retransmitted++;
+            else if (seq != r->next)
+                r->overlaps++;
             lose_tail(r, m, end, ts_us, tag, sink, ctx);
+        }
         return;
     }
 again:;
     int32_t off = seq_diff(seq, r->next);
     if (off <= 0) {
         uint32_t behind = (uint32_t)(-(int64_t)off);
-        if (behind >= len)
+        /* A copy is a retransmission when all it sent is old; one whose
+         * kept or lost part reaches past next overlaps. */
+        if (behind >= len && seq_diff(end, r->next) <= 0)
             r->retransmitted++;
         else if (behind)
             r->overlaps++;
@@ -261,6 +278,8 @@ void reasm_flush(struct reasm *r, struct sr_mem *m, int64_t ts_us, uint64_t tag,
             return;
     if (!r->stopped && r->fin)
         gap_to(r, r->fin_seq, ts_us, tag, sink, ctx);
+    if (!r->stopped && r->cut_seen)
+        gap_to(r, r->cut_end, ts_us, tag, sink, ctx);
 }
 
 bool reasm_has_hole(const struct reasm *r)

@@ -47,6 +47,8 @@ struct reasm {
     bool syn;                       /* started from a SYN */
     bool fin;
     bool stopped;                   /* the sink asked to stop: ignore everything */
+    bool cut_seen;                  /* cut_end is valid */
+    uint32_t cut_end;               /* furthest end of a cut segment's sent bytes */
     uint64_t hole_mark;             /* caller's clock when the first hole opened */
     /* Counters. */
     uint64_t delivered;             /* bytes handed to the sink */
@@ -71,7 +73,8 @@ void reasm_segment(struct reasm *r, struct sr_mem *m, uint32_t seq, unsigned fla
                    reasm_sink_fn sink, void *ctx);
 /* Give up every hole: gap + buffered data until the list is empty, then a
  * gap for bytes known lost before a FIN (the FIN's sequence number says
- * how many the sender had sent). */
+ * how many the sender had sent) or before the end of the furthest cut
+ * segment (its headers say how many it sent). */
 void reasm_flush(struct reasm *r, struct sr_mem *m, int64_t ts_us, uint64_t tag,
                  reasm_sink_fn sink, void *ctx);
 /* True when segments wait behind a hole. */

@@ -11,9 +11,13 @@ count of a whole direction.
 Expected figures come from the uncut files' own headers: a direction that
 has a SYN and a FIN sent FIN.seq - (SYN.seq + 1) bytes, all of them missing
 here.  Every bundled pcap is cut this way; the public zeek capture is read
-as it is when ../shared is present."""
+as it is when ../shared is present.  Midstream copies (no handshake) cut to
+90 and 150 bytes must keep every SMTP connection whose kept bytes hold a
+whole reply line.  Copies whose IPv4 total lengths are 0 (as captured
+before TCP segmentation offload) give the same codes as the originals."""
 import json
 import os
+import re
 import struct
 import subprocess
 import sys
@@ -30,8 +34,8 @@ SRCDIR = os.environ["SRCDIR"]
 SHARED = os.path.join(SRCDIR, "..", "shared", "captures")
 
 
-def fixed_header_end(linktype, data):
-    """Offset just past the fixed TCP header, or None for a non-TCP frame."""
+def headers(linktype, data):
+    """(IP offset, IP packet length, TCP offset) of a TCP frame, or None."""
     if linktype == DLT_EN10MB:
         etype, off = struct.unpack(">H", data[12:14])[0], 14
     elif linktype == DLT_LINUX_SLL2:
@@ -39,10 +43,27 @@ def fixed_header_end(linktype, data):
     else:
         raise AssertionError("link type %d" % linktype)
     if etype == 0x0800 and data[off + 9] == 6:
-        return off + (data[off] & 15) * 4 + 20
+        return off, struct.unpack(">H", data[off + 2:off + 4])[0], off + (data[off] & 15) * 4
     if etype == 0x86DD and data[off + 6] == 6:
-        return off + 40 + 20
+        return off, 40 + struct.unpack(">H", data[off + 4:off + 6])[0], off + 40
     return None
+
+
+def fixed_header_end(linktype, data):
+    """Offset just past the fixed TCP header, or None for a non-TCP frame."""
+    h = headers(linktype, data)
+    return None if h is None else h[2] + 20
+
+
+def kept_payload(linktype, data, caplen):
+    """The TCP payload bytes of an uncut frame that its first caplen bytes
+    keep (b"" if not TCP)."""
+    h = headers(linktype, data)
+    if h is None:
+        return b""
+    ip, iplen, tcp = h
+    start = tcp + (data[tcp + 12] >> 4) * 4
+    return data[start:min(ip + iplen, caplen)]
 
 
 def tcp_view(linktype, data):
@@ -122,6 +143,62 @@ with tempfile.TemporaryDirectory() as tmp:
         complete += compare(name + " (fixed TCP header only)", path, linktype, recs) or 0
     # starttls.pcap ends without both FINs; the others are whole connections.
     check(complete >= 5, "connections with a SYN and a FIN both ways checked: %d" % complete)
+
+    # Midstream and cut: the capture starts after the handshake (no SYN)
+    # and keeps 90 or 150 bytes a frame.  Every SMTP-port connection whose
+    # kept bytes still hold a whole reply line from the server must stay a
+    # session: a cut client command that comes before any server byte must
+    # not make it "not SMTP".
+    for name in caps:
+        linktype, _snaplen, recs = read_pcap(os.path.join(SRCDIR, "captures", name))
+        for first in range(3, min(len(recs) - 2, 40)):
+            for snap in (90, 150):
+                rest = recs[first:]
+                cut = [r.copy(caplen=min(r.caplen, snap), data=r.data[:snap]) for r in rest]
+                want, data = set(), set()
+                for r, c in zip(rest, cut):
+                    t = tcp_view(linktype, r.data)
+                    if t is None:
+                        continue
+                    kept = kept_payload(linktype, r.data, len(r.data))
+                    if kept and 25 in t[:2]:
+                        data.add(frozenset(t[:2]))
+                    if t[0] == 25 and re.match(rb"[0-9]{3}[ -][^\r\n]*\r\n",
+                                               kept_payload(linktype, r.data, c.caplen)):
+                        want.add(frozenset(t[:2]))
+                path = os.path.join(tmp, "mid-%d-%d-%s" % (first, snap, name))
+                with open(path, "wb") as f:
+                    f.write(pcap_bytes(linktype, snap, cut))
+                out = run(path)
+                if out is None:
+                    continue
+                got = {frozenset((port(s["client"]), port(s["server"]))) for s in out["sessions"]}
+                check(want <= got <= data, "%s from frame %d, snaplen %d: sessions %s (want %s)"
+                      % (name, first + 1, snap, sorted(map(sorted, got)), sorted(map(sorted, want))))
+
+    # Captured before TCP segmentation offload: the IPv4 total length is 0
+    # (the NIC fills it in); the frame as captured is the packet, so the
+    # replies are those of the same capture with its lengths intact.
+    for name in caps:
+        linktype, _snaplen, recs = read_pcap(os.path.join(SRCDIR, "captures", name))
+        tso = []
+        for r in recs:
+            h = headers(linktype, r.data)
+            if h and r.data[h[0]] >> 4 == 4:
+                r = r.copy(data=r.data[:h[0] + 2] + b"\0\0" + r.data[h[0] + 4:])
+            tso.append(r)
+        if all(a.data == b.data for a, b in zip(tso, recs)):
+            continue
+        path = os.path.join(tmp, "tso-" + name)
+        with open(path, "wb") as f:
+            f.write(pcap_bytes(linktype, 65535, tso))
+        whole, zeroed = run(os.path.join(SRCDIR, "captures", name)), run(path)
+        if whole and zeroed:
+            check(zeroed["totals"]["codes"] == whole["totals"]["codes"] and
+                  zeroed["totals"]["skipped_packets"] == {},
+                  "%s with IPv4 total length 0: codes %s (whole %s), skipped %s"
+                  % (name, zeroed["totals"]["codes"], whole["totals"]["codes"],
+                     zeroed["totals"]["skipped_packets"]))
 
     zeek = os.path.join(SHARED, "zeek-truncated-header.pcap")
     if os.path.exists(zeek):

@@ -272,13 +272,15 @@ static void test_cut_segments(void)
     fix_done(&f);
 
     /* A lost tail reaching into data already buffered: the captured bytes
-     * win, the gap stops where they start. */
+     * win, the gaps go around them, up to all the cut segment sent. */
     fix_init(&f, 262144);
     seg(&f, 1000, SMTPREPLY_TCP_SYN, NULL, 1);
     seg(&f, 1011, 0, "XYZ", 2);        /* ahead of a hole */
-    cut(&f, 1001, 0, "ab", 20, 3);      /* sent 1001..1020, kept 1001..1002 */
-    CHECK_EQ_S(f.o.buf, "ab[GAP 8]XYZ");
-    CHECK_EQ_U(f.r.next, 1014);
+    seg(&f, 1016, 0, "Q", 3);
+    cut(&f, 1001, 0, "ab", 20, 4);      /* sent 1001..1020, kept 1001..1002 */
+    CHECK_EQ_S(f.o.buf, "ab[GAP 8]XYZ[GAP 2]Q[GAP 4]");
+    CHECK_EQ_U(f.r.next, 1021);
+    CHECK(!reasm_has_hole(&f.r));
     fix_done(&f);
 
     /* A cut retransmission of bytes already delivered adds no gap; one that
@@ -291,6 +293,24 @@ static void test_cut_segments(void)
     CHECK_EQ_U(f.r.retransmitted, 1);
     cut(&f, 1001, 0, "ab", 9, 4);
     CHECK_EQ_S(f.o.buf, "abcdef[GAP 3]");
+    CHECK_EQ_U(f.r.retransmitted, 1);  /* it sent something new: an overlap */
+    CHECK_EQ_U(f.r.overlaps, 1);
+    cut(&f, 1001, 0, NULL, 5, 5);       /* a headers-only copy of old bytes */
+    CHECK_EQ_U(f.r.retransmitted, 2);
+    CHECK_EQ_S(f.o.buf, "abcdef[GAP 3]");
+    fix_done(&f);
+
+    /* Headers-only segments ahead of a hole, and no FIN (an RST, or the
+     * capture ends): a flush still gives up all they sent. */
+    fix_init(&f, 262144);
+    seg(&f, 1000, SMTPREPLY_TCP_SYN, NULL, 1);
+    cut(&f, 1001, 0, NULL, 10, 2);
+    cut(&f, 1021, 0, NULL, 10, 3);      /* 1011..1020 never captured */
+    cut(&f, 1031, 0, NULL, 10, 4);
+    CHECK_EQ_U(f.r.missing, 10);
+    flush(&f);
+    CHECK_EQ_U(f.r.missing, 40);
+    CHECK_EQ_U(f.r.next, 1041);
     fix_done(&f);
 
     /* A cut segment ahead of a hole keeps its captured bytes; its lost
