@@ -32,7 +32,7 @@ struct tcp_segment {
                                 declare, bounded by what the frame lost */
     bool cut;                /* the snaplen cut the payload (sent > len); a
                                 frame whose IP length claims more than the
-                                record's wire length is malformed, not cut */
+                                record's wire length is not cut */
 };
 
 /* True if the link type is one we decode. */

@@ -284,12 +284,15 @@ static void close_all(struct smtpreply_conn *c, int64_t ts, uint64_t tag)
 {
     if (c->finished)
         return;
+    /* Decide on what detection holds before the holes are given up: the
+     * first gap would otherwise reach detection from one side alone and
+     * could make a midstream session whose greeting was cut "not SMTP". */
+    if (c->state == SMTPREPLY_CONN_UNDECIDED)
+        decide(c, true);
     for (int e = 0; e < 2; e++) {
         struct conn_side *sd = &c->side[e];
         reasm_flush(&sd->r, &c->mem, ts, tag, sink, sd);
     }
-    if (c->state == SMTPREPLY_CONN_UNDECIDED)
-        decide(c, true);
     if (c->sess)
         smtpreply_session_finish(c->sess, ts, tag);
     c->finished = true;

@@ -211,6 +211,8 @@ void reasm_segment(struct reasm *r, struct sr_mem *m, uint32_t seq, unsigned fla
     }
     /* A cut segment ahead of a hole keeps only its captured bytes in the
      * list; how far it reached is remembered so a flush gives that up too. */
+    if (r->cut_seen && seq_diff(r->cut_end, r->next) <= 0)
+        r->cut_seen = false; /* passed: forget it before 2^31 more bytes flip its sign */
     if (sent > len && (!r->cut_seen || seq_diff(end, r->cut_end) > 0)) {
         r->cut_seen = true;
         r->cut_end = end;

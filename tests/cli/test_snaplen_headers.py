@@ -15,6 +15,7 @@ as it is when ../shared is present.  Midstream copies (no handshake) cut to
 90 and 150 bytes must keep every SMTP connection whose kept bytes hold a
 whole reply line.  Copies whose IPv4 total lengths are 0 (as captured
 before TCP segmentation offload) give the same codes as the originals."""
+import collections
 import json
 import os
 import re
@@ -175,6 +176,33 @@ with tempfile.TemporaryDirectory() as tmp:
                 got = {frozenset((port(s["client"]), port(s["server"]))) for s in out["sessions"]}
                 check(want <= got <= data, "%s from frame %d, snaplen %d: sessions %s (want %s)"
                       % (name, first + 1, snap, sorted(map(sorted, got)), sorted(map(sorted, want))))
+
+    # Whatever a cut copy counts, the uncut capture says too: each (client,
+    # code) of its replies appears at least as often in the whole slice.
+    # Reply lines cut by a gap count once their code arrived, so this is
+    # the check that a cut never invents a reply.
+    def reply_codes(path):
+        p = subprocess.run([SMTPREPLY, "--replies", "-q", path], capture_output=True, text=True)
+        return collections.Counter((json.loads(x)["client"], json.loads(x)["code"])
+                                   for x in p.stdout.splitlines())
+    counted = 0
+    for name in caps:
+        linktype, _snaplen, recs = read_pcap(os.path.join(SRCDIR, "captures", name))
+        for first in (0, 6, 12):
+            whole = os.path.join(tmp, "whole-%d-%s" % (first, name))
+            with open(whole, "wb") as f:
+                f.write(pcap_bytes(linktype, 65535, recs[first:]))
+            uncut = reply_codes(whole)
+            for snap in (60, 90, 150):
+                cut = [r.copy(caplen=min(r.caplen, snap), data=r.data[:snap]) for r in recs[first:]]
+                path = os.path.join(tmp, "sub-%d-%d-%s" % (first, snap, name))
+                with open(path, "wb") as f:
+                    f.write(pcap_bytes(linktype, snap, cut))
+                got = reply_codes(path)
+                counted += sum(got.values())
+                check(not (got - uncut), "%s from frame %d, snaplen %d: replies the whole "
+                      "capture lacks: %s" % (name, first + 1, snap, dict(got - uncut)))
+    check(counted > 0, "the cut copies counted replies (%d)" % counted)
 
     # Captured before TCP segmentation offload: the IPv4 total length is 0
     # (the NIC fills it in); the frame as captured is the packet, so the

@@ -495,6 +495,20 @@ static void test_midstream_and_gaps(void)
                   0,
                   "R 220 greeting -\nC MAIL\nC RCPT\nA gap s\nR 250 unsolicited -\n"
                   "C QUIT\nR 221 reply QUIT\n");
+    /* A reply line cut by a gap counts once its code and separator came;
+     * shorter, or a "250-" line, it is lost with the reply. */
+    expect_script("gap-server-cut-line",
+                  S("S:220 x\r\n", "C:MAIL FROM:<a>\r\nRCPT TO:<b>\r\n", "S:250 2.1.0 O",
+                    "G:s4", "S:250 ok\r\n", "C:QUIT\r\n", "S:221 by", "G:s3"),
+                  0,
+                  "R 220 greeting -\nC MAIL\nC RCPT\nR 250 reply MAIL 2.1.0\nA gap s\n"
+                  "R 250 unsolicited -\nC QUIT\nR 221 reply QUIT\nA gap s\n");
+    expect_script("gap-server-cut-short",
+                  S("S:220 x\r\n", "C:NOOP\r\n", "S:250", "G:s4", "C:NOOP\r\n",
+                    "S:250-a\r\n250-b", "G:s4", "C:QUIT\r\n", "S:221 bye\r\n"),
+                  0,
+                  "R 220 greeting -\nC NOOP\nA gap s\nC NOOP\nA gap s\nC QUIT\n"
+                  "R 221 reply QUIT\n");
     expect_script("gap-body",
                   S("S:220 x\r\n", "C:DATA\r\n", "S:354 go\r\n", "C:some body\r\n",
                     "G:c5000", "C:more\r\nQUIT\r\n", "S:221 bye\r\n"),
