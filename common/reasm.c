@@ -127,10 +127,11 @@ static bool force_direct(struct reasm *r, uint32_t seq, const uint8_t *data, siz
     return gap_to(r, seq, ts, tag, sink, ctx) && deliver(r, data, len, ts, tag, sink, ctx);
 }
 
-/* After a cut segment's kept bytes are in order: its lost bytes up to end
- * are gaps now, around any buffered segment inside that range (captured
- * bytes win over a gap), then whatever waited behind them follows.  Each
- * round either reaches end or delivers at least one buffered segment. */
+/* After a segment's kept bytes are in order: the bytes it sent but the
+ * capture lost, up to end, are gaps now, around any buffered segment
+ * inside that range (captured bytes win over a gap), then whatever waited
+ * behind them follows.  For a whole segment (end == next) this is just the
+ * drain.  Each round either reaches end or delivers a buffered segment. */
 static void lose_tail(struct reasm *r, struct sr_mem *m, uint32_t end, int64_t ts,
                       uint64_t tag, reasm_sink_fn sink, void *ctx)
 {
@@ -239,10 +240,7 @@ again:;
             r->overlaps++;
         if (behind < len && !deliver(r, data + behind, len - behind, ts_us, tag, sink, ctx))
             return;
-        if (sent > len)
-            lose_tail(r, m, end, ts_us, tag, sink, ctx);
-        else if (behind < len)
-            drain(r, m, sink, ctx);
+        lose_tail(r, m, end, ts_us, tag, sink, ctx);
         return;
     }
     size_t charge = node_charge((uint32_t)len);
@@ -264,12 +262,8 @@ again:;
         insert(r, m, seq, data, (uint32_t)len, ts_us, tag);
         return;
     }
-    if (!force_direct(r, seq, data, len, ts_us, tag, sink, ctx))
-        return;
-    if (sent > len)
+    if (force_direct(r, seq, data, len, ts_us, tag, sink, ctx))
         lose_tail(r, m, end, ts_us, tag, sink, ctx);
-    else
-        drain(r, m, sink, ctx);
 }
 
 void reasm_flush(struct reasm *r, struct sr_mem *m, int64_t ts_us, uint64_t tag,

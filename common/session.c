@@ -1223,9 +1223,9 @@ void smtpreply_session_gap(struct smtpreply_session *s, enum smtpreply_dir dir,
      * end: the code is what the server said; only its text is short.  (A
      * cut "250-" line joins its reply, which the gap then drops.) */
     const struct line_asm *sl = &s->line[SMTPREPLY_DIR_SERVER];
-    if (d == 1 && !s->probe[1].active && sl->len >= 4 && sl->buf[0] >= '0' &&
-        sl->buf[0] <= '9' && sl->buf[1] >= '0' && sl->buf[1] <= '9' && sl->buf[2] >= '0' &&
-        sl->buf[2] <= '9' && (sl->buf[3] == ' ' || sl->buf[3] == '-'))
+    struct smtpreply_line cut_line;
+    if (d == 1 && !s->probe[1].active &&
+        smtpreply_parse_reply_line((const char *)sl->buf, sl->len, &cut_line) && cut_line.sep)
         server_line(s, false, ts_us, tag);
     s->stats.flags |= SMTPREPLY_SESSION_GAPS;
     s->stats.missing_bytes[d] += missing;
