@@ -80,9 +80,67 @@ struct pending {
 };
 
 struct probe {
-    bool active;
-    uint8_t n;
-    uint8_t b[2];
+    bool active;  /* the direction's next bytes are tested for a TLS record */
+    uint8_t n;    /* bytes of b[] received so far */
+    uint8_t b[2]; /* the first two bytes: 0x16 0x03 starts a TLS record */
+};
+
+/* What the client's TLS probe stands for. */
+enum client_tls {
+    CT_IMPLICIT,  /* the first-bytes probe: TLS here is implicit TLS (port 465 style) */
+    CT_STARTTLS,  /* the probe after STARTTLS's 2xx reply (RFC 3207 section 4.2) */
+    CT_TLS_FIRST, /* the client opened with a TLS record: its bytes are a
+                     handshake, not commands; the server decides encryption */
+};
+
+/* Client side: the mode machine and what each mode tracks. */
+struct client_side {
+    enum client_mode mode;
+    enum client_tls tls;
+    bool resync;        /* skip lines until one starts with a known verb */
+    bool flag_next_cmd; /* the next command was sent before a refusal: pipelining */
+    uint64_t bdat_left; /* C_BDAT: octets of the chunk still to come */
+    /* C_BODY: the DATA body, scanned line by line without copying. */
+    struct {
+        bool gap;          /* a gap fell inside the body: a verb line may end it */
+        bool cr;           /* the last byte was CR */
+        bool flagged_long; /* text-line-too-long was flagged (once per body) */
+        bool flagged_lf;   /* bare-lf was flagged (once per body) */
+        int first;         /* first byte of the current line, -1 none yet */
+        uint64_t len;      /* length of the current line so far */
+    } body;
+};
+
+/* Bytes held while a reply decides what they are, as records (a header
+ * with the chunk's tag and time, then its bytes), so that each released
+ * line keeps the tag of the chunk it came in. */
+struct held_bytes {
+    uint8_t *buf;
+    uint32_t len, cap; /* buffer bytes, headers included */
+    uint32_t payload;  /* client bytes only: what max_held bounds */
+    uint32_t last;     /* offset of the last record's header */
+    uint32_t records;
+    uint64_t seq;      /* the command whose reply releases them */
+};
+
+/* Server side: reply assembly and how strictly replies are judged. */
+struct server_side {
+    bool spoke;          /* the server sent at least one byte */
+    bool resync;         /* skip lines until one parses as a reply */
+    bool suppress_nocmd; /* midstream or after a gap: unpaired replies are expected */
+    bool any_reply;      /* a complete reply was seen */
+    bool greet_strict;   /* the first reply is the greeting, whatever it is */
+    bool probe_after;    /* probe the server's bytes for TLS once the current reply ends */
+    /* The reply being assembled, line by line. */
+    struct {
+        bool active;     /* a reply has begun and its last line is not in yet */
+        bool has_esc;    /* esc holds the first line's enhanced status code */
+        unsigned code;   /* the code of the latest line */
+        unsigned nlines;
+        struct smtpreply_esc esc;
+        smtpreply_anomaly_set anomalies;
+        uint64_t first_tag; /* tag of the chunk holding the reply's first byte */
+    } reply;
 };
 
 struct smtpreply_session {
@@ -92,55 +150,18 @@ struct smtpreply_session {
     smtpreply_event_fn fn;
     void *user;
 
-    struct line_asm line[2];
-    struct probe probe[2];
-    bool client_probe_initial; /* the client's probe is the implicit-TLS one */
-    bool client_tls_first;     /* the client opened with a TLS record: its bytes
-                                  are a handshake, not commands */
-    bool server_spoke;
+    struct line_asm line[2]; /* indexed by enum smtpreply_dir */
+    struct probe probe[2];   /* indexed by enum smtpreply_dir */
 
-    /* Client side. */
-    enum client_mode cmode;
-    bool c_resync;          /* skip lines until one starts with a known verb */
-    bool body_gap;          /* a gap fell inside the body: a verb line may end it */
-    int body_first;         /* C_BODY: first byte of the current line, -1 none yet */
-    bool body_cr;           /* C_BODY: last byte was CR */
-    bool body_flagged_long; /* one text-line-too-long per body */
-    bool body_flagged_lf;   /* one bare-lf per body */
-    uint64_t body_len;      /* C_BODY: length of the current line so far */
-    uint64_t bdat_left;     /* C_BDAT: octets still to come */
-    bool flag_next_cmd;     /* next command was sent before a refusal: pipelining */
-
-    /* Bytes held while a reply decides what they are, as records (a
-     * header with the chunk's tag and time, then its bytes), so that each
-     * released line keeps the tag of the chunk it came in. */
-    uint8_t *held;
-    uint32_t held_len, held_cap; /* buffer bytes, headers included */
-    uint32_t held_payload;       /* client bytes only: what max_held bounds */
-    uint32_t held_last;          /* offset of the last record's header */
-    uint32_t held_records;
-    uint64_t hold_seq;      /* the command whose reply releases them */
+    struct client_side c;
+    struct held_bytes held;
 
     /* Pending commands: a ring that grows up to max_pending. */
     struct pending *fifo;
     uint32_t fifo_cap, fifo_head, fifo_count;
     uint64_t cmd_seq;
 
-    /* Server side. */
-    bool s_resync;          /* skip lines until one parses as a reply */
-    bool suppress_nocmd;    /* midstream / after a gap: unpaired replies are expected */
-    bool any_reply;
-    bool greet_strict;      /* the first reply is the greeting, whatever it is */
-    bool s_probe_after;     /* probe the server side once the current reply ends */
-    struct {
-        bool active;
-        unsigned code;
-        unsigned nlines;
-        bool has_esc;
-        struct smtpreply_esc esc;
-        smtpreply_anomaly_set anomalies;
-        uint64_t first_tag;
-    } reply;
+    struct server_side srv;
 
     struct smtpreply_session_stats stats;
 };
@@ -226,7 +247,7 @@ static void go_encrypted(struct smtpreply_session *s, enum smtpreply_dir dir, in
     held_clear(s);
     s->line[0].len = s->line[1].len = 0;
     s->line[0].total = s->line[1].total = 0;
-    s->reply.active = false;
+    s->srv.reply.active = false;
 }
 
 /* ---------------------------------------------------------------------- */
@@ -322,55 +343,55 @@ static void held_hdr_get(const uint8_t *h, uint64_t *tag, int64_t *ts, uint32_t 
 
 static void held_clear(struct smtpreply_session *s)
 {
-    s->held_len = 0;
-    s->held_payload = 0;
-    s->held_records = 0;
-    s->held_last = 0;
+    s->held.len = 0;
+    s->held.payload = 0;
+    s->held.records = 0;
+    s->held.last = 0;
 }
 
 static bool held_append(struct smtpreply_session *s, const uint8_t *p, size_t n, int64_t ts,
                         uint64_t tag)
 {
-    if (n > (size_t)s->lim.max_held - s->held_payload)
+    if (n > (size_t)s->lim.max_held - s->held.payload)
         return false;
     if (n == 0)
         return true;
     uint64_t last_tag = 0;
     int64_t last_ts = 0;
     uint32_t last_len = 0;
-    if (s->held_records)
-        held_hdr_get(s->held + s->held_last, &last_tag, &last_ts, &last_len);
-    bool join = s->held_records && (last_tag == tag || s->held_records >= HELD_RECORDS);
+    if (s->held.records)
+        held_hdr_get(s->held.buf + s->held.last, &last_tag, &last_ts, &last_len);
+    bool join = s->held.records && (last_tag == tag || s->held.records >= HELD_RECORDS);
     /* In 64 bits: a caller's max_held near UINT32_MAX must not wrap. */
-    uint64_t need64 = (uint64_t)s->held_len + n + (join ? 0 : HELD_HDR);
+    uint64_t need64 = (uint64_t)s->held.len + n + (join ? 0 : HELD_HDR);
     uint64_t max_cap64 = (uint64_t)s->lim.max_held + HELD_RECORDS * HELD_HDR;
     uint32_t max_cap = max_cap64 > UINT32_MAX ? UINT32_MAX : (uint32_t)max_cap64;
     if (need64 > max_cap)
         return false; /* the overflow path takes it */
     uint32_t need = (uint32_t)need64;
-    if (need > s->held_cap) {
-        uint32_t ncap = s->held_cap ? s->held_cap : 256;
+    if (need > s->held.cap) {
+        uint32_t ncap = s->held.cap ? s->held.cap : 256;
         if (ncap > max_cap)
             ncap = max_cap;
         while (ncap < need)
             ncap = ncap > max_cap / 2 ? max_cap : ncap * 2;
-        uint8_t *b = mem(s, s->held, s->held_cap, ncap);
+        uint8_t *b = mem(s, s->held.buf, s->held.cap, ncap);
         if (!b)
             return false;
-        s->held = b;
-        s->held_cap = ncap;
+        s->held.buf = b;
+        s->held.cap = ncap;
     }
     if (join) {
-        held_hdr_put(s->held + s->held_last, tag, ts, last_len + (uint32_t)n);
+        held_hdr_put(s->held.buf + s->held.last, tag, ts, last_len + (uint32_t)n);
     } else {
-        s->held_last = s->held_len;
-        held_hdr_put(s->held + s->held_len, tag, ts, (uint32_t)n);
-        s->held_len += HELD_HDR;
-        s->held_records++;
+        s->held.last = s->held.len;
+        held_hdr_put(s->held.buf + s->held.len, tag, ts, (uint32_t)n);
+        s->held.len += HELD_HDR;
+        s->held.records++;
     }
-    memcpy(s->held + s->held_len, p, n);
-    s->held_len += (uint32_t)n;
-    s->held_payload += (uint32_t)n;
+    memcpy(s->held.buf + s->held.len, p, n);
+    s->held.len += (uint32_t)n;
+    s->held.payload += (uint32_t)n;
     return true;
 }
 
@@ -379,10 +400,10 @@ static bool held_append(struct smtpreply_session *s, const uint8_t *p, size_t n,
  * start a new hold, which then takes the remaining records. */
 static void held_release(struct smtpreply_session *s)
 {
-    uint8_t *b = s->held;
-    uint32_t len = s->held_len, cap = s->held_cap;
-    s->held = NULL;
-    s->held_cap = 0;
+    uint8_t *b = s->held.buf;
+    uint32_t len = s->held.len, cap = s->held.cap;
+    s->held.buf = NULL;
+    s->held.cap = 0;
     held_clear(s);
     for (uint32_t off = 0; off + HELD_HDR <= len;) {
         uint64_t tag;
@@ -395,9 +416,9 @@ static void held_release(struct smtpreply_session *s)
         client_bytes(s, b + off, n, ts, tag);
         off += n;
     }
-    if (!s->held && b) {
-        s->held = b; /* keep the buffer for the next hold */
-        s->held_cap = cap;
+    if (!s->held.buf && b) {
+        s->held.buf = b; /* keep the buffer for the next hold */
+        s->held.cap = cap;
     } else if (b) {
         mem(s, b, cap, 0);
     }
@@ -405,8 +426,8 @@ static void held_release(struct smtpreply_session *s)
 
 static void start_hold(struct smtpreply_session *s, uint64_t seq)
 {
-    s->cmode = C_HOLD;
-    s->hold_seq = seq;
+    s->c.mode = C_HOLD;
+    s->held.seq = seq;
     held_clear(s);
 }
 
@@ -531,10 +552,10 @@ static void client_command(struct smtpreply_session *s, const uint8_t *p, size_t
     if (vlen < len && p[vlen] != ' ')
         cmd = SMTPREPLY_CMD_UNKNOWN; /* "MAIL:" or "DATA\t" is no verb we know */
 
-    if (s->c_resync) {
+    if (s->c.resync) {
         if (cmd == SMTPREPLY_CMD_UNKNOWN)
             return; /* still looking for a line we can trust */
-        s->c_resync = false;
+        s->c.resync = false;
     }
 
     uint64_t limit = RFC_COMMAND_LINE_MAX;
@@ -546,9 +567,9 @@ static void client_command(struct smtpreply_session *s, const uint8_t *p, size_t
         flags |= ANOM(COMMAND_LINE_TOO_LONG);
 
     struct pending *back = fifo_back(s);
-    if ((back && must_end_group(back->ref.cmd)) || s->flag_next_cmd)
+    if ((back && must_end_group(back->ref.cmd)) || s->c.flag_next_cmd)
         flags |= ANOM(PIPELINE_NOT_LAST);
-    s->flag_next_cmd = false;
+    s->c.flag_next_cmd = false;
 
     struct smtpreply_cmd_ref ref;
     memset(&ref, 0, sizeof ref);
@@ -595,8 +616,8 @@ static void client_command(struct smtpreply_session *s, const uint8_t *p, size_t
     case SMTPREPLY_CMD_BDAT: {
         uint64_t size;
         if (parse_bdat(p, len, vlen, &size) && size > 0) {
-            s->cmode = C_BDAT;
-            s->bdat_left = size;
+            s->c.mode = C_BDAT;
+            s->c.bdat_left = size;
         }
         break;
     }
@@ -617,7 +638,7 @@ static void client_sasl(struct smtpreply_session *s, const uint8_t *p, size_t le
     if (front && front->ref.cmd == SMTPREPLY_CMD_AUTH)
         start_hold(s, front->ref.seq); /* the next reply says what follows */
     else
-        s->cmode = C_CMD;
+        s->c.mode = C_CMD;
 }
 
 /* What any completed line, either side, may carry: a bare LF ending, or
@@ -642,7 +663,7 @@ static void client_line(struct smtpreply_session *s, bool bare_lf, int64_t ts, u
     uint64_t total = l->total;
     uint32_t len = l->len;
     line_reset(l);
-    if (s->cmode == C_SASL)
+    if (s->c.mode == C_SASL)
         client_sasl(s, l->buf, len, flags, ts, tag);
     else
         client_command(s, l->buf, len, total, flags, ts, tag);
@@ -653,13 +674,13 @@ static void client_line(struct smtpreply_session *s, bool bare_lf, int64_t ts, u
 static void body_end(struct smtpreply_session *s, smtpreply_anomaly_set flags, int64_t ts,
                      uint64_t tag)
 {
-    s->cmode = C_CMD;
-    s->body_gap = false;
+    s->c.mode = C_CMD;
+    s->c.body.gap = false;
     struct smtpreply_cmd_ref ref;
     memset(&ref, 0, sizeof ref);
     ref.seq = ++s->cmd_seq;
     ref.cmd = SMTPREPLY_CMD_DATA_END;
-    memcpy(ref.verb, "DATA", 5); /* the exchange DATA opened (CONTRACTS) */
+    memcpy(ref.verb, "DATA", 5); /* its reply is reported under the DATA it ends */
     ref.ts_us = ts;
     ref.tag = tag;
     fifo_push(s, &ref, &flags);
@@ -668,12 +689,12 @@ static void body_end(struct smtpreply_session *s, smtpreply_anomaly_set flags, i
 
 static void body_start(struct smtpreply_session *s)
 {
-    s->cmode = C_BODY;
-    s->body_first = -1;
-    s->body_cr = false;
-    s->body_len = 0;
-    s->body_flagged_long = false;
-    s->body_flagged_lf = false;
+    s->c.mode = C_BODY;
+    s->c.body.first = -1;
+    s->c.body.cr = false;
+    s->c.body.len = 0;
+    s->c.body.flagged_long = false;
+    s->c.body.flagged_lf = false;
 }
 
 /* After a gap in the body, a line with a known verb (or a reply from the
@@ -694,7 +715,7 @@ static size_t body_bytes(struct smtpreply_session *s, const uint8_t *p, size_t n
 {
     size_t i = 0;
     while (i < n) {
-        if (s->body_gap && s->body_first < 0) {
+        if (s->c.body.gap && s->c.body.first < 0) {
             /* After a gap, judge each line whole: use the line buffer. */
             bool done, bare;
             struct line_asm *l = &s->line[SMTPREPLY_DIR_CLIENT];
@@ -702,8 +723,8 @@ static size_t body_bytes(struct smtpreply_session *s, const uint8_t *p, size_t n
             if (!done)
                 return i;
             if (body_gap_verb_line(s, l->buf, l->len)) {
-                s->cmode = C_CMD;
-                s->body_gap = false;
+                s->c.mode = C_CMD;
+                s->c.body.gap = false;
                 client_line(s, bare, ts, tag);
                 return i;
             }
@@ -718,31 +739,31 @@ static size_t body_bytes(struct smtpreply_session *s, const uint8_t *p, size_t n
         const uint8_t *lf = memchr(p + i, '\n', n - i);
         size_t seg = lf ? (size_t)(lf - (p + i)) : n - i;
         if (seg > 0) {
-            if (s->body_first < 0)
-                s->body_first = p[i];
-            s->body_len += seg;
-            s->body_cr = p[i + seg - 1] == '\r';
+            if (s->c.body.first < 0)
+                s->c.body.first = p[i];
+            s->c.body.len += seg;
+            s->c.body.cr = p[i + seg - 1] == '\r';
         }
         i += seg;
         if (!lf)
             return i;
         i++; /* the LF */
-        uint64_t content = s->body_len - (s->body_cr ? 1 : 0);
-        bool stuffed = s->body_first == '.';
+        uint64_t content = s->c.body.len - (s->c.body.cr ? 1 : 0);
+        bool stuffed = s->c.body.first == '.';
         bool end = stuffed && content == 1;
         smtpreply_anomaly_set flags = 0;
-        if (!s->body_cr && !s->body_flagged_lf) {
-            s->body_flagged_lf = true; /* once per body: a bare-LF message has thousands */
+        if (!s->c.body.cr && !s->c.body.flagged_lf) {
+            s->c.body.flagged_lf = true; /* once per body: a bare-LF message has thousands */
             flags |= ANOM(BARE_LF);
         }
         /* §4.5.3.1.6: 1000 octets with the CRLF, not counting a stuffed dot. */
-        if (content + 2 - (stuffed ? 1 : 0) > RFC_TEXT_LINE_MAX && !s->body_flagged_long) {
-            s->body_flagged_long = true;
+        if (content + 2 - (stuffed ? 1 : 0) > RFC_TEXT_LINE_MAX && !s->c.body.flagged_long) {
+            s->c.body.flagged_long = true;
             flags |= ANOM(TEXT_LINE_TOO_LONG);
         }
-        s->body_first = -1;
-        s->body_len = 0;
-        s->body_cr = false;
+        s->c.body.first = -1;
+        s->c.body.len = 0;
+        s->c.body.cr = false;
         if (end) {
             body_end(s, flags, ts, tag);
             return i;
@@ -769,12 +790,13 @@ static size_t probe_take(struct smtpreply_session *s, enum smtpreply_dir dir, co
         *decided_plain = true;
     } else if (pr->n == 2) {
         pr->active = false;
-        if (pr->b[1] == 0x03 && dir == SMTPREPLY_DIR_CLIENT && s->client_probe_initial) {
+        if (pr->b[1] == 0x03 && dir == SMTPREPLY_DIR_CLIENT && s->c.tls == CT_IMPLICIT) {
             /* A client that opens with TLS (port 465 style) says nothing
-             * about the server: CONTRACTS counts a plaintext server there.
-             * Its bytes are a handshake, not commands; the server's own
-             * first bytes decide whether the session is encrypted. */
-            s->client_tls_first = true;
+             * about the server: a server that answers in plain text makes
+             * an ordinary, counted session.  The client's bytes are a
+             * handshake, not commands; the server's own first bytes decide
+             * whether the session is encrypted. */
+            s->c.tls = CT_TLS_FIRST;
         } else if (pr->b[1] == 0x03)
             go_encrypted(s, dir, ts, tag);
         else
@@ -810,19 +832,19 @@ static void client_bytes(struct smtpreply_session *s, const uint8_t *p, size_t n
                          uint64_t tag)
 {
     size_t i = 0;
-    if (s->client_tls_first)
+    if (s->c.tls == CT_TLS_FIRST)
         return;
     while (i < n && !(s->stats.flags & SMTPREPLY_SESSION_ENCRYPTED)) {
-        if (s->client_tls_first)
+        if (s->c.tls == CT_TLS_FIRST)
             return;
         if (s->probe[SMTPREPLY_DIR_CLIENT].active) {
             i += probe_bytes(s, SMTPREPLY_DIR_CLIENT, p + i, n - i, ts, tag);
             continue;
         }
-        switch (s->cmode) {
+        switch (s->c.mode) {
         case C_HOLD: {
             size_t k = n - i;
-            size_t room = (size_t)s->lim.max_held - s->held_payload;
+            size_t room = (size_t)s->lim.max_held - s->held.payload;
             if (k > room && room > 0 && held_append(s, p + i, room, ts, tag)) {
                 /* Fill to the cap first, so where the overflow happens does
                  * not depend on how the bytes were split. */
@@ -835,7 +857,7 @@ static void client_bytes(struct smtpreply_session *s, const uint8_t *p, size_t n
                 emit_anomaly(s, SMTPREPLY_ANOM_HELD_OVERFLOW, SMTPREPLY_DIR_CLIENT, ts, tag);
                 struct pending *front = NULL;
                 for (uint32_t j = 0; j < s->fifo_count; j++)
-                    if (fifo_at(s, j)->ref.seq == s->hold_seq)
+                    if (fifo_at(s, j)->ref.seq == s->held.seq)
                         front = fifo_at(s, j);
                 if (front && front->ref.cmd == SMTPREPLY_CMD_DATA) {
                     /* A client that streams this much after DATA is sending the body. */
@@ -844,7 +866,7 @@ static void client_bytes(struct smtpreply_session *s, const uint8_t *p, size_t n
                                  tag);
                     body_start(s);
                 } else {
-                    s->cmode = C_CMD;
+                    s->c.mode = C_CMD;
                 }
                 held_release(s);
                 continue;
@@ -856,12 +878,12 @@ static void client_bytes(struct smtpreply_session *s, const uint8_t *p, size_t n
             break;
         case C_BDAT: {
             size_t k = n - i;
-            if (k > s->bdat_left)
-                k = (size_t)s->bdat_left;
-            s->bdat_left -= k;
+            if (k > s->c.bdat_left)
+                k = (size_t)s->c.bdat_left;
+            s->c.bdat_left -= k;
             i += k;
-            if (s->bdat_left == 0)
-                s->cmode = C_CMD;
+            if (s->c.bdat_left == 0)
+                s->c.mode = C_CMD;
             break;
         }
         case C_CMD:
@@ -894,7 +916,7 @@ static bool esc_equal(const struct smtpreply_esc *a, const struct smtpreply_esc 
 static void reply_decides(struct smtpreply_session *s, const struct pending *pc, unsigned code,
                           enum smtpreply_stage stage)
 {
-    bool hold_released = s->cmode == C_HOLD && s->hold_seq == pc->ref.seq;
+    bool hold_released = s->c.mode == C_HOLD && s->held.seq == pc->ref.seq;
     switch (pc->ref.cmd) {
     case SMTPREPLY_CMD_DATA:
         if (pc->flags & PF_BODY_FORCED)
@@ -903,41 +925,41 @@ static void reply_decides(struct smtpreply_session *s, const struct pending *pc,
             return;
         if (code == 354) {
             body_start(s);
-            if (s->c_resync) { /* a gap hit the held bytes: the body is cut */
-                s->c_resync = false;
-                s->body_gap = true;
+            if (s->c.resync) { /* a gap hit the held bytes: the body is cut */
+                s->c.resync = false;
+                s->c.body.gap = true;
             }
         } else {
             /* Refused (503/554...): no body follows (RFC 5321 §3.3). */
-            s->cmode = C_CMD;
-            if (s->held_len)
-                s->flag_next_cmd = true;
+            s->c.mode = C_CMD;
+            if (s->held.len)
+                s->c.flag_next_cmd = true;
         }
         held_release(s);
         break;
     case SMTPREPLY_CMD_AUTH:
         if (!hold_released)
             return;
-        s->cmode = stage == SMTPREPLY_STAGE_AUTH_CHALLENGE ? C_SASL : C_CMD;
+        s->c.mode = stage == SMTPREPLY_STAGE_AUTH_CHALLENGE ? C_SASL : C_CMD;
         /* RFC 4954 §4: AUTH must end a pipelined group unless it carries an
          * initial response; commands sent after it before a final reply
          * broke that rule. */
-        if (s->cmode == C_CMD && !(pc->flags & PF_HAS_IR) && s->held_len)
-            s->flag_next_cmd = true;
+        if (s->c.mode == C_CMD && !(pc->flags & PF_HAS_IR) && s->held.len)
+            s->c.flag_next_cmd = true;
         held_release(s);
         break;
     case SMTPREPLY_CMD_STARTTLS:
         if (!hold_released)
             return;
-        s->cmode = C_CMD;
+        s->c.mode = C_CMD;
         if (code / 100 == 2) {
             /* RFC 3207 §4.2: TLS starts now, unless the capture was decrypted. */
             s->probe[SMTPREPLY_DIR_CLIENT].active = true;
             s->probe[SMTPREPLY_DIR_CLIENT].n = 0;
-            s->client_probe_initial = false; /* after STARTTLS's 220 */
-            s->s_probe_after = true;
-        } else if (s->held_len) {
-            s->flag_next_cmd = true;
+            s->c.tls = CT_STARTTLS; /* after STARTTLS's 220 */
+            s->srv.probe_after = true;
+        } else if (s->held.len) {
+            s->c.flag_next_cmd = true;
         }
         held_release(s);
         break;
@@ -949,17 +971,17 @@ static void reply_decides(struct smtpreply_session *s, const struct pending *pc,
 static void reply_complete(struct smtpreply_session *s, const char *text, size_t text_len,
                            int64_t ts, uint64_t tag)
 {
-    unsigned code = s->reply.code;
-    smtpreply_anomaly_set flags = s->reply.anomalies;
-    s->reply.active = false;
+    unsigned code = s->srv.reply.code;
+    smtpreply_anomaly_set flags = s->srv.reply.anomalies;
+    s->srv.reply.active = false;
 
     struct smtpreply_event ev;
     event_init(&ev, SMTPREPLY_EV_REPLY, ts, tag);
     ev.code = code;
-    ev.nlines = s->reply.nlines;
-    ev.has_esc = s->reply.has_esc;
-    ev.esc = s->reply.esc;
-    ev.first_tag = s->reply.first_tag;
+    ev.nlines = s->srv.reply.nlines;
+    ev.has_esc = s->srv.reply.has_esc;
+    ev.esc = s->srv.reply.esc;
+    ev.first_tag = s->srv.reply.first_tag;
     ev.text = text;
     ev.text_len = text_len;
 
@@ -973,7 +995,7 @@ static void reply_complete(struct smtpreply_session *s, const char *text, size_t
             flags |= ANOM(ESC_CLASS_MISMATCH);
     }
 
-    if (s->cmode == C_BODY && s->body_gap) {
+    if (s->c.mode == C_BODY && s->c.body.gap) {
         /* The server answers: the body's end was in the lost bytes. */
         line_reset(&s->line[SMTPREPLY_DIR_CLIENT]);
         body_end(s, 0, ts, tag);
@@ -981,10 +1003,10 @@ static void reply_complete(struct smtpreply_session *s, const char *text, size_t
     struct pending *front = fifo_front(s);
     struct pending pc;
     memset(&pc, 0, sizeof pc);
-    bool first = !s->any_reply;
-    s->any_reply = true;
+    bool first = !s->srv.any_reply;
+    s->srv.any_reply = true;
     bool greeting_code = code == 220 || code == 421 || code == 521 || code == 554;
-    if (first && s->greet_strict && front && !greeting_code) {
+    if (first && s->srv.greet_strict && front && !greeting_code) {
         /* The server speaks first (RFC 5321 §3.1), but this reply cannot be
          * a greeting and a command is waiting: the server never greeted
          * (or the greeting is not in the record), and this is the answer. */
@@ -994,7 +1016,7 @@ static void reply_complete(struct smtpreply_session *s, const char *text, size_t
      * still the greeting unless it can be STARTTLS's answer. */
     bool looks_greeting = code == 220 && (front ? front->ref.cmd != SMTPREPLY_CMD_STARTTLS
                                                 : s->stats.commands == 0);
-    if (first && ((s->greet_strict && (!front || greeting_code)) || looks_greeting)) {
+    if (first && ((s->srv.greet_strict && (!front || greeting_code)) || looks_greeting)) {
         /* The first reply is the greeting even if an eager client already
          * sent a command (RFC 5321 §3.1: the server speaks first). */
         ev.stage = SMTPREPLY_STAGE_GREETING;
@@ -1004,14 +1026,14 @@ static void reply_complete(struct smtpreply_session *s, const char *text, size_t
         ev.stage = SMTPREPLY_STAGE_UNSOLICITED;
         /* 421 may come at any time when the server must close (§3.8);
          * after a gap or mid-stream start, replies to unseen commands are expected. */
-        if (code != 421 && !s->suppress_nocmd)
+        if (code != 421 && !s->srv.suppress_nocmd)
             flags |= ANOM(NO_COMMAND_PENDING);
     } else {
         pc = *front;
         ev.has_cmd = true;
         ev.cmd = pc.ref;
         ev.rt_us = ts - pc.ref.ts_us;
-        s->suppress_nocmd = false; /* pairing is established */
+        s->srv.suppress_nocmd = false; /* pairing is established */
         bool keep = false;
         enum smtpreply_cmd expect_cmd = pc.ref.cmd;
         switch (pc.ref.cmd) {
@@ -1044,8 +1066,8 @@ static void reply_complete(struct smtpreply_session *s, const char *text, size_t
                 flags |= ANOM(CODE_UNEXPECTED);
             }
         }
-        if (pc.ref.cmd == SMTPREPLY_CMD_DATA && code == 354 && s->cmode == C_HOLD &&
-            s->hold_seq == pc.ref.seq && s->held_len)
+        if (pc.ref.cmd == SMTPREPLY_CMD_DATA && code == 354 && s->c.mode == C_HOLD &&
+            s->held.seq == pc.ref.seq && s->held.len)
             flags |= ANOM(DATA_BEFORE_354);
         if (!keep)
             fifo_pop(s);
@@ -1055,8 +1077,8 @@ static void reply_complete(struct smtpreply_session *s, const char *text, size_t
     emit(s, &ev);
     if (ev.has_cmd)
         reply_decides(s, &pc, code, ev.stage);
-    if (s->s_probe_after) {
-        s->s_probe_after = false;
+    if (s->srv.probe_after) {
+        s->srv.probe_after = false;
         s->probe[SMTPREPLY_DIR_SERVER].active = true;
         s->probe[SMTPREPLY_DIR_SERVER].n = 0;
     }
@@ -1074,51 +1096,51 @@ static void server_line(struct smtpreply_session *s, bool bare_lf, int64_t ts, u
 
     struct smtpreply_line rl;
     if (!smtpreply_parse_reply_line((const char *)l->buf, len, &rl)) {
-        if (s->s_resync)
+        if (s->srv.resync)
             return; /* still looking for a reply line */
         flags |= ANOM(NOT_A_REPLY);
         flags &= ~ANOM(REPLY_LINE_TOO_LONG);
-        if (s->reply.active)
-            s->reply.anomalies |= flags; /* inside a multi-line reply: noted, ignored */
+        if (s->srv.reply.active)
+            s->srv.reply.anomalies |= flags; /* inside a multi-line reply: noted, ignored */
         else
             emit_anomaly_set(s, flags, SMTPREPLY_DIR_SERVER, ts, tag);
         return;
     }
-    s->s_resync = false;
+    s->srv.resync = false;
     /* RFC 4954 §4: "334 " (code, space, nothing) is the empty challenge. */
     if (rl.text_len == 0 && !(rl.code == 334 && rl.sep == ' '))
         flags |= ANOM(BARE_CODE);
     if (rl.bad_esc)
         flags |= ANOM(ESC_MALFORMED);
 
-    if (!s->reply.active) {
-        s->reply.active = true;
-        s->reply.code = rl.code;
-        s->reply.nlines = 0;
-        s->reply.has_esc = false;
-        s->reply.anomalies = 0;
-        s->reply.first_tag = first_tag;
-    } else if (rl.code != s->reply.code) {
+    if (!s->srv.reply.active) {
+        s->srv.reply.active = true;
+        s->srv.reply.code = rl.code;
+        s->srv.reply.nlines = 0;
+        s->srv.reply.has_esc = false;
+        s->srv.reply.anomalies = 0;
+        s->srv.reply.first_tag = first_tag;
+    } else if (rl.code != s->srv.reply.code) {
         flags |= ANOM(CODE_MISMATCH);
     }
     /* The last line's code is the one clients act on (they read to the
      * final line); the mismatch is flagged. */
-    s->reply.code = rl.code;
-    s->reply.nlines++;
-    if (s->reply.nlines > s->lim.max_reply_lines && s->lim.max_reply_lines) {
-        if (s->reply.nlines == s->lim.max_reply_lines + 1)
+    s->srv.reply.code = rl.code;
+    s->srv.reply.nlines++;
+    if (s->srv.reply.nlines > s->lim.max_reply_lines && s->lim.max_reply_lines) {
+        if (s->srv.reply.nlines == s->lim.max_reply_lines + 1)
             s->stats.lines_cut++;
         flags |= ANOM(TOO_MANY_LINES);
     }
     if (rl.has_esc) {
-        if (!s->reply.has_esc) {
-            s->reply.has_esc = true;
-            s->reply.esc = rl.esc;
-        } else if (!esc_equal(&s->reply.esc, &rl.esc)) {
+        if (!s->srv.reply.has_esc) {
+            s->srv.reply.has_esc = true;
+            s->srv.reply.esc = rl.esc;
+        } else if (!esc_equal(&s->srv.reply.esc, &rl.esc)) {
             flags |= ANOM(ESC_INCONSISTENT);
         }
     }
-    s->reply.anomalies |= flags;
+    s->srv.reply.anomalies |= flags;
     if (rl.sep != '-')
         reply_complete(s, rl.text, rl.text_len, ts, tag);
 }
@@ -1166,18 +1188,18 @@ struct smtpreply_session *smtpreply_session_new(const struct smtpreply_limits *l
     s->fn = fn;
     s->user = user;
     s->stats.bytes_allocated = sizeof *s;
-    s->cmode = C_CMD;
+    s->c.mode = C_CMD;
     s->stats.flags = flags & SMTPREPLY_SESSION_MIDSTREAM;
-    s->greet_strict = !(flags & (SMTPREPLY_SESSION_MIDSTREAM | SMTPREPLY_SESSION_NO_GREETING));
+    s->srv.greet_strict = !(flags & (SMTPREPLY_SESSION_MIDSTREAM | SMTPREPLY_SESSION_NO_GREETING));
     if (flags & SMTPREPLY_SESSION_MIDSTREAM) {
-        s->c_resync = true;
-        s->s_resync = true;
-        s->suppress_nocmd = true;
+        s->c.resync = true;
+        s->srv.resync = true;
+        s->srv.suppress_nocmd = true;
     }
     /* Implicit TLS (port 465 style): a session whose first bytes are a TLS record. */
     s->probe[0].active = true;
     s->probe[1].active = true;
-    s->client_probe_initial = true;
+    s->c.tls = CT_IMPLICIT;
     return s;
 }
 
@@ -1190,8 +1212,8 @@ void smtpreply_session_free(struct smtpreply_session *s)
     for (int d = 0; d < 2; d++)
         if (s->line[d].buf)
             alloc(ctx, s->line[d].buf, 0);
-    if (s->held)
-        alloc(ctx, s->held, 0);
+    if (s->held.buf)
+        alloc(ctx, s->held.buf, 0);
     if (s->fifo)
         alloc(ctx, s->fifo, 0);
     alloc(ctx, s, 0);
@@ -1205,7 +1227,7 @@ void smtpreply_session_feed(struct smtpreply_session *s, enum smtpreply_dir dir,
     if (s->stats.flags & (SMTPREPLY_SESSION_ENCRYPTED | SMTPREPLY_SESSION_FINISHED))
         return;
     if (dir == SMTPREPLY_DIR_SERVER)
-        s->server_spoke = true;
+        s->srv.spoke = true;
     if (dir == SMTPREPLY_DIR_CLIENT)
         client_bytes(s, data, len, ts_us, tag);
     else
@@ -1234,51 +1256,51 @@ void smtpreply_session_gap(struct smtpreply_session *s, enum smtpreply_dir dir,
     line_reset(&s->line[d]);
     emit_anomaly(s, SMTPREPLY_ANOM_GAP, dir, ts_us, tag);
     if (dir == SMTPREPLY_DIR_CLIENT) {
-        switch (s->cmode) {
+        switch (s->c.mode) {
         case C_BDAT:
             /* The lost bytes count against the chunk first. */
-            if (missing < s->bdat_left) {
-                s->bdat_left -= missing;
+            if (missing < s->c.bdat_left) {
+                s->c.bdat_left -= missing;
                 return;
             }
-            s->cmode = C_CMD;
-            s->c_resync = true;
+            s->c.mode = C_CMD;
+            s->c.resync = true;
             break;
         case C_BODY:
             /* Stay in the body; a "." line, a line with a known verb or a
              * server reply ends it (body_bytes, server side). */
-            s->body_gap = true;
-            s->body_first = -1;
-            s->body_len = 0;
-            s->body_cr = false;
+            s->c.body.gap = true;
+            s->c.body.first = -1;
+            s->c.body.len = 0;
+            s->c.body.cr = false;
             break;
         case C_HOLD:
             /* What was held is cut short: keep waiting for the reply, but
              * resynchronise whatever it decides. */
             held_clear(s);
-            s->c_resync = true;
+            s->c.resync = true;
             break;
         default:
-            s->cmode = C_CMD;
-            s->c_resync = true;
+            s->c.mode = C_CMD;
+            s->c.resync = true;
             break;
         }
     } else {
         /* Replies were lost, so the FIFO no longer lines up (Zeek clears it
          * too); later replies to the dropped commands are unsolicited. */
-        s->reply.active = false;
-        s->s_resync = true;
-        s->suppress_nocmd = true;
-        s->greet_strict = false; /* the greeting may be what was lost */
+        s->srv.reply.active = false;
+        s->srv.resync = true;
+        s->srv.suppress_nocmd = true;
+        s->srv.greet_strict = false; /* the greeting may be what was lost */
         while (s->fifo_count)
             fifo_pop(s);
-        if (s->cmode == C_HOLD) {
-            s->cmode = C_CMD;
+        if (s->c.mode == C_HOLD) {
+            s->c.mode = C_CMD;
             held_clear(s);
-            s->c_resync = true;
-        } else if (s->cmode == C_SASL) {
-            s->cmode = C_CMD;
-            s->c_resync = true;
+            s->c.resync = true;
+        } else if (s->c.mode == C_SASL) {
+            s->c.mode = C_CMD;
+            s->c.resync = true;
         }
     }
 }
@@ -1289,7 +1311,7 @@ void smtpreply_session_finish(struct smtpreply_session *s, int64_t ts_us, uint64
         return;
     /* A client that opened with TLS to a server we never heard: seen from
      * one side, an encrypted session. */
-    if (s->client_tls_first && !s->server_spoke)
+    if (s->c.tls == CT_TLS_FIRST && !s->srv.spoke)
         go_encrypted(s, SMTPREPLY_DIR_CLIENT, ts_us, tag);
     if (!(s->stats.flags & SMTPREPLY_SESSION_ENCRYPTED)) {
         /* A probe still undecided holds one 0x16 byte: plain data after all. */
@@ -1308,7 +1330,7 @@ void smtpreply_session_finish(struct smtpreply_session *s, int64_t ts_us, uint64
         /* A last line without CRLF still counts if it parses. */
         if (s->line[1].total)
             server_line(s, false, ts_us, tag);
-        if (s->line[0].total && (s->cmode == C_CMD || s->cmode == C_SASL))
+        if (s->line[0].total && (s->c.mode == C_CMD || s->c.mode == C_SASL))
             client_line(s, false, ts_us, tag);
     }
     while (s->fifo_count) {
@@ -1333,12 +1355,12 @@ void smtpreply_session_prefetch(const struct smtpreply_session *s)
 
 uint64_t smtpreply_session_chunk_skip(struct smtpreply_session *s, uint64_t n)
 {
-    if (!s || s->cmode != C_BDAT || (s->stats.flags & SMTPREPLY_SESSION_ENCRYPTED))
+    if (!s || s->c.mode != C_BDAT || (s->stats.flags & SMTPREPLY_SESSION_ENCRYPTED))
         return 0;
-    uint64_t k = n < s->bdat_left ? n : s->bdat_left;
-    s->bdat_left -= k;
-    if (s->bdat_left == 0)
-        s->cmode = C_CMD;
+    uint64_t k = n < s->c.bdat_left ? n : s->c.bdat_left;
+    s->c.bdat_left -= k;
+    if (s->c.bdat_left == 0)
+        s->c.mode = C_CMD;
     return k;
 }
 
