@@ -1,0 +1,226 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * session_internal.h - what the files of the session engine share; not
+ * part of the public API (smtpreply.h).
+ *
+ * Map:
+ *   - line limits of RFC 5321 section 4.5.3.1 and its extensions;
+ *   - the session struct, grouped by side (client_side, held_bytes,
+ *     server_side), and the types it is built from;
+ *   - the pending-command FIFO's accessors and line_reset (inline);
+ *   - prototypes of the functions one file of the engine calls in another:
+ *       session.c         memory, events, FIFO, line assembly, TLS probe, API
+ *       session_client.c  held bytes, commands, SASL lines, DATA body, BDAT
+ *       session_server.c  reply assembly, pairing with the pending command
+ */
+#ifndef SMTPREPLY_SESSION_INTERNAL_H
+#define SMTPREPLY_SESSION_INTERNAL_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "smtpreply.h"
+
+/* RFC 5321 §4.5.3.1: limits counted with the CRLF. */
+#define RFC_REPLY_LINE_MAX 512u
+#define RFC_COMMAND_LINE_MAX 512u
+#define RFC_TEXT_LINE_MAX 1000u
+/* RFC 4954 §4: an AUTH line may be much longer; 12288 is "sufficient". */
+#define RFC_AUTH_LINE_MAX 12288u
+/* MAIL/RCPT lines grow with every extension parameter (RFC 1870, 3030,
+ * 4954, 6531, 2852, 3885, 6710, 4865, 3865, 8689 add up to 1676 octets). */
+#define RFC_MAIL_LINE_MAX (512u + 1676u)
+
+#define ANOM(a) ((smtpreply_anomaly_set)1u << SMTPREPLY_ANOM_##a)
+
+/* One direction's line being assembled. */
+struct line_asm {
+    uint8_t *buf;
+    uint32_t len;       /* bytes kept (<= max_line) */
+    uint32_t cap;
+    uint64_t total;     /* bytes of the line so far, kept or not */
+    bool last_cr;       /* the last byte received was CR */
+    uint64_t first_tag; /* tag of the chunk holding the line's first byte */
+};
+
+enum client_mode {
+    C_CMD,   /* command lines */
+    C_SASL,  /* the next line is a SASL response (after 334) */
+    C_BODY,  /* DATA body, up to the "." line */
+    C_BDAT,  /* counting a BDAT chunk's octets */
+    C_HOLD,  /* holding bytes until the reply to hold_seq decides */
+};
+
+/* Why a command waits in the FIFO with extra meaning. */
+#define PF_SASL_CANCEL 0x01u  /* AUTH exchange cancelled with "*": 501 expected */
+#define PF_BODY_FORCED 0x02u  /* DATA's held bytes overflowed: body assumed */
+#define PF_HAS_IR 0x04u       /* AUTH with an initial response */
+
+struct pending {
+    struct smtpreply_cmd_ref ref;
+    uint32_t flags;
+};
+
+struct probe {
+    bool active;  /* the direction's next bytes are tested for a TLS record */
+    uint8_t n;    /* bytes of b[] received so far */
+    uint8_t b[2]; /* the first two bytes: 0x16 0x03 starts a TLS record */
+};
+
+/* What the client's TLS probe stands for. */
+enum client_tls {
+    CT_IMPLICIT,  /* the first-bytes probe: TLS here is implicit TLS (port 465 style) */
+    CT_STARTTLS,  /* the probe after STARTTLS's 2xx reply (RFC 3207 section 4.2) */
+    CT_TLS_FIRST, /* the client opened with a TLS record: its bytes are a
+                     handshake, not commands; the server decides encryption */
+};
+
+/* Client side: the mode machine and what each mode tracks. */
+struct client_side {
+    enum client_mode mode;
+    enum client_tls tls;
+    bool resync;        /* skip lines until one starts with a known verb */
+    bool flag_next_cmd; /* the next command was sent before a refusal: pipelining */
+    uint64_t bdat_left; /* C_BDAT: octets of the chunk still to come */
+    /* C_BODY: the DATA body, scanned line by line without copying. */
+    struct {
+        bool gap;          /* a gap fell inside the body: a verb line may end it */
+        bool cr;           /* the last byte was CR */
+        bool flagged_long; /* text-line-too-long was flagged (once per body) */
+        bool flagged_lf;   /* bare-lf was flagged (once per body) */
+        int first;         /* first byte of the current line, -1 none yet */
+        uint64_t len;      /* length of the current line so far */
+    } body;
+};
+
+/* Bytes held while a reply decides what they are, as records (a header
+ * with the chunk's tag and time, then its bytes), so that each released
+ * line keeps the tag of the chunk it came in. */
+struct held_bytes {
+    uint8_t *buf;
+    uint32_t len, cap; /* buffer bytes, headers included */
+    uint32_t payload;  /* client bytes only: what max_held bounds */
+    uint32_t last;     /* offset of the last record's header */
+    uint32_t records;
+    uint64_t seq;      /* the command whose reply releases them */
+};
+
+/* Server side: reply assembly and how strictly replies are judged. */
+struct server_side {
+    bool spoke;          /* the server sent at least one byte */
+    bool resync;         /* skip lines until one parses as a reply */
+    bool suppress_nocmd; /* midstream or after a gap: unpaired replies are expected */
+    bool any_reply;      /* a complete reply was seen */
+    bool greet_strict;   /* the first reply is the greeting, whatever it is */
+    bool probe_after;    /* probe the server's bytes for TLS once the current reply ends */
+    /* The reply being assembled, line by line. */
+    struct {
+        bool active;     /* a reply has begun and its last line is not in yet */
+        bool has_esc;    /* esc holds the first line's enhanced status code */
+        unsigned code;   /* the code of the latest line */
+        unsigned nlines;
+        struct smtpreply_esc esc;
+        smtpreply_anomaly_set anomalies;
+        uint64_t first_tag; /* tag of the chunk holding the reply's first byte */
+    } reply;
+};
+
+struct smtpreply_session {
+    struct smtpreply_limits lim;
+    smtpreply_realloc_fn alloc;
+    void *alloc_ctx;
+    smtpreply_event_fn fn;
+    void *user;
+
+    struct line_asm line[2]; /* indexed by enum smtpreply_dir */
+    struct probe probe[2];   /* indexed by enum smtpreply_dir */
+
+    struct client_side c;
+    struct held_bytes held;
+
+    /* Pending commands: a ring that grows up to max_pending. */
+    struct pending *fifo;
+    uint32_t fifo_cap, fifo_head, fifo_count;
+    uint64_t cmd_seq;
+
+    struct server_side srv;
+
+    struct smtpreply_session_stats stats;
+};
+
+/* ---------------------------------------------------------------------- */
+/* Pending-command FIFO accessors and line reset (session.c has the rest) */
+
+static inline struct pending *fifo_at(struct smtpreply_session *s, uint32_t i)
+{
+    return &s->fifo[(s->fifo_head + i) % s->fifo_cap];
+}
+
+static inline struct pending *fifo_front(struct smtpreply_session *s)
+{
+    return s->fifo_count ? fifo_at(s, 0) : NULL;
+}
+
+static inline struct pending *fifo_back(struct smtpreply_session *s)
+{
+    return s->fifo_count ? fifo_at(s, s->fifo_count - 1) : NULL;
+}
+
+static inline void fifo_pop(struct smtpreply_session *s)
+{
+    if (!s->fifo_count)
+        return;
+    s->fifo_head = (s->fifo_head + 1) % s->fifo_cap;
+    s->fifo_count--;
+}
+
+static inline void line_reset(struct line_asm *l)
+{
+    l->len = 0;
+    l->total = 0;
+    l->last_cr = false;
+}
+
+/* ---------------------------------------------------------------------- */
+/* session.c */
+
+void *sess_mem(struct smtpreply_session *s, void *p, size_t old, size_t size);
+void sess_emit(struct smtpreply_session *s, struct smtpreply_event *ev);
+void sess_event_init(struct smtpreply_event *ev, enum smtpreply_event_type type, int64_t ts,
+                     uint64_t tag);
+void sess_emit_anomaly(struct smtpreply_session *s, enum smtpreply_anomaly a,
+                       enum smtpreply_dir dir, int64_t ts, uint64_t tag);
+void sess_emit_anomaly_set(struct smtpreply_session *s, smtpreply_anomaly_set set,
+                           enum smtpreply_dir dir, int64_t ts, uint64_t tag);
+void sess_go_encrypted(struct smtpreply_session *s, enum smtpreply_dir dir, int64_t ts,
+                       uint64_t tag);
+struct pending *sess_fifo_push(struct smtpreply_session *s, const struct smtpreply_cmd_ref *ref,
+                               smtpreply_anomaly_set *flags);
+size_t sess_line_take(struct smtpreply_session *s, struct line_asm *l, const uint8_t *p, size_t n,
+                      uint64_t tag, bool *done, bool *bare_lf);
+smtpreply_anomaly_set sess_line_end_anomalies(struct smtpreply_session *s,
+                                              const struct line_asm *l, bool bare_lf);
+size_t sess_probe_bytes(struct smtpreply_session *s, enum smtpreply_dir dir, const uint8_t *p,
+                        size_t n, int64_t ts, uint64_t tag);
+
+/* ---------------------------------------------------------------------- */
+/* session_client.c */
+
+void sess_held_clear(struct smtpreply_session *s);
+void sess_held_release(struct smtpreply_session *s);
+void sess_client_line(struct smtpreply_session *s, bool bare_lf, int64_t ts, uint64_t tag);
+void sess_body_start(struct smtpreply_session *s);
+void sess_body_end(struct smtpreply_session *s, smtpreply_anomaly_set flags, int64_t ts,
+                   uint64_t tag);
+void sess_client_bytes(struct smtpreply_session *s, const uint8_t *p, size_t n, int64_t ts,
+                       uint64_t tag);
+
+/* ---------------------------------------------------------------------- */
+/* session_server.c */
+
+void sess_server_line(struct smtpreply_session *s, bool bare_lf, int64_t ts, uint64_t tag);
+void sess_server_bytes(struct smtpreply_session *s, const uint8_t *p, size_t n, int64_t ts,
+                       uint64_t tag);
+
+#endif

@@ -1,0 +1,282 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * session_server.c - the server side of the session engine (see the map
+ * in session.c).
+ *
+ * Map:
+ *   - reply_decides: what a paired reply means for the client's held
+ *     bytes and mode (body after 354, SASL after 334, TLS after 220);
+ *   - reply_complete: a finished reply's checks, stage and pairing with
+ *     the oldest pending command, then its event;
+ *   - sess_server_line: one reply line into the reply being assembled;
+ *   - sess_server_bytes: every server byte, through the TLS probe and
+ *     line assembly.
+ */
+#include <string.h>
+
+#include "smtpreply.h"
+#include "session_internal.h"
+
+/* ---------------------------------------------------------------------- */
+/* Server side */
+
+static bool code_valid(unsigned code)
+{
+    /* RFC 5321 §4.2: Reply-code = %x32-35 %x30-35 %x30-39 */
+    return code / 100 >= 2 && code / 100 <= 5 && (code / 10) % 10 <= 5;
+}
+
+static bool esc_equal(const struct smtpreply_esc *a, const struct smtpreply_esc *b)
+{
+    return a->cls == b->cls && a->subject == b->subject && a->detail == b->detail;
+}
+
+/* What the reply means for the client's held bytes and modes. */
+static void reply_decides(struct smtpreply_session *s, const struct pending *pc, unsigned code,
+                          enum smtpreply_stage stage)
+{
+    bool hold_released = s->c.mode == C_HOLD && s->held.seq == pc->ref.seq;
+    switch (pc->ref.cmd) {
+    case SMTPREPLY_CMD_DATA:
+        if (pc->flags & PF_BODY_FORCED)
+            return; /* the body was assumed already */
+        if (!hold_released)
+            return;
+        if (code == 354) {
+            sess_body_start(s);
+            if (s->c.resync) { /* a gap hit the held bytes: the body is cut */
+                s->c.resync = false;
+                s->c.body.gap = true;
+            }
+        } else {
+            /* Refused (503/554...): no body follows (RFC 5321 §3.3). */
+            s->c.mode = C_CMD;
+            if (s->held.len)
+                s->c.flag_next_cmd = true;
+        }
+        sess_held_release(s);
+        break;
+    case SMTPREPLY_CMD_AUTH:
+        if (!hold_released)
+            return;
+        s->c.mode = stage == SMTPREPLY_STAGE_AUTH_CHALLENGE ? C_SASL : C_CMD;
+        /* RFC 4954 §4: AUTH must end a pipelined group unless it carries an
+         * initial response; commands sent after it before a final reply
+         * broke that rule. */
+        if (s->c.mode == C_CMD && !(pc->flags & PF_HAS_IR) && s->held.len)
+            s->c.flag_next_cmd = true;
+        sess_held_release(s);
+        break;
+    case SMTPREPLY_CMD_STARTTLS:
+        if (!hold_released)
+            return;
+        s->c.mode = C_CMD;
+        if (code / 100 == 2) {
+            /* RFC 3207 §4.2: TLS starts now, unless the capture was decrypted. */
+            s->probe[SMTPREPLY_DIR_CLIENT].active = true;
+            s->probe[SMTPREPLY_DIR_CLIENT].n = 0;
+            s->c.tls = CT_STARTTLS; /* after STARTTLS's 220 */
+            s->srv.probe_after = true;
+        } else if (s->held.len) {
+            s->c.flag_next_cmd = true;
+        }
+        sess_held_release(s);
+        break;
+    default:
+        break;
+    }
+}
+
+static void reply_complete(struct smtpreply_session *s, const char *text, size_t text_len,
+                           int64_t ts, uint64_t tag)
+{
+    unsigned code = s->srv.reply.code;
+    smtpreply_anomaly_set flags = s->srv.reply.anomalies;
+    s->srv.reply.active = false;
+
+    struct smtpreply_event ev;
+    sess_event_init(&ev, SMTPREPLY_EV_REPLY, ts, tag);
+    ev.code = code;
+    ev.nlines = s->srv.reply.nlines;
+    ev.has_esc = s->srv.reply.has_esc;
+    ev.esc = s->srv.reply.esc;
+    ev.first_tag = s->srv.reply.first_tag;
+    ev.text = text;
+    ev.text_len = text_len;
+
+    bool valid = code_valid(code);
+    if (!valid)
+        flags |= ANOM(INVALID_CODE);
+    if (ev.has_esc) {
+        if (code / 100 == 3)
+            flags |= ANOM(ESC_ON_3XX);
+        else if (valid && ev.esc.cls != code / 100)
+            flags |= ANOM(ESC_CLASS_MISMATCH);
+    }
+
+    if (s->c.mode == C_BODY && s->c.body.gap) {
+        /* The server answers: the body's end was in the lost bytes. */
+        line_reset(&s->line[SMTPREPLY_DIR_CLIENT]);
+        sess_body_end(s, 0, ts, tag);
+    }
+    struct pending *front = fifo_front(s);
+    struct pending pc;
+    memset(&pc, 0, sizeof pc);
+    bool first = !s->srv.any_reply;
+    s->srv.any_reply = true;
+    bool greeting_code = code == 220 || code == 421 || code == 521 || code == 554;
+    if (first && s->srv.greet_strict && front && !greeting_code) {
+        /* The server speaks first (RFC 5321 §3.1), but this reply cannot be
+         * a greeting and a command is waiting: the server never greeted
+         * (or the greeting is not in the record), and this is the answer. */
+        flags |= ANOM(GREETING_MISSING);
+    }
+    /* Without the greeting rule (mid-stream, an excerpt), a first 220 is
+     * still the greeting unless it can be STARTTLS's answer. */
+    bool looks_greeting = code == 220 && (front ? front->ref.cmd != SMTPREPLY_CMD_STARTTLS
+                                                : s->stats.commands == 0);
+    if (first && ((s->srv.greet_strict && (!front || greeting_code)) || looks_greeting)) {
+        /* The first reply is the greeting even if an eager client already
+         * sent a command (RFC 5321 §3.1: the server speaks first). */
+        ev.stage = SMTPREPLY_STAGE_GREETING;
+        if (!greeting_code)
+            flags |= ANOM(GREETING_UNEXPECTED);
+    } else if (!front) {
+        ev.stage = SMTPREPLY_STAGE_UNSOLICITED;
+        /* 421 may come at any time when the server must close (§3.8);
+         * after a gap or mid-stream start, replies to unseen commands are expected. */
+        if (code != 421 && !s->srv.suppress_nocmd)
+            flags |= ANOM(NO_COMMAND_PENDING);
+    } else {
+        pc = *front;
+        ev.has_cmd = true;
+        ev.cmd = pc.ref;
+        ev.rt_us = ts - pc.ref.ts_us;
+        s->srv.suppress_nocmd = false; /* pairing is established */
+        bool keep = false;
+        enum smtpreply_cmd expect_cmd = pc.ref.cmd;
+        switch (pc.ref.cmd) {
+        case SMTPREPLY_CMD_DATA:
+            ev.stage = SMTPREPLY_STAGE_DATA_START;
+            break;
+        case SMTPREPLY_CMD_DATA_END:
+            ev.stage = SMTPREPLY_STAGE_DATA_END;
+            break;
+        case SMTPREPLY_CMD_BDAT:
+            ev.stage = SMTPREPLY_STAGE_BDAT;
+            break;
+        case SMTPREPLY_CMD_AUTH:
+            if (code == 334 && !(pc.flags & PF_SASL_CANCEL)) {
+                ev.stage = SMTPREPLY_STAGE_AUTH_CHALLENGE;
+                keep = true; /* the exchange goes on */
+            } else {
+                ev.stage = SMTPREPLY_STAGE_AUTH_FINAL;
+            }
+            break;
+        default:
+            ev.stage = SMTPREPLY_STAGE_REPLY;
+            break;
+        }
+        if (valid) {
+            if (pc.flags & PF_SASL_CANCEL) {
+                if (code != 501) /* RFC 4954 §4: "*" cancels, the server answers 501 */
+                    flags |= ANOM(CODE_UNEXPECTED);
+            } else if (!smtpreply_cmd_expects(expect_cmd, code)) {
+                flags |= ANOM(CODE_UNEXPECTED);
+            }
+        }
+        if (pc.ref.cmd == SMTPREPLY_CMD_DATA && code == 354 && s->c.mode == C_HOLD &&
+            s->held.seq == pc.ref.seq && s->held.len)
+            flags |= ANOM(DATA_BEFORE_354);
+        if (!keep)
+            fifo_pop(s);
+    }
+    ev.anomalies = flags;
+    s->stats.replies++;
+    sess_emit(s, &ev);
+    if (ev.has_cmd)
+        reply_decides(s, &pc, code, ev.stage);
+    if (s->srv.probe_after) {
+        s->srv.probe_after = false;
+        s->probe[SMTPREPLY_DIR_SERVER].active = true;
+        s->probe[SMTPREPLY_DIR_SERVER].n = 0;
+    }
+}
+
+void sess_server_line(struct smtpreply_session *s, bool bare_lf, int64_t ts, uint64_t tag)
+{
+    struct line_asm *l = &s->line[SMTPREPLY_DIR_SERVER];
+    smtpreply_anomaly_set flags = sess_line_end_anomalies(s, l, bare_lf);
+    if (l->total + 2 > RFC_REPLY_LINE_MAX)
+        flags |= ANOM(REPLY_LINE_TOO_LONG);
+    uint64_t first_tag = l->first_tag;
+    uint32_t len = l->len;
+    line_reset(l);
+
+    struct smtpreply_line rl;
+    if (!smtpreply_parse_reply_line((const char *)l->buf, len, &rl)) {
+        if (s->srv.resync)
+            return; /* still looking for a reply line */
+        flags |= ANOM(NOT_A_REPLY);
+        flags &= ~ANOM(REPLY_LINE_TOO_LONG);
+        if (s->srv.reply.active)
+            s->srv.reply.anomalies |= flags; /* inside a multi-line reply: noted, ignored */
+        else
+            sess_emit_anomaly_set(s, flags, SMTPREPLY_DIR_SERVER, ts, tag);
+        return;
+    }
+    s->srv.resync = false;
+    /* RFC 4954 §4: "334 " (code, space, nothing) is the empty challenge. */
+    if (rl.text_len == 0 && !(rl.code == 334 && rl.sep == ' '))
+        flags |= ANOM(BARE_CODE);
+    if (rl.bad_esc)
+        flags |= ANOM(ESC_MALFORMED);
+
+    if (!s->srv.reply.active) {
+        s->srv.reply.active = true;
+        s->srv.reply.code = rl.code;
+        s->srv.reply.nlines = 0;
+        s->srv.reply.has_esc = false;
+        s->srv.reply.anomalies = 0;
+        s->srv.reply.first_tag = first_tag;
+    } else if (rl.code != s->srv.reply.code) {
+        flags |= ANOM(CODE_MISMATCH);
+    }
+    /* The last line's code is the one clients act on (they read to the
+     * final line); the mismatch is flagged. */
+    s->srv.reply.code = rl.code;
+    s->srv.reply.nlines++;
+    if (s->srv.reply.nlines > s->lim.max_reply_lines && s->lim.max_reply_lines) {
+        if (s->srv.reply.nlines == s->lim.max_reply_lines + 1)
+            s->stats.lines_cut++;
+        flags |= ANOM(TOO_MANY_LINES);
+    }
+    if (rl.has_esc) {
+        if (!s->srv.reply.has_esc) {
+            s->srv.reply.has_esc = true;
+            s->srv.reply.esc = rl.esc;
+        } else if (!esc_equal(&s->srv.reply.esc, &rl.esc)) {
+            flags |= ANOM(ESC_INCONSISTENT);
+        }
+    }
+    s->srv.reply.anomalies |= flags;
+    if (rl.sep != '-')
+        reply_complete(s, rl.text, rl.text_len, ts, tag);
+}
+
+void sess_server_bytes(struct smtpreply_session *s, const uint8_t *p, size_t n, int64_t ts,
+                       uint64_t tag)
+{
+    size_t i = 0;
+    while (i < n && !(s->stats.flags & SMTPREPLY_SESSION_ENCRYPTED)) {
+        if (s->probe[SMTPREPLY_DIR_SERVER].active) {
+            i += sess_probe_bytes(s, SMTPREPLY_DIR_SERVER, p + i, n - i, ts, tag);
+            continue;
+        }
+        bool done, bare;
+        i += sess_line_take(s, &s->line[SMTPREPLY_DIR_SERVER], p + i, n - i, tag, &done, &bare);
+        if (done)
+            sess_server_line(s, bare, ts, tag);
+    }
+}
+
