@@ -49,7 +49,7 @@ enum client_mode {
     C_SASL,  /* the next line is a SASL response (after 334) */
     C_BODY,  /* DATA body, up to the "." line */
     C_BDAT,  /* counting a BDAT chunk's octets */
-    C_HOLD,  /* holding bytes until the reply to hold_seq decides */
+    C_HOLD,  /* holding bytes until the reply to held.seq decides */
 };
 
 /* Why a command waits in the FIFO with extra meaning. */
@@ -58,8 +58,8 @@ enum client_mode {
 #define PF_HAS_IR 0x04u       /* AUTH with an initial response */
 
 struct pending {
-    struct smtpreply_cmd_ref ref;
-    uint32_t flags;
+    struct smtpreply_cmd_ref ref; /* the command, as its events report it */
+    uint32_t flags;               /* PF_* */
 };
 
 struct probe {
@@ -78,8 +78,8 @@ enum client_tls {
 
 /* Client side: the mode machine and what each mode tracks. */
 struct client_side {
-    enum client_mode mode;
-    enum client_tls tls;
+    enum client_mode mode; /* what the next client bytes are */
+    enum client_tls tls;   /* what the client's TLS probe stands for */
     bool resync;        /* skip lines until one starts with a known verb */
     bool flag_next_cmd; /* the next command was sent before a refusal: pipelining */
     uint64_t bdat_left; /* C_BDAT: octets of the chunk still to come */
@@ -98,11 +98,11 @@ struct client_side {
  * with the chunk's tag and time, then its bytes), so that each released
  * line keeps the tag of the chunk it came in. */
 struct held_bytes {
-    uint8_t *buf;
+    uint8_t *buf;      /* the records, back to back */
     uint32_t len, cap; /* buffer bytes, headers included */
     uint32_t payload;  /* client bytes only: what max_held bounds */
     uint32_t last;     /* offset of the last record's header */
-    uint32_t records;
+    uint32_t records;  /* records in buf, at most HELD_RECORDS */
     uint64_t seq;      /* the command whose reply releases them */
 };
 
@@ -117,20 +117,20 @@ struct server_side {
     /* The reply being assembled, line by line. */
     struct {
         bool active;     /* a reply has begun and its last line is not in yet */
-        bool has_esc;    /* esc holds the first line's enhanced status code */
+        bool has_esc;    /* esc holds the reply's first enhanced status code */
         unsigned code;   /* the code of the latest line */
-        unsigned nlines;
+        unsigned nlines; /* lines so far */
         struct smtpreply_esc esc;
-        smtpreply_anomaly_set anomalies;
+        smtpreply_anomaly_set anomalies; /* gathered from every line */
         uint64_t first_tag; /* tag of the chunk holding the reply's first byte */
     } reply;
 };
 
 struct smtpreply_session {
-    struct smtpreply_limits lim;
-    smtpreply_realloc_fn alloc;
+    struct smtpreply_limits lim; /* the caller's caps (max_line, max_pending at least 1) */
+    smtpreply_realloc_fn alloc;  /* every byte the engine keeps goes through it */
     void *alloc_ctx;
-    smtpreply_event_fn fn;
+    smtpreply_event_fn fn;       /* receives each event; may be NULL */
     void *user;
 
     struct line_asm line[2]; /* indexed by enum smtpreply_dir */
@@ -142,11 +142,11 @@ struct smtpreply_session {
     /* Pending commands: a ring that grows up to max_pending. */
     struct pending *fifo;
     uint32_t fifo_cap, fifo_head, fifo_count;
-    uint64_t cmd_seq;
+    uint64_t cmd_seq; /* seq of the last command queued (the first is 1) */
 
     struct server_side srv;
 
-    struct smtpreply_session_stats stats;
+    struct smtpreply_session_stats stats; /* what smtpreply_session_stats returns */
 };
 
 /* ---------------------------------------------------------------------- */
