@@ -1,6 +1,6 @@
 #!/bin/bash
 # SPDX-License-Identifier: MIT
-# Wireshark plugin overhead (issue 6; a benchmark, not a timed test):
+# Wireshark plugin overhead (a benchmark, not a timed test):
 # tshark on the same large capture, in the same run, without and with the
 # smtpreply plugin, a few times each; prints median wall times and the
 # added time.  Runs tshark as uid 65534 when root (see tests/plugin/lib.sh).

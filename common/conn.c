@@ -107,7 +107,9 @@ static void go_smtp(struct smtpreply_conn *c, const struct detect_result *res)
     }
     /* A client that opened with TLS and met a plaintext server: the
      * server's bytes go first, so the engine sees the greeting before the
-     * client's record (see the report on port-465-plaintext). */
+     * client's record (real captures show this on port 465: the client
+     * sends a ClientHello at once, the server greets in plaintext and then
+     * answers the record with error replies). */
     int cli = 1 - c->server;
     bool server_first = !res->implicit_tls && c->side[cli].det_len >= 2 &&
                         c->side[cli].det[0] == 0x16 && c->side[cli].det[1] == 0x03;

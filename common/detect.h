@@ -2,8 +2,8 @@
 /*
  * detect.h - is this TCP stream SMTP?  Pure functions over the first bytes
  * of each direction (internal to the connection layer; the rules are in
- * docs/tcp-and-detection.md and /work/shared/CONTRACTS.md "Which streams
- * are SMTP").
+ * docs/tcp-and-detection.md and docs/contracts.md, "Which streams are
+ * SMTP").
  *
  * Every matcher answers NO, MAYBE (a prefix of a match: more bytes could
  * decide) or YES.  `ended` says no more bytes will come for that side (its
