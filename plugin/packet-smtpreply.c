@@ -33,19 +33,11 @@
 #include <epan/expert.h>
 #include <epan/prefs.h>
 #include <epan/tap.h>
-#include <epan/stats_tree.h>
 #include <epan/ftypes/ftypes.h>
 
 #include "smtpreply.h"
-
-#ifndef PLUGIN_VERSION
-#define PLUGIN_VERSION SMTPREPLY_VERSION
-#endif
-
-WS_DLL_PUBLIC_DEF const gchar plugin_version[] = PLUGIN_VERSION;
-WS_DLL_PUBLIC_DEF const int plugin_want_major = WIRESHARK_VERSION_MAJOR;
-WS_DLL_PUBLIC_DEF const int plugin_want_minor = WIRESHARK_VERSION_MINOR;
-WS_DLL_PUBLIC void plugin_register(void);
+#include "smtpreply-plugin.h"
+#include "ws_compat.h"
 
 /* Well-known ports (RFC 5321 §4.5.4.2 / RFC 6409 / RFC 8314); any other
  * stream is SMTP only if the core finds it so by content. */
@@ -97,7 +89,7 @@ static expert_field ei_encrypted = EI_INIT;
 
 /* Preferences. */
 static range_t *pref_extra_ports;
-static gboolean pref_info_meaning = FALSE;
+static sr_pref_bool pref_info_meaning = FALSE;
 
 /* TCP header fields read on the first pass (ids resolved at handoff);
  * the payload is taken from the same data source. */
@@ -115,37 +107,6 @@ static int hf_icmpv6 = -1;
 static value_string class_vals[11];
 static value_string category_vals[11];
 static value_string esc_class_vals[4];
-
-/* ---- per-frame results (file scope) ---------------------------------- */
-
-struct sr_reply {
-    guint16 code;
-    guint8 stage;              /* enum smtpreply_stage */
-    guint8 cmd;                /* enum smtpreply_cmd (valid when has_cmd) */
-    gboolean has_cmd;
-    gboolean has_esc;
-    struct smtpreply_esc esc;
-    char verb[16];             /* the command as sent ("" without one) */
-    guint32 request_in;        /* frame of the command, 0 if none */
-    gint64 rt_us;              /* -1 without a command */
-    guint32 nlines;
-    smtpreply_anomaly_set anomalies;
-};
-
-struct sr_request {
-    guint64 seq;               /* the command's ordinal in its session */
-    char verb[16];
-    wmem_array_t *responses;   /* guint32 frame numbers, in reply order */
-    gboolean unanswered;
-    smtpreply_anomaly_set anomalies;
-};
-
-struct sr_frame {
-    wmem_array_t *replies;     /* struct sr_reply, completed in this frame */
-    wmem_array_t *requests;    /* struct sr_request, command lines in it */
-    smtpreply_anomaly_set anomalies;  /* not tied to a command or a reply */
-    gboolean encrypted;        /* TLS starts in this frame */
-};
 
 /* One TCP connection: the core's connection layer and what the plugin
  * needs to orient segments and to finish it at the end of the file. */
@@ -385,12 +346,12 @@ feed_segment(packet_info *pinfo, proto_tree *tree)
     if (!fi_sport || !fi_dport || !fi_seq || !fi_flags || !fi_hlen || !fi_len ||
         !fi_sport->ds_tvb)
         return;
-    sport = fvalue_get_uinteger(&fi_sport->value);
-    dport = fvalue_get_uinteger(&fi_dport->value);
-    seq = fvalue_get_uinteger(&fi_seq->value);
-    flags = fvalue_get_uinteger(&fi_flags->value);
-    hlen = fvalue_get_uinteger(&fi_hlen->value);
-    seglen = fvalue_get_uinteger(&fi_len->value);
+    sport = fvalue_get_uinteger(SR_FVALUE(fi_sport));
+    dport = fvalue_get_uinteger(SR_FVALUE(fi_dport));
+    seq = fvalue_get_uinteger(SR_FVALUE(fi_seq));
+    flags = fvalue_get_uinteger(SR_FVALUE(fi_flags));
+    hlen = fvalue_get_uinteger(SR_FVALUE(fi_hlen));
+    seglen = fvalue_get_uinteger(SR_FVALUE(fi_len));
 
     /* A bare ACK tells the core nothing (it takes no acknowledgement
      * numbers); skipping it here halves the work on bulk transfers. */
@@ -508,14 +469,14 @@ add_anomalies(proto_tree *tree, packet_info *pinfo, tvbuff_t *tvb, smtpreply_ano
 }
 
 static void
-add_rfc_list(proto_tree *tree, tvbuff_t *tvb, const char *list)
+add_rfc_list(proto_tree *tree, packet_info *pinfo, tvbuff_t *tvb, const char *list)
 {
     const char *cursor = list, *item;
     size_t len;
 
     while (list && (item = smtpreply_list_next(&cursor, &len)) != NULL) {
         proto_item_set_generated(proto_tree_add_string(
-            tree, hf_rfc, tvb, 0, 0, wmem_strndup(wmem_packet_scope(), item, len)));
+            tree, hf_rfc, tvb, 0, 0, wmem_strndup(pinfo->pool, item, len)));
     }
 }
 
@@ -549,7 +510,7 @@ render_reply(proto_tree *tree, packet_info *pinfo, tvbuff_t *tvb, const struct s
     proto_item_set_generated(proto_tree_add_string(rt, hf_meaning, tvb, 0, 0, meaning));
     proto_item_set_generated(
         proto_tree_add_string(rt, hf_status, tvb, 0, 0, smtpreply_status_name(ci.status)));
-    add_rfc_list(rt, tvb, ci.rfc);
+    add_rfc_list(rt, pinfo, tvb, ci.rfc);
 
     if (r->has_esc) {
         struct smtpreply_esc_info ei;
@@ -668,70 +629,6 @@ dissect_smtpreply(tvbuff_t *tvb, packet_info *pinfo, proto_tree *tree, void *dat
     if (nrep)
         tap_queue_packet(smtpreply_tap, pinfo, fr);
     return tvb_captured_length(tvb);
-}
-
-/* ---- statistics tree "SMTP Reply Codes" ------------------------------ */
-
-static const char st_by_class[] = "Replies by class and code";
-static const char st_by_command[] = "Replies by command";
-static int st_node_class = -1;
-static int st_node_command = -1;
-
-static void
-smtpreply_stats_init(stats_tree *st)
-{
-    st_node_class = stats_tree_create_node(st, st_by_class, 0, STAT_DT_INT, TRUE);
-    st_node_command = stats_tree_create_node(st, st_by_command, 0, STAT_DT_INT, TRUE);
-}
-
-static tap_packet_status
-smtpreply_stats_packet(stats_tree *st, packet_info *pinfo _U_, epan_dissect_t *edt _U_,
-                       const void *p, tap_flags_t flags _U_)
-{
-    const struct sr_frame *fr = (const struct sr_frame *)p;
-    guint i, n = fr->replies ? wmem_array_get_count(fr->replies) : 0;
-
-    for (i = 0; i < n; i++) {
-        const struct sr_reply *r = (const struct sr_reply *)wmem_array_index(fr->replies, i);
-        struct smtpreply_code_info ci;
-        char name[160];
-        int cls_node, code_node, cmd_node;
-
-        smtpreply_code_explain(r->code, &ci);
-        tick_stat_node(st, st_by_class, 0, TRUE);
-        snprintf(name, sizeof name, "%uxx %s", ci.cls, ci.class_name);
-        cls_node = tick_stat_node(st, name, st_node_class, TRUE);
-        snprintf(name, sizeof name, "%03u %s", r->code, ci.meaning);
-        code_node = tick_stat_node(st, name, cls_node, TRUE);
-        if (r->has_esc) {
-            struct smtpreply_esc_info ei;
-            char esc_text[16];
-            smtpreply_esc_explain(&r->esc, &ei);
-            smtpreply_esc_format(&r->esc, esc_text, sizeof esc_text);
-            snprintf(name, sizeof name, "%s %s", esc_text, ei.meaning);
-        } else {
-            g_strlcpy(name, "(no enhanced code)", sizeof name);
-        }
-        tick_stat_node(st, name, code_node, FALSE);
-
-        tick_stat_node(st, st_by_command, 0, TRUE);
-        if (r->has_cmd)
-            g_strlcpy(name, r->verb[0] ? r->verb : "?", sizeof name);
-        else
-            snprintf(name, sizeof name, "(%s)",
-                     smtpreply_stage_name((enum smtpreply_stage)r->stage));
-        cmd_node = tick_stat_node(st, name, st_node_command, TRUE);
-        snprintf(name, sizeof name, "%03u", r->code);
-        tick_stat_node(st, name, cmd_node, FALSE);
-    }
-    return n ? TAP_PACKET_REDRAW : TAP_PACKET_DONT_REDRAW;
-}
-
-static void
-register_smtpreply_stats(void)
-{
-    stats_tree_register_plugin("smtpreply", "smtpreply", "SMTP Reply Codes", 0,
-                               smtpreply_stats_packet, smtpreply_stats_init, NULL);
 }
 
 /* ---- registration ---------------------------------------------------- */
@@ -886,8 +783,8 @@ proto_reg_handoff_smtpreply(void)
     set_postdissector_wanted_hfids(smtpreply_handle, wanted);
 }
 
-void
-plugin_register(void)
+static void
+register_plugin(void)
 {
     static proto_plugin plug;
     static tap_plugin tplug;
@@ -896,6 +793,9 @@ plugin_register(void)
     plug.register_handoff = proto_reg_handoff_smtpreply;
     proto_register_plugin(&plug);
 
-    tplug.register_tap_listener = register_smtpreply_stats;
+    tplug.register_tap_listener = smtpreply_register_stats;
     tap_register_plugin(&tplug);
 }
+
+/* The entry points Wireshark's loader looks for (ws_compat.h). */
+SR_PLUGIN_ENTRY(register_plugin)

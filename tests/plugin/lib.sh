@@ -4,12 +4,14 @@
 # Wireshark loads no personal plugins (nor WIRESHARK_PLUGIN_DIR) for root,
 # so tshark runs as uid 65534 over a world-readable temporary copy of the
 # plugin and of the captures.  WIRESHARK_PLUGIN_DIR replaces the global
-# plugin folder; the loader looks in $dir/4.0/epan/.  Every tshark call has
+# plugin folder; the loader looks in $dir/<major>.<minor>/epan/ of its own
+# version (SMTPREPLY_PLUGIN_SUBDIR, from the build).  Every tshark call has
 # a timeout.
 
 set -u
 : "${SMTPREPLY_PLUGIN:?SMTPREPLY_PLUGIN (path of smtpreply.so) must be set}"
 : "${SRCDIR:?}" "${BUILDDIR:?}"
+: "${SMTPREPLY_PLUGIN_SUBDIR:?SMTPREPLY_PLUGIN_SUBDIR (e.g. 4.0/epan) must be set}"
 SHARED=${SHARED:-$SRCDIR/../shared}
 TSHARK_TIMEOUT=${TSHARK_TIMEOUT:-120}
 
@@ -20,8 +22,9 @@ command -v tshark >/dev/null 2>&1 || fail "tshark is not installed (apt-get inst
 SR_TMP=$(mktemp -d /tmp/smtpreply-plugin-test.XXXXXX)
 trap 'rm -rf "$SR_TMP"' EXIT
 chmod 755 "$SR_TMP"
-mkdir -p "$SR_TMP/plugins/4.0/epan" "$SR_TMP/home" "$SR_TMP/captures"
-cp "$SMTPREPLY_PLUGIN" "$SR_TMP/plugins/4.0/epan/smtpreply.so"
+SR_STAGED="$SR_TMP/plugins/$SMTPREPLY_PLUGIN_SUBDIR/$(basename "$SMTPREPLY_PLUGIN")"
+mkdir -p "$(dirname "$SR_STAGED")" "$SR_TMP/home" "$SR_TMP/captures"
+cp "$SMTPREPLY_PLUGIN" "$SR_STAGED"
 chmod -R a+rX "$SR_TMP"
 chown 65534:65534 "$SR_TMP/home" 2>/dev/null || chmod 777 "$SR_TMP/home"
 
@@ -42,8 +45,8 @@ ts() { as_nobody timeout "$TSHARK_TIMEOUT" tshark "$@"; }
 require_plugin_loaded() {
     local out
     out=$(ts -G plugins 2>&1) || fail "tshark -G plugins failed: $out"
-    echo "$out" | grep -q "smtpreply.so.*$SR_TMP/plugins/4.0/epan/smtpreply.so" ||
-        fail "tshark -G plugins does not list $SR_TMP/plugins/4.0/epan/smtpreply.so:
+    echo "$out" | grep -q "^$(basename "$SR_STAGED").*$SR_STAGED" ||
+        fail "tshark -G plugins does not list $SR_STAGED:
 $out"
 }
 
@@ -57,5 +60,5 @@ stage_capture() {
 # plugin loads as an unprivileged user.
 if [ "${BASH_SOURCE[0]}" = "$0" ]; then
     require_plugin_loaded
-    echo "OK: tshark -G plugins lists $SR_TMP/plugins/4.0/epan/smtpreply.so"
+    echo "OK: tshark -G plugins lists $SR_STAGED"
 fi

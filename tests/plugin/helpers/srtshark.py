@@ -4,8 +4,9 @@
 Wireshark loads no personal plugins (nor WIRESHARK_PLUGIN_DIR) for root,
 so when the tests run as root tshark runs as uid/gid 65534 over a
 world-readable temporary copy of the plugin and of the captures.
-WIRESHARK_PLUGIN_DIR replaces the global plugin folder; Wireshark 4.0 looks
-in <dir>/4.0/epan/.  Every call has a timeout.  Same rules as lib.sh.
+WIRESHARK_PLUGIN_DIR replaces the global plugin folder; Wireshark looks in
+<dir>/<major>.<minor>/epan/ of its own version (SMTPREPLY_PLUGIN_SUBDIR, from
+the build).  Every call has a timeout.  Same rules as lib.sh.
 """
 import atexit
 import collections
@@ -22,6 +23,7 @@ PLUGIN = os.environ.get("SMTPREPLY_PLUGIN")
 SRCDIR = os.environ.get("SRCDIR", ".")
 SHARED = os.environ.get("SHARED") or os.path.join(SRCDIR, "..", "shared")
 CLI = os.environ.get("SMTPREPLY")
+SUBDIR = os.environ.get("SMTPREPLY_PLUGIN_SUBDIR")
 
 
 def fail(msg):
@@ -31,6 +33,8 @@ def fail(msg):
 
 if not PLUGIN or not os.path.exists(PLUGIN):
     fail("SMTPREPLY_PLUGIN (path of the built smtpreply.so) is not set or missing")
+if not SUBDIR:
+    fail("SMTPREPLY_PLUGIN_SUBDIR (e.g. 4.0/epan) is not set")
 if shutil.which("tshark") is None:
     fail("tshark is not installed (apt-get install tshark)")
 
@@ -38,11 +42,11 @@ TMP = tempfile.mkdtemp(prefix="smtpreply-plugin-test.")
 atexit.register(shutil.rmtree, TMP, True)
 os.chmod(TMP, 0o755)
 PLUGIN_DIR = os.path.join(TMP, "plugins")
-os.makedirs(os.path.join(PLUGIN_DIR, "4.0", "epan"))
+STAGED_PLUGIN = os.path.join(PLUGIN_DIR, SUBDIR, os.path.basename(PLUGIN))
+os.makedirs(os.path.dirname(STAGED_PLUGIN))
 os.makedirs(os.path.join(TMP, "captures"))
 HOME = os.path.join(TMP, "home")
 os.makedirs(HOME)
-STAGED_PLUGIN = os.path.join(PLUGIN_DIR, "4.0", "epan", "smtpreply.so")
 shutil.copy(PLUGIN, STAGED_PLUGIN)
 for root, dirs, files in os.walk(TMP):
     for d in dirs:
@@ -72,7 +76,7 @@ def require_plugin_loaded():
     """Fails loudly unless tshark -G plugins lists the plugin we copied."""
     _, out, err = tshark("-G", "plugins")
     for line in out.splitlines():
-        if line.split("\t")[0].strip() == "smtpreply.so" and STAGED_PLUGIN in line:
+        if line.split("\t")[0].strip() == os.path.basename(PLUGIN) and STAGED_PLUGIN in line:
             return
     fail("tshark -G plugins does not list %s (is the test running as root "
          "without setpriv? is the plugin built for this Wireshark?)\n%s%s"

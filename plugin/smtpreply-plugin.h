@@ -1,0 +1,49 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * smtpreply-plugin.h - what the plugin's files share: the per-frame
+ * results the dissector records on the first pass (file scope) and hands
+ * to the tap, and the statistics tree's registration.
+ */
+#ifndef SMTPREPLY_PLUGIN_H
+#define SMTPREPLY_PLUGIN_H
+
+#include <wireshark.h>
+#include <epan/wmem_scopes.h>
+
+#include "smtpreply.h"
+
+struct sr_reply {
+    guint16 code;
+    guint8 stage;              /* enum smtpreply_stage */
+    guint8 cmd;                /* enum smtpreply_cmd (valid when has_cmd) */
+    gboolean has_cmd;
+    gboolean has_esc;
+    struct smtpreply_esc esc;
+    char verb[16];             /* the command as sent ("" without one) */
+    guint32 request_in;        /* frame of the command, 0 if none */
+    gint64 rt_us;              /* -1 without a command */
+    guint32 nlines;
+    smtpreply_anomaly_set anomalies;
+};
+
+struct sr_request {
+    guint64 seq;               /* the command's ordinal in its session */
+    char verb[16];
+    wmem_array_t *responses;   /* guint32 frame numbers, in reply order */
+    gboolean unanswered;
+    smtpreply_anomaly_set anomalies;
+};
+
+struct sr_frame {
+    wmem_array_t *replies;     /* struct sr_reply, completed in this frame */
+    wmem_array_t *requests;    /* struct sr_request, command lines in it */
+    smtpreply_anomaly_set anomalies;  /* not tied to a command or a reply */
+    gboolean encrypted;        /* TLS starts in this frame */
+};
+
+/* stats-smtpreply.c: registers the "SMTP Reply Codes" statistics tree
+ * (tshark -z smtpreply,tree), fed by the "smtpreply" tap with one
+ * struct sr_frame per frame that completed replies. */
+void smtpreply_register_stats(void);
+
+#endif

@@ -1,0 +1,101 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * ws_compat.h - the differences between the Wireshark releases the plugin
+ * builds for, in one place: 4.0 (Debian 12), 4.2 (Ubuntu 24.04; builds
+ * from the same source but is not tested), 4.4 (Debian 13) and 4.6
+ * (Debian testing, Homebrew, the installers).  Keyed on the version macros
+ * of ws_version.h; the plugin's other files use only what is named here.
+ *
+ * Already the same everywhere, so not here: pinfo->pool (3.6 and later;
+ * wmem_packet_scope() is gone in 4.6), tap_packet_status with tap_flags_t,
+ * the conversation and stats_tree calls the plugin makes.
+ */
+#ifndef SMTPREPLY_WS_COMPAT_H
+#define SMTPREPLY_WS_COMPAT_H
+
+#include <wireshark.h>
+#include <ws_version.h>
+#include <epan/proto.h>
+/* Installed with the development files from 4.2 on (not in 4.0's). */
+#if defined(__has_include)
+#if __has_include(<wsutil/plugins.h>)
+#include <wsutil/plugins.h>
+#endif
+#endif
+
+#define SR_WS_AT_LEAST(major, minor)                                        \
+    (WIRESHARK_VERSION_MAJOR > (major) ||                                   \
+     (WIRESHARK_VERSION_MAJOR == (major) && WIRESHARK_VERSION_MINOR >= (minor)))
+
+/* field_info.value: an fvalue_t inside the field_info up to 4.0, a
+ * pointer (fvalue_t *) from 4.4.  SR_FVALUE(fi) is the fvalue_t * the
+ * fvalue_get_*() calls take.  Which form 4.2 has is not checked here, so
+ * for 4.2 the member's own type picks (C11 _Generic). */
+#if SR_WS_AT_LEAST(4, 4)
+#define SR_FVALUE(fi) ((fi)->value)
+#elif SR_WS_AT_LEAST(4, 2)
+#define SR_FVALUE(fi) _Generic((fi)->value, fvalue_t *: (fi)->value, default: &(fi)->value)
+#else
+#define SR_FVALUE(fi) (&(fi)->value)
+#endif
+
+/* prefs_register_bool_preference() stores through a bool * from 4.4 (a
+ * gboolean * before). */
+#if SR_WS_AT_LEAST(4, 4)
+typedef bool sr_pref_bool;
+#else
+typedef gboolean sr_pref_bool;
+#endif
+
+/* What the plugin registers, for `tshark -G plugins` and About > Plugins:
+ * from 4.2 the loader asks plugin_describe(); without it 4.4 and 4.6 list
+ * the plugin's type as "unknown".  4.0 has no such flags. */
+#ifdef WS_PLUGIN_DESC_DISSECTOR
+#ifdef WS_PLUGIN_DESC_TAP_LISTENER
+#define SR_PLUGIN_FLAGS (WS_PLUGIN_DESC_DISSECTOR | WS_PLUGIN_DESC_TAP_LISTENER)
+#else
+#define SR_PLUGIN_FLAGS WS_PLUGIN_DESC_DISSECTOR
+#endif
+#endif
+
+#ifndef PLUGIN_VERSION
+#define PLUGIN_VERSION SMTPREPLY_VERSION
+#endif
+
+/* SR_PLUGIN_ENTRY(fn) defines the symbols the loader looks for; fn
+ * registers the dissector and the tap. */
+#ifdef WIRESHARK_PLUGIN_REGISTER_EPAN
+/* The development series after 4.6 (untested here): one exported
+ * wireshark_load_module() returning a struct ws_module; the loader checks
+ * the ABI number it carries instead of plugin_want_major/minor. */
+#define SR_PLUGIN_ENTRY(fn)                                                 \
+    static struct ws_module sr_ws_module = {                                \
+        .flags = SR_PLUGIN_FLAGS,                                           \
+        .version = PLUGIN_VERSION,                                          \
+        .spdx_id = "MIT",                                                   \
+        .home_url = "",                                                     \
+        .blurb = "SMTP Reply Analysis: reply meanings, enhanced status "    \
+                 "codes, request/response links and statistics",           \
+        .register_cb = fn,                                                  \
+    };                                                                      \
+    WIRESHARK_PLUGIN_REGISTER_EPAN(&sr_ws_module, 0)
+#else
+#ifdef SR_PLUGIN_FLAGS
+#define SR_PLUGIN_DESCRIBE                                                  \
+    WS_DLL_PUBLIC uint32_t plugin_describe(void);                           \
+    uint32_t plugin_describe(void) { return SR_PLUGIN_FLAGS; }
+#else
+#define SR_PLUGIN_DESCRIBE
+#endif
+/* 4.0 to 4.6: the version strings and plugin_register(); Wireshark loads
+ * the plugin only into the minor version it was built for. */
+#define SR_PLUGIN_ENTRY(fn)                                                 \
+    WS_DLL_PUBLIC_DEF const char plugin_version[] = PLUGIN_VERSION;         \
+    WS_DLL_PUBLIC_DEF const int plugin_want_major = WIRESHARK_VERSION_MAJOR; \
+    WS_DLL_PUBLIC_DEF const int plugin_want_minor = WIRESHARK_VERSION_MINOR; \
+    WS_DLL_PUBLIC void plugin_register(void);                               \
+    void plugin_register(void) { fn(); }                                    \
+    SR_PLUGIN_DESCRIBE
+#endif
+
+#endif
