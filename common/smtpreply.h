@@ -538,6 +538,42 @@ struct smtpreply_reason_pattern {
 /* Iterate the text-pattern table (idx = 0, 1, ...; false at the end). */
 bool smtpreply_reason_pattern_at(size_t idx, struct smtpreply_reason_pattern *out);
 
+/* ---- Reading a pasted reply or an MTA log line (replytext.c) ---- */
+
+/* What smtpreply_read_reply found. */
+struct smtpreply_pasted {
+    unsigned code;            /* the reply's basic code */
+    bool has_esc;             /* an enhanced code starts the text of a line */
+    struct smtpreply_esc esc; /* the first line's that carries one */
+    bool has_cmd;             /* the item names the command answered */
+    enum smtpreply_cmd cmd;   /* then: the verb, CONNECT or DATA_END */
+    unsigned nlines;          /* reply lines read */
+    size_t text_len;          /* bytes written to the text buffer (no NUL) */
+    bool text_cut;            /* the text did not fit the buffer */
+};
+
+/* Finds the server reply (and the command it answers, when the item says)
+ * in one pasted item, with no I/O and no allocation:
+ *   - a reply of one or more lines, LF or CRLF, each "code-text" but the
+ *     last "code text" (RFC 5321 §4.2.1); lines may carry transcript
+ *     prefixes ("S: ", "<- ", "<~ ", "<** "); a client line before the
+ *     reply ("C: RCPT TO:<x>", "-> DATA", "C: .") names the command;
+ *   - Postfix: "... said: 550 5.1.1 ... (in reply to RCPT TO command)",
+ *     also "end of DATA", "MAIL FROM", "DATA"; a multi-line reply that
+ *     Postfix logged on one line ("550-5.7.1 a 550-5.7.1 b 550 5.7.1 c")
+ *     is split back into its lines;
+ *   - Exim: "SMTP error from remote mail server after [pipelined] RCPT
+ *     TO:<...>: 550 ...", "after end of data", "after initial
+ *     connection", and the bounce form "host H [IP]: 550 ...";
+ *   - Microsoft: "Remote Server returned '550 5.1.10 ...'";
+ *   - a delivery status notification's "smtp; 550 5.1.1 ...".
+ * Phrases are matched case-insensitively.  text receives the reply's text:
+ * each line without its code and separator, lines joined with "\n", cut
+ * to text_cap - 1 bytes and NUL-terminated (text may be NULL when
+ * text_cap is 0).  Returns false when the item holds no reply code. */
+bool smtpreply_read_reply(const char *item, size_t len, char *text, size_t text_cap,
+                          struct smtpreply_pasted *out);
+
 #ifdef __cplusplus
 }
 #endif
