@@ -7,13 +7,15 @@
  *
  * Matching stays cheap and allocation-free: the text (at most
  * SMTPREPLY_REASON_SCAN_MAX bytes) is lower-cased once into a stack
- * buffer while a 4096-bit filter of its trigrams is built; a pattern row
- * is searched for only when its restrictions hold and its first trigram
- * is in the filter.
+ * buffer; in the same pass, a rolling hash of the last three bytes is
+ * looked up in a bitmap of the rows' first three bytes, and only the rows
+ * that may start at such a position are compared there.
  */
+#include <stdatomic.h>
 #include <string.h>
 
 #include "kb.h"
+#include "reason_internal.h"
 #include "smtpreply.h"
 
 /* ---- The reason table ---- */
@@ -139,24 +141,49 @@ bool smtpreply_reason_pattern_at(size_t idx, struct smtpreply_reason_pattern *ou
     return true;
 }
 
-static unsigned char lower(unsigned char c)
+/* ASCII lower case; other bytes unchanged. */
+static const unsigned char lower_table[256] = {
+#define L4(i) L1(i), L1(i + 1), L1(i + 2), L1(i + 3)
+#define L1(i) ((i) + ((i) >= 'A' && (i) <= 'Z') * 32)
+#define L16(i) L4(i), L4(i + 4), L4(i + 8), L4(i + 12)
+#define L64(i) L16(i), L16(i + 16), L16(i + 32), L16(i + 48)
+    L64(0), L64(64), L64(128), L64(192),
+#undef L64
+#undef L16
+#undef L1
+#undef L4
+};
+
+/* The hash of three lower-cased bytes, as a rolling value: shifting in
+ * one byte at a time, (h << 5 ^ c) & HASH_MASK holds exactly the last
+ * three bytes. */
+#define HASH_MASK 0x7FFFu
+#define BUCKETS 4096u /* the index groups rows by the hash's low 12 bits */
+static unsigned hash3(unsigned char a, unsigned char b, unsigned char c)
 {
-    return c >= 'A' && c <= 'Z' ? (unsigned char)(c + ('a' - 'A')) : c;
+    return (((unsigned)a << 10) ^ ((unsigned)b << 5) ^ c) & HASH_MASK;
 }
 
-#define FILTER_BITS 4096u
-static unsigned trigram(unsigned char a, unsigned char b, unsigned char c)
+static bool row_applies(const struct pattern_row *row, unsigned cls_bit, enum smtpreply_cmd cmd,
+                        const struct smtpreply_esc *esc)
 {
-    uint32_t v = (uint32_t)a << 16 | (uint32_t)b << 8 | c;
-    return (unsigned)((v * 2654435761u) >> 20) & (FILTER_BITS - 1u);
+    if (!(row->cls & cls_bit))
+        return false;
+    if (row->cmd != PAT_CMD_ANY && row->cmd != (unsigned)cmd)
+        return false;
+    if (row->esc_subject >= 0 &&
+        (!esc || esc->subject != (unsigned)row->esc_subject ||
+         (row->esc_detail >= 0 && esc->detail != (unsigned)row->esc_detail)))
+        return false;
+    return true;
 }
 
 static bool contains(const unsigned char *hay, size_t n, const char *needle, size_t m)
 {
     const unsigned char *p = hay, *end = hay + n;
     unsigned char first = (unsigned char)needle[0];
-    if (m == 0 || m > n)
-        return m == 0;
+    if (m > n)
+        return false;
     while ((size_t)(end - p) >= m) {
         p = memchr(p, first, (size_t)(end - p) - m + 1);
         if (!p)
@@ -168,67 +195,150 @@ static bool contains(const unsigned char *hay, size_t n, const char *needle, siz
     return false;
 }
 
-/* Lower-cases the text into buf and builds the trigram filter.  A line
- * break and the enhanced code that repeats at the start of the next line
- * (RFC 2034 §4) read as one space, so a phrase wrapped across the lines of
- * a reply still matches.  Reads at most SMTPREPLY_REASON_SCAN_MAX bytes. */
-static size_t prepare(const char *text, size_t len, unsigned char *buf, uint64_t *filter)
+/* The reference: every applicable row in order, searched for in turn. */
+static size_t match_rows(unsigned cls_bit, enum smtpreply_cmd cmd, const struct smtpreply_esc *esc,
+                         const unsigned char *buf, size_t n)
 {
-    size_t n = 0, i = 0, lim = len < SMTPREPLY_REASON_SCAN_MAX ? len : SMTPREPLY_REASON_SCAN_MAX;
+    for (size_t i = 0; i < PATTERN_ROWS; i++) {
+        if (row_applies(&pattern_rows[i], cls_bit, cmd, esc) &&
+            contains(buf, n, pattern_rows[i].text, pattern_rows[i].len))
+            return i;
+    }
+    return PATTERN_ROWS;
+}
+
+/* The index, built once on first use by whichever thread gets there
+ * first (a thread that finds it being built uses the reference for that
+ * call, so nobody waits and the answer is the same):
+ *   - hash_used: one bit per hash3 value some row starts with;
+ *   - rows grouped by the low 12 bits of that hash, each group in row order
+ *     (group g is index_rows[index_start[g] .. index_start[g + 1])). */
+static uint64_t hash_used[(HASH_MASK + 1u) / 64u];
+static uint16_t index_start[BUCKETS + 1];
+static uint16_t index_rows[PATTERN_ROWS];
+static atomic_int index_state; /* 0 none, 1 being built, 2 ready */
+
+static unsigned row_hash(size_t i)
+{
+    const unsigned char *t = (const unsigned char *)pattern_rows[i].text;
+    return hash3(t[0], t[1], t[2]);
+}
+
+static bool index_ready(void)
+{
+    int st = atomic_load_explicit(&index_state, memory_order_acquire), expect = 0;
+    uint16_t fill[BUCKETS];
+    if (st == 2)
+        return true;
+    if (st != 0 || !atomic_compare_exchange_strong_explicit(&index_state, &expect, 1,
+                                                            memory_order_acq_rel,
+                                                            memory_order_relaxed))
+        return false;
+    memset(index_start, 0, sizeof index_start);
+    memset(hash_used, 0, sizeof hash_used);
+    for (size_t i = 0; i < PATTERN_ROWS; i++) {
+        unsigned h = row_hash(i);
+        hash_used[h / 64u] |= (uint64_t)1 << (h % 64u);
+        index_start[(h & (BUCKETS - 1u)) + 1]++;
+    }
+    for (unsigned g = 0; g < BUCKETS; g++) {
+        index_start[g + 1] = (uint16_t)(index_start[g + 1] + index_start[g]);
+        fill[g] = index_start[g];
+    }
+    for (size_t i = 0; i < PATTERN_ROWS; i++)
+        index_rows[fill[row_hash(i) & (BUCKETS - 1u)]++] = (uint16_t)i;
+    atomic_store_explicit(&index_state, 2, memory_order_release);
+    return true;
+}
+
+/* Lower-cases the text into buf (at most SMTPREPLY_REASON_SCAN_MAX bytes
+ * read; returns the length of buf).  A line break and the enhanced code
+ * that repeats at the start of the next line (RFC 2034 §4) read as one
+ * space, so a phrase wrapped across the lines of a reply still matches.
+ * When note is set (the index is built), it also notes each position
+ * where some row's first three bytes may end: up to *ncand of them;
+ * *ncand returns how many there were (more than noted: the caller must
+ * not rely on the notes). */
+static size_t prepare(const char *text, size_t len, unsigned char *buf, bool note,
+                      uint16_t *cand, size_t *ncand)
+{
+    size_t n = 0, i = 0, nc = 0, cap = *ncand;
+    size_t lim = len < SMTPREPLY_REASON_SCAN_MAX ? len : SMTPREPLY_REASON_SCAN_MAX;
+    unsigned h = 0;
     while (i < lim) {
-        unsigned char c = (unsigned char)text[i++];
+        unsigned char c = lower_table[(unsigned char)text[i++]];
         if (c == '\n' || c == '\r') {
-            size_t e = smtpreply_esc_parse(text + i, lim - i, NULL);
-            if (e > 0)
-                i += e;
+            i += smtpreply_esc_parse(text + i, lim - i, NULL);
             while (i < lim && (text[i] == ' ' || text[i] == '\t' || text[i] == '\r' ||
                                text[i] == '\n'))
                 i++;
             c = ' ';
         }
-        buf[n] = lower(c);
-        if (n >= 2) {
-            unsigned h = trigram(buf[n - 2], buf[n - 1], buf[n]);
-            filter[h / 64u] |= (uint64_t)1 << (h % 64u);
+        buf[n++] = c;
+        h = ((h << 5) ^ c) & HASH_MASK;
+        /* n is the end of the three bytes hashed (the first two ends hash
+         * fewer bytes: match_indexed skips them). */
+        if (note && (hash_used[h / 64u] >> (h % 64u) & 1u)) {
+            if (nc < cap)
+                cand[nc] = (uint16_t)n;
+            nc++;
         }
-        n++;
     }
+    *ncand = nc;
     return n;
 }
 
+/* The rows that may start at the noted positions, compared in place; the
+ * lowest row that matches anywhere wins, as in the reference. */
+static size_t match_indexed(unsigned cls_bit, enum smtpreply_cmd cmd,
+                            const struct smtpreply_esc *esc, const unsigned char *buf, size_t n,
+                            const uint16_t *cand, size_t ncand)
+{
+    size_t best = PATTERN_ROWS;
+    for (size_t c = 0; c < ncand; c++) {
+        size_t i;
+        unsigned g;
+        if (cand[c] < 3)
+            continue;
+        i = (size_t)cand[c] - 3;
+        g = hash3(buf[i], buf[i + 1], buf[i + 2]) & (BUCKETS - 1u);
+        for (unsigned k = index_start[g]; k < index_start[g + 1]; k++) {
+            const struct pattern_row *row;
+            size_t r = index_rows[k];
+            if (r >= best)
+                break;
+            row = &pattern_rows[r];
+            if (row->len <= n - i && memcmp(buf + i, row->text, row->len) == 0 &&
+                row_applies(row, cls_bit, cmd, esc))
+                best = r;
+        }
+    }
+    return best;
+}
+
+#define MAX_CAND 512u
 static const struct pattern_row *match_text(unsigned cls_bit, enum smtpreply_cmd cmd,
                                             const struct smtpreply_esc *esc, const char *text,
-                                            size_t len)
+                                            size_t len, bool reference)
 {
     unsigned char buf[SMTPREPLY_REASON_SCAN_MAX];
-    uint64_t filter[FILTER_BITS / 64u];
-    size_t n;
+    uint16_t cand[MAX_CAND];
+    size_t n, r, ncand = MAX_CAND;
+    bool indexed;
 
     if (!text || len < 3)
         return NULL;
-    memset(filter, 0, sizeof filter);
-    n = prepare(text, len, buf, filter);
+    indexed = !reference && index_ready();
+    n = prepare(text, len, buf, indexed, cand, &ncand);
     if (n < 3)
         return NULL;
-    for (size_t i = 0; i < PATTERN_ROWS; i++) {
-        const struct pattern_row *row = &pattern_rows[i];
-        const unsigned char *t = (const unsigned char *)row->text;
-        unsigned h;
-        if (!(row->cls & cls_bit))
-            continue;
-        if (row->cmd != PAT_CMD_ANY && row->cmd != (unsigned)cmd)
-            continue;
-        if (row->esc_subject >= 0 &&
-            (!esc || esc->subject != (unsigned)row->esc_subject ||
-             (row->esc_detail >= 0 && esc->detail != (unsigned)row->esc_detail)))
-            continue;
-        h = trigram(t[0], t[1], t[2]);
-        if (!(filter[h / 64u] >> (h % 64u) & 1u))
-            continue;
-        if (contains(buf, n, row->text, row->len))
-            return row;
-    }
-    return NULL;
+    /* More candidate positions than noted (a long text full of words that
+     * start like patterns): the reference reads it all. */
+    if (indexed && ncand <= MAX_CAND)
+        r = match_indexed(cls_bit, cmd, esc, buf, n, cand, ncand);
+    else
+        r = match_rows(cls_bit, cmd, esc, buf, n);
+    return r < PATTERN_ROWS ? &pattern_rows[r] : NULL;
 }
 
 /* ---- Layer 2: the enhanced code ---- */
@@ -462,7 +572,7 @@ void smtpreply_reason_classify(unsigned code, const struct smtpreply_esc *esc,
     out->failure = true;
     out->permanent = cls == 5;
 
-    row = match_text(cls == 4 ? CLS_TEMP : CLS_PERM, cmd, esc, text, len);
+    row = match_text(cls == 4 ? CLS_TEMP : CLS_PERM, cmd, esc, text, len, false);
     if (row) {
         r = (enum smtpreply_reason)row->reason;
         out->source = SMTPREPLY_REASON_SOURCE_TEXT;
@@ -519,4 +629,20 @@ enum smtpreply_cmd smtpreply_reply_cmd(bool has_cmd, enum smtpreply_cmd cmd,
     if (!has_cmd || (unsigned)cmd >= SMTPREPLY_CMD__COUNT)
         return SMTPREPLY_CMD_UNKNOWN;
     return cmd;
+}
+
+const char *smtpreply__reason_pattern_reference(unsigned code, const struct smtpreply_esc *esc,
+                                                enum smtpreply_cmd cmd, const char *text,
+                                                size_t len)
+{
+    unsigned cls = code <= 999 ? code / 100u : 0;
+    const struct pattern_row *row;
+    if (cls != 4 && cls != 5)
+        return NULL;
+    if ((unsigned)cmd >= SMTPREPLY_CMD__COUNT)
+        cmd = SMTPREPLY_CMD_UNKNOWN;
+    if (esc && esc->cls != 2 && esc->cls != 4 && esc->cls != 5)
+        esc = NULL;
+    row = match_text(cls == 4 ? CLS_TEMP : CLS_PERM, cmd, esc, text, len, true);
+    return row ? row->text : NULL;
 }

@@ -15,12 +15,15 @@
  *  - a "text" decision names a pattern row; whenever some applicable row's
  *    pattern occurs literally (case-insensitively) in the scanned text, the
  *    decision is "text" and by that row or an earlier one (first row wins);
+ *  - the trigram-indexed search and the reference (each row in order,
+ *    searched for in turn) pick the same pattern row;
  *  - the same input gives the same answer; the meaning is never NULL.
  */
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "reason_internal.h"
 #include "smtpreply.h"
 
 static unsigned char lc(unsigned char c)
@@ -86,6 +89,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     smtpreply_reason_classify(code, esc, cmd, text, n, &a);
     smtpreply_reason_classify(code, esc, cmd, text, n, &b);
     if (memcmp(&a, &b, sizeof a) != 0)
+        abort();
+    if (smtpreply__reason_pattern_reference(code, esc, cmd, text, n) != a.pattern)
         abort();
     if ((code / 100 == 4 || code / 100 == 5) != a.failure)
         abort();
