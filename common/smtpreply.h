@@ -499,9 +499,11 @@ const char *smtpreply_reason_source_name(enum smtpreply_reason_source s);
  *      registry, and providers' documented private details);
  *   3. code: the basic code with the command (RFC 5321 §4.3.2 and the
  *      extension RFCs); OTHER when nothing fits.
- * out->permanent follows the basic code's class.  Never allocates; cost is
- * linear in the text read (one pass to build a trigram filter, then a
- * search only for the rows the filter admits). */
+ * out->permanent follows the basic code's class.  Never allocates and is
+ * safe to call from several threads; cost is linear in the text read (one
+ * pass that lower-cases it and notes where a row's first three bytes
+ * occur, then a comparison of those rows there; the index behind this is
+ * built once, on the first call). */
 #define SMTPREPLY_REASON_SCAN_MAX 4096u
 void smtpreply_reason_classify(unsigned code, const struct smtpreply_esc *esc,
                                enum smtpreply_cmd cmd, const char *text, size_t len,
