@@ -255,19 +255,22 @@ static bool index_ready(void)
  * read; returns the length of buf).  A line break and the enhanced code
  * that repeats at the start of the next line (RFC 2034 §4) read as one
  * space, so a phrase wrapped across the lines of a reply still matches.
- * When note is set (the index is built), it also notes each position
- * where some row's first three bytes may end: up to *ncand of them;
- * *ncand returns how many there were (more than noted: the caller must
- * not rely on the notes). */
+ * When note is set (the index is built), cand receives (room for
+ * SMTPREPLY_REASON_SCAN_MAX + 1) each position where some row's first
+ * three bytes may end, and *ncand their number. */
 static size_t prepare(const char *text, size_t len, unsigned char *buf, bool note,
                       uint16_t *cand, size_t *ncand)
 {
-    size_t n = 0, i = 0, nc = 0, cap = *ncand;
+    /* Without the index (or while another thread builds it) the bitmap is
+     * not read at all: an all-zero one stands in. */
+    static const uint64_t no_bits[(HASH_MASK + 1u) / 64u];
+    const uint64_t *bits = note ? hash_used : no_bits;
+    size_t n = 0, i = 0, nc = 0;
     size_t lim = len < SMTPREPLY_REASON_SCAN_MAX ? len : SMTPREPLY_REASON_SCAN_MAX;
     unsigned h = 0;
     while (i < lim) {
         unsigned char c = lower_table[(unsigned char)text[i++]];
-        if (c == '\n' || c == '\r') {
+        if (c <= '\r' && (c == '\n' || c == '\r')) {
             i += smtpreply_esc_parse(text + i, lim - i, NULL);
             while (i < lim && (text[i] == ' ' || text[i] == '\t' || text[i] == '\r' ||
                                text[i] == '\n'))
@@ -276,13 +279,9 @@ static size_t prepare(const char *text, size_t len, unsigned char *buf, bool not
         }
         buf[n++] = c;
         h = ((h << 5) ^ c) & HASH_MASK;
-        /* n is the end of the three bytes hashed (the first two ends hash
-         * fewer bytes: match_indexed skips them). */
-        if (note && (hash_used[h / 64u] >> (h % 64u) & 1u)) {
-            if (nc < cap)
-                cand[nc] = (uint16_t)n;
-            nc++;
-        }
+        /* Branch-free: always written, counted only when the bit is set. */
+        cand[nc] = (uint16_t)n;
+        nc += (size_t)(bits[h / 64u] >> (h % 64u) & 1u);
     }
     *ncand = nc;
     return n;
@@ -316,14 +315,13 @@ static size_t match_indexed(unsigned cls_bit, enum smtpreply_cmd cmd,
     return best;
 }
 
-#define MAX_CAND 512u
 static const struct pattern_row *match_text(unsigned cls_bit, enum smtpreply_cmd cmd,
                                             const struct smtpreply_esc *esc, const char *text,
                                             size_t len, bool reference)
 {
     unsigned char buf[SMTPREPLY_REASON_SCAN_MAX];
-    uint16_t cand[MAX_CAND];
-    size_t n, r, ncand = MAX_CAND;
+    uint16_t cand[SMTPREPLY_REASON_SCAN_MAX + 1];
+    size_t n, r, ncand;
     bool indexed;
 
     if (!text || len < 3)
@@ -332,9 +330,7 @@ static const struct pattern_row *match_text(unsigned cls_bit, enum smtpreply_cmd
     n = prepare(text, len, buf, indexed, cand, &ncand);
     if (n < 3)
         return NULL;
-    /* More candidate positions than noted (a long text full of words that
-     * start like patterns): the reference reads it all. */
-    if (indexed && ncand <= MAX_CAND)
+    if (indexed)
         r = match_indexed(cls_bit, cmd, esc, buf, n, cand, ncand);
     else
         r = match_rows(cls_bit, cmd, esc, buf, n);
