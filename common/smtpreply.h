@@ -416,6 +416,166 @@ const struct smtpreply_session *smtpreply_conn_session(const struct smtpreply_co
  * long as c is alive at the call. */
 void smtpreply_conn_prefetch(const struct smtpreply_conn *c, int stage);
 
+/* ======================================================================
+ * 4. Why a reply failed, and the meaning that fits it
+ * ==================================================================== */
+
+/* Failure reasons (reasons.def is the single table; its names are a
+ * stable interface).  NONE is a success (2yz, 3yz) or an invalid code. */
+enum smtpreply_reason {
+    SMTPREPLY_REASON_NONE = 0,
+#define SMTPREPLY_REASON(id, name, party, advice) SMTPREPLY_REASON_##id,
+#include "reasons.def"
+#undef SMTPREPLY_REASON
+    SMTPREPLY_REASON__COUNT
+};
+
+/* Which layer decided the reason. */
+enum smtpreply_reason_source {
+    SMTPREPLY_REASON_SOURCE_NONE = 0,
+    SMTPREPLY_REASON_SOURCE_TEXT,     /* "text": a reason_patterns.def row matched */
+    SMTPREPLY_REASON_SOURCE_ENHANCED, /* "enhanced": the enhanced code's subject/detail */
+    SMTPREPLY_REASON_SOURCE_CODE      /* "code": the basic code with the command */
+};
+
+/* Who must act. */
+enum smtpreply_party {
+    SMTPREPLY_PARTY_NONE = 0,
+    SMTPREPLY_PARTY_RECIPIENT,         /* "recipient" */
+    SMTPREPLY_PARTY_SENDER_SETUP,      /* "sender-setup" */
+    SMTPREPLY_PARTY_SENDER_REPUTATION, /* "sender-reputation" */
+    SMTPREPLY_PARTY_MESSAGE,           /* "message" */
+    SMTPREPLY_PARTY_CLIENT,            /* "client" */
+    SMTPREPLY_PARTY_RECEIVER,          /* "receiver" */
+    SMTPREPLY_PARTY__COUNT
+};
+
+/* The reason of one reply.  Strings are static; NULL where the issue's
+ * outputs print null (a success has no name, source, party or advice). */
+struct smtpreply_reason_info {
+    enum smtpreply_reason reason;
+    enum smtpreply_reason_source source;
+    enum smtpreply_party party;
+    bool failure;            /* a 4yz or 5yz reply: exactly these get a reason */
+    bool permanent;          /* 5yz; false for 4yz (meaningless without failure) */
+    const char *name;        /* "recipient-unknown", ...; NULL for NONE */
+    const char *source_name; /* "text", "enhanced", "code"; NULL for NONE */
+    const char *party_name;  /* "recipient", ...; NULL for NONE */
+    const char *advice;      /* one sentence; NULL for NONE */
+    const char *pattern;     /* TEXT: the pattern that matched; else NULL */
+    const char *basis;       /* who documents the decision (RFC section or a
+                                provider's reference); NULL for NONE */
+};
+
+/* Reason identifier, or NULL for NONE and out-of-range values. */
+const char *smtpreply_reason_name(enum smtpreply_reason r);
+/* Exact identifier lookup; NONE if unknown. */
+enum smtpreply_reason smtpreply_reason_from_name(const char *name, size_t len);
+enum smtpreply_party smtpreply_reason_party(enum smtpreply_reason r);
+/* One sentence of advice, or NULL for NONE. */
+const char *smtpreply_reason_advice(enum smtpreply_reason r);
+/* "recipient", "sender-setup", ...; NULL for NONE. */
+const char *smtpreply_party_name(enum smtpreply_party p);
+/* "text", "enhanced", "code"; NULL for NONE. */
+const char *smtpreply_reason_source_name(enum smtpreply_reason_source s);
+
+/* The failure reason of one reply: the single classifier that the tally,
+ * transcript, explain and the plugin all use, so they agree.
+ *   code  the basic reply code (0..999)
+ *   esc   the reply's enhanced code, or NULL when it carries none
+ *   cmd   the command answered: a verb, CONNECT for the greeting,
+ *         DATA_END for the reply after the final dot, UNKNOWN when none is
+ *         known (see smtpreply_reply_cmd)
+ *   text  the whole reply text: every line without its code and separator,
+ *         lines joined with "\n" (need not be NUL-terminated; may be NULL
+ *         when len is 0); only its first SMTPREPLY_REASON_SCAN_MAX bytes
+ *         are read
+ * Only 4yz and 5yz replies get a reason; anything else gets NONE.  Layers,
+ * the first that decides wins (out->source says which):
+ *   1. text: the first reason_patterns.def row (in table order) whose
+ *      lower-case pattern occurs in the text, case-insensitively, and whose
+ *      class / command / enhanced-code restrictions hold;
+ *   2. enhanced: the subject and detail of esc (RFC 3463, the RFC 5248
+ *      registry, and providers' documented private details);
+ *   3. code: the basic code with the command (RFC 5321 §4.3.2 and the
+ *      extension RFCs); OTHER when nothing fits.
+ * out->permanent follows the basic code's class.  Never allocates and is
+ * safe to call from several threads; cost is linear in the text read (one
+ * pass that lower-cases it and notes where a row's first three bytes
+ * occur, then a comparison of those rows there; the index behind this is
+ * built once, on the first call). */
+#define SMTPREPLY_REASON_SCAN_MAX 4096u
+void smtpreply_reason_classify(unsigned code, const struct smtpreply_esc *esc,
+                               enum smtpreply_cmd cmd, const char *text, size_t len,
+                               struct smtpreply_reason_info *out);
+
+/* The meaning that fits a reply: the one function every output uses for
+ * "what does this reply say".  When esc is given, its class agrees with
+ * the code's (RFC 3463 §2) and the registry knows its detail, the
+ * registry's meaning says what happened ("Mailbox full" for 452 4.2.2 at
+ * RCPT).  Otherwise the code's meaning as a reply to cmd
+ * (code_contexts.def), otherwise its general meaning.  Never NULL for a
+ * code in 0..999 ("" above). */
+const char *smtpreply_reply_meaning(enum smtpreply_cmd cmd, unsigned code,
+                                    const struct smtpreply_esc *esc);
+
+/* The command a session event's reply answers, in the form the two
+ * functions above take: the greeting gives CONNECT, the reply after the
+ * final dot DATA_END, an unsolicited reply or one without a command
+ * UNKNOWN, anything else the command itself. */
+enum smtpreply_cmd smtpreply_reply_cmd(bool has_cmd, enum smtpreply_cmd cmd,
+                                       enum smtpreply_stage stage);
+
+/* One row of the text-pattern table (reason_patterns.def). */
+struct smtpreply_reason_pattern {
+    const char *text;        /* lower-case substring */
+    bool temp, perm;         /* applies to 4yz / to 5yz replies */
+    bool any_cmd;            /* else only to replies to cmd */
+    enum smtpreply_cmd cmd;
+    int esc_subject;         /* -1, or the enhanced subject the reply must have */
+    int esc_detail;          /* -1, or the detail it must have */
+    enum smtpreply_reason reason;
+    const char *source;      /* who documents the wording */
+};
+/* Iterate the text-pattern table (idx = 0, 1, ...; false at the end). */
+bool smtpreply_reason_pattern_at(size_t idx, struct smtpreply_reason_pattern *out);
+
+/* ---- Reading a pasted reply or an MTA log line (replytext.c) ---- */
+
+/* What smtpreply_read_reply found. */
+struct smtpreply_pasted {
+    unsigned code;            /* the reply's basic code */
+    bool has_esc;             /* an enhanced code starts the text of a line */
+    struct smtpreply_esc esc; /* the first line's that carries one */
+    bool has_cmd;             /* the item names the command answered */
+    enum smtpreply_cmd cmd;   /* then: the verb, CONNECT or DATA_END */
+    unsigned nlines;          /* reply lines read */
+    size_t text_len;          /* bytes written to the text buffer (no NUL) */
+    bool text_cut;            /* the text did not fit the buffer */
+};
+
+/* Finds the server reply (and the command it answers, when the item says)
+ * in one pasted item, with no I/O and no allocation:
+ *   - a reply of one or more lines, LF or CRLF, each "code-text" but the
+ *     last "code text" (RFC 5321 §4.2.1); lines may carry transcript
+ *     prefixes ("S: ", "<- ", "<~ ", "<** "); a client line before the
+ *     reply ("C: RCPT TO:<x>", "-> DATA", "C: .") names the command;
+ *   - Postfix: "... said: 550 5.1.1 ... (in reply to RCPT TO command)",
+ *     also "end of DATA", "MAIL FROM", "DATA"; a multi-line reply that
+ *     Postfix logged on one line ("550-5.7.1 a 550-5.7.1 b 550 5.7.1 c")
+ *     is split back into its lines;
+ *   - Exim: "SMTP error from remote mail server after [pipelined] RCPT
+ *     TO:<...>: 550 ...", "after end of data", "after initial
+ *     connection", and the bounce form "host H [IP]: 550 ...";
+ *   - Microsoft: "Remote Server returned '550 5.1.10 ...'";
+ *   - a delivery status notification's "smtp; 550 5.1.1 ...".
+ * Phrases are matched case-insensitively.  text receives the reply's text:
+ * each line without its code and separator, lines joined with "\n", cut
+ * to text_cap - 1 bytes and NUL-terminated (text may be NULL when
+ * text_cap is 0).  Returns false when the item holds no reply code. */
+bool smtpreply_read_reply(const char *item, size_t len, char *text, size_t text_cap,
+                          struct smtpreply_pasted *out);
+
 #ifdef __cplusplus
 }
 #endif
