@@ -16,6 +16,22 @@
 
 #include "cli.h"
 
+enum { OPT_OUTPUT = CLI_FIRST_ID, OPT_JSON, OPT_FORMAT };
+
+/* The output is a summary, JSON only; the spellings every other command
+ * takes are accepted (--json everywhere). */
+static const struct cli_option options[] = {
+    {OPT_OUTPUT, "--output", "-o", "FILE", "write to FILE instead of standard output", 0},
+    {OPT_JSON, "--json", NULL, NULL, "accepted: the output is always JSON", 0},
+    {OPT_FORMAT, "--format", NULL, "json", "accepted: the output is always JSON", 0},
+    CLI_OPT_DASHDASH("summaries"),
+    CLI_OPT_HELP,
+    CLI_OPT_VERSION,
+    {0, NULL, NULL, NULL, NULL, 0},
+};
+
+static const struct cli_spec spec = {"smtpreply merge", options, "option", true, "see", 22};
+
 static void usage(FILE *out)
 {
     fprintf(out,
@@ -25,11 +41,9 @@ static void usage(FILE *out)
             "(for example one per machine or per day) into one summary with the same\n"
             "keys: files and sessions concatenated in argument order, totals added.\n"
             "Merging is associative: merged summaries can be merged again.\n"
-            "\n"
-            "  -o, --output FILE  write to FILE instead of standard output\n"
-            "  --json, --format json  accepted: the output is always JSON\n"
-            "  --          the arguments after it are summaries, even if they start with -\n"
-            "  -h, --help  this help;  --version  the version\n"
+            "\n");
+    cli_print_options(out, &spec, false);
+    fprintf(out,
             "\n"
             "Exit status: 0 merged, 2 usage error or an input that is not a summary.\n");
 }
@@ -76,47 +90,30 @@ int cmd_merge(int argc, char **argv)
     const char *outfile = NULL;
     json_t *files = json_array(), *sessions = json_array(), *totals = json_object();
     int status = EXIT_OK, inputs = 0;
-    bool options_done = false;
 
-    for (int i = 1; i < argc; i++) {
-        const char *a = argv[i];
-        if (!options_done && a[0] == '-' && a[1] != '\0') {
-            if (strcmp(a, "--") == 0) {
-                options_done = true;
-                continue;
-            }
-            if (cli_is_help(a)) {
-                usage(stdout);
-                goto out;
-            }
-            if (strcmp(a, "--version") == 0) {
-                cli_print_version();
-                goto out;
-            }
-            const char *val = NULL;
-            int got;
-            if ((got = cli_option_value("smtpreply merge", argc, argv, &i, "-o", &val)) != 0 ||
-                (got = cli_option_value("smtpreply merge", argc, argv, &i, "--output", &val)) != 0) {
-                if (got < 0) {
-                    status = EXIT_USAGE;
-                    goto out;
-                }
-                outfile = val;
-                continue;
-            }
-            /* The output is a summary, JSON only; the spellings every other
-             * command takes are accepted (CONTRACTS: --json everywhere). */
-            if (strcmp(a, "--json") == 0)
-                continue;
-            if ((got = cli_option_value("smtpreply merge", argc, argv, &i, "--format", &val)) != 0) {
-                static const char *const names[] = {"json", NULL};
-                if (got < 0 || cli_format("smtpreply merge", val, names) < 0) {
-                    status = EXIT_USAGE;
-                    goto out;
-                }
-                continue;
-            }
-            fprintf(stderr, "smtpreply merge: unknown option '%s' (see --help)\n", a);
+    struct cli_parser cp;
+    int id;
+    cli_init(&cp, &spec, argc, argv);
+    while ((id = cli_next(&cp)) != CLI_END) {
+        static const char *const names[] = {"json", NULL};
+        const char *a = cp.value;
+        if (id == CLI_HELP) {
+            usage(stdout);
+            goto out;
+        }
+        if (id == CLI_VERSION) {
+            cli_print_version();
+            goto out;
+        }
+        if (id == OPT_OUTPUT) {
+            outfile = cp.value;
+            continue;
+        }
+        if (id == OPT_JSON)
+            continue;
+        if (id == OPT_FORMAT && cli_format("smtpreply merge", cp.value, names) >= 0)
+            continue;
+        if (id != CLI_ARG) {
             status = EXIT_USAGE;
             goto out;
         }

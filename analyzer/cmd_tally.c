@@ -1298,6 +1298,52 @@ static void run_serial(struct inputs *in, struct options *opt, struct output *o,
 /* ------------------------------------------------------------------ */
 /* command line                                                       */
 
+enum {
+    OPT_FORMAT = CLI_FIRST_ID, OPT_JSON, OPT_REPLIES, OPT_OUTPUT, OPT_FILTER, OPT_PORT, OPT_JOBS,
+    OPT_QUIET, OPT_MAX_LINE, OPT_MAX_PENDING, OPT_MAX_REPLY_LINES, OPT_MAX_HELD, OPT_MAX_DETECT,
+    OPT_MAX_REASM, OPT_MAX_SESSIONS, OPT_IDLE_TIMEOUT, OPT_MAX_MEMORY
+};
+
+static const struct cli_option options[] = {
+    {OPT_FORMAT, "--format", NULL, "FMT", "text (default), json or csv", 0},
+    {OPT_JSON, "--json", NULL, NULL, "same as --format json", 0},
+    {OPT_REPLIES, "--replies", NULL, NULL, "one JSON object per reply per line (no summary)", 0},
+    {OPT_OUTPUT, "--output", "-o", "FILE", "write to FILE instead of standard output", 0},
+    {OPT_FILTER, "--filter", "-F", "EXPR", "read only packets matching the BPF filter EXPR", 0},
+    {OPT_PORT, "--port", NULL, "N", "also treat TCP port N as SMTP (repeatable)", 0},
+    {OPT_JOBS, "--jobs", "-j", "N",
+     "read N files at once (default 1; 0 = one per core);\n"
+     "the output is the same as with -j 1; also -jN", CLI_ATTACHED_NUMBER},
+    {OPT_QUIET, "--quiet", "-q", NULL, "no progress bar, no chatter (errors still go to stderr)",
+     0},
+    CLI_OPT_DASHDASH("inputs"),
+    CLI_OPT_HELP,
+    CLI_OPT_VERSION,
+    {OPT_MAX_LINE, "--max-line", NULL, "N", "bytes kept per line (64-16777216, default 4096)",
+     CLI_GROUP2},
+    {OPT_MAX_PENDING, "--max-pending", NULL, "N",
+     "commands awaiting replies per session (default 1000)", CLI_GROUP2},
+    {OPT_MAX_REPLY_LINES, "--max-reply-lines", NULL, "N",
+     "lines counted into one reply (default 1000)", CLI_GROUP2},
+    {OPT_MAX_HELD, "--max-held", NULL, "N",
+     "client bytes held until the reply that decides what they\n"
+     "are (DATA awaiting 354, AUTH awaiting 334; default 65536)", CLI_GROUP2},
+    {OPT_MAX_DETECT, "--max-detect", NULL, "N",
+     "bytes examined to decide whether a stream is SMTP\n(default 4096)", CLI_GROUP2},
+    {OPT_MAX_REASM, "--max-reasm", NULL, "N",
+     "out-of-order bytes buffered per direction (default 262144)", CLI_GROUP2},
+    {OPT_MAX_SESSIONS, "--max-sessions", NULL, "N",
+     "flows tracked at once per file (default 100000)", CLI_GROUP2},
+    {OPT_IDLE_TIMEOUT, "--idle-timeout", NULL, "S",
+     "seconds of capture time before an idle flow ends (default 300)", CLI_GROUP2},
+    {OPT_MAX_MEMORY, "--max-memory", NULL, "MB",
+     "memory for all sessions and reassembly of one file\n"
+     "together (default 1024; with -j N, per file being read)", CLI_GROUP2},
+    {0, NULL, NULL, NULL, NULL, 0},
+};
+
+static const struct cli_spec spec = {"smtpreply", options, "option", true, "see", 22};
+
 static void usage(FILE *out)
 {
     fprintf(out,
@@ -1311,32 +1357,12 @@ static void usage(FILE *out)
             "written when it ends, so memory depends on the sessions open at once, not\n"
             "on the size of the input.\n"
             "\n"
-            "Options:\n"
-            "  --format FMT        text (default), json or csv\n"
-            "  --json              same as --format json\n"
-            "  --replies           one JSON object per reply per line (no summary)\n"
-            "  -o, --output FILE   write to FILE instead of standard output\n"
-            "  -F, --filter EXPR   read only packets matching the BPF filter EXPR\n"
-            "  --port N            also treat TCP port N as SMTP (repeatable)\n"
-            "  -j N, --jobs N      read N files at once (default 1; 0 = one per core);\n"
-            "                      the output is the same as with -j 1\n"
-            "  -q, --quiet         no progress bar, no chatter (errors still go to stderr)\n"
-            "  --                  the arguments after it are inputs, even if they start with -\n"
-            "Long options also take --name=VALUE.\n"
-            "Limits (hitting one is counted in the output; processing goes on):\n"
-            "  --max-line N        bytes kept per line (64-16777216, default 4096)\n"
-            "  --max-pending N     commands awaiting replies per session (default 1000)\n"
-            "  --max-reply-lines N lines counted into one reply (default 1000)\n"
-            "  --max-held N        client bytes held until the reply that decides what they\n"
-            "                      are (DATA awaiting 354, AUTH awaiting 334; default 65536)\n"
-            "  --max-detect N      bytes examined to decide whether a stream is SMTP\n"
-            "                      (default 4096)\n"
-            "  --max-reasm N       out-of-order bytes buffered per direction (default 262144)\n"
-            "  --max-sessions N    flows tracked at once per file (default 100000)\n"
-            "  --idle-timeout S    seconds of capture time before an idle flow ends (default 300)\n"
-            "  --max-memory MB     memory for all sessions and reassembly of one file\n"
-            "                      together (default 1024; with -j N, per file being read)\n"
-            "  -h, --help          this help;  --version  the version\n"
+            "Options:\n");
+    cli_print_options(out, &spec, false);
+    fprintf(out, "Long options also take --name=VALUE.\n"
+                 "Limits (hitting one is counted in the output; processing goes on):\n");
+    cli_print_options(out, &spec, true);
+    fprintf(out,
             "\n"
             "Exit status:\n"
             "  0  every input read completely\n"
@@ -1383,6 +1409,103 @@ static bool number_opt(const char *name, const char *val, uint32_t lo, uint32_t 
     return false;
 }
 
+/* The limits a number option may take, and where its value goes. */
+static bool number_option(struct options *o, int id, const char *name, const char *val)
+{
+    uint32_t u;
+    switch (id) {
+    case OPT_JOBS:
+        return number_opt(name, val, 0, 1024, &o->jobs);
+    case OPT_PORT:
+        if (!number_opt(name, val, 1, 65535, &u))
+            return false;
+        if (o->nports == 64) {
+            fprintf(stderr, "smtpreply: at most 64 --port options\n");
+            return false;
+        }
+        o->ports[o->nports++] = (uint16_t)u;
+        return true;
+    case OPT_MAX_LINE:
+        return number_opt(name, val, 64, 1u << 24, &o->limits.max_line);
+    case OPT_MAX_PENDING:
+        return number_opt(name, val, 1, 1u << 20, &o->limits.max_pending);
+    case OPT_MAX_REPLY_LINES:
+        return number_opt(name, val, 1, 1u << 24, &o->limits.max_reply_lines);
+    case OPT_MAX_HELD:
+        return number_opt(name, val, 512, 1u << 26, &o->limits.max_held);
+    case OPT_MAX_DETECT:
+        return number_opt(name, val, 64, 1u << 20, &o->limits.max_detect);
+    case OPT_MAX_REASM:
+        return number_opt(name, val, 0, 1u << 30, &o->limits.max_reasm);
+    case OPT_MAX_SESSIONS:
+        return number_opt(name, val, 1, 1u << 26, &o->max_flows);
+    case OPT_IDLE_TIMEOUT:
+        if (!number_opt(name, val, 1, 1u << 30, &u))
+            return false;
+        o->idle_timeout = u;
+        return true;
+    case OPT_MAX_MEMORY:
+        if (!number_opt(name, val, 1, 1u << 20, &u))
+            return false;
+        o->max_memory = (uint64_t)u << 20;
+        return true;
+    }
+    return false;
+}
+
+/* Reads the command line into opt and the inputs into args.  Returns -1
+ * to go on, or the exit status (--help, --version, a usage error). */
+static int parse_options(int argc, char **argv, struct options *opt, const char **args,
+                         size_t *nargs)
+{
+    static const char *const names[] = {"text", "json", "csv", NULL};
+    static const enum out_format formats[] = {FMT_TEXT, FMT_JSON, FMT_CSV};
+    struct cli_parser cp;
+    int id, k;
+    cli_init(&cp, &spec, argc, argv);
+    while ((id = cli_next(&cp)) != CLI_END) {
+        switch (id) {
+        case CLI_ARG:
+            args[(*nargs)++] = cp.value;
+            break;
+        case CLI_ERROR:
+            return EXIT_USAGE;
+        case CLI_HELP:
+            usage(stdout);
+            return EXIT_OK;
+        case CLI_VERSION:
+            cli_print_version();
+            return EXIT_OK;
+        case OPT_JSON:
+            opt->format = FMT_JSON;
+            break;
+        case OPT_FORMAT:
+            if ((k = cli_format("smtpreply", cp.value, names)) < 0)
+                return EXIT_USAGE;
+            opt->format = formats[k];
+            break;
+        case OPT_REPLIES:
+            opt->replies = true;
+            break;
+        case OPT_QUIET:
+            opt->quiet = true;
+            break;
+        case OPT_OUTPUT:
+            opt->outfile = cp.value;
+            break;
+        case OPT_FILTER:
+            opt->filter = cp.value;
+            break;
+        default:
+            /* "-j4" is named -j in a message, "-j 4" and "--jobs 4" --jobs. */
+            if (!number_option(opt, id, cp.attached ? cp.spelling : cp.opt->name, cp.value))
+                return EXIT_USAGE;
+            break;
+        }
+    }
+    return -1;
+}
+
 int cmd_tally(int argc, char **argv)
 {
     struct options opt;
@@ -1398,93 +1521,11 @@ int cmd_tally(int argc, char **argv)
     if (args == NULL)
         return EXIT_USAGE;
 
-    bool options_done = false;
-    for (int i = 1; i < argc; i++) {
-        const char *a = argv[i];
-        const char *val = NULL;
-        uint32_t u;
-        int got = 0;
-        /* "--name VALUE" or "--name=VALUE"; a missing value ends the run. */
-#define VALUE_OPT(name)                                                                   \
-    ((got = cli_option_value("smtpreply", argc, argv, &i, (name), &val)) != 0)
-#define NUMBER(name, lo, hi, dst)                                                         \
-    do {                                                                                  \
-        if (got < 0 || !number_opt((name), val, (lo), (hi), (dst)))                       \
-            goto done;                                                                    \
-    } while (0)
-        if (options_done || a[0] != '-' || a[1] == '\0') {
-            args[nargs++] = a; /* "-" is standard input */
-        } else if (strcmp(a, "--") == 0) {
-            options_done = true; /* captures whose names start with '-' follow */
-        } else if (cli_is_help(a)) {
-            usage(stdout);
-            status = EXIT_OK;
-            goto done;
-        } else if (strcmp(a, "--version") == 0) {
-            cli_print_version();
-            status = EXIT_OK;
-            goto done;
-        } else if (strcmp(a, "--json") == 0) {
-            opt.format = FMT_JSON;
-        } else if (VALUE_OPT("--format")) {
-            static const char *const names[] = {"text", "json", "csv", NULL};
-            static const enum out_format formats[] = {FMT_TEXT, FMT_JSON, FMT_CSV};
-            int k = got < 0 ? -1 : cli_format("smtpreply", val, names);
-            if (k < 0)
-                goto done;
-            opt.format = formats[k];
-        } else if (strcmp(a, "--replies") == 0) {
-            opt.replies = true;
-        } else if (strcmp(a, "-q") == 0 || strcmp(a, "--quiet") == 0) {
-            opt.quiet = true;
-        } else if (VALUE_OPT("-o") || VALUE_OPT("--output")) {
-            if (got < 0)
-                goto done;
-            opt.outfile = val;
-        } else if (VALUE_OPT("-F") || VALUE_OPT("--filter")) {
-            if (got < 0)
-                goto done;
-            opt.filter = val;
-        } else if (VALUE_OPT("-j") || VALUE_OPT("--jobs")) {
-            NUMBER("--jobs", 0, 1024, &opt.jobs);
-        } else if (strncmp(a, "-j", 2) == 0 && a[2] >= '0' && a[2] <= '9') {
-            got = 1;
-            val = a + 2;
-            NUMBER("-j", 0, 1024, &opt.jobs);
-        } else if (VALUE_OPT("--port")) {
-            NUMBER("--port", 1, 65535, &u);
-            if (opt.nports == 64) {
-                fprintf(stderr, "smtpreply: at most 64 --port options\n");
-                goto done;
-            }
-            opt.ports[opt.nports++] = (uint16_t)u;
-        } else if (VALUE_OPT("--max-line")) {
-            NUMBER("--max-line", 64, 1u << 24, &opt.limits.max_line);
-        } else if (VALUE_OPT("--max-pending")) {
-            NUMBER("--max-pending", 1, 1u << 20, &opt.limits.max_pending);
-        } else if (VALUE_OPT("--max-reply-lines")) {
-            NUMBER("--max-reply-lines", 1, 1u << 24, &opt.limits.max_reply_lines);
-        } else if (VALUE_OPT("--max-held")) {
-            NUMBER("--max-held", 512, 1u << 26, &opt.limits.max_held);
-        } else if (VALUE_OPT("--max-detect")) {
-            NUMBER("--max-detect", 64, 1u << 20, &opt.limits.max_detect);
-        } else if (VALUE_OPT("--max-reasm")) {
-            NUMBER("--max-reasm", 0, 1u << 30, &opt.limits.max_reasm);
-        } else if (VALUE_OPT("--max-sessions")) {
-            NUMBER("--max-sessions", 1, 1u << 26, &opt.max_flows);
-        } else if (VALUE_OPT("--idle-timeout")) {
-            NUMBER("--idle-timeout", 1, 1u << 30, &u);
-            opt.idle_timeout = u;
-        } else if (VALUE_OPT("--max-memory")) {
-            NUMBER("--max-memory", 1, 1u << 20, &u);
-            opt.max_memory = (uint64_t)u << 20;
-        } else {
-            fprintf(stderr, "smtpreply: unknown option '%s' (see --help)\n", a);
-            goto done;
-        }
+    int parsed = parse_options(argc, argv, &opt, args, &nargs);
+    if (parsed >= 0) {
+        status = parsed;
+        goto done;
     }
-#undef VALUE_OPT
-#undef NUMBER
     if (nargs == 0) {
         fprintf(stderr, "smtpreply: no capture given (see --help)\n");
         goto done;
