@@ -37,33 +37,12 @@
 #include "smtpreply.h"
 #include "kbfmt.h"
 #include "tally.h"
+#include "tally_int.h"
 
 /* ------------------------------------------------------------------ */
 /* options                                                            */
 
-struct options {
-    enum out_format format;
-    bool replies;           /* --replies: one JSON line per reply */
-    bool quiet;
-    const char *outfile;
-    const char *filter;
-    uint16_t ports[64];
-    size_t nports;
-    struct smtpreply_limits limits;
-    uint32_t max_flows;
-    double idle_timeout;    /* seconds of capture time */
-    uint64_t max_memory;    /* bytes the core may hold for one file's flows */
-    uint32_t jobs;          /* files read at once */
-};
-
-/* Progress on a terminal: bytes of input consumed, added by the workers. */
-struct progress {
-    bool on;
-    uint64_t total;
-    _Atomic uint64_t done;
-};
-
-static void progress_print(struct progress *pr)
+void progress_print(struct progress *pr)
 {
     double pct = 100.0 * (double)atomic_load(&pr->done) / (double)pr->total;
     if (pct > 100.0)
@@ -80,11 +59,7 @@ static void progress_print(struct progress *pr)
  * --max-memory.  The core treats a refusal like a full buffer: counted,
  * and processing goes on.  Each block carries its size in front.  The
  * budget is per file, so -j N gives exactly the answers of -j 1. */
-struct mem_budget {
-    uint64_t used, peak, limit, refused;
-};
-
-static void *budget_realloc(void *ctx, void *ptr, size_t size)
+void *budget_realloc(void *ctx, void *ptr, size_t size)
 {
     struct mem_budget *b = ctx;
     size_t old = 0;
@@ -112,52 +87,6 @@ static void *budget_realloc(void *ctx, void *ptr, size_t size)
 
 /* ------------------------------------------------------------------ */
 /* flows and jobs                                                     */
-
-#define RT_SAMPLES 1024
-
-struct flow_key {
-    uint8_t family;
-    uint8_t a[16], b[16];
-    uint16_t pa, pb;
-};
-
-struct job;
-
-struct flow {
-    struct flow_key key;        /* a = source of the first segment */
-    uint64_t hash;
-    bool fin[2];
-    bool closing;
-    bool last_cmd_starttls;
-    double last_seen;           /* seconds, for the timeouts */
-    int64_t start_ns, last_ns;  /* the same times, exact, for the output */
-    struct flow *prev, *next;   /* LRU list (open or closing), oldest first */
-    struct smtpreply_conn *conn;
-    struct job *job;
-    struct summary *sum;        /* made at the first event */
-    int64_t *rt;                /* response-time samples (us), for the median */
-    uint32_t rt_cap;
-};
-
-/* One capture file being read, by the main thread or a -j worker. */
-struct job {
-    const struct options *opt;
-    struct file_result *fr;
-    struct progress *progress;
-    bool show_progress;         /* the main thread reads this file itself */
-    /* where results go: straight to the writer, or to a spool for -j */
-    struct output *direct;
-    FILE *spool;
-    /* flow table: open addressing over pointers, backward-shift deletion */
-    struct flow **table;
-    size_t cap, count;
-    struct flow *open_head, *open_tail;
-    struct flow *close_head, *close_tail;
-    struct mem_budget mem;
-    struct sbuf line;           /* one --replies line being built */
-    struct sbuf render;         /* -j, JSON: one session's object */
-    _Atomic bool finished;
-};
 
 static uint64_t hash_key(const struct flow_key *k)
 {
@@ -953,191 +882,6 @@ static void run_job(struct job *j)
 }
 
 /* ------------------------------------------------------------------ */
-/* finding the inputs                                                 */
-
-struct inputs {
-    struct file_result *v;
-    size_t n, cap;
-    bool trouble;
-    /* Directories already walked (device, inode): a symlink back to one
-     * would otherwise make the walk read it again and again, or blow up
-     * exponentially with two such links. */
-    struct dir_id {
-        dev_t dev;
-        ino_t ino;
-    } *dirs;
-    size_t ndirs, dirs_cap;
-};
-
-/* True if the directory was walked before; otherwise remembers it. */
-static bool dir_seen(struct inputs *in, const struct stat *st)
-{
-    for (size_t i = 0; i < in->ndirs; i++) {
-        if (in->dirs[i].dev == st->st_dev && in->dirs[i].ino == st->st_ino)
-            return true;
-    }
-    if (in->ndirs == in->dirs_cap) {
-        size_t cap = in->dirs_cap ? in->dirs_cap * 2 : 16;
-        struct dir_id *v = realloc(in->dirs, cap * sizeof *v);
-        if (v == NULL)
-            return false;
-        in->dirs = v;
-        in->dirs_cap = cap;
-    }
-    in->dirs[in->ndirs++] = (struct dir_id){st->st_dev, st->st_ino};
-    return false;
-}
-
-static struct file_result *add_input(struct inputs *in, const char *path, bool capture)
-{
-    if (in->n == in->cap) {
-        size_t cap = in->cap ? in->cap * 2 : 16;
-        struct file_result *v = realloc(in->v, cap * sizeof *v);
-        if (v == NULL)
-            return NULL;
-        in->v = v;
-        in->cap = cap;
-    }
-    struct file_result *fr = &in->v[in->n];
-    memset(fr, 0, sizeof *fr);
-    fr->path = strdup(path);
-    if (fr->path == NULL)
-        return NULL;
-    fr->capture = capture;
-    in->n++;
-    return fr;
-}
-
-/* An input that cannot be read at all: listed with its problem, said on
- * stderr at once. */
-static void add_unreadable(struct inputs *in, const char *path, const char *why)
-{
-    char msg[300];
-    snprintf(msg, sizeof msg, "cannot read: %s", why);
-    struct file_result *fr = add_input(in, path, false);
-    if (fr) {
-        file_problem(fr, msg);
-        fr->trouble = true;
-    }
-    fprintf(stderr, "smtpreply: %s: %s\n", path, msg);
-    in->trouble = true;
-}
-
-/* 1 if the file starts with a pcap or pcapng magic number, 0 if not,
- * -1 (errno set) if it cannot be opened or read. */
-static int capture_magic(const char *path)
-{
-    uint8_t m[4];
-    FILE *f = fopen(path, "rb");
-    if (f == NULL)
-        return -1;
-    size_t n = fread(m, 1, 4, f);
-    int rd_err = ferror(f) ? errno : 0;
-    fclose(f);
-    if (rd_err) {
-        errno = rd_err;
-        return -1;
-    }
-    if (n != 4)
-        return 0;
-    uint32_t be = (uint32_t)m[0] << 24 | (uint32_t)m[1] << 16 | (uint32_t)m[2] << 8 | m[3];
-    return be == 0xa1b2c3d4 || be == 0xd4c3b2a1 || be == 0xa1b23c4d || be == 0x4d3cb2a1 ||
-           be == 0x0a0d0d0a;
-}
-
-static int cmp_str(const void *a, const void *b)
-{
-    return strcmp(*(char *const *)a, *(char *const *)b);
-}
-
-/* Collects capture paths: files as given, directories walked (sorted, so
- * results do not depend on the file system's order).  Inside a directory
- * only regular files are opened (a FIFO would block the walk), and only
- * those that start with a capture magic number are read. */
-static void collect(struct inputs *in, const char *path, bool given, int depth)
-{
-    struct stat st;
-    if (strcmp(path, "-") == 0) {
-        add_input(in, path, true);
-        return;
-    }
-    if (stat(path, &st) != 0) {
-        add_unreadable(in, path, strerror(errno));
-        return;
-    }
-    if (!S_ISDIR(st.st_mode)) {
-        if (given) {
-            /* Named on the command line: read it, whatever it is (a pipe
-             * from process substitution is fine); libpcap says if not. */
-            add_input(in, path, true);
-            return;
-        }
-        if (!S_ISREG(st.st_mode)) {
-            struct file_result *fr = add_input(in, path, false);
-            if (fr)
-                file_problem(fr, "skipped: not a regular file");
-            return;
-        }
-        int magic = capture_magic(path);
-        if (magic < 0) {
-            add_unreadable(in, path, strerror(errno));
-        } else if (magic == 0) {
-            /* Not a capture: skipped quietly, but listed. */
-            struct file_result *fr = add_input(in, path, false);
-            if (fr)
-                file_problem(fr, "skipped: not a capture");
-        } else {
-            add_input(in, path, true);
-        }
-        return;
-    }
-    if (depth > 64)
-        return;
-    if (dir_seen(in, &st)) {
-        /* Listed, so the output says why it was not read again. */
-        struct file_result *fr = add_input(in, path, false);
-        if (fr)
-            file_problem(fr, "skipped: directory already read (a symlink loop or a repeat)");
-        return;
-    }
-    DIR *d = opendir(path);
-    if (d == NULL) {
-        add_unreadable(in, path, strerror(errno));
-        return;
-    }
-    char **names = NULL;
-    size_t nn = 0, nc = 0;
-    struct dirent *e;
-    while ((e = readdir(d)) != NULL) {
-        if (strcmp(e->d_name, ".") == 0 || strcmp(e->d_name, "..") == 0)
-            continue;
-        if (nn == nc) {
-            nc = nc ? nc * 2 : 32;
-            char **v = realloc(names, nc * sizeof *v);
-            if (v == NULL)
-                break;
-            names = v;
-        }
-        size_t plen = strlen(path);
-        bool slash = plen > 0 && path[plen - 1] == '/';
-        size_t l = plen + strlen(e->d_name) + 2;
-        names[nn] = malloc(l);
-        if (names[nn] == NULL)
-            break;
-        snprintf(names[nn], l, "%s%s%s", path, slash ? "" : "/", e->d_name);
-        nn++;
-    }
-    closedir(d);
-    if (nn > 1)
-        qsort(names, nn, sizeof *names, cmp_str);
-    for (size_t i = 0; i < nn; i++) {
-        collect(in, names[i], false, depth + 1);
-        free(names[i]);
-    }
-    free(names);
-}
-
-/* ------------------------------------------------------------------ */
 /* running the jobs                                                   */
 
 /* Prints a file's problems (stderr, one line each) and adds its counters:
@@ -1554,7 +1298,7 @@ int cmd_tally(int argc, char **argv)
     memset(&in, 0, sizeof in);
     size_t ncaptures = 0;
     for (size_t i = 0; i < nargs; i++)
-        collect(&in, args[i], true, 0);
+        inputs_collect(&in, args[i]);
     struct progress pr;
     memset(&pr, 0, sizeof pr);
     for (size_t i = 0; i < in.n; i++) {
@@ -1602,14 +1346,7 @@ int cmd_tally(int argc, char **argv)
         status = EXIT_USAGE;
     }
     out_free(&o);
-    for (size_t i = 0; i < in.n; i++) {
-        free(in.v[i].path);
-        for (size_t k = 0; k < in.v[i].nproblems; k++)
-            free(in.v[i].problems[k]);
-        free(in.v[i].problems);
-    }
-    free(in.v);
-    free(in.dirs);
+    inputs_free(&in);
 done:
     free(args);
     return status;

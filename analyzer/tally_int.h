@@ -1,0 +1,124 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * tally_int.h - the contract between the files of `smtpreply tally`:
+ *   cmd_tally.c  options, the run as a whole, and the rest for now
+ *   inputs.c     finding the inputs (arguments, directories walked)
+ * tally.h is the other side: the summary and the writer (tally_out.c).
+ */
+#ifndef SMTPREPLY_TALLY_INT_H
+#define SMTPREPLY_TALLY_INT_H
+
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <sys/types.h>
+
+#include "smtpreply.h"
+#include "tally.h"
+
+struct options {
+    enum out_format format;
+    bool replies;           /* --replies: one JSON line per reply */
+    bool quiet;
+    const char *outfile;
+    const char *filter;
+    uint16_t ports[64];
+    size_t nports;
+    struct smtpreply_limits limits;
+    uint32_t max_flows;
+    double idle_timeout;    /* seconds of capture time */
+    uint64_t max_memory;    /* bytes the core may hold for one file's flows */
+    uint32_t jobs;          /* files read at once */
+};
+
+/* Progress on a terminal: bytes of input consumed, added by the workers. */
+struct progress {
+    bool on;
+    uint64_t total;
+    _Atomic uint64_t done;
+};
+
+void progress_print(struct progress *pr);
+
+/* The core allocates through budget_realloc: it keeps a running total of
+ * what one file's sessions and reassembly buffers hold and refuses to go
+ * past --max-memory. */
+struct mem_budget {
+    uint64_t used, peak, limit, refused;
+};
+
+void *budget_realloc(void *ctx, void *ptr, size_t size);
+
+#define RT_SAMPLES 1024
+
+struct flow_key {
+    uint8_t family;
+    uint8_t a[16], b[16];
+    uint16_t pa, pb;
+};
+
+struct job;
+
+struct flow {
+    struct flow_key key;        /* a = source of the first segment */
+    uint64_t hash;
+    bool fin[2];
+    bool closing;
+    bool last_cmd_starttls;
+    double last_seen;           /* seconds, for the timeouts */
+    int64_t start_ns, last_ns;  /* the same times, exact, for the output */
+    struct flow *prev, *next;   /* LRU list (open or closing), oldest first */
+    struct smtpreply_conn *conn;
+    struct job *job;
+    struct summary *sum;        /* made at the first event */
+    int64_t *rt;                /* response-time samples (us), for the median */
+    uint32_t rt_cap;
+};
+
+/* One capture file being read, by the main thread or a -j worker. */
+struct job {
+    const struct options *opt;
+    struct file_result *fr;
+    struct progress *progress;
+    bool show_progress;         /* the main thread reads this file itself */
+    /* where results go: straight to the writer, or to a spool for -j */
+    struct output *direct;
+    FILE *spool;
+    /* flow table: open addressing over pointers, backward-shift deletion */
+    struct flow **table;
+    size_t cap, count;
+    struct flow *open_head, *open_tail;
+    struct flow *close_head, *close_tail;
+    struct mem_budget mem;
+    struct sbuf line;           /* one --replies line being built */
+    struct sbuf render;         /* -j, JSON: one session's object */
+    _Atomic bool finished;
+};
+
+/* ------------------------------------------------------------------ */
+/* inputs.c                                                           */
+
+struct inputs {
+    struct file_result *v;
+    size_t n, cap;
+    bool trouble;
+    /* Directories already walked (device, inode): a symlink back to one
+     * would otherwise make the walk read it again and again, or blow up
+     * exponentially with two such links. */
+    struct dir_id {
+        dev_t dev;
+        ino_t ino;
+    } *dirs;
+    size_t ndirs, dirs_cap;
+};
+
+/* Adds an input named on the command line: a file (read whatever it is;
+ * libpcap says if it is not a capture), "-" for standard input, or a
+ * directory walked in sorted order, where only regular files that start
+ * with a capture magic number are read and the others listed as skipped.
+ * An input that cannot be read is listed and said on stderr at once. */
+void inputs_collect(struct inputs *in, const char *path);
+void inputs_free(struct inputs *in);
+
+#endif
