@@ -3,6 +3,7 @@
  * tally_int.h - the contract between the files of `smtpreply tally`:
  *   cmd_tally.c  options, the run as a whole, and the rest for now
  *   inputs.c     finding the inputs (arguments, directories walked)
+ *   jobs.c       one job per capture: in turn, or by -j workers and spools
  * tally.h is the other side: the summary and the writer (tally_out.c).
  */
 #ifndef SMTPREPLY_TALLY_INT_H
@@ -120,5 +121,30 @@ struct inputs {
  * An input that cannot be read is listed and said on stderr at once. */
 void inputs_collect(struct inputs *in, const char *path);
 void inputs_free(struct inputs *in);
+
+/* ------------------------------------------------------------------ */
+/* jobs.c                                                             */
+
+/* A finished session, or one --replies line, into a -j worker's spool.
+ * json, if not NULL, is the session's JSON object, made in the worker. */
+void spool_session(FILE *sp, const struct summary *s, const struct sbuf *json);
+void spool_line(FILE *sp, const char *p, size_t n);
+/* Records a problem of the job's file; trouble: exit status 1. */
+void job_problem(struct job *j, const char *msg, bool trouble);
+/* Reads every capture of in, one after the other, straight to o. */
+void run_serial(struct inputs *in, const struct options *opt, struct output *o,
+                struct progress *pr);
+/* Reads the captures with nthreads workers and writes their results to o
+ * in file order; false (nothing read) if no thread could be started. */
+bool run_parallel(struct inputs *in, const struct options *opt, struct output *o,
+                  struct progress *pr, uint32_t nthreads);
+
+/* ------------------------------------------------------------------ */
+/* cmd_tally.c                                                        */
+
+/* Reads one capture into its flows; results go to the writer or the spool.
+ * Problems are recorded in the file's result and printed by the caller, in
+ * file order. */
+void run_job(struct job *j);
 
 #endif
