@@ -88,7 +88,7 @@ void *budget_realloc(void *ctx, void *ptr, size_t size)
 /* ------------------------------------------------------------------ */
 /* flows and jobs                                                     */
 
-static uint64_t hash_key(const struct flow_key *k)
+uint64_t flow_hash(const struct flow_key *k)
 {
     /* FNV-1a over the endpoints in a canonical order, so both directions
      * of a connection land in the same chain. */
@@ -420,7 +420,7 @@ static void flow_end(struct job *j, struct flow *f, int64_t ts_us, bool evicted)
     free(f);
 }
 
-static void sweep(struct job *j, double now)
+void flow_sweep(struct job *j, double now)
 {
     /* Closed flows wait 5 s of capture time for late segments. */
     while (j->close_head && now - j->close_head->last_seen > 5.0)
@@ -431,7 +431,7 @@ static void sweep(struct job *j, double now)
     }
 }
 
-static void end_all_flows(struct job *j)
+void flow_end_all(struct job *j)
 {
     while (j->close_head)
         flow_end(j, j->close_head, (int64_t)(j->close_head->last_seen * 1e6), false);
@@ -473,6 +473,12 @@ static size_t flow_probe(const struct job *j, const struct flow_key *k, uint64_t
            !(j->table[i]->hash == h && key_match(&j->table[i]->key, k, from_b)))
         i = (i + 1) & mask;
     return i;
+}
+
+struct flow *flow_lookup(const struct job *j, const struct flow_key *k, uint64_t h)
+{
+    bool from_b;
+    return j->table[flow_probe(j, k, h, &from_b)];
 }
 
 static struct flow *flow_get(struct job *j, const struct flow_key *k, uint64_t h, bool *from_b,
@@ -519,90 +525,17 @@ static struct flow *flow_get(struct job *j, const struct flow_key *k, uint64_t h
     return f;
 }
 
-/* A decoded packet waiting its turn (see LOOKAHEAD): its payload copied
- * out of libpcap's buffer, which the next read reuses. */
-struct ahead {
-    struct tcp_segment seg;
-    struct flow_key key;
-    uint64_t hash;
-    double now;
-    int64_t now_ns;
-    uint64_t n;                 /* frame number: the events' tag */
-    uint8_t *buf;
-    size_t cap;
-};
-
-static bool ahead_fill(struct ahead *a, const struct tcp_segment *seg, double now, int64_t now_ns,
-                       uint64_t n)
-{
-    if (seg->len > a->cap) {
-        size_t cap = a->cap ? a->cap : 2048;
-        while (cap < seg->len)
-            cap *= 2;
-        uint8_t *b = realloc(a->buf, cap);
-        if (b == NULL)
-            return false;
-        a->buf = b;
-        a->cap = cap;
-    }
-    a->seg = *seg;
-    if (seg->len)
-        memcpy(a->buf, seg->payload, seg->len);
-    a->seg.payload = a->buf;
-    a->key.family = seg->family;
-    memcpy(a->key.a, seg->src, 16);
-    memcpy(a->key.b, seg->dst, 16);
-    a->key.pa = seg->sport;
-    a->key.pb = seg->dport;
-    a->hash = hash_key(&a->key);
-    a->now = now;
-    a->now_ns = now_ns;
-    a->n = n;
-    return true;
-}
-
-/* The flow a packet belongs to, if it exists: no insertion, no eviction. */
-static struct flow *flow_find(const struct job *j, const struct ahead *a)
+void flow_segment(struct job *j, const struct flow_key *k, uint64_t h,
+                  const struct tcp_segment *seg, double now, int64_t now_ns, uint64_t n)
 {
     bool from_b;
-    return j->table[flow_probe(j, &a->key, a->hash, &from_b)];
-}
-
-/* The stages of looking ahead, by distance from the packet being
- * processed: its table slot, then its flow, then its connection, then its
- * session are fetched, each once the previous one has arrived.  Each stage
- * looks the flow up afresh, so it only ever reads live memory; a prefetch
- * of something freed before its packet comes up is harmless. */
-static void ahead_stage(const struct job *j, const struct ahead *a, int stage)
-{
-    if (stage == 0) {
-        __builtin_prefetch(&j->table[(size_t)a->hash & (j->cap - 1)]);
-        return;
-    }
-    if (stage == 1) {
-        const struct flow *f = j->table[(size_t)a->hash & (j->cap - 1)];
-        if (f) {
-            __builtin_prefetch(f);
-            __builtin_prefetch((const char *)f + 64);
-        }
-        return;
-    }
-    const struct flow *f = flow_find(j, a);
-    if (f)
-        smtpreply_conn_prefetch(f->conn, stage - 2);
-}
-
-static void process_segment(struct job *j, const struct ahead *a)
-{
-    bool from_b;
-    const struct tcp_segment *seg = &a->seg;
-    struct flow *f = flow_get(j, &a->key, a->hash, &from_b, a->now, a->now_ns);
+    struct flow *f = flow_get(j, k, h, &from_b, now, now_ns);
     if (f == NULL)
         return;
-    flow_touch(j, f, a->now);
-    f->last_ns = a->now_ns;
+    flow_touch(j, f, now);
+    f->last_ns = now_ns;
     smtpreply_conn_segment_cut(f->conn, from_b, seg->seq, seg->flags, seg->payload, seg->len,
-                               seg->sent, a->now_ns / 1000, a->n);
+                               seg->sent, now_ns / 1000, n);
     if (seg->flags & SMTPREPLY_TCP_FIN)
         f->fin[from_b] = true;
     if (!f->closing && ((seg->flags & SMTPREPLY_TCP_RST) || (f->fin[0] && f->fin[1]))) {
@@ -610,180 +543,6 @@ static void process_segment(struct job *j, const struct ahead *a)
         f->closing = true;
         list_append(&j->close_head, &j->close_tail, f);
     }
-}
-
-/* ------------------------------------------------------------------ */
-/* reading one capture                                                */
-
-/* libpcap's filter compiler keeps state across calls in some versions:
- * one compile at a time. */
-static pthread_mutex_t compile_lock = PTHREAD_MUTEX_INITIALIZER;
-
-/* Reads one capture into its flows; results go to the writer or the spool.
- * Problems are recorded in the file's result and printed by the caller, in
- * file order. */
-void run_job(struct job *j)
-{
-    struct file_result *fr = j->fr;
-    const char *path = fr->path;
-    char err[PCAP_ERRBUF_SIZE] = "";
-    pcap_t *p;
-
-    if (strcmp(path, "-") == 0)
-        p = pcap_fopen_offline_with_tstamp_precision(stdin, PCAP_TSTAMP_PRECISION_NANO, err);
-    else
-        p = pcap_open_offline_with_tstamp_precision(path, PCAP_TSTAMP_PRECISION_NANO, err);
-    if (p == NULL) {
-        char msg[PCAP_ERRBUF_SIZE + 32];
-        snprintf(msg, sizeof msg, "cannot read: %s", err);
-        job_problem(j, msg, true);
-        return;
-    }
-    fr->opened = true;
-    if (j->opt->filter) {
-        struct bpf_program prog;
-        pthread_mutex_lock(&compile_lock);
-        int bad = pcap_compile(p, &prog, j->opt->filter, 1, PCAP_NETMASK_UNKNOWN);
-        pthread_mutex_unlock(&compile_lock);
-        if (bad == 0) {
-            bad = pcap_setfilter(p, &prog);
-            pcap_freecode(&prog);
-        }
-        if (bad != 0) {
-            /* The filter parsed (checked before any file was read) but
-             * does not fit this file's link type. */
-            char msg[PCAP_ERRBUF_SIZE + 64];
-            snprintf(msg, sizeof msg, "filter not applicable, file skipped: %s", pcap_geterr(p));
-            job_problem(j, msg, true);
-            pcap_close(p);
-            return;
-        }
-    }
-    int dlt = pcap_datalink(p);
-    bool dlt_ok = decode_linktype_supported(dlt);
-    if (!dlt_ok) {
-        const char *name = pcap_datalink_val_to_name(dlt);
-        char msg[160];
-        if (name)
-            snprintf(msg, sizeof msg, "link type %s (%d) not decoded: its packets are skipped",
-                     name, dlt);
-        else
-            snprintf(msg, sizeof msg, "link type %d not decoded: its packets are skipped", dlt);
-        job_problem(j, msg, false);
-    }
-
-    /* The flow table starts small and doubles as flows come (table_grow). */
-    j->cap = 1024;
-    j->table = calloc(j->cap, sizeof *j->table);
-    if (j->table == NULL) {
-        job_problem(j, "out of memory for the flow table", true);
-        pcap_close(p);
-        return;
-    }
-    j->mem.limit = j->opt->max_memory;
-
-    FILE *fp = strcmp(path, "-") == 0 ? NULL : pcap_file(p);
-    uint64_t pos_reported = 0;
-    struct pcap_pkthdr *h;
-    const u_char *data;
-    int rc;
-    uint64_t n = 0;
-    double last_sweep = 0;
-    struct file_counters *c = &fr->counters;
-    /* Decoded packets wait LOOKAHEAD packets before they are processed, in
-     * order, while their state is fetched (ahead_stage): with thousands of
-     * concurrent flows, the cache misses on the flow table, the flow, the
-     * connection and the session were most of the per-packet time. */
-    enum { LOOKAHEAD = 4, RING = LOOKAHEAD + 1 };
-    struct ahead ring[RING];
-    uint64_t pushed = 0, done = 0;
-    memset(ring, 0, sizeof ring);
-    bool reading = true;
-    rc = 0;
-    for (;;) {
-        if (reading && (rc = pcap_next_ex(p, &h, &data)) != 1)
-            reading = false;   /* end of file or damage: never read again */
-        if (reading) {
-            n++;
-            fr->packets++;
-            fr->bytes += h->caplen;
-            if (!dlt_ok) {
-                c->skips[SKIP_LINKTYPE]++;
-                continue;
-            }
-            /* Opened with nanosecond precision: tv_usec holds nanoseconds.
-             * pcapng's 64-bit timestamps can name any second up to ~10^13;
-             * past about year 2255 the nanosecond count would overflow
-             * int64_t, so such times are held at that limit (both clocks
-             * below from the same clamped value, so they agree). */
-            const int64_t max_sec = 9000000000;
-            int64_t sec = (int64_t)h->ts.tv_sec;
-            int64_t nsec = (int64_t)h->ts.tv_usec;
-            sec = sec > max_sec ? max_sec : sec < -max_sec ? -max_sec : sec;
-            nsec = nsec < 0 ? 0 : nsec > 999999999 ? 999999999 : nsec;
-            int64_t now_ns = sec * 1000000000 + nsec;
-            double now = (double)sec + (double)nsec / 1e9;
-            struct tcp_segment seg;
-            enum decode_skip why = decode_frame(dlt, data, h->caplen, h->len, &seg);
-            if (why != SKIP_NONE) {
-                c->skips[why]++;
-                continue;
-            }
-            if (seg.cut)
-                c->cut_packets++;
-            if (!ahead_fill(&ring[pushed % RING], &seg, now, now_ns, n)) {
-                job_problem(j, "out of memory: a packet was dropped", true);
-                continue;
-            }
-            pushed++;
-            for (int stage = 0; stage < LOOKAHEAD && (uint64_t)stage < pushed - done; stage++)
-                ahead_stage(j, &ring[(pushed - 1 - (uint64_t)stage) % RING], stage);
-            if (pushed - done <= LOOKAHEAD)
-                continue;
-        } else if (done == pushed) {
-            break;   /* nothing left waiting */
-        }
-        const struct ahead *a = &ring[done++ % RING];
-        /* Sweep before this packet refreshes its own flow, so a flow that
-         * was silent longer than the timeout ends even if it speaks now. */
-        if (a->now - last_sweep >= 1.0 || a->now < last_sweep) {
-            sweep(j, a->now);
-            last_sweep = a->now;
-        }
-        if ((a->n & 0x3fff) == 0 && j->progress->on && fp) {
-            long pos = ftell(fp);
-            if (pos > 0 && (uint64_t)pos > pos_reported) {
-                atomic_fetch_add(&j->progress->done, (uint64_t)pos - pos_reported);
-                pos_reported = (uint64_t)pos;
-            }
-            if (j->show_progress)
-                progress_print(j->progress);
-        }
-        process_segment(j, a);
-    }
-    for (int i = 0; i < RING; i++)
-        free(ring[i].buf);
-    if (rc == PCAP_ERROR) {
-        char msg[PCAP_ERRBUF_SIZE + 64];
-        snprintf(msg, sizeof msg, "damaged after packet %" PRIu64 ": %s", n, pcap_geterr(p));
-        job_problem(j, msg, true);
-    }
-    if (j->progress->on && fp) {
-        struct stat st;
-        if (stat(path, &st) == 0 && (uint64_t)st.st_size > pos_reported)
-            atomic_fetch_add(&j->progress->done, (uint64_t)st.st_size - pos_reported);
-    }
-    pcap_close(p);
-    /* Files are independent captures: their flows end with them. */
-    end_all_flows(j);
-    c->mem_peak = j->mem.peak;
-    c->refused = j->mem.refused;
-    free(j->table);
-    j->table = NULL;
-    free(j->line.p);
-    free(j->render.p);
-    j->render.p = NULL;
-    j->line.p = NULL;
 }
 
 /* ------------------------------------------------------------------ */

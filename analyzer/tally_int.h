@@ -3,6 +3,7 @@
  * tally_int.h - the contract between the files of `smtpreply tally`:
  *   cmd_tally.c  options, the run as a whole, and the rest for now
  *   inputs.c     finding the inputs (arguments, directories walked)
+ *   capture.c    reading one capture through its read-ahead ring
  *   jobs.c       one job per capture: in turn, or by -j workers and spools
  * tally.h is the other side: the summary and the writer (tally_out.c).
  */
@@ -15,6 +16,7 @@
 #include <stdio.h>
 #include <sys/types.h>
 
+#include "decode.h"
 #include "smtpreply.h"
 #include "tally.h"
 
@@ -140,11 +142,29 @@ bool run_parallel(struct inputs *in, const struct options *opt, struct output *o
                   struct progress *pr, uint32_t nthreads);
 
 /* ------------------------------------------------------------------ */
-/* cmd_tally.c                                                        */
+/* capture.c                                                          */
 
 /* Reads one capture into its flows; results go to the writer or the spool.
  * Problems are recorded in the file's result and printed by the caller, in
  * file order. */
 void run_job(struct job *j);
+
+/* ------------------------------------------------------------------ */
+/* the flow table (cmd_tally.c for now)                               */
+
+/* The hash of a flow key, the same for both directions. */
+uint64_t flow_hash(const struct flow_key *k);
+/* The flow of key k (hash h), if it exists: no insertion, no eviction. */
+struct flow *flow_lookup(const struct job *j, const struct flow_key *k, uint64_t h);
+/* Hands one TCP segment (key k, hash h; frame n at capture time now) to
+ * its flow, made first if new (the least recently seen makes room when
+ * the table is full); a flow closed both ways or reset starts closing. */
+void flow_segment(struct job *j, const struct flow_key *k, uint64_t h,
+                  const struct tcp_segment *seg, double now, int64_t now_ns, uint64_t n);
+/* Ends the flows closed more than 5 s of capture time ago and those idle
+ * past --idle-timeout. */
+void flow_sweep(struct job *j, double now);
+/* Ends every flow: the capture is over. */
+void flow_end_all(struct job *j);
 
 #endif
