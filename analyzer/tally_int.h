@@ -1,9 +1,11 @@
 /* SPDX-License-Identifier: MIT */
 /*
  * tally_int.h - the contract between the files of `smtpreply tally`:
- *   cmd_tally.c  options, the run as a whole, and the rest for now
+ *   cmd_tally.c  the options and the run as a whole
  *   inputs.c     finding the inputs (arguments, directories walked)
  *   capture.c    reading one capture through its read-ahead ring
+ *   flows.c      the flow table: key, hash, LRU lists, sweep, eviction
+ *   events.c     what the core reports about a flow, into its summary
  *   jobs.c       one job per capture: in turn, or by -j workers and spools
  * tally.h is the other side: the summary and the writer (tally_out.c).
  */
@@ -44,14 +46,11 @@ struct progress {
 
 void progress_print(struct progress *pr);
 
-/* The core allocates through budget_realloc: it keeps a running total of
- * what one file's sessions and reassembly buffers hold and refuses to go
- * past --max-memory. */
+/* What the core holds for one file's flows, against --max-memory
+ * (flows.c gives the core an allocator that keeps it). */
 struct mem_budget {
     uint64_t used, peak, limit, refused;
 };
-
-void *budget_realloc(void *ctx, void *ptr, size_t size);
 
 #define RT_SAMPLES 1024
 
@@ -150,7 +149,7 @@ bool run_parallel(struct inputs *in, const struct options *opt, struct output *o
 void run_job(struct job *j);
 
 /* ------------------------------------------------------------------ */
-/* the flow table (cmd_tally.c for now)                               */
+/* flows.c                                                            */
 
 /* The hash of a flow key, the same for both directions. */
 uint64_t flow_hash(const struct flow_key *k);
@@ -166,5 +165,14 @@ void flow_segment(struct job *j, const struct flow_key *k, uint64_t h,
 void flow_sweep(struct job *j, double now);
 /* Ends every flow: the capture is over. */
 void flow_end_all(struct job *j);
+
+/* ------------------------------------------------------------------ */
+/* events.c                                                           */
+
+/* The core's event callback; user is the flow. */
+void flow_on_event(void *user, const struct smtpreply_event *ev);
+/* The flow's summary, made (client and server named) at its first use;
+ * NULL if out of memory. */
+struct summary *flow_summary(struct flow *f);
 
 #endif
