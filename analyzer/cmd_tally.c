@@ -4,43 +4,23 @@
  * TCP segment to the core's connection layer (one smtpreply_conn per
  * flow), and tally the replies of every SMTP session and in total.
  *
- * A thin adapter: no SMTP logic and no reassembly here.  Memory depends on
- * the flows alive at once, not on the file size: flows leave the table at
- * close (FIN both ways or RST, after a short grace for late segments), when
- * idle for --idle-timeout seconds of capture time, or when the table is
- * full (the least recently seen goes first), and each finished session is
- * written out at once (tally_out.c) and forgotten.
- *
- * -j N reads N files at once, one thread per file.  A worker writes what
- * its file yields (finished sessions, reply lines) to a temporary spool;
- * the main thread replays the spools in file order through the same
- * writer, so the output is byte for byte that of -j 1.
+ * A thin adapter: no SMTP logic and no reassembly here.  This file holds
+ * the options and the run as a whole; tally_int.h says where the rest is.
  */
-#include <dirent.h>
 #include <errno.h>
-#include <inttypes.h>
-#include <limits.h>
 #include <pcap/pcap.h>
-#include <pthread.h>
 #include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/socket.h>
 #include <sys/stat.h>
-#include <time.h>
-#include <arpa/inet.h>
 #include <unistd.h>
 
 #include "cli.h"
-#include "decode.h"
-#include "smtpreply.h"
-#include "kbfmt.h"
-#include "tally.h"
 #include "tally_int.h"
 
 /* ------------------------------------------------------------------ */
-/* options                                                            */
+/* progress                                                           */
 
 void progress_print(struct progress *pr)
 {
@@ -262,6 +242,122 @@ static int parse_options(int argc, char **argv, struct options *opt, const char 
     return -1;
 }
 
+/* Checks what the options together ask for; false after saying why not. */
+static bool options_usable(struct options *opt, size_t nargs)
+{
+    if (nargs == 0) {
+        fprintf(stderr, "smtpreply: no capture given (see --help)\n");
+        return false;
+    }
+    if (opt->filter && !filter_ok(opt->filter))
+        return false;
+    if (opt->jobs == 0) {
+        long ncpu = sysconf(_SC_NPROCESSORS_ONLN);
+        opt->jobs = ncpu > 0 ? (uint32_t)ncpu : 1;
+    }
+    return true;
+}
+
+/* The writer, on standard output or -o FILE; false after saying why not. */
+static bool output_open(struct output *o, const struct options *opt)
+{
+    memset(o, 0, sizeof *o);
+    o->fp = stdout;
+    o->format = opt->format;
+    o->summary = !opt->replies;
+    if (opt->outfile) {
+        o->fp = fopen(opt->outfile, "w");
+        if (o->fp == NULL) {
+            fprintf(stderr, "smtpreply: %s: %s\n", opt->outfile, strerror(errno));
+            return false;
+        }
+    }
+    return true;
+}
+
+/* Flushes and closes the output; the exit status becomes 2 if any write
+ * failed.  A write that failed earlier leaves only the error flag (a
+ * buffer that could not be written is dropped, and fclose may then
+ * succeed). */
+static int output_close(struct output *o, const char *outfile, int status)
+{
+    if (o->fp != stdout) {
+        bool failed = fflush(o->fp) != 0 || ferror(o->fp);
+        int err = errno ? errno : EIO;
+        if (fclose(o->fp) != 0 && !failed) {
+            failed = true;
+            err = errno;
+        }
+        if (failed) {
+            fprintf(stderr, "smtpreply: cannot write %s: %s\n", outfile, strerror(err));
+            status = EXIT_USAGE;
+        }
+    } else if (fflush(stdout) != 0 || ferror(stdout)) {
+        fprintf(stderr, "smtpreply: cannot write the output: %s\n", strerror(errno ? errno : EIO));
+        status = EXIT_USAGE;
+    }
+    out_free(o);
+    return status;
+}
+
+/* Collects the inputs and sizes the progress bar (on a terminal, for more
+ * than 64 MiB of captures); returns the number of captures to read. */
+static size_t inputs_gather(struct inputs *in, const char **args, size_t nargs,
+                            const struct options *opt, struct progress *pr)
+{
+    size_t ncaptures = 0;
+    memset(in, 0, sizeof *in);
+    memset(pr, 0, sizeof *pr);
+    for (size_t i = 0; i < nargs; i++)
+        inputs_collect(in, args[i]);
+    for (size_t i = 0; i < in->n; i++) {
+        struct stat st;
+        if (!in->v[i].capture)
+            continue;
+        ncaptures++;
+        if (strcmp(in->v[i].path, "-") != 0 && stat(in->v[i].path, &st) == 0)
+            pr->total += (uint64_t)st.st_size;
+    }
+    pr->on = !opt->quiet && isatty(2) && pr->total > 64u * 1024 * 1024;
+    return ncaptures;
+}
+
+/* 0 all read, 1 some trouble, 2 nothing could be opened. */
+static int run_status(const struct inputs *in)
+{
+    bool any_opened = false, trouble = in->trouble;
+    for (size_t i = 0; i < in->n; i++) {
+        any_opened |= in->v[i].opened;
+        trouble |= in->v[i].trouble;
+    }
+    /* Say it when nothing at all was read: an empty directory, or one of
+     * text files only, would otherwise end with status 2 and no word. */
+    if (!any_opened && !trouble)
+        fprintf(stderr, "smtpreply: no capture found in the input given (see --help)\n");
+    return !any_opened ? EXIT_USAGE : trouble ? EXIT_PARTIAL : EXIT_OK;
+}
+
+/* Reads the inputs and writes the results: the run proper. */
+static int tally(struct options *opt, const char **args, size_t nargs)
+{
+    struct output o;
+    struct inputs in;
+    struct progress pr;
+    if (!output_open(&o, opt))
+        return EXIT_USAGE;
+    size_t ncaptures = inputs_gather(&in, args, nargs, opt, &pr);
+    out_begin(&o);
+    if (opt->jobs <= 1 || ncaptures <= 1 || !run_parallel(&in, opt, &o, &pr, opt->jobs))
+        run_serial(&in, opt, &o, &pr);
+    if (pr.on)
+        fputs("\r\033[K", stderr);
+    out_end(&o, in.v, in.n);
+    int status = run_status(&in);
+    status = output_close(&o, opt->outfile, status);
+    inputs_free(&in);
+    return status;
+}
+
 int cmd_tally(int argc, char **argv)
 {
     struct options opt;
@@ -273,93 +369,11 @@ int cmd_tally(int argc, char **argv)
     opt.jobs = 1;
     const char **args = calloc((size_t)argc + 1, sizeof *args);
     size_t nargs = 0;
-    int status = EXIT_USAGE;
     if (args == NULL)
         return EXIT_USAGE;
-
-    int parsed = parse_options(argc, argv, &opt, args, &nargs);
-    if (parsed >= 0) {
-        status = parsed;
-        goto done;
-    }
-    if (nargs == 0) {
-        fprintf(stderr, "smtpreply: no capture given (see --help)\n");
-        goto done;
-    }
-    if (opt.filter && !filter_ok(opt.filter))
-        goto done;
-    if (opt.jobs == 0) {
-        long ncpu = sysconf(_SC_NPROCESSORS_ONLN);
-        opt.jobs = ncpu > 0 ? (uint32_t)ncpu : 1;
-    }
-
-    struct output o;
-    memset(&o, 0, sizeof o);
-    o.fp = stdout;
-    o.format = opt.format;
-    o.summary = !opt.replies;
-    if (opt.outfile) {
-        o.fp = fopen(opt.outfile, "w");
-        if (o.fp == NULL) {
-            fprintf(stderr, "smtpreply: %s: %s\n", opt.outfile, strerror(errno));
-            goto done;
-        }
-    }
-
-    struct inputs in;
-    memset(&in, 0, sizeof in);
-    size_t ncaptures = 0;
-    for (size_t i = 0; i < nargs; i++)
-        inputs_collect(&in, args[i]);
-    struct progress pr;
-    memset(&pr, 0, sizeof pr);
-    for (size_t i = 0; i < in.n; i++) {
-        struct stat st;
-        if (!in.v[i].capture)
-            continue;
-        ncaptures++;
-        if (strcmp(in.v[i].path, "-") != 0 && stat(in.v[i].path, &st) == 0)
-            pr.total += (uint64_t)st.st_size;
-    }
-    pr.on = !opt.quiet && isatty(2) && pr.total > 64u * 1024 * 1024;
-
-    out_begin(&o);
-    if (opt.jobs <= 1 || ncaptures <= 1 || !run_parallel(&in, &opt, &o, &pr, opt.jobs))
-        run_serial(&in, &opt, &o, &pr);
-    if (pr.on)
-        fputs("\r\033[K", stderr);
-    out_end(&o, in.v, in.n);
-
-    bool any_opened = false, trouble = in.trouble;
-    for (size_t i = 0; i < in.n; i++) {
-        any_opened |= in.v[i].opened;
-        trouble |= in.v[i].trouble;
-    }
-    status = !any_opened ? EXIT_USAGE : trouble ? EXIT_PARTIAL : EXIT_OK;
-    /* Say it when nothing at all was read: an empty directory, or one of
-     * text files only, would otherwise end with status 2 and no word. */
-    if (!any_opened && !trouble)
-        fprintf(stderr, "smtpreply: no capture found in the input given (see --help)\n");
-    /* A write that failed earlier leaves only the error flag (a buffer that
-     * could not be written is dropped, and fclose may then succeed). */
-    if (o.fp != stdout) {
-        bool failed = fflush(o.fp) != 0 || ferror(o.fp);
-        int err = errno ? errno : EIO;
-        if (fclose(o.fp) != 0 && !failed) {
-            failed = true;
-            err = errno;
-        }
-        if (failed) {
-            fprintf(stderr, "smtpreply: cannot write %s: %s\n", opt.outfile, strerror(err));
-            status = EXIT_USAGE;
-        }
-    } else if (fflush(stdout) != 0 || ferror(stdout)) {
-        fprintf(stderr, "smtpreply: cannot write the output: %s\n", strerror(errno ? errno : EIO));
-        status = EXIT_USAGE;
-    }
-    out_free(&o);
-    inputs_free(&in);
-done:
+    int status = parse_options(argc, argv, &opt, args, &nargs);
+    if (status < 0)
+        status = options_usable(&opt, nargs) ? tally(&opt, args, nargs) : EXIT_USAGE;
     free(args);
     return status;
 }

@@ -93,64 +93,43 @@ static int cmp_str(const void *a, const void *b)
     return strcmp(*(char *const *)a, *(char *const *)b);
 }
 
-/* Collects capture paths: files as given, directories walked (sorted, so
- * results do not depend on the file system's order).  Inside a directory
- * only regular files are opened (a FIFO would block the walk), and only
- * those that start with a capture magic number are read. */
-static void collect(struct inputs *in, const char *path, bool given, int depth)
+/* A file found inside a directory: only regular files are opened (a FIFO
+ * would block the walk), and only those that start with a capture magic
+ * number are read; the others are listed as skipped. */
+static void collect_found_file(struct inputs *in, const char *path, const struct stat *st)
 {
-    struct stat st;
-    if (strcmp(path, "-") == 0) {
-        add_input(in, path, true);
-        return;
-    }
-    if (stat(path, &st) != 0) {
-        add_unreadable(in, path, strerror(errno));
-        return;
-    }
-    if (!S_ISDIR(st.st_mode)) {
-        if (given) {
-            /* Named on the command line: read it, whatever it is (a pipe
-             * from process substitution is fine); libpcap says if not. */
-            add_input(in, path, true);
-            return;
-        }
-        if (!S_ISREG(st.st_mode)) {
-            struct file_result *fr = add_input(in, path, false);
-            if (fr)
-                file_problem(fr, "skipped: not a regular file");
-            return;
-        }
-        int magic = capture_magic(path);
-        if (magic < 0) {
-            add_unreadable(in, path, strerror(errno));
-        } else if (magic == 0) {
-            /* Not a capture: skipped quietly, but listed. */
-            struct file_result *fr = add_input(in, path, false);
-            if (fr)
-                file_problem(fr, "skipped: not a capture");
-        } else {
-            add_input(in, path, true);
-        }
-        return;
-    }
-    if (depth > 64)
-        return;
-    if (dir_seen(in, &st)) {
-        /* Listed, so the output says why it was not read again. */
+    if (!S_ISREG(st->st_mode)) {
         struct file_result *fr = add_input(in, path, false);
         if (fr)
-            file_problem(fr, "skipped: directory already read (a symlink loop or a repeat)");
+            file_problem(fr, "skipped: not a regular file");
         return;
     }
-    DIR *d = opendir(path);
-    if (d == NULL) {
+    int magic = capture_magic(path);
+    if (magic < 0) {
         add_unreadable(in, path, strerror(errno));
-        return;
+    } else if (magic == 0) {
+        /* Not a capture: skipped quietly, but listed. */
+        struct file_result *fr = add_input(in, path, false);
+        if (fr)
+            file_problem(fr, "skipped: not a capture");
+    } else {
+        add_input(in, path, true);
     }
+}
+
+/* The entries of directory path but "." and "..", as paths, sorted (so
+ * results do not depend on the file system's order): *n of them in
+ * *out.  False (errno set) if it cannot be opened. */
+static bool dir_entries(const char *path, char ***out, size_t *n)
+{
+    DIR *d = opendir(path);
     char **names = NULL;
     size_t nn = 0, nc = 0;
     struct dirent *e;
+    *out = NULL;
+    *n = 0;
+    if (d == NULL)
+        return false;
     while ((e = readdir(d)) != NULL) {
         if (strcmp(e->d_name, ".") == 0 || strcmp(e->d_name, "..") == 0)
             continue;
@@ -173,11 +152,58 @@ static void collect(struct inputs *in, const char *path, bool given, int depth)
     closedir(d);
     if (nn > 1)
         qsort(names, nn, sizeof *names, cmp_str);
+    *out = names;
+    *n = nn;
+    return true;
+}
+
+static void collect(struct inputs *in, const char *path, bool given, int depth);
+
+/* Walks a directory (at most 64 deep; each directory once). */
+static void collect_dir(struct inputs *in, const char *path, const struct stat *st, int depth)
+{
+    if (depth > 64)
+        return;
+    if (dir_seen(in, st)) {
+        /* Listed, so the output says why it was not read again. */
+        struct file_result *fr = add_input(in, path, false);
+        if (fr)
+            file_problem(fr, "skipped: directory already read (a symlink loop or a repeat)");
+        return;
+    }
+    char **names;
+    size_t nn;
+    if (!dir_entries(path, &names, &nn)) {
+        add_unreadable(in, path, strerror(errno));
+        return;
+    }
     for (size_t i = 0; i < nn; i++) {
         collect(in, names[i], false, depth + 1);
         free(names[i]);
     }
     free(names);
+}
+
+/* Collects capture paths: files as given, directories walked. */
+static void collect(struct inputs *in, const char *path, bool given, int depth)
+{
+    struct stat st;
+    if (strcmp(path, "-") == 0) {
+        add_input(in, path, true);
+        return;
+    }
+    if (stat(path, &st) != 0) {
+        add_unreadable(in, path, strerror(errno));
+        return;
+    }
+    if (S_ISDIR(st.st_mode))
+        collect_dir(in, path, &st, depth);
+    else if (given)
+        /* Named on the command line: read it, whatever it is (a pipe from
+         * process substitution is fine); libpcap says if not. */
+        add_input(in, path, true);
+    else
+        collect_found_file(in, path, &st);
 }
 
 void inputs_collect(struct inputs *in, const char *path)
