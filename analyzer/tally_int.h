@@ -22,6 +22,10 @@
 #include "smtpreply.h"
 #include "tally.h"
 
+/* ------------------------------------------------------------------ */
+/* cmd_tally.c                                                        */
+
+/* The command line, read once; every job reads it, none writes it. */
 struct options {
     enum out_format format;
     bool replies;           /* --replies: one JSON line per reply */
@@ -44,6 +48,7 @@ struct progress {
     _Atomic uint64_t done;
 };
 
+/* Redraws the progress bar on stderr. */
 void progress_print(struct progress *pr);
 
 /* What the core holds for one file's flows, against --max-memory
@@ -52,6 +57,10 @@ struct mem_budget {
     uint64_t used, peak, limit, refused;
 };
 
+/* ------------------------------------------------------------------ */
+/* flows and jobs, shared by capture.c, flows.c, events.c and jobs.c  */
+
+/* Response times kept per session for its median (events.c). */
 #define RT_SAMPLES 1024
 
 struct flow_key {
