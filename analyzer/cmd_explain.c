@@ -294,12 +294,51 @@ static void print_text(FILE *out, const struct explain_arg *a)
     }
 }
 
+/* Explains each argument in turn (as one JSON array when there are
+ * several); 2 if any is neither a code nor a reply line. */
+static int explain_args(const char **args, int nargs, bool json)
+{
+    int status = EXIT_OK, printed = 0;
+    json_t *array = NULL, *single = NULL;
+    if (json && nargs > 1)
+        array = json_array();
+
+    for (int i = 0; i < nargs; i++) {
+        struct explain_arg a;
+        const char *why = "";
+        if (!classify(args[i], &a, &why)) {
+            fprintf(stderr, "smtpreply explain: %s: %s\n", args[i], why);
+            status = EXIT_USAGE;
+            continue;
+        }
+        if (json) {
+            json_t *o = arg_json(&a);
+            if (array)
+                json_array_append_new(array, o);
+            else
+                single = o;
+        } else {
+            if (printed)
+                fputc('\n', stdout);
+            print_text(stdout, &a);
+        }
+        printed++;
+    }
+    if (array) {
+        kbfmt_dump(array, stdout);
+        json_decref(array);
+    } else if (single) {
+        kbfmt_dump(single, stdout);
+        json_decref(single);
+    }
+    return status;
+}
+
 int cmd_explain(int argc, char **argv)
 {
     static const char *const formats[] = {"text", "json", NULL};
     bool json = false;
-    int status = EXIT_OK, nargs = 0, printed = 0;
-    json_t *array = NULL, *single = NULL;
+    int status = EXIT_OK, nargs = 0;
     const char **args = calloc((size_t)argc + 1, sizeof *args);
 
     if (args == NULL) {
@@ -343,37 +382,7 @@ int cmd_explain(int argc, char **argv)
         status = EXIT_USAGE;
         goto done;
     }
-    if (json && nargs > 1)
-        array = json_array();
-
-    for (int i = 0; i < nargs; i++) {
-        struct explain_arg a;
-        const char *why = "";
-        if (!classify(args[i], &a, &why)) {
-            fprintf(stderr, "smtpreply explain: %s: %s\n", args[i], why);
-            status = EXIT_USAGE;
-            continue;
-        }
-        if (json) {
-            json_t *o = arg_json(&a);
-            if (array)
-                json_array_append_new(array, o);
-            else
-                single = o;
-        } else {
-            if (printed)
-                fputc('\n', stdout);
-            print_text(stdout, &a);
-        }
-        printed++;
-    }
-    if (array) {
-        kbfmt_dump(array, stdout);
-        json_decref(array);
-    } else if (single) {
-        kbfmt_dump(single, stdout);
-        json_decref(single);
-    }
+    status = explain_args(args, nargs, json);
 done:
     free(args);
     return status;
