@@ -14,6 +14,27 @@
 
 enum codes_format { FMT_TEXT, FMT_JSON, FMT_CSV };
 
+enum { OPT_JSON = CLI_FIRST_ID, OPT_CSV, OPT_FORMAT };
+
+static const struct cli_option options[] = {
+    {OPT_FORMAT, "--format", NULL, "FORMAT",
+     "text (the default), json or csv; also --format=FORMAT", 0},
+    {OPT_JSON, "--json", NULL, NULL,
+     "the same as --format json: one JSON object\n"
+     "{\"codes\": [...], \"enhanced\": [...], \"subjects\": [...]}\n"
+     "(each code as `explain --json` prints it)", 0},
+    {OPT_CSV, "--csv", NULL, NULL,
+     "the same as --format csv: CSV with the header\n"
+     "kind,code,class,category,status,meaning,rfc,commands,notes\n"
+     "(kind is basic or enhanced; lists are joined with \"; \")", 0},
+    CLI_OPT_HELP,
+    CLI_OPT_VERSION,
+    {0, NULL, NULL, NULL, NULL, 0},
+};
+
+/* codes takes no arguments: any is "unknown argument", also after "--". */
+static const struct cli_spec spec = {"smtpreply codes", options, "argument", false, "see", 14};
+
 static void usage(FILE *out)
 {
     fprintf(out,
@@ -24,17 +45,8 @@ static void usage(FILE *out)
             "seen on web lists), then the IANA enhanced status code registry\n"
             "(X.0.0 ... X.7.30) and the RFC 3463 subjects.\n"
             "\n"
-            "Options:\n"
-            "  --format FORMAT, --format=FORMAT\n"
-            "              text (the default), json or csv\n"
-            "  --json      the same as --format json: one JSON object\n"
-            "              {\"codes\": [...], \"enhanced\": [...], \"subjects\": [...]}\n"
-            "              (each code as `explain --json` prints it)\n"
-            "  --csv       the same as --format csv: CSV with the header\n"
-            "              kind,code,class,category,status,meaning,rfc,commands,notes\n"
-            "              (kind is basic or enhanced; lists are joined with \"; \")\n"
-            "  -h, --help  this help\n"
-            "  --version   print the version\n");
+            "Options:\n");
+    cli_print_options(out, &spec, false);
 }
 
 /* RFC 4180 field: quoted when it holds a comma, quote or line break. */
@@ -226,33 +238,32 @@ int cmd_codes(int argc, char **argv)
     /* In the order of enum codes_format. */
     static const char *const formats[] = {"text", "json", "csv", NULL};
     enum codes_format fmt = FMT_TEXT;
-    for (int i = 1; i < argc; i++) {
-        const char *val;
-        int got, k;
-        if (cli_is_help(argv[i])) {
+    struct cli_parser cp;
+    int id, k;
+    cli_init(&cp, &spec, argc, argv);
+    while ((id = cli_next(&cp)) != CLI_END) {
+        switch (id) {
+        case CLI_HELP:
             usage(stdout);
             return EXIT_OK;
-        } else if (strcmp(argv[i], "--version") == 0) {
+        case CLI_VERSION:
             cli_print_version();
             return EXIT_OK;
-        } else if (strcmp(argv[i], "--json") == 0) {
+        case OPT_JSON:
             fmt = FMT_JSON;
-        } else if (strcmp(argv[i], "--csv") == 0) {
+            break;
+        case OPT_CSV:
             fmt = FMT_CSV;
-        } else if ((got = cli_option_value("smtpreply codes", argc, argv, &i, "--format",
-                                           &val)) != 0) {
-            if (got < 0 || (k = cli_format("smtpreply codes", val, formats)) < 0)
+            break;
+        case OPT_FORMAT:
+            if ((k = cli_format("smtpreply codes", cp.value, formats)) < 0)
                 return EXIT_USAGE;
             fmt = (enum codes_format)k;
-        } else if (strcmp(argv[i], "--") == 0) {
-            /* The end of options; codes takes no other argument. */
-            if (i + 1 < argc) {
-                fprintf(stderr, "smtpreply codes: unknown argument %s (see --help)\n",
-                        argv[i + 1]);
-                return EXIT_USAGE;
-            }
-        } else {
-            fprintf(stderr, "smtpreply codes: unknown argument %s (see --help)\n", argv[i]);
+            break;
+        case CLI_ARG:
+            fprintf(stderr, "smtpreply codes: unknown argument %s (see --help)\n", cp.value);
+            return EXIT_USAGE;
+        default:
             return EXIT_USAGE;
         }
     }

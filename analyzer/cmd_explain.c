@@ -30,6 +30,21 @@ struct explain_arg {
     const char *bad_esc_note; /* text starts like an enhanced code but is not one */
 };
 
+enum { OPT_JSON = CLI_FIRST_ID, OPT_FORMAT };
+
+static const struct cli_option options[] = {
+    {OPT_FORMAT, "--format", NULL, "FORMAT",
+     "text (the default) or json: one JSON object per ARG (an array\n"
+     "when there are several); also --format=FORMAT", 0},
+    {OPT_JSON, "--json", NULL, NULL, "the same as --format json", 0},
+    CLI_OPT_DASHDASH("ARGs"),
+    CLI_OPT_HELP,
+    CLI_OPT_VERSION,
+    {0, NULL, NULL, NULL, NULL, 0},
+};
+
+static const struct cli_spec spec = {"smtpreply explain", options, "option", false, "see", 14};
+
 static void usage(FILE *out)
 {
     fprintf(out,
@@ -45,14 +60,9 @@ static void usage(FILE *out)
             "advice, the enhanced code's meaning (RFC 3463, IANA registry), meanings\n"
             "specific to a command, and notes on folklore meanings.\n"
             "\n"
-            "Options:\n"
-            "  --format FORMAT, --format=FORMAT\n"
-            "              text (the default) or json: one JSON object per ARG (an array\n"
-            "              when there are several)\n"
-            "  --json      the same as --format json\n"
-            "  --          the arguments after it are ARGs, even if they start with -\n"
-            "  -h, --help  this help\n"
-            "  --version   print the version\n"
+            "Options:\n");
+    cli_print_options(out, &spec, false);
+    fprintf(out,
             "\n"
             "Exit status: 0 all explained; 2 an ARG was not a code or reply line\n"
             "(the others are still printed), or a usage error.\n");
@@ -284,55 +294,12 @@ static void print_text(FILE *out, const struct explain_arg *a)
     }
 }
 
-int cmd_explain(int argc, char **argv)
+/* Explains each argument in turn (as one JSON array when there are
+ * several); 2 if any is neither a code nor a reply line. */
+static int explain_args(const char **args, int nargs, bool json)
 {
-    static const char *const formats[] = {"text", "json", NULL};
-    bool json = false, options_done = false;
-    int status = EXIT_OK, nargs = 0, printed = 0;
+    int status = EXIT_OK, printed = 0;
     json_t *array = NULL, *single = NULL;
-    const char **args = calloc((size_t)argc + 1, sizeof *args);
-
-    if (args == NULL) {
-        fprintf(stderr, "smtpreply explain: out of memory\n");
-        return EXIT_USAGE;
-    }
-    for (int i = 1; i < argc; i++) {
-        const char *val;
-        int got;
-        if (options_done || argv[i][0] != '-' || argv[i][1] == '\0') {
-            args[nargs++] = argv[i];
-            continue;
-        }
-        if (strcmp(argv[i], "--") == 0) {
-            options_done = true;
-        } else if (cli_is_help(argv[i])) {
-            usage(stdout);
-            goto done;
-        } else if (strcmp(argv[i], "--version") == 0) {
-            cli_print_version();
-            goto done;
-        } else if (strcmp(argv[i], "--json") == 0) {
-            json = true;
-        } else if ((got = cli_option_value("smtpreply explain", argc, argv, &i, "--format",
-                                           &val)) != 0) {
-            int k = got > 0 ? cli_format("smtpreply explain", val, formats) : -1;
-            if (k < 0) {
-                status = EXIT_USAGE;
-                goto done;
-            }
-            json = k == 1;
-        } else {
-            fprintf(stderr, "smtpreply explain: unknown option %s (see --help)\n", argv[i]);
-            status = EXIT_USAGE;
-            goto done;
-        }
-    }
-    if (nargs == 0) {
-        /* One line: the whole help would bury the mistake. */
-        fprintf(stderr, "smtpreply explain: no code given (see smtpreply explain --help)\n");
-        status = EXIT_USAGE;
-        goto done;
-    }
     if (json && nargs > 1)
         array = json_array();
 
@@ -364,6 +331,58 @@ int cmd_explain(int argc, char **argv)
         kbfmt_dump(single, stdout);
         json_decref(single);
     }
+    return status;
+}
+
+int cmd_explain(int argc, char **argv)
+{
+    static const char *const formats[] = {"text", "json", NULL};
+    bool json = false;
+    int status = EXIT_OK, nargs = 0;
+    const char **args = calloc((size_t)argc + 1, sizeof *args);
+
+    if (args == NULL) {
+        fprintf(stderr, "smtpreply explain: out of memory\n");
+        return EXIT_USAGE;
+    }
+    struct cli_parser cp;
+    int id;
+    cli_init(&cp, &spec, argc, argv);
+    while ((id = cli_next(&cp)) != CLI_END) {
+        int k;
+        switch (id) {
+        case CLI_ARG:
+            args[nargs++] = cp.value;
+            break;
+        case CLI_HELP:
+            usage(stdout);
+            goto done;
+        case CLI_VERSION:
+            cli_print_version();
+            goto done;
+        case OPT_JSON:
+            json = true;
+            break;
+        case OPT_FORMAT:
+            k = cli_format("smtpreply explain", cp.value, formats);
+            if (k < 0) {
+                status = EXIT_USAGE;
+                goto done;
+            }
+            json = k == 1;
+            break;
+        default:
+            status = EXIT_USAGE;
+            goto done;
+        }
+    }
+    if (nargs == 0) {
+        /* One line: the whole help would bury the mistake. */
+        fprintf(stderr, "smtpreply explain: no code given (see smtpreply explain --help)\n");
+        status = EXIT_USAGE;
+        goto done;
+    }
+    status = explain_args(args, nargs, json);
 done:
     free(args);
     return status;

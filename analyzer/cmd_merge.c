@@ -16,6 +16,22 @@
 
 #include "cli.h"
 
+enum { OPT_OUTPUT = CLI_FIRST_ID, OPT_JSON, OPT_FORMAT };
+
+/* The output is a summary, JSON only; the spellings every other command
+ * takes are accepted (--json everywhere). */
+static const struct cli_option options[] = {
+    {OPT_OUTPUT, "--output", "-o", "FILE", "write to FILE instead of standard output", 0},
+    {OPT_JSON, "--json", NULL, NULL, "accepted: the output is always JSON", 0},
+    {OPT_FORMAT, "--format", NULL, "json", "accepted: the output is always JSON", 0},
+    CLI_OPT_DASHDASH("summaries"),
+    CLI_OPT_HELP,
+    CLI_OPT_VERSION,
+    {0, NULL, NULL, NULL, NULL, 0},
+};
+
+static const struct cli_spec spec = {"smtpreply merge", options, "option", true, "see", 22};
+
 static void usage(FILE *out)
 {
     fprintf(out,
@@ -25,11 +41,9 @@ static void usage(FILE *out)
             "(for example one per machine or per day) into one summary with the same\n"
             "keys: files and sessions concatenated in argument order, totals added.\n"
             "Merging is associative: merged summaries can be merged again.\n"
-            "\n"
-            "  -o, --output FILE  write to FILE instead of standard output\n"
-            "  --json, --format json  accepted: the output is always JSON\n"
-            "  --          the arguments after it are summaries, even if they start with -\n"
-            "  -h, --help  this help;  --version  the version\n"
+            "\n");
+    cli_print_options(out, &spec, false);
+    fprintf(out,
             "\n"
             "Exit status: 0 merged, 2 usage error or an input that is not a summary.\n");
 }
@@ -71,116 +85,113 @@ static int add_into(json_t *dst, json_t *src)
     return 0;
 }
 
+/* Adds one summary (a path, or "-") into files, sessions and totals;
+ * false after saying why not. */
+static bool merge_one(const char *a, json_t *files, json_t *sessions, json_t *totals)
+{
+    json_error_t err;
+    json_t *doc = strcmp(a, "-") == 0 ? json_loadf(stdin, 0, &err) : json_load_file(a, 0, &err);
+    json_t *f = doc ? json_object_get(doc, "files") : NULL;
+    json_t *s = doc ? json_object_get(doc, "sessions") : NULL;
+    json_t *t = doc ? json_object_get(doc, "totals") : NULL;
+    if (doc == NULL) {
+        fprintf(stderr, "smtpreply merge: %s: %s (line %d)\n", a, err.text, err.line);
+        return false;
+    }
+    if (!json_is_array(f) || !json_is_array(s) || !json_is_object(t)) {
+        fprintf(stderr, "smtpreply merge: %s: not a smtpreply JSON summary "
+                        "(needs files, sessions, totals)\n", a);
+        json_decref(doc);
+        return false;
+    }
+    json_array_extend(files, f);
+    json_array_extend(sessions, s);
+    if (add_into(totals, t) != 0) {
+        fprintf(stderr, "smtpreply merge: %s: totals do not match the others' shape\n", a);
+        json_decref(doc);
+        return false;
+    }
+    json_decref(doc);
+    return true;
+}
+
+/* Writes the merged summary to outfile (NULL: standard output). */
+static int merge_write(const char *outfile, json_t *files, json_t *sessions, json_t *totals)
+{
+    FILE *out = stdout;
+    if (outfile && (out = fopen(outfile, "w")) == NULL) {
+        fprintf(stderr, "smtpreply merge: %s: %s\n", outfile, strerror(errno));
+        return EXIT_USAGE;
+    }
+    json_t *root = json_object();
+    int werr = 0, status = EXIT_OK;
+    json_object_set(root, "files", files);
+    json_object_set(root, "sessions", sessions);
+    json_object_set(root, "totals", totals);
+    /* A failed write can leave nothing for fclose to fail on (the flush
+     * that failed dropped its bytes): look at every step.  Standard output
+     * is checked in main. */
+    if (json_dumpf(root, out, JSON_INDENT(2) | JSON_SORT_KEYS) != 0 || fputc('\n', out) == EOF ||
+        ferror(out))
+        werr = errno ? errno : EIO;
+    json_decref(root);
+    if (out != stdout) {
+        if (fclose(out) != 0 && werr == 0)
+            werr = errno;
+        if (werr) {
+            fprintf(stderr, "smtpreply merge: %s: %s\n", outfile, strerror(werr));
+            status = EXIT_USAGE;
+        }
+    }
+    return status;
+}
+
 int cmd_merge(int argc, char **argv)
 {
+    static const char *const names[] = {"json", NULL};
     const char *outfile = NULL;
     json_t *files = json_array(), *sessions = json_array(), *totals = json_object();
     int status = EXIT_OK, inputs = 0;
-    bool options_done = false;
+    struct cli_parser cp;
+    int id;
 
-    for (int i = 1; i < argc; i++) {
-        const char *a = argv[i];
-        if (!options_done && a[0] == '-' && a[1] != '\0') {
-            if (strcmp(a, "--") == 0) {
-                options_done = true;
-                continue;
-            }
-            if (cli_is_help(a)) {
-                usage(stdout);
-                goto out;
-            }
-            if (strcmp(a, "--version") == 0) {
-                cli_print_version();
-                goto out;
-            }
-            const char *val = NULL;
-            int got;
-            if ((got = cli_option_value("smtpreply merge", argc, argv, &i, "-o", &val)) != 0 ||
-                (got = cli_option_value("smtpreply merge", argc, argv, &i, "--output", &val)) != 0) {
-                if (got < 0) {
-                    status = EXIT_USAGE;
-                    goto out;
-                }
-                outfile = val;
-                continue;
-            }
-            /* The output is a summary, JSON only; the spellings every other
-             * command takes are accepted (CONTRACTS: --json everywhere). */
-            if (strcmp(a, "--json") == 0)
-                continue;
-            if ((got = cli_option_value("smtpreply merge", argc, argv, &i, "--format", &val)) != 0) {
-                static const char *const names[] = {"json", NULL};
-                if (got < 0 || cli_format("smtpreply merge", val, names) < 0) {
-                    status = EXIT_USAGE;
-                    goto out;
-                }
-                continue;
-            }
-            fprintf(stderr, "smtpreply merge: unknown option '%s' (see --help)\n", a);
-            status = EXIT_USAGE;
+    /* Summaries are read as they come, between the options. */
+    cli_init(&cp, &spec, argc, argv);
+    while (status == EXIT_OK && (id = cli_next(&cp)) != CLI_END) {
+        switch (id) {
+        case CLI_HELP:
+            usage(stdout);
             goto out;
-        }
-        json_error_t err;
-        json_t *doc = strcmp(a, "-") == 0 ? json_loadf(stdin, 0, &err) : json_load_file(a, 0, &err);
-        json_t *f = doc ? json_object_get(doc, "files") : NULL;
-        json_t *s = doc ? json_object_get(doc, "sessions") : NULL;
-        json_t *t = doc ? json_object_get(doc, "totals") : NULL;
-        if (doc == NULL) {
-            fprintf(stderr, "smtpreply merge: %s: %s (line %d)\n", a, err.text, err.line);
-            status = EXIT_USAGE;
+        case CLI_VERSION:
+            cli_print_version();
             goto out;
-        }
-        if (!json_is_array(f) || !json_is_array(s) || !json_is_object(t)) {
-            fprintf(stderr, "smtpreply merge: %s: not a smtpreply JSON summary "
-                            "(needs files, sessions, totals)\n", a);
-            json_decref(doc);
+        case OPT_OUTPUT:
+            outfile = cp.value;
+            break;
+        case OPT_JSON:
+            break;
+        case OPT_FORMAT:
+            if (cli_format("smtpreply merge", cp.value, names) < 0)
+                status = EXIT_USAGE;
+            break;
+        case CLI_ARG:
+            if (!merge_one(cp.value, files, sessions, totals))
+                status = EXIT_USAGE;
+            inputs++;
+            break;
+        default:
             status = EXIT_USAGE;
-            goto out;
+            break;
         }
-        json_array_extend(files, f);
-        json_array_extend(sessions, s);
-        if (add_into(totals, t) != 0) {
-            fprintf(stderr, "smtpreply merge: %s: totals do not match the others' shape\n", a);
-            json_decref(doc);
-            status = EXIT_USAGE;
-            goto out;
-        }
-        json_decref(doc);
-        inputs++;
     }
+    if (status != EXIT_OK)
+        goto out;
     if (inputs == 0) {
         fprintf(stderr, "smtpreply merge: no summary given (see --help)\n");
         status = EXIT_USAGE;
         goto out;
     }
-    {
-        FILE *out = stdout;
-        if (outfile && (out = fopen(outfile, "w")) == NULL) {
-            fprintf(stderr, "smtpreply merge: %s: %s\n", outfile, strerror(errno));
-            status = EXIT_USAGE;
-            goto out;
-        }
-        json_t *root = json_object();
-        int werr = 0;
-        json_object_set(root, "files", files);
-        json_object_set(root, "sessions", sessions);
-        json_object_set(root, "totals", totals);
-        /* A failed write can leave nothing for fclose to fail on (the
-         * flush that failed dropped its bytes): look at every step.
-         * Standard output is checked in main. */
-        if (json_dumpf(root, out, JSON_INDENT(2) | JSON_SORT_KEYS) != 0 ||
-            fputc('\n', out) == EOF || ferror(out))
-            werr = errno ? errno : EIO;
-        json_decref(root);
-        if (out != stdout) {
-            if (fclose(out) != 0 && werr == 0)
-                werr = errno;
-            if (werr) {
-                fprintf(stderr, "smtpreply merge: %s: %s\n", outfile, strerror(werr));
-                status = EXIT_USAGE;
-            }
-        }
-    }
+    status = merge_write(outfile, files, sessions, totals);
 out:
     json_decref(files);
     json_decref(sessions);

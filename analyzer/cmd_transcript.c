@@ -101,6 +101,23 @@ static int read_all(const char *path, char **out, size_t *out_len)
     return 0;
 }
 
+enum { OPT_JSON = CLI_FIRST_ID, OPT_FORMAT };
+
+static const struct cli_option options[] = {
+    {OPT_FORMAT, "--format", NULL, "text|json",
+     "text (default) or one JSON object:\n"
+     "{\"replies\": [...], \"unanswered\": [...], \"anomalies\": [...]}", 0},
+    {OPT_JSON, "--json", NULL, NULL, "same as --format json", 0},
+    {0, "--", NULL, NULL, "the argument after it is the dialogue,\neven if it starts with -",
+     CLI_DOC_ONLY},
+    CLI_OPT_HELP,
+    CLI_OPT_VERSION,
+    {0, NULL, NULL, NULL, NULL, 0},
+};
+
+static const struct cli_spec spec = {"smtpreply transcript", options, "option", false, "try",
+                                     22};
+
 static void usage(FILE *out)
 {
     fprintf(out,
@@ -112,12 +129,9 @@ static void usage(FILE *out)
             "  swaks      its output: ' -> ', '<-  ', ' ~> ', '<~  ', '**> ', '<** ' ...\n"
             "             ('===', '***' and --show-raw-text dumps are not dialogue)\n"
             "Other lines (blank, '#' comments, prose) are ignored.\n"
-            "\n"
-            "  --format text|json   text (default) or one JSON object:\n"
-            "             {\"replies\": [...], \"unanswered\": [...], \"anomalies\": [...]}\n"
-            "  --json     same as --format json\n"
-            "  --         the argument after it is the dialogue, even if it starts with -\n"
-            "  -h, --help  this help;  --version  the version\n"
+            "\n");
+    cli_print_options(out, &spec, false);
+    fprintf(out,
             "\n"
             "Exit status: 0 annotated, 2 usage error, unreadable file or no dialogue.\n");
 }
@@ -331,37 +345,39 @@ static void place_data_ends(struct run *r)
 
 int cmd_transcript(int argc, char **argv)
 {
-    bool json = false, options_done = false;
+    bool json = false;
     const char *path = NULL;
-    for (int i = 1; i < argc; i++) {
-        const char *val = NULL;
-        int got;
-        if (!options_done && strcmp(argv[i], "--") == 0) {
-            options_done = true;
-        } else if (options_done || argv[i][0] != '-' || argv[i][1] == 0) {
+    struct cli_parser cp;
+    int id;
+    cli_init(&cp, &spec, argc, argv);
+    while ((id = cli_next(&cp)) != CLI_END) {
+        static const char *const names[] = {"text", "json", NULL};
+        int k;
+        switch (id) {
+        case CLI_ARG:
             if (path) {
                 fprintf(stderr, "smtpreply transcript: one dialogue at a time (got %s and %s)\n",
-                        path, argv[i]);
+                        path, cp.value);
                 return EXIT_USAGE;
             }
-            path = argv[i];
-        } else if (cli_is_help(argv[i])) {
+            path = cp.value;
+            break;
+        case CLI_HELP:
             usage(stdout);
             return EXIT_OK;
-        } else if (strcmp(argv[i], "--version") == 0) {
+        case CLI_VERSION:
             cli_print_version();
             return EXIT_OK;
-        } else if (strcmp(argv[i], "--json") == 0) {
+        case OPT_JSON:
             json = true;
-        } else if ((got = cli_option_value("smtpreply transcript", argc, argv, &i, "--format",
-                                           &val)) != 0) {
-            static const char *const names[] = {"text", "json", NULL};
-            int k = got < 0 ? -1 : cli_format("smtpreply transcript", val, names);
+            break;
+        case OPT_FORMAT:
+            k = cli_format("smtpreply transcript", cp.value, names);
             if (k < 0)
                 return EXIT_USAGE;
             json = k == 1;
-        } else {
-            fprintf(stderr, "smtpreply transcript: unknown option %s (try --help)\n", argv[i]);
+            break;
+        default:
             return EXIT_USAGE;
         }
     }

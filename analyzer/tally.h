@@ -5,7 +5,9 @@
  *
  * Sessions are written the moment their flow ends, so the tool holds only
  * the flows alive at once plus the running totals, never a list of every
- * session in the file (issue 7: memory bounded by concurrency, not size).
+ * session in the file: memory grows with the sessions open at the same
+ * time, not with the size of the capture.  tally_int.h is the reading
+ * side's own contract.
  */
 #ifndef SMTPREPLY_TALLY_H
 #define SMTPREPLY_TALLY_H

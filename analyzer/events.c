@@ -1,0 +1,161 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * events.c - what the core reports about a flow (commands, replies,
+ * unanswered commands, TLS, anomalies) added into the flow's summary, and
+ * with --replies one JSON line per reply.
+ */
+#include <arpa/inet.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+
+#include "kbfmt.h"
+#include "tally_int.h"
+
+/* ------------------------------------------------------------------ */
+/* addresses                                                          */
+
+static void endpoint_str(uint8_t family, const uint8_t *addr, uint16_t port, char *buf,
+                         size_t size)
+{
+    char a[INET6_ADDRSTRLEN];
+    if (family == 4) {
+        inet_ntop(AF_INET, addr, a, sizeof a);
+        snprintf(buf, size, "%s:%u", a, port);
+    } else {
+        inet_ntop(AF_INET6, addr, a, sizeof a);
+        snprintf(buf, size, "[%s]:%u", a, port);
+    }
+}
+
+/* ------------------------------------------------------------------ */
+/* events                                                             */
+
+/* One --replies line, by jansson.  The reply's text is kept as sent:
+ * bytes that break UTF-8 become U+FFFD and JSON escapes the rest. */
+static void reply_line_json(struct job *j, const struct flow *f, const struct smtpreply_event *ev)
+{
+    const struct summary *s = f->sum;
+    struct sbuf *b = &j->line;
+    char esc[16];
+    b->n = 0;
+    json_t *o = json_object();
+    json_t *an = json_array();
+    for (unsigned i = 0; i < SMTPREPLY_ANOM__COUNT; i++)
+        if (ev->anomalies & ((smtpreply_anomaly_set)1 << i))
+            json_array_append_new(an, json_string(smtpreply_anomaly_name((enum smtpreply_anomaly)i)));
+    json_object_set_new(o, "anomalies", an);
+    json_object_set_new(o, "class", json_integer(ev->code / 100));
+    json_object_set_new(o, "client", kbfmt_string_lossy(s->client, strlen(s->client)));
+    json_object_set_new(o, "code", json_integer(ev->code));
+    json_object_set_new(o, "command", ev->has_cmd && ev->cmd.verb[0]
+                                          ? kbfmt_string_lossy(ev->cmd.verb, strlen(ev->cmd.verb))
+                                          : json_null());
+    json_object_set_new(o, "enhanced", ev->has_esc ? json_string(smtpreply_esc_format(
+                                                         &ev->esc, esc, sizeof esc))
+                                                   : json_null());
+    json_object_set_new(o, "file", kbfmt_string_lossy(j->fr->path, strlen(j->fr->path)));
+    json_object_set_new(o, "rt_ms", ev->rt_us >= 0 ? json_real((double)ev->rt_us / 1000.0)
+                                                   : json_null());
+    json_object_set_new(o, "server", kbfmt_string_lossy(s->server, strlen(s->server)));
+    json_object_set_new(o, "stage", json_string(smtpreply_stage_name(ev->stage)));
+    json_object_set_new(o, "text", kbfmt_string_lossy(ev->text ? ev->text : "", ev->text_len));
+    json_object_set_new(o, "ts", fixed_json(ev->ts_us, 6));
+    sb_json(b, o, JSON_COMPACT);
+    sb_putc(b, '\n');
+    if (j->direct)
+        fwrite(b->p, 1, b->n, j->direct->fp);
+    else
+        spool_line(j->spool, b->p, b->n);
+}
+
+/* Names the client and the server once the core knows which is which. */
+static void fill_endpoints(struct flow *f)
+{
+    struct smtpreply_conn_stats cs;
+    struct summary *s = f->sum;
+    smtpreply_conn_stats(f->conn, &cs);
+    const uint8_t *ca = cs.server_is_b ? f->key.a : f->key.b;
+    const uint8_t *sa = cs.server_is_b ? f->key.b : f->key.a;
+    uint16_t cp = cs.server_is_b ? f->key.pa : f->key.pb;
+    uint16_t sp = cs.server_is_b ? f->key.pb : f->key.pa;
+    endpoint_str(f->key.family, ca, cp, s->client, sizeof s->client);
+    endpoint_str(f->key.family, sa, sp, s->server, sizeof s->server);
+}
+
+/* The summary is made when the flow turns out to be SMTP, so the many
+ * flows that never do (scans, SYN floods, other protocols) cost no more
+ * than their table entry and connection state. */
+struct summary *flow_summary(struct flow *f)
+{
+    if (f->sum == NULL) {
+        f->sum = calloc(1, sizeof *f->sum);
+        if (f->sum) {
+            f->sum->start_ns = f->start_ns;
+            fill_endpoints(f);
+        }
+    }
+    return f->sum;
+}
+
+void flow_on_event(void *user, const struct smtpreply_event *ev)
+{
+    struct flow *f = user;
+    struct summary *s = flow_summary(f);
+    if (s == NULL)
+        return;
+    /* Only the set bits: most events carry none. */
+    for (smtpreply_anomaly_set set = ev->anomalies; set; set &= set - 1) {
+        unsigned i = (unsigned)__builtin_ctzll((unsigned long long)set);
+        if (i < SMTPREPLY_ANOM__COUNT)
+            s->anomalies[i]++;
+    }
+    switch (ev->type) {
+    case SMTPREPLY_EV_COMMAND:
+        s->commands++;
+        f->last_cmd_starttls = ev->cmd.cmd == SMTPREPLY_CMD_STARTTLS;
+        break;
+    case SMTPREPLY_EV_REPLY:
+        s->replies++;
+        count_add(&s->codes, ev->code, 1);
+        if (ev->has_esc)
+            count_add(&s->enhanced, esc_key(&ev->esc), 1);
+        if (ev->rt_us >= 0) {
+            int64_t us = ev->rt_us;
+            if (s->rt_n == 0 || us < s->rt_min_us) s->rt_min_us = us;
+            if (s->rt_n == 0 || us > s->rt_max_us) s->rt_max_us = us;
+            /* A bounded sample: the median is exact up to RT_SAMPLES
+             * timed replies per session; past that, each later reply
+             * replaces a deterministic slot (still bounded memory). */
+            size_t slot = (size_t)(s->rt_n % RT_SAMPLES);
+            if (slot >= f->rt_cap) {
+                uint32_t cap = f->rt_cap ? f->rt_cap * 2 : 16;
+                if (cap > RT_SAMPLES)
+                    cap = RT_SAMPLES;
+                int64_t *v = realloc(f->rt, cap * sizeof *v);
+                if (v != NULL) {
+                    f->rt = v;
+                    f->rt_cap = cap;
+                }
+            }
+            if (slot < f->rt_cap)
+                f->rt[slot] = us;
+            s->rt_n++;
+        }
+        if (f->job->opt->replies)
+            reply_line_json(f->job, f, ev);
+        break;
+    case SMTPREPLY_EV_UNANSWERED:
+        s->unanswered++;
+        break;
+    case SMTPREPLY_EV_TLS:
+        if (f->last_cmd_starttls)
+            s->starttls = true;
+        else
+            s->implicit_tls = true;
+        break;
+    case SMTPREPLY_EV_ANOMALY:
+        break;
+    }
+}

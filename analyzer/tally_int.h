@@ -1,0 +1,187 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * tally_int.h - the contract between the files of `smtpreply tally`:
+ *   cmd_tally.c  the options and the run as a whole
+ *   inputs.c     finding the inputs (arguments, directories walked)
+ *   capture.c    reading one capture through its read-ahead ring
+ *   flows.c      the flow table: key, hash, LRU lists, sweep, eviction
+ *   events.c     what the core reports about a flow, into its summary
+ *   jobs.c       one job per capture: in turn, or by -j workers and spools
+ * tally.h is the other side: the summary and the writer (tally_out.c).
+ */
+#ifndef SMTPREPLY_TALLY_INT_H
+#define SMTPREPLY_TALLY_INT_H
+
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <sys/types.h>
+
+#include "decode.h"
+#include "smtpreply.h"
+#include "tally.h"
+
+/* ------------------------------------------------------------------ */
+/* cmd_tally.c                                                        */
+
+/* The command line, read once; every job reads it, none writes it. */
+struct options {
+    enum out_format format;
+    bool replies;           /* --replies: one JSON line per reply */
+    bool quiet;
+    const char *outfile;
+    const char *filter;
+    uint16_t ports[64];
+    size_t nports;
+    struct smtpreply_limits limits;
+    uint32_t max_flows;
+    double idle_timeout;    /* seconds of capture time */
+    uint64_t max_memory;    /* bytes the core may hold for one file's flows */
+    uint32_t jobs;          /* files read at once */
+};
+
+/* Progress on a terminal: bytes of input consumed, added by the workers. */
+struct progress {
+    bool on;
+    uint64_t total;
+    _Atomic uint64_t done;
+};
+
+/* Redraws the progress bar on stderr. */
+void progress_print(struct progress *pr);
+
+/* What the core holds for one file's flows, against --max-memory
+ * (flows.c gives the core an allocator that keeps it). */
+struct mem_budget {
+    uint64_t used, peak, limit, refused;
+};
+
+/* ------------------------------------------------------------------ */
+/* flows and jobs, shared by capture.c, flows.c, events.c and jobs.c  */
+
+/* Response times kept per session for its median (events.c). */
+#define RT_SAMPLES 1024
+
+struct flow_key {
+    uint8_t family;
+    uint8_t a[16], b[16];
+    uint16_t pa, pb;
+};
+
+struct job;
+
+struct flow {
+    struct flow_key key;        /* a = source of the first segment */
+    uint64_t hash;
+    bool fin[2];
+    bool closing;
+    bool last_cmd_starttls;
+    double last_seen;           /* seconds, for the timeouts */
+    int64_t start_ns, last_ns;  /* the same times, exact, for the output */
+    struct flow *prev, *next;   /* LRU list (open or closing), oldest first */
+    struct smtpreply_conn *conn;
+    struct job *job;
+    struct summary *sum;        /* made at the first event */
+    int64_t *rt;                /* response-time samples (us), for the median */
+    uint32_t rt_cap;
+};
+
+/* One capture file being read, by the main thread or a -j worker. */
+struct job {
+    const struct options *opt;
+    struct file_result *fr;
+    struct progress *progress;
+    bool show_progress;         /* the main thread reads this file itself */
+    /* where results go: straight to the writer, or to a spool for -j */
+    struct output *direct;
+    FILE *spool;
+    /* flow table: open addressing over pointers, backward-shift deletion */
+    struct flow **table;
+    size_t cap, count;
+    struct flow *open_head, *open_tail;
+    struct flow *close_head, *close_tail;
+    struct mem_budget mem;
+    struct sbuf line;           /* one --replies line being built */
+    struct sbuf render;         /* -j, JSON: one session's object */
+    _Atomic bool finished;
+};
+
+/* ------------------------------------------------------------------ */
+/* inputs.c                                                           */
+
+struct inputs {
+    struct file_result *v;
+    size_t n, cap;
+    bool trouble;
+    /* Directories already walked (device, inode): a symlink back to one
+     * would otherwise make the walk read it again and again, or blow up
+     * exponentially with two such links. */
+    struct dir_id {
+        dev_t dev;
+        ino_t ino;
+    } *dirs;
+    size_t ndirs, dirs_cap;
+};
+
+/* Adds an input named on the command line: a file (read whatever it is;
+ * libpcap says if it is not a capture), "-" for standard input, or a
+ * directory walked in sorted order, where only regular files that start
+ * with a capture magic number are read and the others listed as skipped.
+ * An input that cannot be read is listed and said on stderr at once. */
+void inputs_collect(struct inputs *in, const char *path);
+void inputs_free(struct inputs *in);
+
+/* ------------------------------------------------------------------ */
+/* jobs.c                                                             */
+
+/* A finished session, or one --replies line, into a -j worker's spool.
+ * json, if not NULL, is the session's JSON object, made in the worker. */
+void spool_session(FILE *sp, const struct summary *s, const struct sbuf *json);
+void spool_line(FILE *sp, const char *p, size_t n);
+/* Records a problem of the job's file; trouble: exit status 1. */
+void job_problem(struct job *j, const char *msg, bool trouble);
+/* Reads every capture of in, one after the other, straight to o. */
+void run_serial(struct inputs *in, const struct options *opt, struct output *o,
+                struct progress *pr);
+/* Reads the captures with nthreads workers and writes their results to o
+ * in file order; false (nothing read) if no thread could be started. */
+bool run_parallel(struct inputs *in, const struct options *opt, struct output *o,
+                  struct progress *pr, uint32_t nthreads);
+
+/* ------------------------------------------------------------------ */
+/* capture.c                                                          */
+
+/* Reads one capture into its flows; results go to the writer or the spool.
+ * Problems are recorded in the file's result and printed by the caller, in
+ * file order. */
+void run_job(struct job *j);
+
+/* ------------------------------------------------------------------ */
+/* flows.c                                                            */
+
+/* The hash of a flow key, the same for both directions. */
+uint64_t flow_hash(const struct flow_key *k);
+/* The flow of key k (hash h), if it exists: no insertion, no eviction. */
+struct flow *flow_lookup(const struct job *j, const struct flow_key *k, uint64_t h);
+/* Hands one TCP segment (key k, hash h; frame n at capture time now) to
+ * its flow, made first if new (the least recently seen makes room when
+ * the table is full); a flow closed both ways or reset starts closing. */
+void flow_segment(struct job *j, const struct flow_key *k, uint64_t h,
+                  const struct tcp_segment *seg, double now, int64_t now_ns, uint64_t n);
+/* Ends the flows closed more than 5 s of capture time ago and those idle
+ * past --idle-timeout. */
+void flow_sweep(struct job *j, double now);
+/* Ends every flow: the capture is over. */
+void flow_end_all(struct job *j);
+
+/* ------------------------------------------------------------------ */
+/* events.c                                                           */
+
+/* The core's event callback; user is the flow. */
+void flow_on_event(void *user, const struct smtpreply_event *ev);
+/* The flow's summary, made (client and server named) at its first use;
+ * NULL if out of memory. */
+struct summary *flow_summary(struct flow *f);
+
+#endif
