@@ -391,6 +391,9 @@ void smtpreply_session_gap(struct smtpreply_session *s, enum smtpreply_dir dir,
         switch (s->c.mode) {
         case C_BDAT:
             /* The lost bytes count against the chunk first. */
+            s->c.bdat_started = true;
+            s->c.bdat_refused = false;
+            s->c.peek_n = 0;
             if (missing < s->c.bdat_left) {
                 s->c.bdat_left -= missing;
                 return;
@@ -487,8 +490,10 @@ void smtpreply_session_prefetch(const struct smtpreply_session *s)
 
 uint64_t smtpreply_session_chunk_skip(struct smtpreply_session *s, uint64_t n)
 {
-    if (!s || s->c.mode != C_BDAT || (s->stats.flags & SMTPREPLY_SESSION_ENCRYPTED))
+    if (!s || s->c.mode != C_BDAT || s->c.bdat_refused ||
+        (s->stats.flags & SMTPREPLY_SESSION_ENCRYPTED))
         return 0;
+    s->c.bdat_started = true;
     uint64_t k = n < s->c.bdat_left ? n : s->c.bdat_left;
     s->c.bdat_left -= k;
     if (s->c.bdat_left == 0)

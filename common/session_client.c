@@ -164,22 +164,45 @@ static void uppercase_verb(char *dst, size_t dstsize, const uint8_t *src, size_t
     dst[n] = 0;
 }
 
-/* Parses "BDAT <size> [LAST]"; false for a bad size. */
+/* RFC 3030 §2: bdat-cmd = "BDAT" SP chunk-size [ SP end-marker ] CRLF,
+ * chunk-size = 1*DIGIT, end-marker = "LAST".  A size takes 1 to 19 digits
+ * and at most 2^63-1 (what a client can count; "0" is valid, as BDAT 0
+ * LAST ends a message).  Repeated spaces are tolerated, as servers split
+ * on blanks.  False for anything else: then no chunk is read. */
 static bool parse_bdat(const uint8_t *p, size_t len, size_t verb_len, uint64_t *size)
 {
     size_t i = verb_len;
+    if (i >= len || p[i] != ' ')
+        return false;
     while (i < len && p[i] == ' ')
         i++;
     size_t start = i;
     uint64_t v = 0;
     while (i < len && p[i] >= '0' && p[i] <= '9') {
-        if (v > (UINT64_MAX - 9) / 10)
+        if (i - start == 19)
             return false;
-        v = v * 10 + (uint64_t)(p[i] - '0');
+        v = v * 10 + (uint64_t)(p[i] - '0'); /* 19 digits fit in 64 bits */
         i++;
     }
-    if (i == start || (i < len && p[i] != ' '))
+    if (i == start || v > (uint64_t)INT64_MAX)
         return false;
+    if (i < len && p[i] != ' ')
+        return false;
+    while (i < len && p[i] == ' ')
+        i++;
+    if (i < len) {
+        static const char last[4] = {'L', 'A', 'S', 'T'};
+        if (len - i < 4)
+            return false;
+        for (size_t k = 0; k < 4; k++)
+            if ((p[i + k] & 0xDFu) != (uint8_t)last[k])
+                return false;
+        i += 4;
+        while (i < len && p[i] == ' ')
+            i++;
+        if (i < len)
+            return false;
+    }
     *size = v;
     return true;
 }
@@ -210,6 +233,14 @@ static void client_command(struct smtpreply_session *s, const uint8_t *p, size_t
         limit = RFC_MAIL_LINE_MAX;
     if (total + 2 > limit)
         flags |= ANOM(COMMAND_LINE_TOO_LONG);
+
+    uint64_t bdat_size = 0;
+    bool bdat_ok = false;
+    if (cmd == SMTPREPLY_CMD_BDAT) {
+        bdat_ok = parse_bdat(p, len, vlen, &bdat_size);
+        if (!bdat_ok)
+            flags |= ANOM(BDAT_BAD_SIZE);
+    }
 
     struct pending *back = fifo_back(s);
     if ((back && must_end_group(back->ref.cmd)) || s->c.flag_next_cmd)
@@ -258,14 +289,16 @@ static void client_command(struct smtpreply_session *s, const uint8_t *p, size_t
         start_hold(s, ref.seq);
         break;
     }
-    case SMTPREPLY_CMD_BDAT: {
-        uint64_t size;
-        if (parse_bdat(p, len, vlen, &size) && size > 0) {
+    case SMTPREPLY_CMD_BDAT:
+        if (bdat_ok && bdat_size > 0) {
             s->c.mode = C_BDAT;
-            s->c.bdat_left = size;
+            s->c.bdat_left = bdat_size;
+            s->c.bdat_seq = ref.seq;
+            s->c.bdat_started = false;
+            s->c.bdat_refused = false;
+            s->c.peek_n = 0;
         }
         break;
-    }
     default:
         break;
     }
@@ -404,6 +437,52 @@ static size_t body_bytes(struct smtpreply_session *s, const uint8_t *p, size_t n
     return i;
 }
 
+/* A BDAT refused before its first chunk octet (sess_bdat_refused): the
+ * chunk follows the command line at once (RFC 3030 §2), so a client that
+ * read the refusal before sending any of it and then sends a command did
+ * not send the chunk; a server that refuses the command line reads no
+ * chunk either.  The first bytes decide: a known verb followed by SP, CR
+ * or LF is a command and the chunk is dropped; anything else is the chunk.
+ * At most sizeof peek bytes are kept (no verb is longer); they are then
+ * fed again in the mode chosen.  Returns the bytes taken. */
+static size_t bdat_peek(struct smtpreply_session *s, const uint8_t *p, size_t n, int64_t ts,
+                        uint64_t tag)
+{
+    size_t i = 0;
+    int verdict = -1; /* 1 command, 0 chunk */
+    while (i < n && verdict < 0) {
+        uint8_t b = p[i++];
+        s->c.peek[s->c.peek_n++] = b;
+        bool letter = (b >= 'A' && b <= 'Z') || (b >= 'a' && b <= 'z');
+        if (letter && s->c.peek_n < sizeof s->c.peek)
+            continue;
+        if (!letter && s->c.peek_n > 1 && (b == ' ' || b == '\r' || b == '\n'))
+            verdict = smtpreply_cmd_from_verb((const char *)s->c.peek, s->c.peek_n - 1u) !=
+                      SMTPREPLY_CMD_UNKNOWN;
+        else
+            verdict = 0;
+    }
+    if (verdict < 0)
+        return i;
+    uint8_t kept[sizeof s->c.peek];
+    uint8_t k = s->c.peek_n;
+    memcpy(kept, s->c.peek, k);
+    s->c.peek_n = 0;
+    s->c.bdat_refused = false;
+    if (verdict) {
+        s->c.mode = C_CMD;
+        s->c.bdat_left = 0;
+    }
+    sess_client_bytes(s, kept, k, ts, tag);
+    return i;
+}
+
+void sess_bdat_refused(struct smtpreply_session *s, uint64_t seq)
+{
+    if (s->c.mode == C_BDAT && s->c.bdat_seq == seq && !s->c.bdat_started)
+        s->c.bdat_refused = true;
+}
+
 void sess_client_bytes(struct smtpreply_session *s, const uint8_t *p, size_t n, int64_t ts,
                        uint64_t tag)
 {
@@ -453,6 +532,11 @@ void sess_client_bytes(struct smtpreply_session *s, const uint8_t *p, size_t n, 
             i += body_bytes(s, p + i, n - i, ts, tag);
             break;
         case C_BDAT: {
+            if (s->c.bdat_refused) {
+                i += bdat_peek(s, p + i, n - i, ts, tag);
+                break;
+            }
+            s->c.bdat_started = true;
             size_t k = n - i;
             if (k > s->c.bdat_left)
                 k = (size_t)s->c.bdat_left;

@@ -83,6 +83,12 @@ struct client_side {
     bool resync;        /* skip lines until one starts with a known verb */
     bool flag_next_cmd; /* the next command was sent before a refusal: pipelining */
     uint64_t bdat_left; /* C_BDAT: octets of the chunk still to come */
+    uint64_t bdat_seq;  /* C_BDAT: the BDAT whose chunk is being counted */
+    bool bdat_started;  /* C_BDAT: a chunk octet (or a gap) was seen */
+    bool bdat_refused;  /* C_BDAT: refused before its first octet; the next
+                           bytes decide whether a chunk follows at all */
+    uint8_t peek_n;     /* bdat_refused: bytes of peek[] kept so far */
+    uint8_t peek[10];   /* bdat_refused: the first bytes after the refusal */
     /* C_BODY: the DATA body, scanned line by line without copying. */
     struct {
         bool gap;          /* a gap fell inside the body: a verb line may end it */
@@ -215,6 +221,8 @@ void sess_body_end(struct smtpreply_session *s, smtpreply_anomaly_set flags, int
                    uint64_t tag);
 void sess_client_bytes(struct smtpreply_session *s, const uint8_t *p, size_t n, int64_t ts,
                        uint64_t tag);
+/* The reply to BDAT `seq` refused it before any chunk octet came. */
+void sess_bdat_refused(struct smtpreply_session *s, uint64_t seq);
 
 /* ---------------------------------------------------------------------- */
 /* session_server.c */

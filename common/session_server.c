@@ -67,6 +67,13 @@ static void reply_decides(struct smtpreply_session *s, const struct pending *pc,
             s->c.flag_next_cmd = true;
         sess_held_release(s);
         break;
+    case SMTPREPLY_CMD_BDAT:
+        /* RFC 3030 §2: the server answers a BDAT once its chunk is in.  A
+         * refusal before the first chunk octet refuses the command line
+         * itself; the client's next bytes say whether a chunk follows. */
+        if (code / 100 == 4 || code / 100 == 5)
+            sess_bdat_refused(s, pc->ref.seq);
+        break;
     case SMTPREPLY_CMD_STARTTLS:
         if (!hold_released)
             return;

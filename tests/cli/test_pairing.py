@@ -30,11 +30,6 @@ FOLDERS = [("repo", os.path.join(SRCDIR, "captures")),
 XFAIL = {
     ("shared/suricata-verify-smtperr.pcap.pairs", "172.16.2.159:49274"):
         "a reply to an unterminated last command line",
-    ("shared/zeek-smtp-bdat-cmd-invalid.pcapng.pairs", "127.0.0.1:52364"): "BDAT bad size",
-    ("peers/sv-smtp-bdat-bad-tail-next-mail.pcap.pairs", "172.19.0.1:47968"): "BDAT bad size",
-    ("peers/sv-smtp-bdat-bad-tail-reply-queue.pcap.pairs", "192.0.2.1:41414"): "BDAT bad size",
-    ("peers/zeek-smtp-bdat-cmd-chunk-size-overflow.pcap.pairs", "127.0.0.1:41610"):
-        "BDAT bad size",
     ("peers/sv-detect-email-received.pcap.pairs", "1.1.1.1:5555"): "glued greeting",
     ("peers/sv-smtp-bug-6053.pcap.pairs", "1.1.1.1:5555"): "glued greeting",
     ("peers/zeek-smtp-bdat-gap.pcap.pairs", "10.0.0.1:12345"): "client-side gap",

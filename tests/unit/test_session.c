@@ -290,12 +290,47 @@ static void test_rfc3030(void)
                   "C MAIL\nC RCPT\nC RCPT\nC BDAT\nC BDAT\nC BDAT\n"
                   "R 250 reply MAIL\nR 250 reply RCPT\nR 550 reply RCPT\nR 250 bdat BDAT\n"
                   "R 250 bdat BDAT\nR 250 bdat BDAT\nC QUIT\nR 221 reply QUIT\n");
-    /* A bad size is a command without a chunk. */
+    /* A bad size is a command without a chunk, flagged. */
     expect_script("bdat-bad-size",
                   S("S:220 x\r\n", "C:BDAT xyz\r\n", "S:501 5.5.4 bad size\r\n", "C:QUIT\r\n",
                     "S:221 bye\r\n"),
                   0,
-                  "R 220 greeting -\nC BDAT\nR 501 bdat BDAT 5.5.4\nC QUIT\nR 221 reply QUIT\n");
+                  "R 220 greeting -\nC BDAT !bdat-bad-size\nR 501 bdat BDAT 5.5.4\nC QUIT\n"
+                  "R 221 reply QUIT\n");
+    /* RFC 3030 §2: only LAST may follow the size; 1-19 digits, at most
+     * 2^63-1.  None of these takes the pipelined line after it. */
+    expect_script("bdat-bad-tail",
+                  S("S:220 x\r\n", "C:BDAT 5 X\r\nMAIL FROM:<a>\r\n"
+                    "BDAT 15555555557777777777 LAST\r\nRSET\r\n"
+                    "BDAT 9223372036854775808\r\nHELP\r\n"
+                    "BDAT 9223372036854775807 LAST junk\r\nQUIT\r\n"),
+                  0,
+                  "R 220 greeting -\nC BDAT !bdat-bad-size\nC MAIL\nC BDAT !bdat-bad-size\n"
+                  "C RSET\nC BDAT !bdat-bad-size\nC HELP\nC BDAT !bdat-bad-size\nC QUIT\n"
+                  "U BDAT !command-unanswered\nU MAIL !command-unanswered\n"
+                  "U BDAT !command-unanswered\nU RSET !command-unanswered\n"
+                  "U BDAT !command-unanswered\nU HELP !command-unanswered\n"
+                  "U BDAT !command-unanswered\nU QUIT !command-unanswered\n");
+    /* The largest size is a size: the line after it is chunk data. */
+    expect_script("bdat-max-size",
+                  S("S:220 x\r\n", "C:BDAT 9223372036854775807  last\r\nQUIT\r\n"), 0,
+                  "R 220 greeting -\nC BDAT\nU BDAT !command-unanswered\n");
+    /* A valid BDAT refused before any chunk octet, then a command: no
+     * chunk was sent.  Refused before its chunk but followed by data: the
+     * data is the chunk.  Refused after the chunk began: nothing changes. */
+    expect_script("bdat-refused-early",
+                  S("S:220 x\r\n", "C:BDAT 100 LAST\r\n", "S:503 5.5.1 need MAIL\r\n",
+                    "C:QUIT\r\n", "S:221 bye\r\n"),
+                  0,
+                  "R 220 greeting -\nC BDAT\nR 503 bdat BDAT 5.5.1\nC QUIT\nR 221 reply QUIT\n");
+    expect_script("bdat-refused-data-follows",
+                  S("S:220 x\r\n", "C:BDAT 11\r\n", "S:452 full\r\n", "C:QUITTER x\r\n",
+                    "C:QUIT\r\n", "S:221 bye\r\n"),
+                  0, "R 220 greeting -\nC BDAT\nR 452 bdat BDAT\nC QUIT\nR 221 reply QUIT\n");
+    expect_script("bdat-refused-late",
+                  S("S:220 x\r\n", "C:BDAT 6\r\nQU", "S:554 no\r\n", "C:IT\r\nRSET\r\n",
+                    "S:250 ok\r\n"),
+                  0, "R 220 greeting -\nC BDAT\nR 554 bdat BDAT\nC RSET\nR 250 reply RSET\n");
 }
 
 /* RFC 4954 §4 and §8 examples. */
