@@ -42,6 +42,8 @@ static const char *const stage_names[SMTPREPLY_STAGE__COUNT] = {
     [SMTPREPLY_STAGE_AUTH_CHALLENGE] = "auth-challenge",
     [SMTPREPLY_STAGE_AUTH_FINAL] = "auth-final",
     [SMTPREPLY_STAGE_UNSOLICITED] = "unsolicited",
+    [SMTPREPLY_STAGE_PRDR_START] = "prdr-start",
+    [SMTPREPLY_STAGE_PRDR_RCPT] = "prdr-rcpt",
 };
 
 const char *smtpreply_stage_name(enum smtpreply_stage st)
@@ -151,6 +153,28 @@ static bool fifo_grow(struct smtpreply_session *s)
     s->fifo = n;
     s->fifo_cap = ncap;
     s->fifo_head = 0;
+    return true;
+}
+
+/* Appends n bytes to a recipient store, growing it up to RCPT_STORE_MAX;
+ * false when they do not fit (or memory runs out). */
+bool sess_store_append(struct smtpreply_session *s, struct rcpt_store *st, const void *p, size_t n)
+{
+    if (n > RCPT_STORE_MAX - st->len)
+        return false;
+    if (st->len + n > st->cap) {
+        uint32_t ncap = st->cap ? st->cap : 256;
+        while (ncap < st->len + n)
+            ncap = ncap > RCPT_STORE_MAX / 2 ? RCPT_STORE_MAX : ncap * 2;
+        uint8_t *b = sess_mem(s, st->buf, st->cap, ncap);
+        if (!b)
+            return false;
+        st->buf = b;
+        st->cap = ncap;
+    }
+    if (n)
+        memcpy(st->buf + st->len, p, n);
+    st->len += (uint32_t)n;
     return true;
 }
 
@@ -348,6 +372,10 @@ void smtpreply_session_free(struct smtpreply_session *s)
         alloc(ctx, s->held.buf, 0);
     if (s->fifo)
         alloc(ctx, s->fifo, 0);
+    if (s->rcpts.buf)
+        alloc(ctx, s->rcpts.buf, 0);
+    if (s->accepted.buf)
+        alloc(ctx, s->accepted.buf, 0);
     alloc(ctx, s, 0);
 }
 
@@ -429,6 +457,7 @@ void smtpreply_session_gap(struct smtpreply_session *s, enum smtpreply_dir dir,
         s->srv.greet_strict = false; /* the greeting may be what was lost */
         while (s->fifo_count)
             fifo_pop(s);
+        s->rcpts.len = 0;
         if (s->c.mode == C_HOLD) {
             s->c.mode = C_CMD;
             sess_held_clear(s);

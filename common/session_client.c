@@ -207,6 +207,66 @@ static bool parse_bdat(const uint8_t *p, size_t len, size_t verb_len, uint64_t *
     return true;
 }
 
+/* Case-insensitive: does p[0..n) start with the uppercase word w? */
+static bool starts_word(const uint8_t *p, size_t n, const char *w)
+{
+    size_t k = strlen(w);
+    if (n < k)
+        return false;
+    for (size_t i = 0; i < k; i++)
+        if ((p[i] >= 'a' && p[i] <= 'z' ? p[i] - 32 : p[i]) != (uint8_t)w[i])
+            return false;
+    return true;
+}
+
+/* "MAIL FROM:<a> ... PRDR ...": the PRDR parameter (draft-hall-prdr-00 §3). */
+static bool mail_asks_prdr(const uint8_t *p, size_t len)
+{
+    const uint8_t *gt = memchr(p, '>', len);
+    size_t i = gt ? (size_t)(gt - p) + 1 : len;
+    while (i < len) {
+        while (i < len && p[i] == ' ')
+            i++;
+        size_t start = i;
+        while (i < len && p[i] != ' ')
+            i++;
+        if (i - start == 4 && starts_word(p + start, 4, "PRDR"))
+            return true;
+    }
+    return false;
+}
+
+void sess_rcpt_keep(struct smtpreply_session *s, struct pending *q, const uint8_t *p, size_t len)
+{
+    size_t i = 4; /* after "RCPT" */
+    while (i < len && p[i] == ' ')
+        i++;
+    if (!starts_word(p + i, len - i, "TO:"))
+        return;
+    i += 3;
+    while (i < len && p[i] == ' ')
+        i++;
+    size_t start = i, end;
+    if (i < len && p[i] == '<') {
+        start = ++i;
+        const uint8_t *gt = memchr(p + i, '>', len - i);
+        end = gt ? (size_t)(gt - p) : len;
+    } else {
+        while (i < len && p[i] != ' ')
+            i++;
+        end = i;
+    }
+    size_t n = end - start;
+    if (n > RCPT_ADDR_MAX)
+        n = RCPT_ADDR_MAX;
+    uint32_t off = s->rcpts.len;
+    if (!sess_store_append(s, &s->rcpts, p + start, n))
+        return;
+    q->flags |= PF_RCPT;
+    q->rcpt_off = off;
+    q->rcpt_len = (uint16_t)n;
+}
+
 static void client_command(struct smtpreply_session *s, const uint8_t *p, size_t len,
                            uint64_t total, smtpreply_anomaly_set flags, int64_t ts, uint64_t tag)
 {
@@ -274,6 +334,15 @@ static void client_command(struct smtpreply_session *s, const uint8_t *p, size_t
     case SMTPREPLY_CMD_DATA:
     case SMTPREPLY_CMD_STARTTLS:
         start_hold(s, ref.seq);
+        break;
+    case SMTPREPLY_CMD_MAIL:
+        s->c.txn_prdr = s->srv.prdr_offered && mail_asks_prdr(p, len);
+        break;
+    case SMTPREPLY_CMD_RSET:
+        s->c.txn_prdr = false;
+        break;
+    case SMTPREPLY_CMD_RCPT:
+        sess_rcpt_keep(s, q, p, len);
         break;
     case SMTPREPLY_CMD_AUTH: {
         /* "AUTH mech ir": anything after the mechanism is an initial response. */
@@ -346,7 +415,10 @@ void sess_body_end(struct smtpreply_session *s, smtpreply_anomaly_set flags, int
     memcpy(ref.verb, "DATA", 5); /* its reply is reported under the DATA it ends */
     ref.ts_us = ts;
     ref.tag = tag;
-    sess_fifo_push(s, &ref, &flags);
+    struct pending *q = sess_fifo_push(s, &ref, &flags);
+    if (q && s->c.txn_prdr)
+        q->flags |= PF_PRDR; /* 353 and per-recipient replies may follow */
+    s->c.txn_prdr = false;
     sess_emit_anomaly_set(s, flags, SMTPREPLY_DIR_CLIENT, ts, tag);
 }
 

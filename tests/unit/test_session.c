@@ -86,6 +86,8 @@ static void on_event(void *user, const struct smtpreply_event *ev)
                   (unsigned long long)ev->cmd.seq, (int)ev->text_len, ev->text);
         if (ev->type == SMTPREPLY_EV_COMMAND)
             logf_(l, " text=%.*s", (int)ev->text_len, ev->text);
+        if (ev->rcpt)
+            logf_(l, " rcpt=%.*s", (int)ev->rcpt_len, ev->rcpt);
     }
     logf_(l, "\n");
 }
@@ -791,6 +793,71 @@ static void test_held_tags(void)
     CHECK(strstr(l.buf, "C RCPT |ts=41000 tag=42 ft=42 text=RCPT TO:<39@b>") != NULL);
 }
 
+/* Each reply as "code stage <rcpt>" (rcpt "-" when NULL). */
+static void on_rcpt(void *user, const struct smtpreply_event *ev)
+{
+    struct log *l = user;
+    if (ev->type == SMTPREPLY_EV_REPLY)
+        logf_(l, "%03u %s %.*s\n", ev->code, smtpreply_stage_name(ev->stage),
+              ev->rcpt ? (int)ev->rcpt_len : 1, ev->rcpt ? ev->rcpt : "-");
+}
+
+static void expect_rcpts(const char *name, const char *const *script, const char *expect)
+{
+    static struct log l;
+    l.len = 0;
+    l.buf[0] = 0;
+    struct smtpreply_session *s = smtpreply_session_new(NULL, NULL, NULL, on_rcpt, &l, 0);
+    for (size_t i = 0; script[i]; i++)
+        smtpreply_session_feed(s, script[i][0] == 'C' ? SMTPREPLY_DIR_CLIENT : SMTPREPLY_DIR_SERVER,
+                               (const uint8_t *)script[i] + 2, strlen(script[i] + 2),
+                               (int64_t)i, i + 1);
+    smtpreply_session_finish(s, 0, 0);
+    smtpreply_session_free(s);
+    if (strcmp(l.buf, expect) != 0)
+        printf("%s: expected\n%s--- got\n%s---\n", name, expect, l.buf);
+    CHECK(strcmp(l.buf, expect) == 0);
+}
+
+/* RCPT replies carry the address; PRDR (draft-hall-prdr-00 §3): 353, one
+ * reply per accepted recipient in RCPT order, then the final reply. */
+static void test_rcpt_prdr(void)
+{
+    expect_rcpts("rcpt-pipelined",
+                 S("S:220 x\r\n", "C:MAIL FROM:<a@x>\r\nRCPT TO:<b@y> NOTIFY=NEVER\r\n"
+                   "rcpt to: c@z\r\nRCPT TO:<>\r\n",
+                   "S:250 ok\r\n250 ok\r\n550 no\r\n250 ok\r\n"),
+                 "220 greeting -\n250 reply -\n250 reply b@y\n550 reply c@z\n250 reply \n");
+    expect_rcpts("prdr",
+                 S("S:220 x\r\n", "C:EHLO c\r\n", "S:250-x\r\n250-PRDR\r\n250 HELP\r\n",
+                   "C:MAIL FROM:<a@x> PRDR\r\n", "S:250 ok\r\n", "C:RCPT TO:<b@y>\r\n",
+                   "S:250 ok\r\n", "C:RCPT TO:<n@y>\r\n", "S:550 no\r\n",
+                   "C:RCPT TO:<c@y>\r\n", "S:250 ok\r\n", "C:DATA\r\n", "S:354 go\r\n",
+                   "C:hi\r\n.\r\n", "S:353 PRDR content analysis beginning\r\n",
+                   "S:250 ok for b\r\n550 5.7.1 refused for c\r\n",
+                   "S:250 accepted for some\r\n", "C:QUIT\r\n", "S:221 bye\r\n"),
+                 "220 greeting -\n250 reply -\n250 reply -\n250 reply b@y\n550 reply n@y\n"
+                 "250 reply c@y\n354 data-start -\n353 prdr-start -\n250 prdr-rcpt b@y\n"
+                 "550 prdr-rcpt c@y\n250 data-end -\n221 reply -\n");
+    /* Without PRDR on MAIL (or in EHLO), 353 is just the end of data's
+     * reply, and the next reply answers nothing. */
+    expect_rcpts("prdr-not-asked",
+                 S("S:220 x\r\n", "C:EHLO c\r\n", "S:250-x\r\n250 PRDR\r\n",
+                   "C:MAIL FROM:<a@x>\r\n", "S:250 ok\r\n", "C:RCPT TO:<b@y>\r\n",
+                   "S:250 ok\r\n", "C:DATA\r\n", "S:354 go\r\n", "C:.\r\n",
+                   "S:353 x\r\n", "S:250 ok\r\n"),
+                 "220 greeting -\n250 reply -\n250 reply -\n250 reply b@y\n"
+                 "354 data-start -\n353 data-end -\n250 unsolicited -\n");
+    /* The message refused whole: no 353, the final reply at once. */
+    expect_rcpts("prdr-refused",
+                 S("S:220 x\r\n", "C:EHLO c\r\n", "S:250 PRDR\r\n",
+                   "C:MAIL FROM:<a@x> prdr SIZE=10\r\n", "S:250 ok\r\n",
+                   "C:RCPT TO:<b@y>\r\n", "S:250 ok\r\n", "C:DATA\r\n", "S:354 go\r\n",
+                   "C:.\r\n", "S:554 no\r\n", "C:QUIT\r\n", "S:221 bye\r\n"),
+                 "220 greeting -\n250 reply -\n250 reply -\n250 reply b@y\n"
+                 "354 data-start -\n554 data-end -\n221 reply -\n");
+}
+
 int main(void)
 {
     test_rfc5321_d1();
@@ -806,6 +873,7 @@ int main(void)
     test_replies();
     test_midstream_and_gaps();
     test_limits();
+    test_rcpt_prdr();
     test_alloc_failure();
     test_memory();
     return CHECK_DONE();
