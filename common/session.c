@@ -207,8 +207,10 @@ size_t sess_line_take(struct smtpreply_session *s, struct line_asm *l, const uin
 {
     const uint8_t *lf = memchr(p, '\n', n);
     size_t take = lf ? (size_t)(lf - p) : n;
-    if (l->total == 0 && (take > 0 || lf))
+    if (l->total == 0 && (take > 0 || lf)) {
         l->first_tag = tag;
+        l->tail_n = 0;
+    }
     if (take > 0) {
         size_t room = s->lim.max_line > l->len ? s->lim.max_line - l->len : 0;
         size_t keep = take < room ? take : room;
@@ -228,6 +230,16 @@ size_t sess_line_take(struct smtpreply_session *s, struct line_asm *l, const uin
         }
         if (keep)
             memcpy(l->buf + l->len, p, keep);
+        size_t drop = take - keep;
+        if (drop >= LINE_TAIL) {
+            memcpy(l->tail, p + take - LINE_TAIL, LINE_TAIL);
+            l->tail_n = LINE_TAIL;
+        } else if (drop) {
+            size_t old = l->tail_n + drop > LINE_TAIL ? LINE_TAIL - drop : l->tail_n;
+            memmove(l->tail, l->tail + l->tail_n - old, old);
+            memcpy(l->tail + old, p + keep, drop);
+            l->tail_n = (uint8_t)(old + drop);
+        }
         l->len += (uint32_t)keep;
         l->total += take;
         l->last_cr = p[take - 1] == '\r';

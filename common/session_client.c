@@ -302,6 +302,10 @@ static void client_command(struct smtpreply_session *s, const uint8_t *p, size_t
             flags |= ANOM(BDAT_BAD_SIZE);
     }
 
+    struct pending *front = fifo_front(s);
+    if (s->srv.glued_seq && front && front->ref.seq == s->srv.glued_seq && front->ref.seq == s->cmd_seq)
+        fifo_pop(s); /* its answer was glued into the greeting line, which the client read */
+    s->srv.glued_seq = 0;
     struct pending *back = fifo_back(s);
     if ((back && must_end_group(back->ref.cmd)) || s->c.flag_next_cmd)
         flags |= ANOM(PIPELINE_NOT_LAST);

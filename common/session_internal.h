@@ -32,6 +32,8 @@
  * 4954, 6531, 2852, 3885, 6710, 4865, 3865, 8689 add up to 1676 octets). */
 #define RFC_MAIL_LINE_MAX (512u + 1676u)
 
+#define LINE_TAIL 64u
+
 #define ANOM(a) ((smtpreply_anomaly_set)1u << SMTPREPLY_ANOM_##a)
 
 /* One direction's line being assembled. */
@@ -42,6 +44,10 @@ struct line_asm {
     uint64_t total;     /* bytes of the line so far, kept or not */
     bool last_cr;       /* the last byte received was CR */
     uint64_t first_tag; /* tag of the chunk holding the line's first byte */
+    uint8_t tail_n;     /* bytes in tail[] */
+    uint8_t tail[LINE_TAIL]; /* the last bytes cut from an over-long line (a
+                                greeting cut at max_line may end in a glued
+                                reply); kept until the next line starts */
 };
 
 enum client_mode {
@@ -144,6 +150,9 @@ struct server_side {
     bool greet_strict;   /* the first reply is the greeting, whatever it is */
     bool probe_after;    /* probe the server's bytes for TLS once the current reply ends */
     bool prdr_offered;   /* the last EHLO reply listed PRDR (draft-hall-prdr-00) */
+    uint64_t glued_seq;  /* the EHLO/HELO whose answer may be glued into the
+                            greeting line (0: none); the client's next
+                            command before any reply confirms it */
     /* The reply being assembled, line by line. */
     struct {
         bool active;     /* a reply has begun and its last line is not in yet */

@@ -94,6 +94,39 @@ static void reply_decides(struct smtpreply_session *s, const struct pending *pc,
     }
 }
 
+/* Does the greeting's text run into a reply to `cmd`: a valid code that
+ * `cmd` may get, then '-', SP or the end, glued to a letter before it
+ * ("...ESMTP AAAA250-mx.example")?  A server that wrote its greeting
+ * without CRLF and then its EHLO answer makes one such line. */
+static bool glued_reply(const char *t, size_t n, enum smtpreply_cmd cmd)
+{
+    for (size_t k = 1; k + 3 <= n; k++) {
+        char prev = t[k - 1];
+        if (!((prev >= 'A' && prev <= 'Z') || (prev >= 'a' && prev <= 'z')))
+            continue;
+        if (t[k] < '0' || t[k] > '9' || t[k + 1] < '0' || t[k + 1] > '9' || t[k + 2] < '0' ||
+            t[k + 2] > '9')
+            continue;
+        if (k + 3 < n && t[k + 3] != '-' && t[k + 3] != ' ')
+            continue;
+        unsigned code = (unsigned)(t[k] - '0') * 100 + (unsigned)(t[k + 1] - '0') * 10 +
+                        (unsigned)(t[k + 2] - '0');
+        if (code_valid(code) && smtpreply_cmd_expects(cmd, code))
+            return true;
+    }
+    return false;
+}
+
+/* The same in the bytes cut from an over-long last line, if any. */
+static bool glued_tail(const struct smtpreply_session *s, enum smtpreply_cmd cmd)
+{
+    const struct line_asm *l = &s->line[SMTPREPLY_DIR_SERVER];
+    size_t n = l->tail_n;
+    while (n && (l->tail[n - 1] == '\r' || l->tail[n - 1] == '\n'))
+        n--;
+    return n && glued_reply((const char *)l->tail, n, cmd);
+}
+
 /* The transaction's accepted recipients are forgotten (new MAIL, RSET, or
  * the end of data answered). */
 static void accepted_clear(struct rcpt_store *a)
@@ -178,6 +211,8 @@ static void reply_complete(struct smtpreply_session *s, const char *text, size_t
     struct pending *front = fifo_front(s);
     struct pending pc;
     memset(&pc, 0, sizeof pc);
+    uint64_t glued = 0;
+    s->srv.glued_seq = 0; /* a reply came: the glued answer was not taken */
     bool first = !s->srv.any_reply;
     s->srv.any_reply = true;
     bool greeting_code = code == 220 || code == 421 || code == 521 || code == 554;
@@ -197,6 +232,14 @@ static void reply_complete(struct smtpreply_session *s, const char *text, size_t
         ev.stage = SMTPREPLY_STAGE_GREETING;
         if (!greeting_code)
             flags |= ANOM(GREETING_UNEXPECTED);
+        /* An eager client's EHLO/HELO is waiting and the greeting line runs
+         * into its answer: if the client's next command comes before any
+         * other reply, that answer was this line (the client read it:
+         * RFC 2920 §3.1 makes EHLO end a group); client_command decides. */
+        if (front && (front->ref.cmd == SMTPREPLY_CMD_EHLO ||
+                      front->ref.cmd == SMTPREPLY_CMD_HELO) &&
+            (glued_reply(text, text_len, front->ref.cmd) || glued_tail(s, front->ref.cmd)))
+            glued = front->ref.seq;
     } else if (!front) {
         ev.stage = SMTPREPLY_STAGE_UNSOLICITED;
         /* 421 may come at any time when the server must close (§3.8);
@@ -272,6 +315,7 @@ static void reply_complete(struct smtpreply_session *s, const char *text, size_t
     }
     ev.anomalies = flags;
     s->stats.replies++;
+    s->srv.glued_seq = glued;
     sess_emit(s, &ev);
     if (ev.has_cmd) {
         enum smtpreply_cmd c = pc.ref.cmd;

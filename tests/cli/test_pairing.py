@@ -30,8 +30,6 @@ FOLDERS = [("repo", os.path.join(SRCDIR, "captures")),
 XFAIL = {
     ("shared/suricata-verify-smtperr.pcap.pairs", "172.16.2.159:49274"):
         "a reply to an unterminated last command line",
-    ("peers/sv-detect-email-received.pcap.pairs", "1.1.1.1:5555"): "glued greeting",
-    ("peers/sv-smtp-bug-6053.pcap.pairs", "1.1.1.1:5555"): "glued greeting",
     ("peers/zeek-smtp-bdat-gap.pcap.pairs", "10.0.0.1:12345"): "client-side gap",
     ("peers/pcpp-Smtp.pcap.pairs", "10.10.1.4:1470"): "server gap before a command",
 }
