@@ -42,6 +42,8 @@ static const char *const stage_names[SMTPREPLY_STAGE__COUNT] = {
     [SMTPREPLY_STAGE_AUTH_CHALLENGE] = "auth-challenge",
     [SMTPREPLY_STAGE_AUTH_FINAL] = "auth-final",
     [SMTPREPLY_STAGE_UNSOLICITED] = "unsolicited",
+    [SMTPREPLY_STAGE_PRDR_START] = "prdr-start",
+    [SMTPREPLY_STAGE_PRDR_RCPT] = "prdr-rcpt",
 };
 
 const char *smtpreply_stage_name(enum smtpreply_stage st)
@@ -154,6 +156,28 @@ static bool fifo_grow(struct smtpreply_session *s)
     return true;
 }
 
+/* Appends n bytes to a recipient store, growing it up to RCPT_STORE_MAX;
+ * false when they do not fit (or memory runs out). */
+bool sess_store_append(struct smtpreply_session *s, struct rcpt_store *st, const void *p, size_t n)
+{
+    if (n > RCPT_STORE_MAX - st->len)
+        return false;
+    if (st->len + n > st->cap) {
+        uint32_t ncap = st->cap ? st->cap : 256;
+        while (ncap < st->len + n)
+            ncap = ncap > RCPT_STORE_MAX / 2 ? RCPT_STORE_MAX : ncap * 2;
+        uint8_t *b = sess_mem(s, st->buf, st->cap, ncap);
+        if (!b)
+            return false;
+        st->buf = b;
+        st->cap = ncap;
+    }
+    if (n)
+        memcpy(st->buf + st->len, p, n);
+    st->len += (uint32_t)n;
+    return true;
+}
+
 /* Queue a command; on overflow drop the oldest (counted, flagged). */
 struct pending *sess_fifo_push(struct smtpreply_session *s, const struct smtpreply_cmd_ref *ref,
                                smtpreply_anomaly_set *flags)
@@ -183,8 +207,10 @@ size_t sess_line_take(struct smtpreply_session *s, struct line_asm *l, const uin
 {
     const uint8_t *lf = memchr(p, '\n', n);
     size_t take = lf ? (size_t)(lf - p) : n;
-    if (l->total == 0 && (take > 0 || lf))
+    if (l->total == 0 && (take > 0 || lf)) {
         l->first_tag = tag;
+        l->tail_n = 0;
+    }
     if (take > 0) {
         size_t room = s->lim.max_line > l->len ? s->lim.max_line - l->len : 0;
         size_t keep = take < room ? take : room;
@@ -204,6 +230,16 @@ size_t sess_line_take(struct smtpreply_session *s, struct line_asm *l, const uin
         }
         if (keep)
             memcpy(l->buf + l->len, p, keep);
+        size_t drop = take - keep;
+        if (drop >= LINE_TAIL) {
+            memcpy(l->tail, p + take - LINE_TAIL, LINE_TAIL);
+            l->tail_n = LINE_TAIL;
+        } else if (drop) {
+            size_t old = l->tail_n + drop > LINE_TAIL ? LINE_TAIL - drop : l->tail_n;
+            memmove(l->tail, l->tail + l->tail_n - old, old);
+            memcpy(l->tail + old, p + keep, drop);
+            l->tail_n = (uint8_t)(old + drop);
+        }
         l->len += (uint32_t)keep;
         l->total += take;
         l->last_cr = p[take - 1] == '\r';
@@ -348,6 +384,10 @@ void smtpreply_session_free(struct smtpreply_session *s)
         alloc(ctx, s->held.buf, 0);
     if (s->fifo)
         alloc(ctx, s->fifo, 0);
+    if (s->rcpts.buf)
+        alloc(ctx, s->rcpts.buf, 0);
+    if (s->accepted.buf)
+        alloc(ctx, s->accepted.buf, 0);
     alloc(ctx, s, 0);
 }
 
@@ -391,6 +431,9 @@ void smtpreply_session_gap(struct smtpreply_session *s, enum smtpreply_dir dir,
         switch (s->c.mode) {
         case C_BDAT:
             /* The lost bytes count against the chunk first. */
+            s->c.bdat_started = true;
+            s->c.bdat_refused = false;
+            s->c.peek_n = 0;
             if (missing < s->c.bdat_left) {
                 s->c.bdat_left -= missing;
                 return;
@@ -426,6 +469,7 @@ void smtpreply_session_gap(struct smtpreply_session *s, enum smtpreply_dir dir,
         s->srv.greet_strict = false; /* the greeting may be what was lost */
         while (s->fifo_count)
             fifo_pop(s);
+        s->rcpts.len = 0;
         if (s->c.mode == C_HOLD) {
             s->c.mode = C_CMD;
             sess_held_clear(s);
@@ -487,8 +531,10 @@ void smtpreply_session_prefetch(const struct smtpreply_session *s)
 
 uint64_t smtpreply_session_chunk_skip(struct smtpreply_session *s, uint64_t n)
 {
-    if (!s || s->c.mode != C_BDAT || (s->stats.flags & SMTPREPLY_SESSION_ENCRYPTED))
+    if (!s || s->c.mode != C_BDAT || s->c.bdat_refused ||
+        (s->stats.flags & SMTPREPLY_SESSION_ENCRYPTED))
         return 0;
+    s->c.bdat_started = true;
     uint64_t k = n < s->c.bdat_left ? n : s->c.bdat_left;
     s->c.bdat_left -= k;
     if (s->c.bdat_left == 0)

@@ -164,24 +164,107 @@ static void uppercase_verb(char *dst, size_t dstsize, const uint8_t *src, size_t
     dst[n] = 0;
 }
 
-/* Parses "BDAT <size> [LAST]"; false for a bad size. */
+/* RFC 3030 §2: bdat-cmd = "BDAT" SP chunk-size [ SP end-marker ] CRLF,
+ * chunk-size = 1*DIGIT, end-marker = "LAST".  A size takes 1 to 19 digits
+ * and at most 2^63-1 (what a client can count; "0" is valid, as BDAT 0
+ * LAST ends a message).  Repeated spaces are tolerated, as servers split
+ * on blanks.  False for anything else: then no chunk is read. */
 static bool parse_bdat(const uint8_t *p, size_t len, size_t verb_len, uint64_t *size)
 {
     size_t i = verb_len;
+    if (i >= len || p[i] != ' ')
+        return false;
     while (i < len && p[i] == ' ')
         i++;
     size_t start = i;
     uint64_t v = 0;
     while (i < len && p[i] >= '0' && p[i] <= '9') {
-        if (v > (UINT64_MAX - 9) / 10)
+        if (i - start == 19)
             return false;
-        v = v * 10 + (uint64_t)(p[i] - '0');
+        v = v * 10 + (uint64_t)(p[i] - '0'); /* 19 digits fit in 64 bits */
         i++;
     }
-    if (i == start || (i < len && p[i] != ' '))
+    if (i == start || v > (uint64_t)INT64_MAX)
         return false;
+    if (i < len && p[i] != ' ')
+        return false;
+    while (i < len && p[i] == ' ')
+        i++;
+    if (i < len) {
+        static const char last[4] = {'L', 'A', 'S', 'T'};
+        if (len - i < 4)
+            return false;
+        for (size_t k = 0; k < 4; k++)
+            if ((p[i + k] & 0xDFu) != (uint8_t)last[k])
+                return false;
+        i += 4;
+        while (i < len && p[i] == ' ')
+            i++;
+        if (i < len)
+            return false;
+    }
     *size = v;
     return true;
+}
+
+/* Case-insensitive: does p[0..n) start with the uppercase word w? */
+static bool starts_word(const uint8_t *p, size_t n, const char *w)
+{
+    size_t k = strlen(w);
+    if (n < k)
+        return false;
+    for (size_t i = 0; i < k; i++)
+        if ((p[i] >= 'a' && p[i] <= 'z' ? p[i] - 32 : p[i]) != (uint8_t)w[i])
+            return false;
+    return true;
+}
+
+/* "MAIL FROM:<a> ... PRDR ...": the PRDR parameter (draft-hall-prdr-00 §3). */
+static bool mail_asks_prdr(const uint8_t *p, size_t len)
+{
+    const uint8_t *gt = memchr(p, '>', len);
+    size_t i = gt ? (size_t)(gt - p) + 1 : len;
+    while (i < len) {
+        while (i < len && p[i] == ' ')
+            i++;
+        size_t start = i;
+        while (i < len && p[i] != ' ')
+            i++;
+        if (i - start == 4 && starts_word(p + start, 4, "PRDR"))
+            return true;
+    }
+    return false;
+}
+
+void sess_rcpt_keep(struct smtpreply_session *s, struct pending *q, const uint8_t *p, size_t len)
+{
+    size_t i = 4; /* after "RCPT" */
+    while (i < len && p[i] == ' ')
+        i++;
+    if (!starts_word(p + i, len - i, "TO:"))
+        return;
+    i += 3;
+    while (i < len && p[i] == ' ')
+        i++;
+    size_t start = i, end;
+    if (i < len && p[i] == '<') {
+        start = ++i;
+        const uint8_t *gt = memchr(p + i, '>', len - i);
+        end = gt ? (size_t)(gt - p) : len;
+    } else {
+        while (i < len && p[i] != ' ')
+            i++;
+        end = i;
+    }
+    size_t n = end - start;
+    if (n > RCPT_ADDR_MAX)
+        n = RCPT_ADDR_MAX;
+    uint32_t off = s->rcpts.len;
+    if (!sess_store_append(s, &s->rcpts, p + start, n))
+        return;
+    q->flags |= PF_RCPT;
+    q->rcpt_off = off;
+    q->rcpt_len = (uint16_t)n;
 }
 
 static void client_command(struct smtpreply_session *s, const uint8_t *p, size_t len,
@@ -211,6 +294,18 @@ static void client_command(struct smtpreply_session *s, const uint8_t *p, size_t
     if (total + 2 > limit)
         flags |= ANOM(COMMAND_LINE_TOO_LONG);
 
+    uint64_t bdat_size = 0;
+    bool bdat_ok = false;
+    if (cmd == SMTPREPLY_CMD_BDAT) {
+        bdat_ok = parse_bdat(p, len, vlen, &bdat_size);
+        if (!bdat_ok)
+            flags |= ANOM(BDAT_BAD_SIZE);
+    }
+
+    struct pending *front = fifo_front(s);
+    if (s->srv.glued_seq && front && front->ref.seq == s->srv.glued_seq && front->ref.seq == s->cmd_seq)
+        fifo_pop(s); /* its answer was glued into the greeting line, which the client read */
+    s->srv.glued_seq = 0;
     struct pending *back = fifo_back(s);
     if ((back && must_end_group(back->ref.cmd)) || s->c.flag_next_cmd)
         flags |= ANOM(PIPELINE_NOT_LAST);
@@ -244,6 +339,15 @@ static void client_command(struct smtpreply_session *s, const uint8_t *p, size_t
     case SMTPREPLY_CMD_STARTTLS:
         start_hold(s, ref.seq);
         break;
+    case SMTPREPLY_CMD_MAIL:
+        s->c.txn_prdr = s->srv.prdr_offered && mail_asks_prdr(p, len);
+        break;
+    case SMTPREPLY_CMD_RSET:
+        s->c.txn_prdr = false;
+        break;
+    case SMTPREPLY_CMD_RCPT:
+        sess_rcpt_keep(s, q, p, len);
+        break;
     case SMTPREPLY_CMD_AUTH: {
         /* "AUTH mech ir": anything after the mechanism is an initial response. */
         size_t i = vlen;
@@ -258,14 +362,16 @@ static void client_command(struct smtpreply_session *s, const uint8_t *p, size_t
         start_hold(s, ref.seq);
         break;
     }
-    case SMTPREPLY_CMD_BDAT: {
-        uint64_t size;
-        if (parse_bdat(p, len, vlen, &size) && size > 0) {
+    case SMTPREPLY_CMD_BDAT:
+        if (bdat_ok && bdat_size > 0) {
             s->c.mode = C_BDAT;
-            s->c.bdat_left = size;
+            s->c.bdat_left = bdat_size;
+            s->c.bdat_seq = ref.seq;
+            s->c.bdat_started = false;
+            s->c.bdat_refused = false;
+            s->c.peek_n = 0;
         }
         break;
-    }
     default:
         break;
     }
@@ -313,7 +419,10 @@ void sess_body_end(struct smtpreply_session *s, smtpreply_anomaly_set flags, int
     memcpy(ref.verb, "DATA", 5); /* its reply is reported under the DATA it ends */
     ref.ts_us = ts;
     ref.tag = tag;
-    sess_fifo_push(s, &ref, &flags);
+    struct pending *q = sess_fifo_push(s, &ref, &flags);
+    if (q && s->c.txn_prdr)
+        q->flags |= PF_PRDR; /* 353 and per-recipient replies may follow */
+    s->c.txn_prdr = false;
     sess_emit_anomaly_set(s, flags, SMTPREPLY_DIR_CLIENT, ts, tag);
 }
 
@@ -404,6 +513,52 @@ static size_t body_bytes(struct smtpreply_session *s, const uint8_t *p, size_t n
     return i;
 }
 
+/* A BDAT refused before its first chunk octet (sess_bdat_refused): the
+ * chunk follows the command line at once (RFC 3030 §2), so a client that
+ * read the refusal before sending any of it and then sends a command did
+ * not send the chunk; a server that refuses the command line reads no
+ * chunk either.  The first bytes decide: a known verb followed by SP, CR
+ * or LF is a command and the chunk is dropped; anything else is the chunk.
+ * At most sizeof peek bytes are kept (no verb is longer); they are then
+ * fed again in the mode chosen.  Returns the bytes taken. */
+static size_t bdat_peek(struct smtpreply_session *s, const uint8_t *p, size_t n, int64_t ts,
+                        uint64_t tag)
+{
+    size_t i = 0;
+    int verdict = -1; /* 1 command, 0 chunk */
+    while (i < n && verdict < 0) {
+        uint8_t b = p[i++];
+        s->c.peek[s->c.peek_n++] = b;
+        bool letter = (b >= 'A' && b <= 'Z') || (b >= 'a' && b <= 'z');
+        if (letter && s->c.peek_n < sizeof s->c.peek)
+            continue;
+        if (!letter && s->c.peek_n > 1 && (b == ' ' || b == '\r' || b == '\n'))
+            verdict = smtpreply_cmd_from_verb((const char *)s->c.peek, s->c.peek_n - 1u) !=
+                      SMTPREPLY_CMD_UNKNOWN;
+        else
+            verdict = 0;
+    }
+    if (verdict < 0)
+        return i;
+    uint8_t kept[sizeof s->c.peek];
+    uint8_t k = s->c.peek_n;
+    memcpy(kept, s->c.peek, k);
+    s->c.peek_n = 0;
+    s->c.bdat_refused = false;
+    if (verdict) {
+        s->c.mode = C_CMD;
+        s->c.bdat_left = 0;
+    }
+    sess_client_bytes(s, kept, k, ts, tag);
+    return i;
+}
+
+void sess_bdat_refused(struct smtpreply_session *s, uint64_t seq)
+{
+    if (s->c.mode == C_BDAT && s->c.bdat_seq == seq && !s->c.bdat_started)
+        s->c.bdat_refused = true;
+}
+
 void sess_client_bytes(struct smtpreply_session *s, const uint8_t *p, size_t n, int64_t ts,
                        uint64_t tag)
 {
@@ -453,6 +608,11 @@ void sess_client_bytes(struct smtpreply_session *s, const uint8_t *p, size_t n, 
             i += body_bytes(s, p + i, n - i, ts, tag);
             break;
         case C_BDAT: {
+            if (s->c.bdat_refused) {
+                i += bdat_peek(s, p + i, n - i, ts, tag);
+                break;
+            }
+            s->c.bdat_started = true;
             size_t k = n - i;
             if (k > s->c.bdat_left)
                 k = (size_t)s->c.bdat_left;

@@ -32,6 +32,8 @@
  * 4954, 6531, 2852, 3885, 6710, 4865, 3865, 8689 add up to 1676 octets). */
 #define RFC_MAIL_LINE_MAX (512u + 1676u)
 
+#define LINE_TAIL 64u
+
 #define ANOM(a) ((smtpreply_anomaly_set)1u << SMTPREPLY_ANOM_##a)
 
 /* One direction's line being assembled. */
@@ -42,6 +44,10 @@ struct line_asm {
     uint64_t total;     /* bytes of the line so far, kept or not */
     bool last_cr;       /* the last byte received was CR */
     uint64_t first_tag; /* tag of the chunk holding the line's first byte */
+    uint8_t tail_n;     /* bytes in tail[] */
+    uint8_t tail[LINE_TAIL]; /* the last bytes cut from an over-long line (a
+                                greeting cut at max_line may end in a glued
+                                reply); kept until the next line starts */
 };
 
 enum client_mode {
@@ -56,10 +62,32 @@ enum client_mode {
 #define PF_SASL_CANCEL 0x01u  /* AUTH exchange cancelled with "*": 501 expected */
 #define PF_BODY_FORCED 0x02u  /* DATA's held bytes overflowed: body assumed */
 #define PF_HAS_IR 0x04u       /* AUTH with an initial response */
+#define PF_PRDR 0x08u         /* end of data of a transaction that asked for PRDR */
+#define PF_PRDR_STARTED 0x10u /* its 353 came: per-recipient replies follow */
+#define PF_RCPT 0x20u         /* RCPT whose address is in rcpts at rcpt_off */
+
+/* Recipient addresses kept per store (bytes); RFC 5321 §4.5.3.1.3 caps a
+ * path at 256 octets. */
+#define RCPT_ADDR_MAX 256u
+#define RCPT_STORE_MAX 16384u
 
 struct pending {
     struct smtpreply_cmd_ref ref; /* the command, as its events report it */
     uint32_t flags;               /* PF_* */
+    uint32_t rcpt_off;            /* PF_RCPT: the address's offset in rcpts */
+    uint16_t rcpt_len;            /* PF_RCPT: its length */
+};
+
+/* Recipient addresses, back to back: each record is a 2-byte length and
+ * the bytes (accepted), or just the bytes with offsets in the FIFO
+ * (rcpts).  Grows on demand up to RCPT_STORE_MAX; past it, addresses are
+ * not kept (the event's rcpt is then NULL). */
+struct rcpt_store {
+    uint8_t *buf;
+    uint32_t len, cap;
+    uint32_t count; /* rcpts: RCPTs waiting for their reply; accepted: records */
+    uint32_t next;  /* accepted: offset of the next record a PRDR reply takes */
+    uint32_t done;  /* accepted: per-recipient replies given so far */
 };
 
 struct probe {
@@ -82,7 +110,14 @@ struct client_side {
     enum client_tls tls;   /* what the client's TLS probe stands for */
     bool resync;        /* skip lines until one starts with a known verb */
     bool flag_next_cmd; /* the next command was sent before a refusal: pipelining */
+    bool txn_prdr;      /* this transaction's MAIL asked for PRDR, which EHLO offered */
     uint64_t bdat_left; /* C_BDAT: octets of the chunk still to come */
+    uint64_t bdat_seq;  /* C_BDAT: the BDAT whose chunk is being counted */
+    bool bdat_started;  /* C_BDAT: a chunk octet (or a gap) was seen */
+    bool bdat_refused;  /* C_BDAT: refused before its first octet; the next
+                           bytes decide whether a chunk follows at all */
+    uint8_t peek_n;     /* bdat_refused: bytes of peek[] kept so far */
+    uint8_t peek[10];   /* bdat_refused: the first bytes after the refusal */
     /* C_BODY: the DATA body, scanned line by line without copying. */
     struct {
         bool gap;          /* a gap fell inside the body: a verb line may end it */
@@ -114,6 +149,10 @@ struct server_side {
     bool any_reply;      /* a complete reply was seen */
     bool greet_strict;   /* the first reply is the greeting, whatever it is */
     bool probe_after;    /* probe the server's bytes for TLS once the current reply ends */
+    bool prdr_offered;   /* the last EHLO reply listed PRDR (draft-hall-prdr-00) */
+    uint64_t glued_seq;  /* the EHLO/HELO whose answer may be glued into the
+                            greeting line (0: none); the client's next
+                            command before any reply confirms it */
     /* The reply being assembled, line by line. */
     struct {
         bool active;     /* a reply has begun and its last line is not in yet */
@@ -145,6 +184,9 @@ struct smtpreply_session {
     uint64_t cmd_seq; /* seq of the last command queued (the first is 1) */
 
     struct server_side srv;
+
+    struct rcpt_store rcpts;    /* addresses of RCPTs waiting for their reply */
+    struct rcpt_store accepted; /* addresses of this transaction's accepted RCPTs */
 
     struct smtpreply_session_stats stats; /* what smtpreply_session_stats returns */
 };
@@ -195,6 +237,7 @@ void sess_emit_anomaly_set(struct smtpreply_session *s, smtpreply_anomaly_set se
                            enum smtpreply_dir dir, int64_t ts, uint64_t tag);
 void sess_go_encrypted(struct smtpreply_session *s, enum smtpreply_dir dir, int64_t ts,
                        uint64_t tag);
+bool sess_store_append(struct smtpreply_session *s, struct rcpt_store *st, const void *p, size_t n);
 struct pending *sess_fifo_push(struct smtpreply_session *s, const struct smtpreply_cmd_ref *ref,
                                smtpreply_anomaly_set *flags);
 size_t sess_line_take(struct smtpreply_session *s, struct line_asm *l, const uint8_t *p, size_t n,
@@ -215,6 +258,10 @@ void sess_body_end(struct smtpreply_session *s, smtpreply_anomaly_set flags, int
                    uint64_t tag);
 void sess_client_bytes(struct smtpreply_session *s, const uint8_t *p, size_t n, int64_t ts,
                        uint64_t tag);
+/* Keeps a RCPT line's address for its reply (sets PF_RCPT on q). */
+void sess_rcpt_keep(struct smtpreply_session *s, struct pending *q, const uint8_t *p, size_t len);
+/* The reply to BDAT `seq` refused it before any chunk octet came. */
+void sess_bdat_refused(struct smtpreply_session *s, uint64_t seq);
 
 /* ---------------------------------------------------------------------- */
 /* session_server.c */

@@ -67,6 +67,13 @@ static void reply_decides(struct smtpreply_session *s, const struct pending *pc,
             s->c.flag_next_cmd = true;
         sess_held_release(s);
         break;
+    case SMTPREPLY_CMD_BDAT:
+        /* RFC 3030 §2: the server answers a BDAT once its chunk is in.  A
+         * refusal before the first chunk octet refuses the command line
+         * itself; the client's next bytes say whether a chunk follows. */
+        if (code / 100 == 4 || code / 100 == 5)
+            sess_bdat_refused(s, pc->ref.seq);
+        break;
     case SMTPREPLY_CMD_STARTTLS:
         if (!hold_released)
             return;
@@ -85,6 +92,88 @@ static void reply_decides(struct smtpreply_session *s, const struct pending *pc,
     default:
         break;
     }
+}
+
+/* Does the greeting's text run into a reply to `cmd`: a valid code that
+ * `cmd` may get, then '-', SP or the end, glued to a letter before it
+ * ("...ESMTP AAAA250-mx.example")?  A server that wrote its greeting
+ * without CRLF and then its EHLO answer makes one such line. */
+static bool glued_reply(const char *t, size_t n, enum smtpreply_cmd cmd)
+{
+    for (size_t k = 1; k + 3 <= n; k++) {
+        char prev = t[k - 1];
+        if (!((prev >= 'A' && prev <= 'Z') || (prev >= 'a' && prev <= 'z')))
+            continue;
+        if (t[k] < '0' || t[k] > '9' || t[k + 1] < '0' || t[k + 1] > '9' || t[k + 2] < '0' ||
+            t[k + 2] > '9')
+            continue;
+        if (k + 3 < n && t[k + 3] != '-' && t[k + 3] != ' ')
+            continue;
+        unsigned code = (unsigned)(t[k] - '0') * 100 + (unsigned)(t[k + 1] - '0') * 10 +
+                        (unsigned)(t[k + 2] - '0');
+        if (code_valid(code) && smtpreply_cmd_expects(cmd, code))
+            return true;
+    }
+    return false;
+}
+
+/* The same in the bytes cut from an over-long last line, if any. */
+static bool glued_tail(const struct smtpreply_session *s, enum smtpreply_cmd cmd)
+{
+    const struct line_asm *l = &s->line[SMTPREPLY_DIR_SERVER];
+    size_t n = l->tail_n;
+    while (n && (l->tail[n - 1] == '\r' || l->tail[n - 1] == '\n'))
+        n--;
+    return n && glued_reply((const char *)l->tail, n, cmd);
+}
+
+/* The transaction's accepted recipients are forgotten (new MAIL, RSET, or
+ * the end of data answered). */
+static void accepted_clear(struct rcpt_store *a)
+{
+    a->len = a->count = a->next = 0;
+}
+
+/* A RCPT's reply: its address for the event; an accepted one is kept for
+ * PRDR's per-recipient replies, as a 2-byte length and the bytes. */
+static void rcpt_reply(struct smtpreply_session *s, const struct pending *pc, unsigned code,
+                       struct smtpreply_event *ev)
+{
+    bool known = (pc->flags & PF_RCPT) && pc->rcpt_off <= s->rcpts.len &&
+                 pc->rcpt_len <= s->rcpts.len - pc->rcpt_off;
+    if (known) {
+        ev->rcpt = (const char *)s->rcpts.buf + pc->rcpt_off;
+        ev->rcpt_len = pc->rcpt_len;
+    }
+    if (code / 100 != 2)
+        return;
+    s->accepted.count++;
+    uint16_t n = known ? pc->rcpt_len : 0;
+    uint32_t mark = s->accepted.len;
+    if (sess_store_append(s, &s->accepted, &n, sizeof n) &&
+        !sess_store_append(s, &s->accepted, ev->rcpt, n)) {
+        s->accepted.len = mark; /* no room for the bytes: an empty record */
+        n = 0;
+        sess_store_append(s, &s->accepted, &n, sizeof n);
+    }
+}
+
+/* PRDR: the next accepted recipient's address, in RCPT order. */
+static void prdr_rcpt(struct smtpreply_session *s, struct smtpreply_event *ev)
+{
+    struct rcpt_store *a = &s->accepted;
+    uint16_t n;
+    if (a->next + sizeof n > a->len)
+        return;
+    memcpy(&n, a->buf + a->next, sizeof n);
+    a->next += (uint32_t)sizeof n;
+    if (n > a->len - a->next)
+        return;
+    if (n) {
+        ev->rcpt = (const char *)a->buf + a->next;
+        ev->rcpt_len = n;
+    }
+    a->next += n;
 }
 
 static void reply_complete(struct smtpreply_session *s, const char *text, size_t text_len,
@@ -122,6 +211,8 @@ static void reply_complete(struct smtpreply_session *s, const char *text, size_t
     struct pending *front = fifo_front(s);
     struct pending pc;
     memset(&pc, 0, sizeof pc);
+    uint64_t glued = 0;
+    s->srv.glued_seq = 0; /* a reply came: the glued answer was not taken */
     bool first = !s->srv.any_reply;
     s->srv.any_reply = true;
     bool greeting_code = code == 220 || code == 421 || code == 521 || code == 554;
@@ -141,6 +232,14 @@ static void reply_complete(struct smtpreply_session *s, const char *text, size_t
         ev.stage = SMTPREPLY_STAGE_GREETING;
         if (!greeting_code)
             flags |= ANOM(GREETING_UNEXPECTED);
+        /* An eager client's EHLO/HELO is waiting and the greeting line runs
+         * into its answer: if the client's next command comes before any
+         * other reply, that answer was this line (the client read it:
+         * RFC 2920 §3.1 makes EHLO end a group); client_command decides. */
+        if (front && (front->ref.cmd == SMTPREPLY_CMD_EHLO ||
+                      front->ref.cmd == SMTPREPLY_CMD_HELO) &&
+            (glued_reply(text, text_len, front->ref.cmd) || glued_tail(s, front->ref.cmd)))
+            glued = front->ref.seq;
     } else if (!front) {
         ev.stage = SMTPREPLY_STAGE_UNSOLICITED;
         /* 421 may come at any time when the server must close (§3.8);
@@ -160,7 +259,30 @@ static void reply_complete(struct smtpreply_session *s, const char *text, size_t
             ev.stage = SMTPREPLY_STAGE_DATA_START;
             break;
         case SMTPREPLY_CMD_DATA_END:
+            /* draft-hall-prdr-00 §3: with PRDR, the end of data may get 353,
+             * then one reply per accepted recipient (in RCPT order), then
+             * the reply for the message; all answer the end of data. */
             ev.stage = SMTPREPLY_STAGE_DATA_END;
+            if (pc.flags & PF_PRDR_STARTED) {
+                if (s->accepted.done < s->accepted.count) {
+                    s->accepted.done++;
+                    ev.stage = SMTPREPLY_STAGE_PRDR_RCPT;
+                    prdr_rcpt(s, &ev);
+                    keep = true;
+                }
+            } else if ((pc.flags & PF_PRDR) && code == 353) {
+                ev.stage = SMTPREPLY_STAGE_PRDR_START;
+                front->flags |= PF_PRDR_STARTED;
+                s->accepted.next = 0;
+                s->accepted.done = 0;
+                keep = true;
+            }
+            if (ev.stage != SMTPREPLY_STAGE_DATA_END)
+                expect_cmd = SMTPREPLY_CMD_UNKNOWN; /* 353, then any recipient's code */
+            break;
+        case SMTPREPLY_CMD_RCPT:
+            ev.stage = SMTPREPLY_STAGE_REPLY;
+            rcpt_reply(s, &pc, code, &ev);
             break;
         case SMTPREPLY_CMD_BDAT:
             ev.stage = SMTPREPLY_STAGE_BDAT;
@@ -193,7 +315,16 @@ static void reply_complete(struct smtpreply_session *s, const char *text, size_t
     }
     ev.anomalies = flags;
     s->stats.replies++;
+    s->srv.glued_seq = glued;
     sess_emit(s, &ev);
+    if (ev.has_cmd) {
+        enum smtpreply_cmd c = pc.ref.cmd;
+        if ((c == SMTPREPLY_CMD_MAIL && code / 100 == 2) || c == SMTPREPLY_CMD_RSET ||
+            ev.stage == SMTPREPLY_STAGE_DATA_END)
+            accepted_clear(&s->accepted); /* a transaction starts or ends */
+    }
+    if (!s->fifo_count)
+        s->rcpts.len = 0; /* no RCPT waits: its addresses are done with */
     if (ev.has_cmd)
         reply_decides(s, &pc, code, ev.stage);
     if (s->srv.probe_after) {
@@ -232,6 +363,16 @@ void sess_server_line(struct smtpreply_session *s, bool bare_lf, int64_t ts, uin
     if (rl.bad_esc)
         flags |= ANOM(ESC_MALFORMED);
 
+    struct pending *front = fifo_front(s);
+    if (front && front->ref.cmd == SMTPREPLY_CMD_EHLO) {
+        /* RFC 5321 §4.1.1.1: EHLO's reply lists one extension per line. */
+        if (!s->srv.reply.active)
+            s->srv.prdr_offered = false;
+        if (rl.text_len >= 4 && (rl.text_len == 4 || rl.text[4] == ' ') &&
+            (rl.text[0] | 0x20) == 'p' && (rl.text[1] | 0x20) == 'r' &&
+            (rl.text[2] | 0x20) == 'd' && (rl.text[3] | 0x20) == 'r')
+            s->srv.prdr_offered = true;
+    }
     if (!s->srv.reply.active) {
         s->srv.reply.active = true;
         s->srv.reply.code = rl.code;

@@ -213,10 +213,12 @@ enum smtpreply_stage {
     SMTPREPLY_STAGE_AUTH_CHALLENGE, /* 334 */
     SMTPREPLY_STAGE_AUTH_FINAL,   /* AUTH's final reply (235/4xx/5xx) */
     SMTPREPLY_STAGE_UNSOLICITED,  /* no command pending (e.g. 421 before close) */
+    SMTPREPLY_STAGE_PRDR_START,   /* PRDR: 353 after the end of data */
+    SMTPREPLY_STAGE_PRDR_RCPT,    /* PRDR: one accepted recipient's reply to the data */
     SMTPREPLY_STAGE__COUNT
 };
 /* "greeting", "reply", "data-start", "data-end", "bdat", "auth-challenge",
- * "auth-final", "unsolicited" */
+ * "auth-final", "unsolicited", "prdr-start", "prdr-rcpt" */
 const char *smtpreply_stage_name(enum smtpreply_stage s);
 
 enum smtpreply_event_type {
@@ -265,6 +267,14 @@ struct smtpreply_event {
     /* ANOMALY only: which one and on which side. */
     enum smtpreply_anomaly anomaly;
     enum smtpreply_dir dir;
+
+    /* REPLY to a RCPT, and a PRDR per-recipient reply (stage prdr-rcpt):
+     * the recipient's address as written inside RCPT TO:<...>, without
+     * the angle brackets and parameters (at most 256 bytes kept).  NULL
+     * otherwise, or when it could not be kept.  Valid only during the
+     * callback. */
+    const char *rcpt;
+    size_t rcpt_len;
 };
 
 typedef void (*smtpreply_event_fn)(void *user, const struct smtpreply_event *ev);

@@ -125,7 +125,8 @@ static uint64_t run(const uint8_t *data, size_t size, int mode, size_t cut, stru
     mix(a, &st->unanswered, sizeof st->unanswered);
     mix(a, &st->flags, sizeof st->flags);
     size_t bound = 1024 + 2 * (size_t)lim.max_line + (size_t)lim.max_held +
-                   (size_t)lim.max_pending * 64 + 256;
+                   (size_t)lim.max_pending * 64 + 512 +
+                   2 * 16384; /* the two recipient-address stores */
     if (*peak > bound)
         a->bad = 1;
     smtpreply_session_free(s);

@@ -86,6 +86,8 @@ static void on_event(void *user, const struct smtpreply_event *ev)
                   (unsigned long long)ev->cmd.seq, (int)ev->text_len, ev->text);
         if (ev->type == SMTPREPLY_EV_COMMAND)
             logf_(l, " text=%.*s", (int)ev->text_len, ev->text);
+        if (ev->rcpt)
+            logf_(l, " rcpt=%.*s", (int)ev->rcpt_len, ev->rcpt);
     }
     logf_(l, "\n");
 }
@@ -290,12 +292,47 @@ static void test_rfc3030(void)
                   "C MAIL\nC RCPT\nC RCPT\nC BDAT\nC BDAT\nC BDAT\n"
                   "R 250 reply MAIL\nR 250 reply RCPT\nR 550 reply RCPT\nR 250 bdat BDAT\n"
                   "R 250 bdat BDAT\nR 250 bdat BDAT\nC QUIT\nR 221 reply QUIT\n");
-    /* A bad size is a command without a chunk. */
+    /* A bad size is a command without a chunk, flagged. */
     expect_script("bdat-bad-size",
                   S("S:220 x\r\n", "C:BDAT xyz\r\n", "S:501 5.5.4 bad size\r\n", "C:QUIT\r\n",
                     "S:221 bye\r\n"),
                   0,
-                  "R 220 greeting -\nC BDAT\nR 501 bdat BDAT 5.5.4\nC QUIT\nR 221 reply QUIT\n");
+                  "R 220 greeting -\nC BDAT !bdat-bad-size\nR 501 bdat BDAT 5.5.4\nC QUIT\n"
+                  "R 221 reply QUIT\n");
+    /* RFC 3030 §2: only LAST may follow the size; 1-19 digits, at most
+     * 2^63-1.  None of these takes the pipelined line after it. */
+    expect_script("bdat-bad-tail",
+                  S("S:220 x\r\n", "C:BDAT 5 X\r\nMAIL FROM:<a>\r\n"
+                    "BDAT 15555555557777777777 LAST\r\nRSET\r\n"
+                    "BDAT 9223372036854775808\r\nHELP\r\n"
+                    "BDAT 9223372036854775807 LAST junk\r\nQUIT\r\n"),
+                  0,
+                  "R 220 greeting -\nC BDAT !bdat-bad-size\nC MAIL\nC BDAT !bdat-bad-size\n"
+                  "C RSET\nC BDAT !bdat-bad-size\nC HELP\nC BDAT !bdat-bad-size\nC QUIT\n"
+                  "U BDAT !command-unanswered\nU MAIL !command-unanswered\n"
+                  "U BDAT !command-unanswered\nU RSET !command-unanswered\n"
+                  "U BDAT !command-unanswered\nU HELP !command-unanswered\n"
+                  "U BDAT !command-unanswered\nU QUIT !command-unanswered\n");
+    /* The largest size is a size: the line after it is chunk data. */
+    expect_script("bdat-max-size",
+                  S("S:220 x\r\n", "C:BDAT 9223372036854775807  last\r\nQUIT\r\n"), 0,
+                  "R 220 greeting -\nC BDAT\nU BDAT !command-unanswered\n");
+    /* A valid BDAT refused before any chunk octet, then a command: no
+     * chunk was sent.  Refused before its chunk but followed by data: the
+     * data is the chunk.  Refused after the chunk began: nothing changes. */
+    expect_script("bdat-refused-early",
+                  S("S:220 x\r\n", "C:BDAT 100 LAST\r\n", "S:503 5.5.1 need MAIL\r\n",
+                    "C:QUIT\r\n", "S:221 bye\r\n"),
+                  0,
+                  "R 220 greeting -\nC BDAT\nR 503 bdat BDAT 5.5.1\nC QUIT\nR 221 reply QUIT\n");
+    expect_script("bdat-refused-data-follows",
+                  S("S:220 x\r\n", "C:BDAT 11\r\n", "S:452 full\r\n", "C:QUITTER x\r\n",
+                    "C:QUIT\r\n", "S:221 bye\r\n"),
+                  0, "R 220 greeting -\nC BDAT\nR 452 bdat BDAT\nC QUIT\nR 221 reply QUIT\n");
+    expect_script("bdat-refused-late",
+                  S("S:220 x\r\n", "C:BDAT 6\r\nQU", "S:554 no\r\n", "C:IT\r\nRSET\r\n",
+                    "S:250 ok\r\n"),
+                  0, "R 220 greeting -\nC BDAT\nR 554 bdat BDAT\nC RSET\nR 250 reply RSET\n");
 }
 
 /* RFC 4954 §4 and §8 examples. */
@@ -756,6 +793,71 @@ static void test_held_tags(void)
     CHECK(strstr(l.buf, "C RCPT |ts=41000 tag=42 ft=42 text=RCPT TO:<39@b>") != NULL);
 }
 
+/* Each reply as "code stage <rcpt>" (rcpt "-" when NULL). */
+static void on_rcpt(void *user, const struct smtpreply_event *ev)
+{
+    struct log *l = user;
+    if (ev->type == SMTPREPLY_EV_REPLY)
+        logf_(l, "%03u %s %.*s\n", ev->code, smtpreply_stage_name(ev->stage),
+              ev->rcpt ? (int)ev->rcpt_len : 1, ev->rcpt ? ev->rcpt : "-");
+}
+
+static void expect_rcpts(const char *name, const char *const *script, const char *expect)
+{
+    static struct log l;
+    l.len = 0;
+    l.buf[0] = 0;
+    struct smtpreply_session *s = smtpreply_session_new(NULL, NULL, NULL, on_rcpt, &l, 0);
+    for (size_t i = 0; script[i]; i++)
+        smtpreply_session_feed(s, script[i][0] == 'C' ? SMTPREPLY_DIR_CLIENT : SMTPREPLY_DIR_SERVER,
+                               (const uint8_t *)script[i] + 2, strlen(script[i] + 2),
+                               (int64_t)i, i + 1);
+    smtpreply_session_finish(s, 0, 0);
+    smtpreply_session_free(s);
+    if (strcmp(l.buf, expect) != 0)
+        printf("%s: expected\n%s--- got\n%s---\n", name, expect, l.buf);
+    CHECK(strcmp(l.buf, expect) == 0);
+}
+
+/* RCPT replies carry the address; PRDR (draft-hall-prdr-00 §3): 353, one
+ * reply per accepted recipient in RCPT order, then the final reply. */
+static void test_rcpt_prdr(void)
+{
+    expect_rcpts("rcpt-pipelined",
+                 S("S:220 x\r\n", "C:MAIL FROM:<a@x>\r\nRCPT TO:<b@y> NOTIFY=NEVER\r\n"
+                   "rcpt to: c@z\r\nRCPT TO:<>\r\n",
+                   "S:250 ok\r\n250 ok\r\n550 no\r\n250 ok\r\n"),
+                 "220 greeting -\n250 reply -\n250 reply b@y\n550 reply c@z\n250 reply \n");
+    expect_rcpts("prdr",
+                 S("S:220 x\r\n", "C:EHLO c\r\n", "S:250-x\r\n250-PRDR\r\n250 HELP\r\n",
+                   "C:MAIL FROM:<a@x> PRDR\r\n", "S:250 ok\r\n", "C:RCPT TO:<b@y>\r\n",
+                   "S:250 ok\r\n", "C:RCPT TO:<n@y>\r\n", "S:550 no\r\n",
+                   "C:RCPT TO:<c@y>\r\n", "S:250 ok\r\n", "C:DATA\r\n", "S:354 go\r\n",
+                   "C:hi\r\n.\r\n", "S:353 PRDR content analysis beginning\r\n",
+                   "S:250 ok for b\r\n550 5.7.1 refused for c\r\n",
+                   "S:250 accepted for some\r\n", "C:QUIT\r\n", "S:221 bye\r\n"),
+                 "220 greeting -\n250 reply -\n250 reply -\n250 reply b@y\n550 reply n@y\n"
+                 "250 reply c@y\n354 data-start -\n353 prdr-start -\n250 prdr-rcpt b@y\n"
+                 "550 prdr-rcpt c@y\n250 data-end -\n221 reply -\n");
+    /* Without PRDR on MAIL (or in EHLO), 353 is just the end of data's
+     * reply, and the next reply answers nothing. */
+    expect_rcpts("prdr-not-asked",
+                 S("S:220 x\r\n", "C:EHLO c\r\n", "S:250-x\r\n250 PRDR\r\n",
+                   "C:MAIL FROM:<a@x>\r\n", "S:250 ok\r\n", "C:RCPT TO:<b@y>\r\n",
+                   "S:250 ok\r\n", "C:DATA\r\n", "S:354 go\r\n", "C:.\r\n",
+                   "S:353 x\r\n", "S:250 ok\r\n"),
+                 "220 greeting -\n250 reply -\n250 reply -\n250 reply b@y\n"
+                 "354 data-start -\n353 data-end -\n250 unsolicited -\n");
+    /* The message refused whole: no 353, the final reply at once. */
+    expect_rcpts("prdr-refused",
+                 S("S:220 x\r\n", "C:EHLO c\r\n", "S:250 PRDR\r\n",
+                   "C:MAIL FROM:<a@x> prdr SIZE=10\r\n", "S:250 ok\r\n",
+                   "C:RCPT TO:<b@y>\r\n", "S:250 ok\r\n", "C:DATA\r\n", "S:354 go\r\n",
+                   "C:.\r\n", "S:554 no\r\n", "C:QUIT\r\n", "S:221 bye\r\n"),
+                 "220 greeting -\n250 reply -\n250 reply -\n250 reply b@y\n"
+                 "354 data-start -\n554 data-end -\n221 reply -\n");
+}
+
 int main(void)
 {
     test_rfc5321_d1();
@@ -771,6 +873,7 @@ int main(void)
     test_replies();
     test_midstream_and_gaps();
     test_limits();
+    test_rcpt_prdr();
     test_alloc_failure();
     test_memory();
     return CHECK_DONE();
