@@ -388,6 +388,8 @@ void smtpreply_session_free(struct smtpreply_session *s)
         alloc(ctx, s->rcpts.buf, 0);
     if (s->accepted.buf)
         alloc(ctx, s->accepted.buf, 0);
+    if (s->srv.reply.text.buf)
+        alloc(ctx, s->srv.reply.text.buf, 0);
     alloc(ctx, s, 0);
 }
 

@@ -82,6 +82,10 @@ struct pending {
  * the bytes (accepted), or just the bytes with offsets in the FIFO
  * (rcpts).  Grows on demand up to RCPT_STORE_MAX; past it, addresses are
  * not kept (the event's rcpt is then NULL). */
+/* The most of a reply's text (all its lines) one reply event carries: the
+ * store's own cap. */
+#define REPLY_TEXT_MAX RCPT_STORE_MAX
+
 struct rcpt_store {
     uint8_t *buf;
     uint32_t len, cap;
@@ -162,6 +166,10 @@ struct server_side {
         struct smtpreply_esc esc;
         smtpreply_anomaly_set anomalies; /* gathered from every line */
         uint64_t first_tag; /* tag of the chunk holding the reply's first byte */
+        /* Every line's text so far (after code and separator), joined
+         * with '\n'; at most REPLY_TEXT_MAX bytes, text_cut past that. */
+        struct rcpt_store text;
+        bool text_cut;
     } reply;
 };
 

@@ -176,6 +176,23 @@ static void prdr_rcpt(struct smtpreply_session *s, struct smtpreply_event *ev)
     a->next += n;
 }
 
+/* Adds one line's text to the reply's full text ('\n' between lines),
+ * as far as REPLY_TEXT_MAX allows; what does not fit marks it cut. */
+static void reply_text_add(struct smtpreply_session *s, const char *p, size_t n)
+{
+    struct rcpt_store *t = &s->srv.reply.text;
+    if (s->srv.reply.text_cut)
+        return;
+    if (s->srv.reply.nlines > 1 && !sess_store_append(s, t, "\n", 1)) {
+        s->srv.reply.text_cut = true;
+        return;
+    }
+    size_t room = REPLY_TEXT_MAX - t->len;
+    size_t take = n < room ? n : room;
+    if ((take && !sess_store_append(s, t, p, take)) || take < n)
+        s->srv.reply.text_cut = true;
+}
+
 static void reply_complete(struct smtpreply_session *s, const char *text, size_t text_len,
                            int64_t ts, uint64_t tag)
 {
@@ -192,6 +209,9 @@ static void reply_complete(struct smtpreply_session *s, const char *text, size_t
     ev.first_tag = s->srv.reply.first_tag;
     ev.text = text;
     ev.text_len = text_len;
+    ev.full_text = s->srv.reply.text.buf ? (const char *)s->srv.reply.text.buf : "";
+    ev.full_text_len = s->srv.reply.text.len;
+    ev.full_text_cut = s->srv.reply.text_cut;
 
     bool valid = code_valid(code);
     if (!valid)
@@ -380,6 +400,8 @@ void sess_server_line(struct smtpreply_session *s, bool bare_lf, int64_t ts, uin
         s->srv.reply.has_esc = false;
         s->srv.reply.anomalies = 0;
         s->srv.reply.first_tag = first_tag;
+        s->srv.reply.text.len = 0;
+        s->srv.reply.text_cut = false;
     } else if (rl.code != s->srv.reply.code) {
         flags |= ANOM(CODE_MISMATCH);
     }
@@ -387,6 +409,7 @@ void sess_server_line(struct smtpreply_session *s, bool bare_lf, int64_t ts, uin
      * final line); the mismatch is flagged. */
     s->srv.reply.code = rl.code;
     s->srv.reply.nlines++;
+    reply_text_add(s, rl.text, rl.text_len);
     if (s->srv.reply.nlines > s->lim.max_reply_lines && s->lim.max_reply_lines) {
         if (s->srv.reply.nlines == s->lim.max_reply_lines + 1)
             s->stats.lines_cut++;

@@ -255,6 +255,14 @@ struct smtpreply_event {
     const char *text;
     size_t text_len;
 
+    /* REPLY only: the whole reply, every line's text after its code and
+     * separator (enhanced code and the rest kept as sent), lines joined
+     * with '\n'; at most 16 KiB kept (full_text_cut: the rest was cut).
+     * Empty for a bare code.  Valid only during the callback. */
+    const char *full_text;
+    size_t full_text_len;
+    bool full_text_cut;
+
     /* REPLY only. */
     unsigned code;
     unsigned nlines;

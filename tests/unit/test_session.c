@@ -88,6 +88,9 @@ static void on_event(void *user, const struct smtpreply_event *ev)
             logf_(l, " text=%.*s", (int)ev->text_len, ev->text);
         if (ev->rcpt)
             logf_(l, " rcpt=%.*s", (int)ev->rcpt_len, ev->rcpt);
+        if (ev->type == SMTPREPLY_EV_REPLY)
+            logf_(l, " full=%.*s%s", (int)ev->full_text_len, ev->full_text,
+                  ev->full_text_cut ? "[cut]" : "");
     }
     logf_(l, "\n");
 }
@@ -858,6 +861,74 @@ static void test_rcpt_prdr(void)
                  "354 data-start -\n554 data-end -\n221 reply -\n");
 }
 
+static void on_full(void *user, const struct smtpreply_event *ev)
+{
+    struct log *l = user;
+    if (ev->type == SMTPREPLY_EV_REPLY)
+        logf_(l, "%03u [%.*s]%s\n", ev->code, (int)ev->full_text_len, ev->full_text,
+              ev->full_text_cut ? " cut" : "");
+}
+
+static size_t big_len;
+static bool big_cut, big_head;
+static void on_big(void *user, const struct smtpreply_event *ev)
+{
+    (void)user;
+    if (ev->type != SMTPREPLY_EV_REPLY)
+        return;
+    big_len = ev->full_text_len;
+    big_cut = ev->full_text_cut;
+    big_head = ev->full_text_len > 58 &&
+               strncmp(ev->full_text, "00000000000000000000000000000000000000000000000000000000\n0", 58) == 0;
+}
+
+static void expect_full(const char *name, const char *const *script, const char *expect)
+{
+    static struct log l;
+    l.len = 0;
+    l.buf[0] = 0;
+    struct smtpreply_session *s = smtpreply_session_new(NULL, NULL, NULL, on_full, &l, 0);
+    for (size_t i = 0; script[i]; i++)
+        smtpreply_session_feed(s, script[i][0] == 'C' ? SMTPREPLY_DIR_CLIENT : SMTPREPLY_DIR_SERVER,
+                               (const uint8_t *)script[i] + 2, strlen(script[i] + 2),
+                               (int64_t)i, i + 1);
+    smtpreply_session_finish(s, 0, 0);
+    smtpreply_session_free(s);
+    if (strcmp(l.buf, expect) != 0)
+        printf("%s: expected\n%s--- got\n%s---\n", name, expect, l.buf);
+    CHECK(strcmp(l.buf, expect) == 0);
+}
+
+/* A reply event carries every line's text, not only the last line's:
+ * Gmail's multi-line 550-5.7.26 keeps its first lines (the SPF/DKIM
+ * result), a bare code has empty text, and a reply past 16 KiB is cut. */
+static void test_full_text(void)
+{
+    expect_full("gmail-multiline",
+                S("S:220 mx.google.com ESMTP\r\n", "C:RCPT TO:<b@gmail.com>\r\n",
+                  "S:550-5.7.26 This mail is unauthenticated, which poses a security\r\n"
+                  "550-5.7.26 risk to the sender and Gmail users.\r\n"
+                  "550 5.7.26  https://support.google.com/mail/answer/81126\r\n",
+                  "C:QUIT\r\n", "S:221\r\n"),
+                "220 [mx.google.com ESMTP]\n"
+                "550 [5.7.26 This mail is unauthenticated, which poses a security\n"
+                "5.7.26 risk to the sender and Gmail users.\n"
+                "5.7.26  https://support.google.com/mail/answer/81126]\n"
+                "221 []\n");
+    /* 300 continuation lines of 60 bytes: 18,300 bytes of text, cut at 16 KiB. */
+    static char big[300 * 66 + 64];
+    size_t n = 0;
+    for (int i = 0; i < 300; i++)
+        n += (size_t)snprintf(big + n, sizeof big - n, "250-%056d\r\n", i);
+    snprintf(big + n, sizeof big - n, "250 end\r\n");
+    struct smtpreply_session *s = smtpreply_session_new(NULL, NULL, NULL, on_big, NULL, 0);
+    smtpreply_session_feed(s, SMTPREPLY_DIR_SERVER, (const uint8_t *)big, strlen(big), 0, 1);
+    smtpreply_session_finish(s, 0, 0);
+    smtpreply_session_free(s);
+    CHECK(big_len == 16384 && big_cut);
+    CHECK(big_head);
+}
+
 int main(void)
 {
     test_rfc5321_d1();
@@ -874,6 +945,7 @@ int main(void)
     test_midstream_and_gaps();
     test_limits();
     test_rcpt_prdr();
+    test_full_text();
     test_alloc_failure();
     test_memory();
     return CHECK_DONE();
