@@ -11,7 +11,11 @@ FIN both ways.  One session in 3 is IPv6.  Some server segments are
 retransmitted and some pairs arrive out of order.  CONCURRENCY sessions
 are interleaved packet by packet.  The truth is counted from what is
 generated here, never from smtpreply."""
-import json, random, struct, sys
+import json, os, random, struct, sys
+
+# The tests' pcap writer (tests/lib/pcapgen.py), by its path in the tree.
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "tests", "lib"))
+import pcapgen  # noqa: E402
 
 out, nsess = sys.argv[1], int(sys.argv[2])
 conc = int(sys.argv[3]) if len(sys.argv) > 3 else 100
@@ -108,7 +112,7 @@ class Sess:
 
 def main():
     f = open(out, "wb")
-    f.write(struct.pack("<IHHiIII", 0xa1b2c3d4, 2, 4, 0, 0, 65535, 1))
+    f.write(pcapgen.pcap_header(pcapgen.LINKTYPE_ETHERNET, 65535))
     t = 1700000000.0
     next_id = 0
     active = []
@@ -132,7 +136,7 @@ def main():
         else:
             pkt = frame(s.v6, s.s, s.c, 25, s.cp, s.sseq, s.cseq, flags, payload)
             s.sseq += len(payload) + (1 if flags & 0x03 else 0)
-        rec = struct.pack("<IIII", int(t), int((t % 1) * 1e6), len(pkt), len(pkt)) + pkt
+        rec = pcapgen.record(int(t) * 1000000 + int((t % 1) * 1e6), pkt)
         if reorder and s.held is None and rng.random() < 0.05:
             s.held = rec  # arrives after the next body segment: out of order
             continue

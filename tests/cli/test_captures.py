@@ -4,13 +4,15 @@ from the client's transcript): the analyzer's replies, in order, with
 their enhanced codes, and its JSON totals equal the truth."""
 import glob, json, os, subprocess, sys
 
-smtpreply = os.environ["SMTPREPLY"]
-here = os.path.join(os.environ["SRCDIR"], "captures")
-passed = failed = 0
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "lib"))
+import env  # noqa: E402
+from checks import check, finish, fatal  # noqa: E402
+
+smtpreply = env.smtpreply()
+here = env.CAPTURES
 truths = sorted(glob.glob(os.path.join(here, "*.truth.json")))
 if not truths:
-    print("FAIL: no truth files in captures/")
-    sys.exit(1)
+    fatal("no truth files in captures/")
 for tpath in truths:
     cap = tpath[: -len(".truth.json")]
     if not os.path.exists(cap):
@@ -38,10 +40,5 @@ for tpath in truths:
     tot = json.loads(j.stdout)["totals"]["codes"]
     if tot != truth["totals"]:
         problems.append(f"totals {tot} != {truth['totals']}")
-    if problems:
-        failed += 1
-        print(f"FAIL {os.path.basename(cap)}:\n  " + "\n  ".join(problems))
-    else:
-        passed += 1
-print(f"{passed} passed, {failed} failed")
-sys.exit(1 if failed else 0)
+    check(not problems, os.path.basename(cap) + "".join("\n  " + p for p in problems))
+finish()

@@ -9,20 +9,16 @@ import os
 import subprocess
 import sys
 
-SMTPREPLY = os.environ["SMTPREPLY"]
-failures = 0
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "lib"))
+import env  # noqa: E402
+from checks import check, finish  # noqa: E402
+
+SMTPREPLY = env.smtpreply()
 
 
 def run(*args):
     p = subprocess.run([SMTPREPLY, "codes", *args], capture_output=True, text=True, timeout=60)
     return p.returncode, p.stdout, p.stderr
-
-
-def check(cond, what):
-    global failures
-    if not cond:
-        failures += 1
-        print("FAIL:", what, file=sys.stderr)
 
 
 rc, out, _ = run("--json")
@@ -65,5 +61,4 @@ check(rc == 0 and out.startswith("smtpreply "), "--version")
 rc, out, err = run("--xml")
 check(rc == 2 and err.strip(), "bad option exit 2")
 
-print("failures:", failures)
-sys.exit(1 if failures else 0)
+finish()

@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""smtpreply tally on damaged captures (issue 8): the corpus written by
+"""smtpreply tally on damaged captures: the corpus written by
 tests/damaged/gen_damaged.py, whose expect.json says, for each case, the
 documented exit status, the one-line messages, and the partial results.
 
@@ -23,8 +23,12 @@ import sys
 import tempfile
 import time
 
-smtpreply = os.environ["SMTPREPLY"]
-gen = os.path.join(os.environ["SRCDIR"], "tests", "damaged", "gen_damaged.py")
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "lib"))
+import env  # noqa: E402
+from checks import check, finish  # noqa: E402
+
+smtpreply = env.smtpreply()
+gen = os.path.join(env.SRCDIR, "tests", "damaged", "gen_damaged.py")
 # A run takes milliseconds (under ASan well under a second): a run that
 # takes this long is hanging, e.g. blocked opening a FIFO.
 TIMEOUT = float(os.environ.get("DAMAGED_TIMEOUT", "10"))
@@ -171,7 +175,7 @@ def same_as_prefix(case, p):
     return []
 
 
-def check(case):
+def check_case(case):
     """Returns (summary, [failures]) for one case."""
     fails = []
     p = run(case, "json")
@@ -206,18 +210,13 @@ def check(case):
     return summary, fails
 
 
-failed = 0
 # Two at a time: the machine has two cores and other work runs beside us.
 with concurrent.futures.ThreadPoolExecutor(max_workers=2) as pool:
-    for case, (summary, fails) in zip(cases, pool.map(check, cases)):
-        print("%-4s %-32s %s" % ("ok" if not fails else "FAIL", case["name"], summary))
-        for f in fails:
-            print("       - " + f)
-        if fails:
-            print("       (%s)" % case["description"])
-            failed += 1
+    for case, (summary, fails) in zip(cases, pool.map(check_case, cases)):
+        check(not fails, "%-32s %s%s" % (case["name"], summary, "".join(
+            "\n       - " + f for f in fails) + ("\n       (%s)" % case["description"]
+                                               if fails else "")))
 
 shutil.rmtree(tmp, ignore_errors=True)
-print("%d cases, %d passed, %d failed, %.1f s" % (len(cases), len(cases) - failed, failed,
-                                                 time.monotonic() - started))
-sys.exit(1 if failed else 0)
+print("%d cases, %.1f s" % (len(cases), time.monotonic() - started))
+finish()

@@ -8,21 +8,17 @@ import re
 import subprocess
 import sys
 
-SMTPREPLY = os.environ["SMTPREPLY"]
-SHARED = os.environ.get("SHARED", "")
-failures = 0
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "lib"))
+import env  # noqa: E402
+from checks import check, finish, skip  # noqa: E402
+
+SMTPREPLY = env.smtpreply()
+SHARED = env.SHARED
 
 
 def run(*args):
     p = subprocess.run([SMTPREPLY, "explain", *args], capture_output=True, text=True, timeout=60)
     return p.returncode, p.stdout, p.stderr
-
-
-def check(cond, what):
-    global failures
-    if not cond:
-        failures += 1
-        print("FAIL:", what, file=sys.stderr)
 
 
 def explain_json(*args):
@@ -155,7 +151,6 @@ if seeds and os.path.isdir(seeds):
         if o["status"] in ("standard", "historic", "registry"):
             check(o["rfc"] and all(r.startswith("RFC ") for r in o["rfc"]), f"{c} names its RFC")
 else:
-    print("seeds not found: seed checks skipped")
+    skip("the seed checks (%s not present)" % seeds)
 
-print("failures:", failures)
-sys.exit(1 if failures else 0)
+finish()

@@ -12,16 +12,17 @@ import json
 import os
 import resource
 import shutil
-import struct
 import subprocess
 import sys
 import tempfile
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "lib"))
+import env  # noqa: E402
 from checks import check, finish  # noqa: E402
+import pcapgen  # noqa: E402
 
-SMTPREPLY = os.environ["SMTPREPLY"]
-SRCDIR = os.environ["SRCDIR"]
+SMTPREPLY = env.smtpreply()
+SRCDIR = env.SRCDIR
 CAPTURE = os.path.join(SRCDIR, "captures", "delivery-pipelining.pcap")
 
 
@@ -71,26 +72,12 @@ with tempfile.TemporaryDirectory() as tmp:
               f"(exit {par.returncode if par else 'hung'})")
 
     # 3. Timestamps beyond year 2255 in pcapng (64-bit, microseconds).
-    with open(CAPTURE, "rb") as f:
-        raw = f.read()
-    end = "<" if raw[:4] == b"\xd4\xc3\xb2\xa1" else ">"
-    linktype = struct.unpack(end + "I", raw[20:24])[0]
-    shb = struct.pack("<IIIHHqI", 0x0A0D0D0A, 28, 0x1A2B3C4D, 1, 0, -1, 28)
-    idb = struct.pack("<IIHHII", 1, 20, linktype, 0, 262144, 20)
-    blocks = [shb, idb]
-    off = 24
+    linktype, _snaplen, recs = pcapgen.read_pcap(CAPTURE)
+    blocks = [pcapgen.pcapng_shb(), pcapgen.pcapng_idb(linktype, 262144)]
     base = 0xF0000000 << 32   # about 1.15e13 seconds
-    k = 0
-    while off + 16 <= len(raw):
-        sec, usec, caplen, wirelen = struct.unpack(end + "IIII", raw[off:off + 16])
-        data = raw[off + 16:off + 16 + caplen]
-        off += 16 + caplen
+    for k, r in enumerate(recs):
         ts = base + k * 1000   # 1 ms apart
-        k += 1
-        pad = b"\0" * (-len(data) % 4)
-        blen = 32 + len(data) + len(pad)
-        blocks.append(struct.pack("<IIIIIII", 6, blen, 0, ts >> 32, ts & 0xFFFFFFFF, caplen,
-                                  wirelen) + data + pad + struct.pack("<I", blen))
+        blocks.append(pcapgen.epb(ts, r.caplen, r.wirelen, r.data))
     far = os.path.join(tmp, "far-future.pcapng")
     with open(far, "wb") as f:
         f.write(b"".join(blocks))

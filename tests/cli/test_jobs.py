@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""`smtpreply -j N` (issue 7): N files read at once give exactly the output
+"""`smtpreply -j N`: N files read at once give exactly the output
 of -j 1: the same bytes on stdout and stderr, the same exit status, in every
 format and with --replies; on our captures, the public ones when present,
 generated ones of equal size, and with unreadable inputs mixed in."""
@@ -9,11 +9,12 @@ import sys
 import tempfile
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "lib"))
+import env  # noqa: E402
 from checks import check, finish  # noqa: E402
 
-SMTPREPLY = os.environ["SMTPREPLY"]
-SRCDIR = os.environ["SRCDIR"]
-SHARED = os.environ.get("SHARED", "")
+SMTPREPLY = env.smtpreply()
+SRCDIR = env.SRCDIR
+SHARED = env.SHARED
 
 
 

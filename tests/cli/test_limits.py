@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""Every limit of `smtpreply tally` (issue 8, "Resource limits"): each has an
+"""Every limit of `smtpreply tally`: each has an
 option and a default; hitting it is counted in the session and in the totals,
 and processing goes on; a bad value is a usage error.  (--max-sessions,
 --idle-timeout and --max-memory are also exercised by test_tally.py, the
@@ -11,11 +11,12 @@ import sys
 import tempfile
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "lib"))
+import env  # noqa: E402
 from checks import check, finish  # noqa: E402
 import pcapgen  # noqa: E402
 from pcapgen import Conversation  # noqa: E402
 
-SMTPREPLY = os.environ["SMTPREPLY"]
+SMTPREPLY = env.smtpreply()
 
 
 

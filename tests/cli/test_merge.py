@@ -6,12 +6,13 @@ bad input is refused with exit 2."""
 import glob, json, os, shutil, subprocess, sys, tempfile
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "lib"))
+import env  # noqa: E402
 from checks import check, finish  # noqa: E402
 
-smtpreply = os.environ["SMTPREPLY"]
-caps = sorted(f for f in glob.glob(os.path.join(os.environ["SRCDIR"], "captures", "*"))
+smtpreply = env.smtpreply()
+caps = sorted(f for f in glob.glob(os.path.join(env.SRCDIR, "captures", "*"))
               if f.endswith((".pcap", ".pcapng")))
-shared = os.path.join(os.environ.get("SHARED", ""), "captures")
+shared = os.path.join(env.SHARED, "captures")
 caps += sorted(glob.glob(os.path.join(shared, "zeek-*.pcap")))[:6]
 tmp = tempfile.mkdtemp()
 

@@ -17,10 +17,11 @@ import sys
 import tempfile
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "lib"))
+import env  # noqa: E402
 from checks import check, finish  # noqa: E402
 
-SMTPREPLY = os.environ["SMTPREPLY"]
-SRCDIR = os.environ["SRCDIR"]
+SMTPREPLY = env.smtpreply()
+SRCDIR = env.SRCDIR
 
 FAKE_SSH = r'''#!/bin/bash
 # ssh [options] HOST [--] COMMAND...: run COMMAND with bash in HOST's home.
@@ -74,9 +75,9 @@ with tempfile.TemporaryDirectory() as tmp:
 
     script = (recipe.replace("/archive", archive)
               .replace("-S host1,host2,:", f"--will-cite --ssh {ssh} -S 1/host1,1/host2,:"))
-    env = dict(os.environ, PATH=bindir + os.pathsep + os.environ["PATH"], REMOTES=remotes,
+    run_env = dict(os.environ, PATH=bindir + os.pathsep + os.environ["PATH"], REMOTES=remotes,
                LC_ALL="C")
-    p = subprocess.run(["bash", "-e", "-o", "pipefail", "-c", script], cwd=work, env=env,
+    p = subprocess.run(["bash", "-e", "-o", "pipefail", "-c", script], cwd=work, env=run_env,
                        capture_output=True, text=True, timeout=600)
     check(p.returncode == 0, f"the recipe runs: {p.stderr[-2000:]}")
     ran_remote = sorted(os.listdir(remotes))
@@ -85,7 +86,7 @@ with tempfile.TemporaryDirectory() as tmp:
     check(left == [], f"nothing left on the remote hosts ({left[:5]})")
 
     whole = subprocess.run([SMTPREPLY, "--json", "-q", *sorted(glob.glob(archive + "/*"))],
-                           capture_output=True, text=True, env=env)
+                           capture_output=True, text=True, env=run_env)
     check(whole.returncode == 0, f"the single run: {whole.stderr}")
     merged_path = os.path.join(work, "archive.json")
     try:

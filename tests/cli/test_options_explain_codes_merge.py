@@ -11,9 +11,10 @@ import sys
 import tempfile
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "lib"))
+import env  # noqa: E402
 from checks import check, finish  # noqa: E402
 
-SMTPREPLY = os.environ["SMTPREPLY"]
+SMTPREPLY = env.smtpreply()
 
 
 def run(*args):
@@ -97,7 +98,7 @@ check(rc == 2 and out == "" and "x" in err, "codes -- x: no arguments taken, exi
 
 # --- merge -- ---
 with tempfile.TemporaryDirectory() as tmp:
-    capture = os.path.join(os.environ["SRCDIR"], "captures", "delivery-pipelining.pcap")
+    capture = os.path.join(env.SRCDIR, "captures", "delivery-pipelining.pcap")
     rc, _, err = run("-q", "--json", "-o", os.path.join(tmp, "-part.json"), capture)
     check(rc == 0, f"a summary named -part.json ({err!r})")
     p = subprocess.run([SMTPREPLY, "merge", "--", "-part.json"], cwd=tmp, capture_output=True,
@@ -110,7 +111,7 @@ with tempfile.TemporaryDirectory() as tmp:
           "merge -part.json without --: an unknown option")
 
 # --- the tally and transcript take the same spellings ---
-cap = os.path.join(os.environ["SRCDIR"], "captures", "auth-plain.pcap")
+cap = os.path.join(env.SRCDIR, "captures", "auth-plain.pcap")
 rc, want, _ = run("-q", "--json", cap)
 for args in (["--format=json"], ["--format", "json", "--"], ["--json", "--jobs=1"]):
     rc, out, err = run("-q", *args, cap)

@@ -16,11 +16,12 @@ import sys
 import tempfile
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "lib"))
+import env  # noqa: E402
 from checks import check, finish  # noqa: E402
 import pcapgen  # noqa: E402
 
-SMTPREPLY = os.environ["SMTPREPLY"]
-SRCDIR = os.environ["SRCDIR"]
+SMTPREPLY = env.smtpreply()
+SRCDIR = env.SRCDIR
 
 
 

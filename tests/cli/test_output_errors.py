@@ -12,15 +12,16 @@ import sys
 import tempfile
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "lib"))
-from checks import check, finish  # noqa: E402
+import env  # noqa: E402
+from checks import check, finish, skip  # noqa: E402
 
-SMTPREPLY = os.environ["SMTPREPLY"]
-SRCDIR = os.environ["SRCDIR"]
+SMTPREPLY = env.smtpreply()
+SRCDIR = env.SRCDIR
 MESSAGE = "smtpreply: cannot write the output: No space left on device"
 
 if not os.path.exists("/dev/full"):
-    print("skipped: no /dev/full on this system")
-    sys.exit(0)
+    skip("every check: no /dev/full on this system")
+    finish()
 
 capture = os.path.join(SRCDIR, "captures", "delivery-pipelining.pcap")
 captures = sorted(f for f in glob.glob(os.path.join(SRCDIR, "captures", "*"))

@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""Memory bounds of `smtpreply tally` (issues 7 and 8), measured as peak RSS.
+"""Memory bounds of `smtpreply tally`, measured as peak RSS.
 
 - The same concurrency in a 10x larger capture (250 MB) takes about the same memory:
   sessions are written as they end, nothing grows with the file.
@@ -19,11 +19,12 @@ import sys
 import tempfile
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "lib"))
-from checks import check, finish  # noqa: E402
+import env  # noqa: E402
+from checks import check, finish, skip  # noqa: E402
 from pcapgen import ACK, FIN, PCAP_HEADER, PSH, SYN, frame, record  # noqa: E402
 
-SMTPREPLY = os.environ["SMTPREPLY"]
-SRCDIR = os.environ["SRCDIR"]
+SMTPREPLY = env.smtpreply()
+SRCDIR = env.SRCDIR
 PY = sys.executable
 # Under AddressSanitizer memory figures mean nothing (shadow memory, the
 # quarantine): the bounds are checked in the normal build, the rest in both.
@@ -33,7 +34,7 @@ with open(SMTPREPLY, "rb") as _f:
 
 def check_rss(cond, what):
     if SANITIZED:
-        print(f"skip {what} (sanitizer build)")
+        skip(f"{what} (sanitizer build)")
     else:
         check(cond, what)
 

@@ -4,16 +4,18 @@ equal truth.json (counted there from the packets' bytes, independently of
 any SMTP parser).  Skips, with a message, when the folder is absent."""
 import collections, json, os, subprocess, sys
 
-smtpreply = os.environ["SMTPREPLY"]
-caps = os.path.join(os.environ.get("SHARED", ""), "captures")
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "lib"))
+import env  # noqa: E402
+from checks import check, finish, skip  # noqa: E402
+
+smtpreply = env.smtpreply()
+caps = env.SHARED_CAPTURES
 truth_path = os.path.join(caps, "truth.json")
 if not os.path.exists(truth_path):
-    print("shared captures absent: nothing to compare")
-    print("0 passed, 0 failed")
-    sys.exit(0)
+    skip("every capture: %s absent, nothing to compare" % truth_path)
+    finish()
 
 truth = json.load(open(truth_path))
-passed = failed = 0
 for name, t in sorted(truth.items()):
     path = os.path.join(caps, name)
     p = subprocess.run([smtpreply, "--format", "json", "-q", path],
@@ -46,10 +48,5 @@ for name, t in sorted(truth.items()):
     want_tot = {k: v for k, v in t.get("totals", {}).items()}
     if got["totals"]["codes"] != want_tot:
         problems.append(f"totals {got['totals']['codes']} != {want_tot}")
-    if problems:
-        failed += 1
-        print(f"FAIL {name}:\n  " + "\n  ".join(problems))
-    else:
-        passed += 1
-print(f"{passed} passed, {failed} failed")
-sys.exit(1 if failed else 0)
+    check(not problems, name + "".join("\n  " + p for p in problems))
+finish()

@@ -25,14 +25,15 @@ import sys
 import tempfile
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "lib"))
-sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "damaged"))
-from checks import check, finish  # noqa: E402
-from gen_damaged import (DLT_EN10MB, DLT_LINUX_SLL2, pcap_bytes,  # noqa: E402
-                         read_pcap)
+import env  # noqa: E402
+from checks import check, finish, skip  # noqa: E402
+from pcapgen import LINKTYPE_ETHERNET as DLT_EN10MB  # noqa: E402
+from pcapgen import LINKTYPE_LINUX_SLL2 as DLT_LINUX_SLL2  # noqa: E402
+from pcapgen import pcap_bytes, read_pcap  # noqa: E402
 
-SMTPREPLY = os.environ["SMTPREPLY"]
-SRCDIR = os.environ["SRCDIR"]
-SHARED = os.path.join(SRCDIR, "..", "shared", "captures")
+SMTPREPLY = env.smtpreply()
+SRCDIR = env.SRCDIR
+SHARED = env.SHARED_CAPTURES
 
 
 def headers(linktype, data):
@@ -233,6 +234,6 @@ with tempfile.TemporaryDirectory() as tmp:
         linktype, _snaplen, recs = read_pcap(zeek)
         compare("zeek-truncated-header.pcap", zeek, linktype, recs)
     else:
-        print("skip the public zeek capture (../shared/captures not present)")
+        skip("the public zeek capture (%s not present)" % SHARED)
 
 finish()

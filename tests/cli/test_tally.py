@@ -5,10 +5,13 @@ but itself) plus, when present, the shared captures."""
 import csv, io, json, os, subprocess, sys, tempfile
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "lib"))
+import env  # noqa: E402
 from checks import check, finish  # noqa: E402
+import pcapgen  # noqa: E402
+from pcapgen import write_packets  # noqa: E402
 
-smtpreply = os.environ["SMTPREPLY"]
-shared = os.path.join(os.environ.get("SHARED", ""), "captures")
+smtpreply = env.smtpreply()
+shared = os.path.join(env.SHARED, "captures")
 
 
 def run(*args, stdin=None):
@@ -16,7 +19,9 @@ def run(*args, stdin=None):
                           input=stdin)
 
 
-from scapy.all import Ether, IP, IPv6, TCP, Raw, wrpcap, Dot1Q, CookedLinux  # noqa: E402
+# scapy builds the packets; pcapgen writes the files.
+env.need_scapy()
+from scapy.all import Ether, IP, IPv6, TCP, Raw, Dot1Q, CookedLinux  # noqa: E402
 
 tmp = tempfile.mkdtemp()
 
@@ -51,16 +56,18 @@ steps = [(False, b"220 mx.example.org ESMTP\r\n"), (True, b"EHLO c\r\n"),
          (False, b"250 2.1.0 ok\r\n250 2.1.5 ok\r\n550 5.1.1 <x@example.org>: \"no\", user\r\n"),
          (True, b"QUIT\r\n"), (False, b"221 2.0.0 bye\r\n")]
 v4 = os.path.join(tmp, "v4.pcap")
-wrpcap(v4, dialogue("192.0.2.1", "192.0.2.25", 40000, 25, steps))
+write_packets(v4, dialogue("192.0.2.1", "192.0.2.25", 40000, 25, steps))
 vlan = os.path.join(tmp, "vlan.pcap")
-wrpcap(vlan, dialogue("192.0.2.1", "192.0.2.25", 40001, 25, steps,
-                      l2=lambda p: Ether(src="02:00:00:00:00:01", dst="02:00:00:00:00:02") / Dot1Q(vlan=10) / Dot1Q(vlan=20) / p))
+write_packets(vlan, dialogue("192.0.2.1", "192.0.2.25", 40001, 25, steps,
+                             l2=lambda p: Ether(src="02:00:00:00:00:01", dst="02:00:00:00:00:02") / Dot1Q(vlan=10) / Dot1Q(vlan=20) / p))
 v6 = os.path.join(tmp, "v6.pcap")
-wrpcap(v6, dialogue("2001:db8::1", "2001:db8::25", 40002, 587, steps, v6=True))
+write_packets(v6, dialogue("2001:db8::1", "2001:db8::25", 40002, 587, steps, v6=True))
 sll = os.path.join(tmp, "sll.pcap")
-wrpcap(sll, dialogue("192.0.2.1", "192.0.2.25", 40003, 2525, steps, l2=lambda p: CookedLinux(proto=0x0800) / p))
+write_packets(sll, dialogue("192.0.2.1", "192.0.2.25", 40003, 2525, steps,
+                            l2=lambda p: CookedLinux(proto=0x0800) / p),
+              linktype=pcapgen.LINKTYPE_LINUX_SLL)
 odd = os.path.join(tmp, "odd-port.pcap")
-wrpcap(odd, dialogue("192.0.2.1", "192.0.2.25", 40004, 10025, steps))
+write_packets(odd, dialogue("192.0.2.1", "192.0.2.25", 40004, 10025, steps))
 
 want_codes = {"220": 1, "250": 3, "550": 1, "221": 1}
 
@@ -148,11 +155,14 @@ check(p.returncode == 0 and b"Exit status" in p.stdout, "--help")
 from scapy.all import Loopback, fragment  # noqa: E402
 
 raw = os.path.join(tmp, "raw.pcap")
-wrpcap(raw, dialogue("192.0.2.1", "192.0.2.25", 40005, 25, steps, l2=lambda p: p), linktype=101)
+write_packets(raw, dialogue("192.0.2.1", "192.0.2.25", 40005, 25, steps, l2=lambda p: p),
+              linktype=pcapgen.LINKTYPE_RAW)
 null = os.path.join(tmp, "null.pcap")
-wrpcap(null, dialogue("192.0.2.1", "192.0.2.25", 40006, 25, steps, l2=lambda p: Loopback(type=2) / p))
+write_packets(null, dialogue("192.0.2.1", "192.0.2.25", 40006, 25, steps,
+                             l2=lambda p: Loopback(type=2) / p),
+              linktype=pcapgen.LINKTYPE_LOOP)
 nano = os.path.join(tmp, "nano.pcap")
-wrpcap(nano, dialogue("192.0.2.1", "192.0.2.25", 40007, 25, steps), nano=True)
+write_packets(nano, dialogue("192.0.2.1", "192.0.2.25", 40007, 25, steps), nano=True)
 for path in (raw, null, nano):
     p = run("--json", path)
     d = json.loads(p.stdout)
@@ -166,7 +176,7 @@ big = Ether(src="02:00:00:00:00:01", dst="02:00:00:00:00:02") / IP(src="192.0.2.
 frags = [Ether(src="02:00:00:00:00:01", dst="02:00:00:00:00:02") / f for f in fragment(big[IP], fragsize=1000)]
 for f in frags:
     f.time = 1700000000
-wrpcap(frag, pk + frags)
+write_packets(frag, pk + frags)
 p = run("--json", frag)
 d = json.loads(p.stdout)
 check(p.returncode == 0, f"fragments leave exit 0: {p.returncode}")
@@ -183,7 +193,7 @@ mixed = [p for pair in zip(one, two) for p in pair]
 for i, p in enumerate(mixed):
     p.time = 1700000000 + i * 0.01
 both = os.path.join(tmp, "two-at-once.pcap")
-wrpcap(both, mixed)
+write_packets(both, mixed)
 d = json.loads(run("--json", both).stdout)
 check(d["totals"]["sessions"] == 2 and d["totals"]["evicted_flows"] == 0, "room for both: no eviction")
 p = run("--json", "--max-sessions", "1", both)
@@ -194,14 +204,14 @@ quiet = dialogue("192.0.2.3", "192.0.2.25", 40012, 25, steps)
 for i, p in enumerate(quiet):
     p.time = 1700000000 + (i * 100 if i >= 4 else i)  # long silences mid-session
 idle = os.path.join(tmp, "idle.pcap")
-wrpcap(idle, quiet)
+write_packets(idle, quiet)
 d = json.loads(run("--json", "--idle-timeout", "50", idle).stdout)
 check(d["totals"]["evicted_flows"] > 0, "idle timeout ends a quiet flow")
 
 # A memory budget for all flows together (--max-memory): past it the
 # core's allocations are refused, counted, and the run goes on.
 gen = os.path.join(tmp, "many.pcap")
-subprocess.run([sys.executable, os.path.join(os.environ["SRCDIR"], "bench", "gen_capture.py"),
+subprocess.run([sys.executable, os.path.join(env.SRCDIR, "bench", "gen_capture.py"),
                 gen, "1500", "1500", "7"], check=True, timeout=120)
 p = run("--json", gen)
 d = json.loads(p.stdout)["totals"]
@@ -235,7 +245,7 @@ def tcp_trouble(name, mangle, sport):
     for i, p in enumerate(pk):
         p.time = 1700000000 + i * 0.01
     path = os.path.join(tmp, name + ".pcap")
-    wrpcap(path, pk)
+    write_packets(path, pk)
     return path
 
 full = {"220": 1, "250": 3, "221": 1}

@@ -11,16 +11,13 @@ import subprocess
 import sys
 import tempfile
 
-SMTPREPLY = os.environ["SMTPREPLY"]
-SRCDIR = os.environ["SRCDIR"]
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "lib"))
+import env  # noqa: E402
+from checks import check, finish  # noqa: E402
+
+SMTPREPLY = env.smtpreply()
+SRCDIR = env.SRCDIR
 TDIR = os.path.join(SRCDIR, "tests", "transcripts")
-failures = 0
-
-
-def fail(msg):
-    global failures
-    failures += 1
-    print("FAIL:", msg)
 
 
 def run(args, stdin=None):
@@ -51,74 +48,72 @@ def normalise_expected(text):
 
 
 names = sorted(f[:-4] for f in os.listdir(TDIR) if f.endswith(".txt"))
-if len(names) < 20:
-    fail("expected at least 20 dialogues, found %d" % len(names))
+check(len(names) >= 20, "at least 20 dialogues (found %d)" % len(names))
 for name in names:
     exp_path = os.path.join(TDIR, name + ".expected")
-    if not os.path.exists(exp_path):
-        fail("%s: no .expected file" % name)
+    if not check(os.path.exists(exp_path), "%s: has a .expected file" % name):
         continue
     p = run(["--json", os.path.join(TDIR, name + ".txt")])
-    if p.returncode != 0:
-        fail("%s: exit %d: %s" % (name, p.returncode, p.stderr.strip()))
+    if not check(p.returncode == 0, "%s: exit %d %s" % (name, p.returncode, p.stderr.strip())):
         continue
     doc = json.loads(p.stdout)
     # The contract: an object with replies[] and unanswered[]; each reply has
     # these keys; command is a string or null; enhanced a string or null.
+    problems = []
     for key in ("replies", "unanswered"):
         if key not in doc:
-            fail("%s: JSON lacks %s" % (name, key))
+            problems.append("JSON lacks %s" % key)
     for r in doc["replies"]:
         for key in ("command", "code", "enhanced", "class", "meaning", "anomalies", "stage"):
             if key not in r:
-                fail("%s: reply lacks %s" % (name, key))
+                problems.append("reply lacks %s" % key)
         if r["class"] != r["code"] // 100:
-            fail("%s: class %r for code %r" % (name, r["class"], r["code"]))
+            problems.append("class %r for code %r" % (r["class"], r["code"]))
         if not isinstance(r["meaning"], str) or not r["meaning"]:
-            fail("%s: empty meaning for %r" % (name, r["code"]))
+            problems.append("empty meaning for %r" % r["code"])
         if (r["command"] is None) != (r["stage"] in ("greeting", "unsolicited")):
-            fail("%s: command %r with stage %s" % (name, r["command"], r["stage"]))
+            problems.append("command %r with stage %s" % (r["command"], r["stage"]))
+    check(not problems, "%s: the JSON contract (%d replies)%s"
+          % (name, len(doc["replies"]), "".join("\n  " + x for x in problems)))
     got = compact(doc)
     want = normalise_expected(open(exp_path).read())
-    if got != want:
-        fail("%s:\n  expected:\n    %s\n  got:\n    %s" % (name, "\n    ".join(want), "\n    ".join(got)))
+    check(got == want, "%s: replies as expected%s" % (name, "" if got == want else
+          "\n  expected:\n    %s\n  got:\n    %s" % ("\n    ".join(want), "\n    ".join(got))))
 
 # Stand-alone anomalies and the text output of one dialogue.
 p = run(["--json", os.path.join(TDIR, "anomalies.txt")])
 doc = json.loads(p.stdout)
-if not any(a["anomaly"] == "malformed-reply-line" and a["side"] == "server" for a in doc["anomalies"]):
-    fail("anomalies.txt: malformed-reply-line not reported")
+check(any(a["anomaly"] == "malformed-reply-line" and a["side"] == "server"
+          for a in doc["anomalies"]), "anomalies.txt: malformed-reply-line reported")
 p = run([os.path.join(TDIR, "rfc2920-pipelining-errors.txt")])
-if p.returncode != 0:
-    fail("text output: exit %d" % p.returncode)
+check(p.returncode == 0, "text output: exit %d" % p.returncode)
 text = p.stdout
 i_rcpt = text.find("C: RCPT TO:<ned@innosoft.com>")
 i_550 = text.find("S: 550 remote mail to <ned@innosoft.com> not allowed")
 i_dan = text.find("C: RCPT TO:<dan@innosoft.com>")
-if not (0 <= i_rcpt < i_550 < i_dan):
-    fail("text output: the 550 is not shown under the RCPT it answers:\n" + text)
-if "class 5" not in text:
-    fail("text output: no class shown")
+check(0 <= i_rcpt < i_550 < i_dan, "text output: the 550 is shown under the RCPT it answers"
+      + ("" if 0 <= i_rcpt < i_550 < i_dan else ":\n" + text))
+check("class 5" in text, "text output: the class shown")
 
 # Commands held behind a refused STARTTLS: each reply names the line of its
 # own command, and the command's own anomaly is in the top-level list.
 p = run(["--json", os.path.join(TDIR, "starttls-refused-pipelined.txt")])
 doc = json.loads(p.stdout)
 lines = {r["command"]: r.get("command_line") for r in doc["replies"] if r["command"]}
-if lines.get("MAIL") != 5 or lines.get("RCPT") != 6:
-    fail("held commands: command_line %r (want MAIL 5, RCPT 6)" % lines)
-if {"anomaly": "pipelining-command-not-last", "side": "client", "line": 5,
-        "command": "MAIL"} not in doc["anomalies"]:
-    fail("held commands: command anomaly missing from JSON: %r" % doc["anomalies"])
+check(lines.get("MAIL") == 5 and lines.get("RCPT") == 6,
+      "held commands: command_line %r (want MAIL 5, RCPT 6)" % lines)
+check({"anomaly": "pipelining-command-not-last", "side": "client", "line": 5,
+       "command": "MAIL"} in doc["anomalies"],
+      "held commands: the command anomaly in the JSON: %r" % doc["anomalies"])
 # A command over 512 octets: its anomaly reaches the JSON too.
 p = run(["--json", "-"], stdin="S: 220 x\nC: HELO " + "a" * 600 + "\nS: 500 too long\n")
 doc = json.loads(p.stdout)
-if [a["anomaly"] for a in doc["anomalies"]] != ["command-line-too-long"]:
-    fail("long command: %r" % doc["anomalies"])
+check([a["anomaly"] for a in doc["anomalies"]] == ["command-line-too-long"],
+      "long command: %r" % doc["anomalies"])
 # Aligned columns: extra blanks after "C:" and "S:" are not part of the line.
 p = run(["--json", "-"], stdin="S:  220 x\nC:   QUIT\nS:  221 bye\n")
-if compact(json.loads(p.stdout)) != ["- 220 - greeting", "QUIT 221 - reply", "unanswered:"]:
-    fail("aligned columns: %r" % p.stdout)
+check(compact(json.loads(p.stdout)) == ["- 220 - greeting", "QUIT 221 - reply", "unanswered:"],
+      "aligned columns: %r" % p.stdout)
 
 # A file with CRLF line ends reads the same.
 src = open(os.path.join(TDIR, "rfc5321-d1-typical.txt")).read()
@@ -127,31 +122,30 @@ with tempfile.NamedTemporaryFile("w", suffix=".txt", delete=False, newline="") a
 p = run(["--json", f.name])
 os.unlink(f.name)
 want = normalise_expected(open(os.path.join(TDIR, "rfc5321-d1-typical.expected")).read())
-if p.returncode != 0 or compact(json.loads(p.stdout)) != want:
-    fail("CRLF file: %r" % p.stdout[:200])
+check(p.returncode == 0 and compact(json.loads(p.stdout)) == want,
+      "CRLF file: %r" % p.stdout[:200])
 
 # stdin, errors, help.
 p = run(["--json", "-"], stdin="S: 220 x\r\nC: QUIT\r\nS: 221 bye\r\n")
-if p.returncode != 0 or compact(json.loads(p.stdout)) != ["- 220 - greeting", "QUIT 221 - reply", "unanswered:"]:
-    fail("stdin: %r %r" % (p.returncode, p.stdout))
+check(p.returncode == 0 and compact(json.loads(p.stdout)) == ["- 220 - greeting",
+                                                               "QUIT 221 - reply",
+                                                               "unanswered:"],
+      "stdin: %r %r" % (p.returncode, p.stdout))
 p = run(["/nonexistent/dialogue.txt"])
-if p.returncode != 2 or len(p.stderr.strip().splitlines()) != 1 or "nonexistent" not in p.stderr:
-    fail("missing file: exit %d, stderr %r" % (p.returncode, p.stderr))
+check(p.returncode == 2 and len(p.stderr.strip().splitlines()) == 1
+      and "nonexistent" in p.stderr,
+      "missing file: exit %d, stderr %r" % (p.returncode, p.stderr))
 with tempfile.NamedTemporaryFile("w", suffix=".txt", delete=False) as f:
     f.write("just prose, no dialogue\n")
 p = run([f.name])
 os.unlink(f.name)
-if p.returncode != 2:
-    fail("no dialogue: exit %d" % p.returncode)
+check(p.returncode == 2, "no dialogue: exit %d" % p.returncode)
 p = run(["--help"])
-if p.returncode != 0 or "transcript" not in p.stdout:
-    fail("--help")
+check(p.returncode == 0 and "transcript" in p.stdout, "--help")
 p = run([])
-if p.returncode != 2:
-    fail("no argument: exit %d" % p.returncode)
+check(p.returncode == 2, "no argument: exit %d" % p.returncode)
 p = run(["--bogus", "x"])
-if p.returncode != 2:
-    fail("bad option: exit %d" % p.returncode)
+check(p.returncode == 2, "bad option: exit %d" % p.returncode)
 
-print("%d dialogues, %d failures" % (len(names), failures))
-sys.exit(1 if failures else 0)
+print("%d dialogues" % len(names))
+finish()

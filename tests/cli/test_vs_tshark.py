@@ -6,12 +6,14 @@ multi-line reply split over segments counted twice, replies dropped as
 'spurious retransmissions', SMTP on ports Wireshark does not dissect), and
 tshark's count must be the one truth.json recorded for it.  On our own
 captures (standard ports, no such trouble) they must agree."""
-import collections, glob, json, os, shutil, subprocess, sys
+import collections, glob, json, os, subprocess, sys
 
-smtpreply = os.environ["SMTPREPLY"]
-if not shutil.which("tshark"):
-    print("FAIL: tshark not installed (apt-get install tshark)")
-    sys.exit(1)
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "lib"))
+import env  # noqa: E402
+from checks import check, finish, skip  # noqa: E402
+
+smtpreply = env.smtpreply()
+env.need_program("tshark", "tshark")
 
 
 def tshark_counts(path):
@@ -29,37 +31,31 @@ def ours(path):
     return json.loads(p.stdout)["totals"]["codes"]
 
 
-passed = failed = documented = 0
-for cap in sorted(f for f in glob.glob(os.path.join(os.environ["SRCDIR"], "captures", "*"))
+documented = 0
+for cap in sorted(f for f in glob.glob(os.path.join(env.CAPTURES, "*"))
                   if f.endswith((".pcap", ".pcapng"))):
     a, b = ours(cap), tshark_counts(cap)
-    if a == b:
-        passed += 1
-    else:
-        failed += 1
-        print(f"FAIL {os.path.basename(cap)}: ours {a} tshark {b}")
+    check(a == b, f"{os.path.basename(cap)}: ours {a} tshark {b}")
 
-truth_path = os.path.join(os.environ.get("SHARED", ""), "captures", "truth.json")
+truth_path = os.path.join(env.SHARED_CAPTURES, "truth.json")
 if os.path.exists(truth_path):
     truth = json.load(open(truth_path))
     for name, t in sorted(truth.items()):
         path = os.path.join(os.path.dirname(truth_path), name)
         a, b = ours(path), tshark_counts(path)
         if a == b:
-            passed += 1
+            check(True, f"{name}: ours and tshark's {a}")
             continue
         # tshark's own view, as truth.json recorded it per session
         builtin = collections.Counter()
         for s in t["sessions"]:
             for c in s.get("tshark_builtin", s["replies"]):
                 builtin[str(c)] += 1
-        if t.get("tshark_disagrees", "no").startswith("yes") and dict(builtin) == b:
-            documented += 1
-            print(f"differs as documented, {name}: {t['tshark_disagrees'][:110]}")
-            passed += 1
-        else:
-            failed += 1
-            print(f"FAIL {name}: ours {a} tshark {b} (truth.json says: {t.get('tshark_disagrees')})")
+        ok = t.get("tshark_disagrees", "no").startswith("yes") and dict(builtin) == b
+        documented += ok
+        check(ok, f"{name}: differs as documented: {t['tshark_disagrees'][:110]}" if ok else
+              f"{name}: ours {a} tshark {b} (truth.json says: {t.get('tshark_disagrees')})")
+else:
+    skip(f"the public captures ({truth_path} absent)")
 print(f"{documented} documented differences")
-print(f"{passed} passed, {failed} failed")
-sys.exit(1 if failed else 0)
+finish()

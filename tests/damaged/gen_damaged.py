@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 # SPDX-License-Identifier: MIT
 """gen_damaged.py OUTDIR: a corpus of broken captures and what smtpreply
-must make of each (issue 8, "damaged captures").
+must make of each.
 
 Every case is built here, byte by byte with struct, from the project's
 own captures in captures/ (delivery-pipelining.pcap and .pcapng, ipv6.pcap,
@@ -54,124 +54,28 @@ import struct
 import sys
 
 HERE = os.path.dirname(os.path.abspath(__file__))
+sys.path.insert(0, os.path.join(HERE, "..", "lib"))
+# The capture files are read and written by the tests' one pcap module.
+from pcapgen import (LINKTYPE_ETHERNET, LINKTYPE_LINUX_SLL2, LINKTYPE_USER0,  # noqa: E402
+                     PCAP_MAGIC_NS, PCAP_MAGIC_US, PCAPNG_BOM, PCAPNG_EPB, PCAPNG_IDB,
+                     PCAPNG_SHB, Record, epb_body, pcap_bytes, pcap_header, pcapng_block,
+                     pcapng_epb, pcapng_idb, pcapng_shb, read_pcap, read_pcapng_blocks)
 CAPTURES = os.path.join(HERE, "..", "..", "captures")
 
 # ---------------------------------------------------------------------------
 # libpcap's limits (pcap-int.h, pcap-common.c, sf-pcapng.c)
 
 MAXIMUM_SNAPLEN = 262144            # max_snaplen_for_dlt() for every link type used here
-PCAP_MAGIC_US, PCAP_MAGIC_NS = 0xA1B2C3D4, 0xA1B23C4D
-PCAPNG_SHB, PCAPNG_IDB, PCAPNG_EPB = 0x0A0D0D0A, 0x00000001, 0x00000006
-PCAPNG_BOM = 0x1A2B3C4D
 # An EPB carrying a max-snaplen packet plus 128 KiB of options: libpcap
 # refuses any block larger than this once it knows the link type.
 PCAPNG_MAX_BLOCK = 8 + 20 + MAXIMUM_SNAPLEN + 131072 + 4
 SHB_INSANE_MAX = 1024 * 1024
-DLT_EN10MB, DLT_USER0, DLT_LINUX_SLL2 = 1, 147, 276
+DLT_EN10MB, DLT_USER0, DLT_LINUX_SLL2 = LINKTYPE_ETHERNET, LINKTYPE_USER0, LINKTYPE_LINUX_SLL2
 
 # decode.c's names for packet-level skips, as they appear in
 # totals.skipped_packets.
 SKIP_HDR_CUT = "headers cut by the snaplen"
 SKIP_LINKTYPE = "unsupported link type"
-
-
-# ---------------------------------------------------------------------------
-# reading the source captures
-
-class Record:
-    """One packet record: time stamp (seconds, fraction in the file's unit),
-    captured length, wire length and the captured bytes."""
-
-    def __init__(self, sec, frac, caplen, wirelen, data):
-        self.sec, self.frac, self.caplen, self.wirelen, self.data = sec, frac, caplen, wirelen, data
-
-    def copy(self, **kw):
-        r = Record(self.sec, self.frac, self.caplen, self.wirelen, self.data)
-        for k, v in kw.items():
-            setattr(r, k, v)
-        return r
-
-
-def read_pcap(path):
-    """Parses a well-formed little-endian microsecond pcap (the bundled
-    ones); returns (linktype, snaplen, records)."""
-    b = open(path, "rb").read()
-    magic, vmaj, vmin, _tz, _sig, snaplen, linktype = struct.unpack("<IHHiIII", b[:24])
-    assert magic == PCAP_MAGIC_US and (vmaj, vmin) == (2, 4), path
-    off, recs = 24, []
-    while off < len(b):
-        sec, frac, caplen, wirelen = struct.unpack("<IIII", b[off:off + 16])
-        recs.append(Record(sec, frac, caplen, wirelen, b[off + 16:off + 16 + caplen]))
-        off += 16 + caplen
-    assert off == len(b), path
-    return linktype, snaplen, recs
-
-
-def read_pcapng_blocks(path):
-    """Splits a well-formed little-endian pcapng into (type, body) blocks,
-    body being what lies between the length fields."""
-    b = open(path, "rb").read()
-    off, blocks = 0, []
-    while off < len(b):
-        btype, blen = struct.unpack("<II", b[off:off + 8])
-        assert struct.unpack("<I", b[off + blen - 4:off + blen])[0] == blen, path
-        blocks.append((btype, b[off + 8:off + blen - 4]))
-        off += blen
-    return blocks
-
-
-# ---------------------------------------------------------------------------
-# writing captures
-
-def pcap_header(linktype, snaplen, endian="<", nano=False, version=(2, 4)):
-    magic = PCAP_MAGIC_NS if nano else PCAP_MAGIC_US
-    return struct.pack(endian + "IHHiIII", magic, version[0], version[1], 0, 0, snaplen, linktype)
-
-
-def pcap_record(r, endian="<", nano=False):
-    frac = r.frac * 1000 if nano else r.frac
-    return struct.pack(endian + "IIII", r.sec, frac, r.caplen, r.wirelen) + r.data
-
-
-def pcap_bytes(linktype, snaplen, recs, endian="<", nano=False):
-    return pcap_header(linktype, snaplen, endian, nano) + b"".join(
-        pcap_record(r, endian, nano) for r in recs)
-
-
-def pad4(b):
-    return b + b"\0" * (-len(b) % 4)
-
-
-def pcapng_block(btype, body, endian="<", length=None, trailer=None):
-    """A block; length/trailer override the two length fields (to damage
-    them), otherwise both are the true total length."""
-    body = pad4(body)
-    total = 12 + len(body)
-    return (struct.pack(endian + "II", btype, total if length is None else length) + body
-            + struct.pack(endian + "I", total if trailer is None else trailer))
-
-
-def pcapng_shb(endian="<", version=(1, 0)):
-    return pcapng_block(PCAPNG_SHB, struct.pack(endian + "IHHq", PCAPNG_BOM, version[0],
-                                                version[1], -1), endian)
-
-
-def pcapng_idb(linktype, snaplen, endian="<", tsresol=None):
-    body = struct.pack(endian + "HHI", linktype, 0, snaplen)
-    if tsresol is not None:       # if_tsresol (9), one byte, then opt_endofopt
-        body += struct.pack(endian + "HH", 9, 1) + bytes([tsresol]) + b"\0\0\0"
-        body += struct.pack(endian + "HH", 0, 0)
-    return pcapng_block(PCAPNG_IDB, body, endian)
-
-
-def epb_body(r, endian="<", units_per_sec=10**6, iface=0, caplen=None):
-    ts = r.sec * units_per_sec + r.frac * (units_per_sec // 10**6)
-    return struct.pack(endian + "IIIII", iface, ts >> 32, ts & 0xffffffff,
-                       r.caplen if caplen is None else caplen, r.wirelen) + pad4(r.data)
-
-
-def pcapng_epb(r, endian="<", units_per_sec=10**6, **kw):
-    return pcapng_block(PCAPNG_EPB, epb_body(r, endian, units_per_sec, **kw), endian)
 
 
 # ---------------------------------------------------------------------------

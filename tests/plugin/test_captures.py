@@ -13,6 +13,8 @@ import sys
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "helpers"))
 import srtshark as T  # noqa: E402
+from checks import check, finish, skip  # noqa: E402
+from pcapgen import pcap_bytes, read_pcap  # noqa: E402
 
 REPLY_FIELDS = ["frame.number", "tcp.stream", "ip.src", "ipv6.src", "tcp.srcport",
                 "ip.dst", "ipv6.dst", "tcp.dstport", "smtpreply.code", "smtpreply.class",
@@ -85,8 +87,6 @@ def cli_sessions(path):
 def cut_copies():
     """Copies of the bundled pcaps as a small snaplen would have recorded
     them (every frame cut to 90 or 200 bytes, wire lengths kept)."""
-    sys.path.insert(0, os.path.join(T.SRCDIR, "tests", "damaged"))
-    from gen_damaged import pcap_bytes, read_pcap
     out = []
     for path in sorted(glob.glob(os.path.join(T.SRCDIR, "captures", "*.pcap"))):
         linktype, _snaplen, recs = read_pcap(path)
@@ -107,7 +107,7 @@ def cli_commands(path):
                                if json.loads(line)["command"])
 
 
-def check_cut(problems):
+def check_cut():
     """A frame the snaplen cut gives its kept bytes and the rest counts as
     lost, in the plugin as in the analyzer: same codes per session, and
     the same commands paired with them."""
@@ -119,20 +119,18 @@ def check_cut(problems):
         got = streams(rows)
         cli = cli_sessions(cap) or {}
         for k, (eps, codes) in got.items():
-            if cli.get(eps) != collections.Counter(codes):
-                problems.append("%s: stream %d: plugin %s, analyzer %s"
-                                % (name, k, dict(collections.Counter(codes)), cli.get(eps)))
-        if sum(len(c) for _, c in got.values()) != sum(sum(c.values()) for c in cli.values()):
-            problems.append("%s: plugin and analyzer count different replies" % name)
+            check(cli.get(eps) == collections.Counter(codes),
+                  "%s: stream %d: plugin %s, analyzer %s"
+                  % (name, k, dict(collections.Counter(codes)), cli.get(eps)))
+        n = sum(len(c) for _, c in got.values())
+        check(n == sum(sum(c.values()) for c in cli.values()),
+              "%s: plugin and analyzer count the same replies (%d, snaplen-cut copy)" % (name, n))
         commands = collections.Counter(c for r in rows if r["smtpreply.code"]
                                        for c in r["smtpreply.command"])
-        if commands != cli_commands(cap):
-            problems.append("%s: paired commands: plugin %s, analyzer %s"
-                            % (name, dict(commands), dict(cli_commands(cap))))
-        total += sum(len(c) for _, c in got.values())
-        print("%-50s %3d replies (snaplen-cut copy)" % (name, sum(len(c) for _, c in got.values())))
-    if total == 0:
-        problems.append("the snaplen-cut copies gave no replies at all: nothing was compared")
+        check(commands == cli_commands(cap), "%s: paired commands: plugin %s, analyzer %s"
+              % (name, dict(commands), dict(cli_commands(cap))))
+        total += n
+    check(total > 0, "the snaplen-cut copies gave replies to compare (%d)" % total)
 
 
 def main():
@@ -140,7 +138,6 @@ def main():
     sets = T.truth_sets()
     if not sets:
         T.fail("no captures with truth found (neither $SHARED/captures nor captures/)")
-    problems = []
     cli_checked = 0
     for path, truth in sets:
         name = os.path.basename(path)
@@ -148,50 +145,46 @@ def main():
         one = T.fields(cap, REPLY_FIELDS)
         two = T.fields(cap, REPLY_FIELDS, extra=["-2"])
         one_r, two_r = reply_side(one), reply_side(two)
-        if not same_reply_side(one_r, two_r):
-            diff = [(a, b) for a, b in zip(one_r, two_r) if a != b][:3]
-            problems.append("%s: one pass and two passes differ (%d vs %d frames) %s"
-                            % (name, len(one_r), len(two_r), diff))
+        same = same_reply_side(one_r, two_r)
+        diff = [] if same else [(a, b) for a, b in zip(one_r, two_r) if a != b][:3]
+        check(same, "%s: one pass and two passes agree (%d vs %d frames with replies) %s"
+              % (name, len(one_r), len(two_r), diff or ""))
         got = streams(one)
         expected = [s for s in truth["sessions"] if s["replies"]]
         matched = set()
         for s in expected:
             key = frozenset([s["client"], s["server"]])
             hit = [k for k, (eps, _) in got.items() if eps == key and k not in matched]
-            if not hit:
-                problems.append("%s: session %s -> %s (%d replies) not found"
-                                % (name, s["client"], s["server"], len(s["replies"])))
+            if not check(hit, "%s: session %s -> %s (%d replies) found"
+                         % (name, s["client"], s["server"], len(s["replies"]))):
                 continue
             matched.add(hit[0])
             codes = got[hit[0]][1]
-            if codes != s["replies"]:
-                problems.append("%s: session %s: codes %s, truth %s"
-                                % (name, s["client"], codes, s["replies"]))
+            check(codes == s["replies"], "%s: session %s: codes %s, truth %s"
+                  % (name, s["client"], codes, s["replies"]))
         for k, (eps, codes) in got.items():
-            if k not in matched:
-                problems.append("%s: tcp.stream %d %s has replies %s the truth does not list"
-                                % (name, k, sorted(eps), codes))
+            check(k in matched, "%s: tcp.stream %d %s: replies %s listed in the truth"
+                  % (name, k, sorted(eps), codes))
 
         cli = cli_sessions(path)
         if cli is not None:
             cli_checked += 1
             for k, (eps, codes) in got.items():
-                if cli.get(eps) != collections.Counter(codes):
-                    problems.append("%s: stream %d: plugin %s, analyzer %s"
-                                    % (name, k, dict(collections.Counter(codes)), cli.get(eps)))
+                check(cli.get(eps) == collections.Counter(codes),
+                      "%s: stream %d: plugin %s, analyzer %s"
+                      % (name, k, dict(collections.Counter(codes)), cli.get(eps)))
             for eps, counter in cli.items():
-                if sum(counter.values()) and eps not in [e for e, _ in got.values()]:
-                    problems.append("%s: analyzer session %s not in the plugin's output"
-                                    % (name, sorted(eps)))
+                if sum(counter.values()):
+                    check(eps in [e for e, _ in got.values()],
+                          "%s: analyzer session %s in the plugin's output" % (name, sorted(eps)))
         print("%-50s %3d frames with replies, %d sessions" % (name, len(one), len(got)))
     if T.CLI:
-        check_cut(problems)
+        check_cut()
     if cli_checked == 0:
-        print("SKIP (comparison with the analyzer): `smtpreply --format json` gives no "
-              "sessions yet (tally not merged); truth comparison done")
-    if problems:
-        T.fail("%d problems:\n  %s" % (len(problems), "\n  ".join(problems)))
-    print("OK: %d captures" % len(sets))
+        skip("the comparison with the analyzer: no smtpreply binary, or its JSON gives no "
+             "sessions; the truth comparison done")
+    print("%d captures" % len(sets))
+    finish()
 
 
 main()

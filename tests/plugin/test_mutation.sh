@@ -23,6 +23,7 @@
 # MUTATION_JOBS (default 2); TSHARK_TIMEOUT (default 60).
 TSHARK_TIMEOUT=${TSHARK_TIMEOUT:-60}
 . "$(dirname "$0")/lib.sh"
+. "$(dirname "$0")/../lib/checks.sh"
 
 command -v editcap >/dev/null 2>&1 || fail "editcap is not installed (apt-get install tshark)"
 editcap --help 2>&1 | grep -q -- '--seed' || fail "this editcap has no --seed option"
@@ -33,6 +34,7 @@ JOBS=${MUTATION_JOBS:-2}
 KEEP="$BUILDDIR/mutation-failures"
 
 require_plugin_loaded
+pass "tshark -G plugins lists the plugin"
 
 # The captures: pcap and pcapng files only (captures/ also holds truth and
 # transcript files next to them).
@@ -49,6 +51,7 @@ done
 first=$(stage_capture "${files[0]}")
 ts -r "$first" -Y smtpreply -T fields -e frame.number 2>/dev/null | grep -q . ||
     fail "the plugin dissects nothing in ${files[0]} (is it active?)"
+pass "the plugin dissects ${files[0]}"
 
 mkdir -p "$SR_TMP/mut" "$SR_TMP/res"
 chmod 755 "$SR_TMP/mut"
@@ -144,6 +147,7 @@ done
 echo "mutation: ${#files[@]} files x $nrates rates ($RATES) x $nseeds seeds ($SEEDS) = $idx reads;" \
      "$nok clean ($ndamaged of them 'damaged file', exit 2), $nwarn Wireshark's own dissector bugs," \
      "$nfail failures; ${SECONDS}s"
+checks_add "$((nok + nwarn))" 0   # one check per clean read
 [ "$nfail" -eq 0 ] && [ $((nok + nwarn)) -eq "$idx" ] ||
     fail "$nfail of $idx mutated reads failed ($((idx - nok - nwarn - nfail)) gave no result)"
-echo OK
+finish

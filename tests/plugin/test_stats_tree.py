@@ -11,6 +11,7 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, os.path.join(HERE, "helpers"))
 import mkpcap  # noqa: E402
 import srtshark as T  # noqa: E402
+from checks import check, finish  # noqa: E402
 
 LINE = re.compile(r"^( *)(\S.*?)\s{2,}(\d+)\s")
 
@@ -49,7 +50,6 @@ def main():
     built = mkpcap.crafted(crafted)
     os.chmod(crafted, 0o644)
     sets.append((crafted, collections.Counter(str(c) for c in built["replies"])))
-    problems = []
     for path, totals in sets:
         name = os.path.basename(path)
         cap = crafted if path == crafted else T.stage(path)
@@ -61,26 +61,24 @@ def main():
         for extra in ([], ["-2"]):
             rc, out, err = T.tshark("-r", cap, "-q", "-z", "smtpreply,tree", *extra,
                                     check=False)
-            if rc not in (0, 2) or "SMTP Reply Codes" not in out:
-                problems.append("%s %s: no tree (rc %d): %s" % (name, extra, rc, err))
+            mode = "two passes" if extra else "one pass"
+            if not check(rc in (0, 2) and "SMTP Reply Codes" in out,
+                         "%s (%s): a tree (rc %d) %s" % (name, mode, rc, err.strip())):
                 continue
             got = parse(out)
-            mode = "two passes" if extra else "one pass"
-            if (got["total"] or 0) != n:
-                problems.append("%s (%s): total %s, truth %d" % (name, mode, got["total"], n))
-            if got["classes"] != want_classes:
-                problems.append("%s (%s): classes %s, truth %s"
-                                % (name, mode, dict(got["classes"]), dict(want_classes)))
-            if got["codes"] != want_codes:
-                problems.append("%s (%s): codes %s, truth %s"
-                                % (name, mode, dict(got["codes"]), dict(want_codes)))
-            if n and (got["command_total"] != n or got["by_command"] != want_codes):
-                problems.append("%s (%s): by command %s (total %s), truth %s"
-                                % (name, mode, dict(got["by_command"]), got["command_total"],
-                                   dict(want_codes)))
-    if problems:
-        T.fail("%d problems:\n  %s" % (len(problems), "\n  ".join(problems)))
-    print("OK: %d captures, one and two passes" % len(sets))
+            check((got["total"] or 0) == n, "%s (%s): total %s, truth %d"
+                  % (name, mode, got["total"], n))
+            check(got["classes"] == want_classes, "%s (%s): classes %s, truth %s"
+                  % (name, mode, dict(got["classes"]), dict(want_classes)))
+            check(got["codes"] == want_codes, "%s (%s): codes %s, truth %s"
+                  % (name, mode, dict(got["codes"]), dict(want_codes)))
+            if n:
+                check(got["command_total"] == n and got["by_command"] == want_codes,
+                      "%s (%s): by command %s (total %s), truth %s"
+                      % (name, mode, dict(got["by_command"]), got["command_total"],
+                         dict(want_codes)))
+    print("%d captures, one and two passes" % len(sets))
+    finish()
 
 
 main()

@@ -1,8 +1,14 @@
 # SPDX-License-Identifier: MIT
 """A tiny pcap writer for crafted SMTP dialogues (Ethernet/IPv4/TCP, correct
 sequence numbers and checksums), so the plugin tests know their answers by
-construction, independent of any dissector."""
+construction, independent of any dissector.  The file is written by the
+tests' pcap module (tests/lib/pcapgen.py)."""
+import os
 import struct
+import sys
+
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", "lib"))
+import pcapgen  # noqa: E402
 
 
 def _csum(data):
@@ -78,12 +84,9 @@ class Writer:
         return Flow(self, client, cport, server, sport)
 
     def save(self, path):
-        with open(path, "wb") as f:
-            f.write(struct.pack("<IHHiIII", 0xA1B2C3D4, 2, 4, 0, 0, 65535, 1))
-            for t, fr in self.frames:
-                f.write(struct.pack("<IIII", int(t), int(round((t % 1) * 1e6)) % 1000000,
-                                    len(fr), len(fr)))
-                f.write(fr)
+        pcapgen.write(path, [pcapgen.record(int(t) * 1000000
+                                            + int(round((t % 1) * 1e6)) % 1000000, fr)
+                             for t, fr in self.frames])
         return len(self.frames)
 
 

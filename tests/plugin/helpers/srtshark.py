@@ -18,25 +18,24 @@ import subprocess
 import sys
 import tempfile
 
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", "lib"))
+import checks  # noqa: E402
+import env  # noqa: E402
+
 TIMEOUT = int(os.environ.get("TSHARK_TIMEOUT", "120"))
-PLUGIN = os.environ.get("SMTPREPLY_PLUGIN")
-SRCDIR = os.environ.get("SRCDIR", ".")
-SHARED = os.environ.get("SHARED") or os.path.join(SRCDIR, "..", "shared")
-CLI = os.environ.get("SMTPREPLY")
-SUBDIR = os.environ.get("SMTPREPLY_PLUGIN_SUBDIR")
+PLUGIN = env.plugin()
+SRCDIR = env.SRCDIR
+SHARED = env.SHARED
+CLI = env.SMTPREPLY if os.path.isfile(env.SMTPREPLY) else None
+SUBDIR = env.plugin_subdir()
 
 
 def fail(msg):
-    print("FAIL: " + msg, file=sys.stderr)
-    sys.exit(1)
+    """The test cannot go on: one failure, then the closing line."""
+    checks.fatal(msg)
 
 
-if not PLUGIN or not os.path.exists(PLUGIN):
-    fail("SMTPREPLY_PLUGIN (path of the built smtpreply.so) is not set or missing")
-if not SUBDIR:
-    fail("SMTPREPLY_PLUGIN_SUBDIR (e.g. 4.0/epan) is not set")
-if shutil.which("tshark") is None:
-    fail("tshark is not installed (apt-get install tshark)")
+env.need_program("tshark", "tshark")
 
 TMP = tempfile.mkdtemp(prefix="smtpreply-plugin-test.")
 atexit.register(shutil.rmtree, TMP, True)
