@@ -476,7 +476,8 @@ static bool tls_record(struct smtpreply_tls *t, int dir, const uint8_t *h, const
     }
     /* TLS 1.3 allows unprotected ChangeCipherSpec (middlebox compatibility)
      * and, before the peer could read protected ones, plaintext alerts. */
-    if (d->cur.tls13 && type != CT_APPDATA)
+    bool skip13 = d->cur.tls13 && type != CT_APPDATA;
+    if (skip13 && !d->verify)
         return true;
     if (!t->pt) {
         t->pt = t->alloc(t->alloc_ctx, NULL, SMTPREPLY_TLS_MAX_FRAGMENT);
@@ -486,7 +487,7 @@ static bool tls_record(struct smtpreply_tls *t, int dir, const uint8_t *h, const
         }
     }
     uint8_t inner;
-    long n = tls_open(t, d, h, frag, len, &inner);
+    long n = skip13 ? -1 : tls_open(t, d, h, frag, len, &inner);
     if (n < 0) {
         if (d->verify) {
             if (++d->scan_tries < TLS_RESYNC_HEADERS && d->scan)
@@ -554,13 +555,14 @@ static bool tls_reserve(struct smtpreply_tls *t, struct tls_dir *d, uint32_t wan
     return true;
 }
 
-/* After a gap: keeps bytes until a plausible header starts the buffer. */
+/* After a gap: drops bytes until a plausible header starts the buffer
+ * (keeping the last 4 when none does: a header's first bytes). */
 static void tls_scan(struct tls_dir *d)
 {
     uint32_t i = 0;
     while (i + 5 <= d->rec_len && !tls_header_ok(d->rec + i, true))
         i++;
-    if (i + 5 > d->rec_len) /* keep a possible header's first bytes */
+    if (i + 5 > d->rec_len)
         i = d->rec_len >= 4 ? d->rec_len - 4 : 0;
     if (i) {
         memmove(d->rec, d->rec + i, d->rec_len - i);
@@ -568,11 +570,77 @@ static void tls_scan(struct tls_dir *d)
     }
 }
 
+/* Reads the whole records at the start of d->rec, keeping the rest (less
+ * than a record).  False when the direction stopped. */
+static bool tls_drain(struct smtpreply_tls *t, int dir)
+{
+    struct tls_dir *d = &t->d[dir];
+    while (!d->stopped && d->rec_len >= 5) {
+        if (!tls_header_ok(d->rec, d->verify)) {
+            /* Not TLS from the start, no record where a gap should end,
+             * or a damaged stream. */
+            tls_stop(t, d, d->verify ? SMTPREPLY_TLS_ERR_GAP
+                           : t->st.records ? SMTPREPLY_TLS_ERR_TRUNCATED_RECORD
+                                           : SMTPREPLY_TLS_ERR_NO_HANDSHAKE);
+            break;
+        }
+        uint32_t want = 5u + get16(d->rec + 3);
+        if (d->rec_len < want)
+            break;
+        tls_record(t, dir, d->rec, d->rec + 5, want - 5);
+        if (d->stopped)
+            break;
+        memmove(d->rec, d->rec + want, d->rec_len - want);
+        d->rec_len -= want;
+    }
+    return !d->stopped;
+}
+
+/* After a gap, with no record boundary known: takes up to a record's
+ * worth of bytes, looks for a header, and tries each complete candidate.
+ * Returns the bytes taken. */
+static size_t tls_scan_feed(struct smtpreply_tls *t, int dir, const uint8_t *data, size_t len)
+{
+    struct tls_dir *d = &t->d[dir];
+    if (!tls_reserve(t, d, SMTPREPLY_TLS_MAX_RECORD)) {
+        tls_stop(t, d, 0);
+        return len;
+    }
+    size_t n = SMTPREPLY_TLS_MAX_RECORD - d->rec_len;
+    if (n > len)
+        n = len;
+    memcpy(d->rec + d->rec_len, data, n);
+    d->rec_len += (uint32_t)n;
+    while (d->scan && !d->stopped) {
+        tls_scan(d);
+        if (d->rec_len < 5 || !tls_header_ok(d->rec, true))
+            break;
+        uint32_t want = 5u + get16(d->rec + 3);
+        if (d->rec_len < want)
+            break;
+        if (!tls_record(t, dir, d->rec, d->rec + 5, want - 5)) {
+            if (d->stopped)
+                break;
+            /* Not a record after all: look further, one byte on. */
+            memmove(d->rec, d->rec + 1, d->rec_len - 1);
+            d->rec_len--;
+            continue;
+        }
+        /* In step again: what follows is records. */
+        memmove(d->rec, d->rec + want, d->rec_len - want);
+        d->rec_len -= want;
+        tls_drain(t, dir);
+    }
+    return n;
+}
+
 void smtpreply_tls_feed(struct smtpreply_tls *t, int dir, const uint8_t *data, size_t len)
 {
     if (!t || dir < 0 || dir > 1 || !data)
         return;
     struct tls_dir *d = &t->d[dir];
+    if (len)
+        d->seen_bytes = true;
     while (len && !d->stopped) {
         if (d->skip) {
             size_t n = len < d->skip ? len : (size_t)d->skip;
@@ -581,22 +649,24 @@ void smtpreply_tls_feed(struct smtpreply_tls *t, int dir, const uint8_t *data, s
             len -= n;
             continue;
         }
+        if (d->scan) {
+            size_t n = tls_scan_feed(t, dir, data, len);
+            data += n;
+            len -= n;
+            continue;
+        }
         /* The whole record in hand: read it where it lies. */
-        if (d->rec_len == 0 && !d->scan && len >= 5 && tls_header_ok(data, d->verify) &&
+        if (d->rec_len == 0 && len >= 5 && tls_header_ok(data, d->verify) &&
             len >= 5u + get16(data + 3)) {
             size_t rl = 5u + get16(data + 3);
-            d->seen_bytes = true;
             tls_record(t, dir, data, data + 5, rl - 5);
             data += rl;
             len -= rl;
             continue;
         }
-        /* Gather: the header, then the fragment. */
-        uint32_t want = 5;
-        if (d->rec_len >= 5)
-            want = 5u + get16(d->rec + 3);
-        if (d->scan)
-            want = d->rec_len >= 5 && tls_header_ok(d->rec, true) ? want : 5u + 4096u;
+        /* Gather: the header, then the fragment (d->rec holds less than
+         * one record here, and its header, once whole, was checked). */
+        uint32_t want = d->rec_len >= 5 ? 5u + get16(d->rec + 3) : 5u;
         if (!tls_reserve(t, d, want)) {
             tls_stop(t, d, 0);
             return;
@@ -608,48 +678,7 @@ void smtpreply_tls_feed(struct smtpreply_tls *t, int dir, const uint8_t *data, s
         d->rec_len += (uint32_t)n;
         data += n;
         len -= n;
-        d->seen_bytes = true;
-        if (d->scan) {
-            tls_scan(d);
-            if (d->rec_len < 5 || !tls_header_ok(d->rec, true))
-                continue;
-            want = 5u + get16(d->rec + 3);
-            if (d->rec_len < want)
-                continue;
-            if (!tls_record(t, dir, d->rec, d->rec + 5, want - 5)) {
-                if (d->stopped)
-                    return;
-                /* Not a record after all: look further, one byte on. */
-                memmove(d->rec, d->rec + 1, d->rec_len - 1);
-                d->rec_len--;
-                continue;
-            }
-            memmove(d->rec, d->rec + want, d->rec_len - want);
-            d->rec_len -= want;
-            /* Remaining bytes are records again: feed them back through. */
-            if (d->rec_len) {
-                uint8_t keep[5u + 4096u];
-                uint32_t k = d->rec_len;
-                memcpy(keep, d->rec, k);
-                d->rec_len = 0;
-                smtpreply_tls_feed(t, dir, keep, k);
-            }
-            continue;
-        }
-        if (d->rec_len < 5)
-            continue;
-        if (!tls_header_ok(d->rec, d->verify)) {
-            /* Not TLS from the start, no record where a gap should end,
-             * or a damaged stream. */
-            tls_stop(t, d, d->verify ? SMTPREPLY_TLS_ERR_GAP
-                           : t->st.records ? SMTPREPLY_TLS_ERR_TRUNCATED_RECORD
-                                           : SMTPREPLY_TLS_ERR_NO_HANDSHAKE);
-            return;
-        }
-        if (d->rec_len < 5u + get16(d->rec + 3))
-            continue;
-        d->rec_len = 0;
-        tls_record(t, dir, d->rec, d->rec + 5, get16(d->rec + 3));
+        tls_drain(t, dir);
     }
 }
 

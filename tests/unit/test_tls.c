@@ -338,6 +338,34 @@ static void test_gap(void)
         CHECK_EQ_U(st.errors, 0);
     }
 
+    /* After a gap, junk that looks like short records before the real one,
+     * all in one feed: the candidates fail, the search goes on past them. */
+    {
+        memset(&s, 0, sizeof s);
+        struct smtpreply_tls *t = smtpreply_tls_new(kl, sink_fn, &s, NULL, NULL);
+        for (int i = 0; i < 6; i++)
+            if (i != 4)
+                smtpreply_tls_feed(t, r[i].dir, r[i].b, r[i].len);
+        smtpreply_tls_gap(t, 1, r[4].len + 3);
+        static uint8_t buf[1024];
+        size_t n = 0;
+        for (int k = 0; k < 3; k++) {
+            static const uint8_t fake[5] = {0x17, 0x03, 0x03, 0x00, 0x14};
+            memcpy(buf + n, fake, 5);
+            memset(buf + n + 5, 0xA5 + k, 0x14);
+            n += 5 + 0x14;
+            buf[n++] = 0x17; /* a lone byte between */
+        }
+        memcpy(buf + n, r[6].b, r[6].len);
+        n += r[6].len;
+        smtpreply_tls_feed(t, 1, buf, n);
+        smtpreply_tls_end(t);
+        smtpreply_tls_status(t, &st);
+        smtpreply_tls_free(t);
+        CHECK(payload_ok(&s, 1));
+        CHECK_EQ_U(st.errors, 0);
+    }
+
     /* After a gap, a record that never authenticates: "gap", the direction
      * stops, and what was read before stays. */
     memset(&s, 0, sizeof s);
