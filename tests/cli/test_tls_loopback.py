@@ -11,8 +11,8 @@ plaintext of each direction, for TLS 1.3 with its three suites and TLS
 stretch of server bytes (decryption resumes after it), a flipped bit
 ("bad-mac"), a cut last record ("truncated-record"), a key log without
 the connection ("no-keys").  And a TLS 1.3 session between `openssl s_server` and
-`s_client` through a recording relay, with a KeyUpdate each way (their
-interactive K command).  Artefacts stay under BUILDDIR."""
+`s_client` through a recording relay, with a HelloRetryRequest and a
+KeyUpdate each way (their interactive K command).  Artefacts stay under BUILDDIR."""
 import json
 import os
 import select
@@ -233,11 +233,13 @@ def free_port():
 
 def keyupdate_session(crt, key):
     """openssl s_server and s_client through a relay that records each
-    direction; each side sends a KeyUpdate (K) mid-dialogue."""
+    direction; each side sends a KeyUpdate (K) mid-dialogue.  The server
+    takes only P-384 key shares, so the client's X25519 share earns a
+    HelloRetryRequest first (RFC 8446 section 4.1.4)."""
     keylog = os.path.join(WORK, "keyupdate.keys")
     sport, pport = free_port(), free_port()
     srv = subprocess.Popen(["openssl", "s_server", "-accept", f"127.0.0.1:{sport}", "-cert", crt,
-                            "-key", key, "-tls1_3", "-naccept", "1"],
+                            "-key", key, "-tls1_3", "-naccept", "1", "-groups", "secp384r1"],
                            stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
     lsock = socket.socket()
     lsock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
@@ -336,6 +338,8 @@ def main():
     # s_client says KEYUPDATE, s_server the handshake call that sends it.
     check(b"KEYUPDATE" in out and b"SSL_do_handshake -> 1" in out,
           f"openssl sent a KeyUpdate each way: {out[-600:]!r}")
+    hrr = bytes.fromhex("cf21ad74e59a6111be1d8c021e65b891c2a211167abb8c5e079e09e2c8a8339c")
+    check(any(d == 1 and hrr in x for d, x in chunks), "the server sent a HelloRetryRequest")
     st, o0, o1 = replay("keyupdate", keylog, chunks)
     check(st is not None and st["version"] == "1.3" and st["errors"] == [],
           f"keyupdate: status {st}")
