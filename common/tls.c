@@ -265,7 +265,10 @@ static void tls_setup(struct smtpreply_tls *t)
     }
     t->st.keys = ok ? SMTPREPLY_TLS_KEYS_FOUND : SMTPREPLY_TLS_KEYS_MISSING;
     if (!ok) {
-        t->st.errors |= SMTPREPLY_TLS_ERR_NO_KEYS;
+        /* Without the ClientHello the key log cannot be asked: that is
+         * "no-handshake" alone. */
+        if (t->have_ch)
+            t->st.errors |= SMTPREPLY_TLS_ERR_NO_KEYS;
         for (int i = 0; i < 2; i++) {
             t->d[i].have_cipher = t->d[i].have_next = false;
             tls_cipher_clear(&t->d[i].cur);

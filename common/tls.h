@@ -1,7 +1,8 @@
 /* SPDX-License-Identifier: MIT */
 /*
  * tls.h - passive TLS decryption from key logs (no I/O): an NSS key-log
- * parser, and a TLS record layer that follows one connection's two byte
+ * parser, a reader of the key logs that pcapng files carry in Decryption
+ * Secrets Blocks, and a TLS record layer that follows one connection's two byte
  * streams, finds its hellos, takes the connection's secrets from the key
  * log and hands the decrypted application data of each direction to a
  * callback.  TLS 1.2 (AES-GCM, ChaCha20-Poly1305, AES-CBC with HMAC, with
@@ -74,6 +75,29 @@ const struct smtpreply_tls_keylog_stats *smtpreply_tls_keylog_stats(const struct
 /* The secrets for a client random, or NULL. */
 const struct smtpreply_tls_secrets *smtpreply_tls_keylog_find(const struct smtpreply_tls_keylog *kl,
                                                               const uint8_t client_random[32]);
+
+/* ---- key logs inside pcapng files ---- */
+
+struct smtpreply_tls_pcapng_stats {
+    uint64_t blocks;        /* blocks read */
+    uint64_t dsbs;          /* Decryption Secrets Blocks */
+    uint64_t tls_keylogs;   /* of them, TLS key logs added to the table */
+    uint64_t other_secrets; /* of them, other secrets types (or malformed) */
+    uint64_t skipped;       /* of them, larger than max_body: not read */
+};
+
+struct smtpreply_tls_pcapng;
+
+/* Reads the Decryption Secrets Blocks of one pcapng file into kl (which
+ * must outlive it).  max_body bounds the bytes kept for one block. */
+struct smtpreply_tls_pcapng *smtpreply_tls_pcapng_new(struct smtpreply_tls_keylog *kl,
+                                                      size_t max_body,
+                                                      smtpreply_realloc_fn alloc, void *alloc_ctx);
+void smtpreply_tls_pcapng_free(struct smtpreply_tls_pcapng *p);
+/* The file's bytes from its start, in any pieces.  False once the data is
+ * not pcapng (a pcap file, or a broken block length): stop feeding. */
+bool smtpreply_tls_pcapng_feed(struct smtpreply_tls_pcapng *p, const uint8_t *data, size_t len);
+const struct smtpreply_tls_pcapng_stats *smtpreply_tls_pcapng_stats(const struct smtpreply_tls_pcapng *p);
 
 /* ---- one connection ---- */
 

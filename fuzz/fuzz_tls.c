@@ -1,7 +1,9 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * fuzz_tls.c - the TLS module: the key-log parser and the record layer.
- * Input: [key-log length (2 bytes, big-endian)][key-log text] then
+ * fuzz_tls.c - the TLS module: the key-log parser, the pcapng
+ * Decryption Secrets Block reader and the record layer.
+ * Input: [key-log length (2 bytes, big-endian)][key-log text, or a
+ * pcapng file (read in pieces of 1 to 16 bytes) whose DSBs hold it] then
  * commands [op (1 byte)][length (2 bytes)][data]: op & 3 is 0 or 1:
  * bytes of that direction, fed in pieces of (op >> 2) + 1 bytes when op
  * has bit 7 set (else whole); 2: a gap of `length` bytes in direction
@@ -43,7 +45,21 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         return 0;
     memcpy(text, data + 2, kl_len);
     struct smtpreply_tls_keylog *kl = smtpreply_tls_keylog_new(8, NULL, NULL);
-    smtpreply_tls_keylog_add(kl, text, kl_len);
+    if (kl_len >= 4 && memcmp(text, "\x0A\x0D\x0D\x0A", 4) == 0) {
+        /* A pcapng file: its Decryption Secrets Blocks, in pieces. */
+        struct smtpreply_tls_pcapng *png = smtpreply_tls_pcapng_new(kl, 4096, NULL, NULL);
+        size_t piece = (size_t)(data[1] & 15) + 1;
+        for (size_t o = 0; o < kl_len; o += piece)
+            if (!smtpreply_tls_pcapng_feed(png, (const uint8_t *)text + o,
+                                           kl_len - o < piece ? kl_len - o : piece))
+                break;
+        const struct smtpreply_tls_pcapng_stats *ps = smtpreply_tls_pcapng_stats(png);
+        if (ps->tls_keylogs + ps->other_secrets + ps->skipped > ps->dsbs || ps->dsbs > ps->blocks)
+            abort();
+        smtpreply_tls_pcapng_free(png);
+    } else {
+        smtpreply_tls_keylog_add(kl, text, kl_len);
+    }
     free(text);
     const struct smtpreply_tls_keylog_stats *ks = smtpreply_tls_keylog_stats(kl);
     if (ks->keys > 8 || ks->secrets + ks->ignored + ks->junk + ks->dropped > ks->lines)

@@ -9,10 +9,12 @@ plaintext of each direction, for TLS 1.3 with its three suites and TLS
 1.2 with AES-GCM, ChaCha20-Poly1305 and AES-CBC (HMAC-SHA1, -SHA256,
 -SHA384) with and without encrypt-then-MAC.  Then damaged copies: a lost
 stretch of server bytes (decryption resumes after it), a flipped bit
-("bad-mac"), a cut last record ("truncated-record"), a key log without
-the connection ("no-keys").  And a TLS 1.3 session between `openssl s_server` and
-`s_client` through a recording relay, with a HelloRetryRequest and a
-KeyUpdate each way (their interactive K command).  Artefacts stay under BUILDDIR."""
+("bad-mac"), a cut last record ("truncated-record"), the key log read
+from a pcapng Decryption Secrets Block (editcap --inject-secrets), a key
+log without the connection ("no-keys").  And a TLS 1.3 session between
+`openssl s_server` and `s_client` through a recording relay, with a
+HelloRetryRequest and a KeyUpdate each way (their interactive K
+command).  Artefacts stay under BUILDDIR."""
 import json
 import os
 import select
@@ -216,6 +218,16 @@ def one_config(name, crt, key, want_version, want_cipher, tls12_cipher=None, no_
     trunc = chunks[:last] + [(1, chunks[last][1][:-3])]
     st, o0, o1 = replay(name + ".cut", keylog, trunc)
     check(st is not None and "truncated-record" in st["errors"], f"{name}: cut: {st}")
+    # The key log inside a pcapng Decryption Secrets Block, written by
+    # editcap --inject-secrets into a copy of a project capture.
+    png = os.path.join(WORK, name + ".dsb.pcapng")
+    src = os.path.join(os.environ["SRCDIR"], "captures", "auth-plain.pcap")
+    e = subprocess.run(["editcap", "-F", "pcapng", "--inject-secrets", "tls," + keylog, src, png],
+                       capture_output=True, text=True, timeout=60)
+    check(e.returncode == 0, f"{name}: editcap --inject-secrets: {e.stderr.strip()}")
+    st, o0, o1 = replay(name + ".dsb", png, chunks)
+    check(st is not None and st["errors"] == [] and o0 == pc and o1 == ps,
+          f"{name}: keys from a pcapng DSB: {st}")
     # Another session's key log: no keys.
     other = os.path.join(WORK, name + ".otherkeys")
     with open(other, "w") as f:

@@ -283,6 +283,14 @@ static void test_rfc8448_trace(void)
     CHECK_EQ_S(st.cipher_name, "TLS_AES_128_GCM_SHA256");
     smtpreply_tls_keylog_free(none);
 
+    /* The ClientHello lost: its random is unknown, so no key can be
+     * looked up; that is "no-handshake", not "no-keys". */
+    run_trace(kl, r + 1, n - 1, 0, &s, &st);
+    CHECK_EQ_U(s.len[0] + s.len[1], 0);
+    CHECK_EQ_U(st.errors, SMTPREPLY_TLS_ERR_NO_HANDSHAKE);
+    CHECK_EQ_U(st.keys, SMTPREPLY_TLS_KEYS_MISSING);
+    CHECK_EQ_S(st.version_name, "1.3");
+
     /* No handshake: the application records alone. */
     run_trace(kl, r + 5, 2, 0, &s, &st);
     CHECK_EQ_U(s.len[0] + s.len[1], 0);
@@ -458,6 +466,106 @@ static void test_keylog(void)
     smtpreply_tls_keylog_free(kl);
 }
 
+/* ---- pcapng Decryption Secrets Blocks ---- */
+
+struct png {
+    uint8_t b[8192];
+    size_t n;
+    bool be;
+};
+
+static void put32(struct png *f, uint32_t v)
+{
+    for (int i = 0; i < 4; i++)
+        f->b[f->n++] = (uint8_t)(f->be ? v >> (24 - 8 * i) : v >> (8 * i));
+}
+
+/* A block: type, total length, body padded to 4, total length. */
+static void block(struct png *f, uint32_t type, const uint8_t *body, size_t len)
+{
+    uint32_t total = (uint32_t)(12 + (len + 3) / 4 * 4);
+    put32(f, type);
+    put32(f, total);
+    memcpy(f->b + f->n, body, len);
+    memset(f->b + f->n + len, 0, (len + 3) / 4 * 4 - len);
+    f->n += (len + 3) / 4 * 4;
+    put32(f, total);
+}
+
+static void dsb_block(struct png *f, uint32_t stype, const char *text)
+{
+    struct png body = {.be = f->be};
+    put32(&body, stype);
+    put32(&body, (uint32_t)strlen(text));
+    memcpy(body.b + body.n, text, strlen(text));
+    body.n += (strlen(text) + 3) / 4 * 4;
+    block(f, 0x0000000A, body.b, body.n);
+}
+
+static void test_pcapng(void)
+{
+    for (int be = 0; be < 2; be++) {
+        struct png f = {.be = be};
+        struct png shb = {.be = be};
+        put32(&shb, 0x1A2B3C4D);
+        put32(&shb, 0x00000001); /* version 1.0 */
+        put32(&shb, 0xFFFFFFFF);
+        put32(&shb, 0xFFFFFFFF); /* section length unknown */
+        block(&f, 0x0A0D0D0A, shb.b, shb.n);
+        static const uint8_t idb[8] = {1, 0, 0, 0, 0, 0, 4, 0};
+        block(&f, 0x00000001, idb, sizeof idb);
+        dsb_block(&f, 0x544C534B, "CLIENT_HANDSHAKE_TRAFFIC_SECRET " R8448_CLIENT_RANDOM " " R8448_CHTS "\n"
+                                  "SERVER_HANDSHAKE_TRAFFIC_SECRET " R8448_CLIENT_RANDOM " " R8448_SHTS);
+        static const uint8_t epb[24] = {0};
+        block(&f, 0x00000006, epb, sizeof epb);
+        dsb_block(&f, 0x57474B4C, "not a TLS key log"); /* WireGuard keys */
+        char big[600];
+        memset(big, '#', sizeof big - 1);
+        big[sizeof big - 1] = 0;
+        dsb_block(&f, 0x544C534B, big); /* over max_body below */
+        dsb_block(&f, 0x544C534B, "CLIENT_TRAFFIC_SECRET_0 " R8448_CLIENT_RANDOM " " R8448_CATS "\r\n"
+                                  "SERVER_TRAFFIC_SECRET_0 " R8448_CLIENT_RANDOM " " R8448_SATS "\r\n");
+        const size_t pieces[] = {1, 5, 4096};
+        for (size_t k = 0; k < 3; k++) {
+            struct smtpreply_tls_keylog *kl = smtpreply_tls_keylog_new(4, NULL, NULL);
+            struct smtpreply_tls_pcapng *p = smtpreply_tls_pcapng_new(kl, 512, NULL, NULL);
+            bool ok = true;
+            for (size_t o = 0; o < f.n; o += pieces[k])
+                ok = ok && smtpreply_tls_pcapng_feed(p, f.b + o, f.n - o < pieces[k] ? f.n - o : pieces[k]);
+            CHECK(ok);
+            const struct smtpreply_tls_pcapng_stats *ps = smtpreply_tls_pcapng_stats(p);
+            CHECK_EQ_U(ps->blocks, 7);
+            CHECK_EQ_U(ps->dsbs, 4);
+            CHECK_EQ_U(ps->tls_keylogs, 2);
+            CHECK_EQ_U(ps->other_secrets, 1);
+            CHECK_EQ_U(ps->skipped, 1);
+            CHECK_EQ_U(smtpreply_tls_keylog_stats(kl)->secrets, 4);
+            /* The secrets decrypt the RFC 8448 trace. */
+            static struct rec r[7];
+            size_t n = trace(r);
+            static struct sink s;
+            struct smtpreply_tls_status st;
+            run_trace(kl, r, n, 0, &s, &st);
+            CHECK(payload_ok(&s, 0) && payload_ok(&s, 1) && st.errors == 0);
+            smtpreply_tls_pcapng_free(p);
+            smtpreply_tls_keylog_free(kl);
+        }
+        /* A block length that cannot be (not a multiple of 4): stop. */
+        static struct png bad;
+        bad = f;
+        bad.b[28 + 4 + (be ? 3 : 0)] ^= 0x02; /* the IDB's total length, after the SHB's 28 bytes */
+        struct smtpreply_tls_pcapng *p = smtpreply_tls_pcapng_new(NULL, 512, NULL, NULL);
+        CHECK(!smtpreply_tls_pcapng_feed(p, bad.b, bad.n));
+        CHECK(!smtpreply_tls_pcapng_feed(p, bad.b, 4)); /* stays stopped */
+        smtpreply_tls_pcapng_free(p);
+    }
+    /* A pcap file is not pcapng. */
+    static const uint8_t pcap[24] = {0xd4, 0xc3, 0xb2, 0xa1, 2, 0, 4, 0};
+    struct smtpreply_tls_pcapng *p = smtpreply_tls_pcapng_new(NULL, 512, NULL, NULL);
+    CHECK(!smtpreply_tls_pcapng_feed(p, pcap, sizeof pcap));
+    smtpreply_tls_pcapng_free(p);
+}
+
 int main(void)
 {
     test_tls13_keys();
@@ -465,6 +573,7 @@ int main(void)
     test_rfc8448_trace();
     test_gap();
     test_keylog();
+    test_pcapng();
     CHECK_EQ_S(smtpreply_tls_error_word(0), "no-keys");
     CHECK_EQ_S(smtpreply_tls_error_word(5), "truncated-record");
     CHECK(smtpreply_tls_error_word(6) == NULL);

@@ -5,6 +5,8 @@
  *
  *   tls_replay KEYLOG CHUNKS OUT0 OUT1
  *
+ * KEYLOG is a key-log text, or a pcapng file whose Decryption Secrets
+ * Blocks hold the key log.
  * CHUNKS is a sequence of [kind (1 byte)][length (4 bytes, big-endian)]
  * [data]: kind 0 and 1 are bytes of the client's and server's direction
  * (in capture order), kind 2 and 3 a gap of `length` bytes in direction
@@ -63,7 +65,15 @@ int main(int argc, char **argv)
         return 2;
     }
     struct smtpreply_tls_keylog *kl = smtpreply_tls_keylog_new(1000, NULL, NULL);
-    smtpreply_tls_keylog_add(kl, (const char *)keys, klen);
+    if (klen >= 4 && memcmp(keys, "\x0A\x0D\x0D\x0A", 4) == 0) {
+        /* A pcapng file: the key logs of its Decryption Secrets Blocks. */
+        struct smtpreply_tls_pcapng *png = smtpreply_tls_pcapng_new(kl, 1 << 24, NULL, NULL);
+        if (!smtpreply_tls_pcapng_feed(png, keys, klen))
+            fprintf(stderr, "tls_replay: %s: not a readable pcapng\n", argv[1]);
+        smtpreply_tls_pcapng_free(png);
+    } else {
+        smtpreply_tls_keylog_add(kl, (const char *)keys, klen);
+    }
     struct smtpreply_tls *t = smtpreply_tls_new(kl, on_data, NULL, NULL, NULL);
     size_t p = 0;
     while (p + 5 <= clen) {
