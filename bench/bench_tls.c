@@ -216,9 +216,12 @@ int main(int argc, char **argv)
     printf("TLS 1.3 TLS_AES_256_GCM_SHA384, %zu records of %u bytes (%.0f MB), fed in %zu-byte "
            "pieces\n",
            nrec, REC_PLAIN, mbytes, piece);
-    printf("module (framing, opening, plaintext out): %.3f s, %.0f MB/s\n", t_mod, mbytes / t_mod);
-    printf("libcrypto AES-256-GCM alone:              %.3f s, %.0f MB/s\n", t_evp, mbytes / t_evp);
-    printf("libcrypto, one record in cache:           %.3f s, %.0f MB/s\n", t_hot, mbytes / t_hot);
+    printf("module (framing, opening, plaintext out): %.3f s, %.0f MB/s\n", t_mod,
+           mbytes / t_mod);
+    printf("libcrypto AES-256-GCM alone:              %.3f s, %.0f MB/s\n", t_evp,
+           mbytes / t_evp);
+    printf("libcrypto, one record in cache:           %.3f s, %.0f MB/s\n", t_hot,
+           mbytes / t_hot);
     printf("module / cipher on the same records: %.2f\n", t_mod / t_evp);
     smtpreply_tls_keylog_free(kl);
     free(cli);

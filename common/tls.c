@@ -31,30 +31,30 @@ enum { CT_CCS = 20, CT_ALERT = 21, CT_HANDSHAKE = 22, CT_APPDATA = 23, CT_HEARTB
 enum { HS_CLIENT_HELLO = 1, HS_SERVER_HELLO = 2, HS_FINISHED = 20, HS_KEY_UPDATE = 24 };
 
 struct tls_dir {
-    uint8_t *rec;          /* a record being gathered (header first) */
+    uint8_t *rec; /* a record being gathered (header first) */
     uint32_t rec_len, rec_cap;
-    uint64_t skip;         /* bytes of a lost record still to pass over */
-    uint64_t seq;          /* next sequence number */
-    bool protected_;       /* records are protected (after CCS / ServerHello) */
-    bool have_cipher;      /* cur holds keys */
-    bool stopped;          /* nothing more is read in this direction */
-    bool scan;             /* after a gap: looking for a record header */
-    bool verify;           /* after a gap: the next record's sequence number is a guess */
-    bool app;              /* TLS 1.3: application keys in cur */
-    bool any_ok;           /* a protected record authenticated */
-    bool seen_bytes;       /* any byte arrived */
-    uint8_t scan_tries;    /* candidate headers rejected since the gap */
-    struct tls_cipher cur; /* keys in use */
-    struct tls_cipher next;/* TLS 1.2: keys from CCS on; TLS 1.3: application keys */
+    uint64_t skip;          /* bytes of a lost record still to pass over */
+    uint64_t seq;           /* next sequence number */
+    bool protected_;        /* records are protected (after CCS / ServerHello) */
+    bool have_cipher;       /* cur holds keys */
+    bool stopped;           /* nothing more is read in this direction */
+    bool scan;              /* after a gap: looking for a record header */
+    bool verify;            /* after a gap: the next record's sequence number is a guess */
+    bool app;               /* TLS 1.3: application keys in cur */
+    bool any_ok;            /* a protected record authenticated */
+    bool seen_bytes;        /* any byte arrived */
+    uint8_t scan_tries;     /* candidate headers rejected since the gap */
+    struct tls_cipher cur;  /* keys in use */
+    struct tls_cipher next; /* TLS 1.2: keys from CCS on; TLS 1.3: application keys */
     bool have_next;
     /* Handshake messages across records. */
     uint8_t hs_hdr[4];
     uint8_t hs_hdr_len;
-    uint32_t hs_left;      /* body bytes of the current message still to come */
-    uint8_t *hello;        /* a hello's body being kept */
+    uint32_t hs_left; /* body bytes of the current message still to come */
+    uint8_t *hello;   /* a hello's body being kept */
     uint32_t hello_len, hello_want;
-    bool finished;         /* a Finished ended in the current record */
-    bool key_update;       /* a KeyUpdate ended in the current record */
+    bool finished;   /* a Finished ended in the current record */
+    bool key_update; /* a KeyUpdate ended in the current record */
 };
 
 struct smtpreply_tls {
@@ -64,7 +64,7 @@ struct smtpreply_tls {
     smtpreply_tls_data_fn fn;
     void *user;
     struct tls_dir d[2];
-    uint8_t *pt;           /* one record's plaintext */
+    uint8_t *pt; /* one record's plaintext */
     bool have_ch, have_sh, client_etm, early_data, hrr;
     uint8_t client_random[32], server_random[32];
     struct smtpreply_tls_secrets sec;
@@ -74,11 +74,12 @@ struct smtpreply_tls {
 
 static const uint8_t tls_hrr_random[32] = {
     /* SHA-256("HelloRetryRequest"), RFC 8446 §4.1.3 */
-    0xCF, 0x21, 0xAD, 0x74, 0xE5, 0x9A, 0x61, 0x11, 0xBE, 0x1D, 0x8C, 0x02, 0x1E, 0x65, 0xB8, 0x91,
-    0xC2, 0xA2, 0x11, 0x16, 0x7A, 0xBB, 0x8C, 0x5E, 0x07, 0x9E, 0x09, 0xE2, 0xC8, 0xA8, 0x33, 0x9C};
+    0xCF, 0x21, 0xAD, 0x74, 0xE5, 0x9A, 0x61, 0x11, 0xBE, 0x1D, 0x8C,
+    0x02, 0x1E, 0x65, 0xB8, 0x91, 0xC2, 0xA2, 0x11, 0x16, 0x7A, 0xBB,
+    0x8C, 0x5E, 0x07, 0x9E, 0x09, 0xE2, 0xC8, 0xA8, 0x33, 0x9C};
 
-static const char *const tls_error_words[SMTPREPLY_TLS_NERRORS] = {
-    "no-keys", "no-handshake", "unsupported-cipher", "bad-mac", "gap", "truncated-record"};
+static const char *const tls_error_words[SMTPREPLY_TLS_NERRORS] =
+    {"no-keys", "no-handshake", "unsupported-cipher", "bad-mac", "gap", "truncated-record"};
 
 const char *smtpreply_tls_error_word(unsigned i)
 {
@@ -235,10 +236,12 @@ static void tls_setup(struct smtpreply_tls *t)
             ok = true;
             for (int i = 0; i < 2; i++) {
                 struct tls_dir *d = &t->d[i];
-                d->have_cipher = t->sec.len[hs[i]] &&
-                                 tls_cipher_init13(&d->cur, s, t->sec.secret[hs[i]], t->sec.len[hs[i]]);
-                d->have_next = t->sec.len[ap[i]] &&
-                               tls_cipher_init13(&d->next, s, t->sec.secret[ap[i]], t->sec.len[ap[i]]);
+                d->have_cipher =
+                    t->sec.len[hs[i]] &&
+                    tls_cipher_init13(&d->cur, s, t->sec.secret[hs[i]], t->sec.len[hs[i]]);
+                d->have_next =
+                    t->sec.len[ap[i]] &&
+                    tls_cipher_init13(&d->next, s, t->sec.secret[ap[i]], t->sec.len[ap[i]]);
                 ok = ok && d->have_cipher && d->have_next;
             }
         } else if (sec->len[SMTPREPLY_TLS_MASTER]) {
@@ -255,8 +258,9 @@ static void tls_setup(struct smtpreply_tls *t)
                 ok = true;
                 for (int i = 0; i < 2; i++) {
                     struct tls_dir *d = &t->d[i];
-                    d->have_next = tls_cipher_init12(&d->next, s, kb + 2 * ml + i * kl,
-                                                     kb + 2 * ml + 2 * kl + i * il, kb + i * ml, etm);
+                    d->have_next =
+                        tls_cipher_init12(&d->next, s, kb + 2 * ml + i * kl,
+                                          kb + 2 * ml + 2 * kl + i * il, kb + i * ml, etm);
                     ok = ok && d->have_next;
                 }
             }
@@ -325,7 +329,8 @@ static void tls_handshake(struct smtpreply_tls *t, int dir, const uint8_t *p, si
             len--;
             if (d->hs_hdr_len < 4)
                 continue;
-            uint32_t ml = (uint32_t)d->hs_hdr[1] << 16 | (uint32_t)d->hs_hdr[2] << 8 | d->hs_hdr[3];
+            uint32_t ml =
+                (uint32_t)d->hs_hdr[1] << 16 | (uint32_t)d->hs_hdr[2] << 8 | d->hs_hdr[3];
             uint8_t type = d->hs_hdr[0];
             d->hs_left = ml;
             d->hello_len = 0;
@@ -582,9 +587,10 @@ static bool tls_drain(struct smtpreply_tls *t, int dir)
         if (!tls_header_ok(d->rec, d->verify)) {
             /* Not TLS from the start, no record where a gap should end,
              * or a damaged stream. */
-            tls_stop(t, d, d->verify ? SMTPREPLY_TLS_ERR_GAP
-                           : t->st.records ? SMTPREPLY_TLS_ERR_TRUNCATED_RECORD
-                                           : SMTPREPLY_TLS_ERR_NO_HANDSHAKE);
+            tls_stop(t, d,
+                     d->verify       ? SMTPREPLY_TLS_ERR_GAP
+                     : t->st.records ? SMTPREPLY_TLS_ERR_TRUNCATED_RECORD
+                                     : SMTPREPLY_TLS_ERR_NO_HANDSHAKE);
             break;
         }
         uint32_t want = 5u + get16(d->rec + 3);

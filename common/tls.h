@@ -37,11 +37,11 @@
 /* ---- key log (NSS SSLKEYLOGFILE format) ---- */
 
 enum smtpreply_tls_secret_kind {
-    SMTPREPLY_TLS_MASTER,   /* CLIENT_RANDOM: TLS 1.2 master secret */
-    SMTPREPLY_TLS_CHTS,     /* CLIENT_HANDSHAKE_TRAFFIC_SECRET */
-    SMTPREPLY_TLS_SHTS,     /* SERVER_HANDSHAKE_TRAFFIC_SECRET */
-    SMTPREPLY_TLS_CATS,     /* CLIENT_TRAFFIC_SECRET_0 */
-    SMTPREPLY_TLS_SATS,     /* SERVER_TRAFFIC_SECRET_0 */
+    SMTPREPLY_TLS_MASTER, /* CLIENT_RANDOM: TLS 1.2 master secret */
+    SMTPREPLY_TLS_CHTS,   /* CLIENT_HANDSHAKE_TRAFFIC_SECRET */
+    SMTPREPLY_TLS_SHTS,   /* SERVER_HANDSHAKE_TRAFFIC_SECRET */
+    SMTPREPLY_TLS_CATS,   /* CLIENT_TRAFFIC_SECRET_0 */
+    SMTPREPLY_TLS_SATS,   /* SERVER_TRAFFIC_SECRET_0 */
     SMTPREPLY_TLS_NSECRETS
 };
 
@@ -53,12 +53,12 @@ struct smtpreply_tls_secrets {
 };
 
 struct smtpreply_tls_keylog_stats {
-    size_t keys;        /* client randoms in the table */
-    uint64_t lines;     /* lines read (blank and comment lines included) */
-    uint64_t secrets;   /* secret lines stored */
-    uint64_t ignored;   /* well-formed lines of labels not used here (EXPORTER_SECRET, ...) */
-    uint64_t junk;      /* malformed lines: unknown shape, bad hex, wrong lengths */
-    uint64_t dropped;   /* secrets for a new client random once the table was full */
+    size_t keys;      /* client randoms in the table */
+    uint64_t lines;   /* lines read (blank and comment lines included) */
+    uint64_t secrets; /* secret lines stored */
+    uint64_t ignored; /* well-formed lines of labels not used here (EXPORTER_SECRET, ...) */
+    uint64_t junk;    /* malformed lines: unknown shape, bad hex, wrong lengths */
+    uint64_t dropped; /* secrets for a new client random once the table was full */
 };
 
 struct smtpreply_tls_keylog;
@@ -71,10 +71,11 @@ void smtpreply_tls_keylog_free(struct smtpreply_tls_keylog *kl);
  * Secrets Block's content).  Lines end in LF or CRLF; the last may lack
  * one.  Never fails: what it cannot read is counted as junk. */
 void smtpreply_tls_keylog_add(struct smtpreply_tls_keylog *kl, const char *text, size_t len);
-const struct smtpreply_tls_keylog_stats *smtpreply_tls_keylog_stats(const struct smtpreply_tls_keylog *kl);
+const struct smtpreply_tls_keylog_stats *
+smtpreply_tls_keylog_stats(const struct smtpreply_tls_keylog *kl);
 /* The secrets for a client random, or NULL. */
-const struct smtpreply_tls_secrets *smtpreply_tls_keylog_find(const struct smtpreply_tls_keylog *kl,
-                                                              const uint8_t client_random[32]);
+const struct smtpreply_tls_secrets *
+smtpreply_tls_keylog_find(const struct smtpreply_tls_keylog *kl, const uint8_t client_random[32]);
 
 /* ---- key logs inside pcapng files ---- */
 
@@ -91,13 +92,14 @@ struct smtpreply_tls_pcapng;
 /* Reads the Decryption Secrets Blocks of one pcapng file into kl (which
  * must outlive it).  max_body bounds the bytes kept for one block. */
 struct smtpreply_tls_pcapng *smtpreply_tls_pcapng_new(struct smtpreply_tls_keylog *kl,
-                                                      size_t max_body,
-                                                      smtpreply_realloc_fn alloc, void *alloc_ctx);
+                                                      size_t max_body, smtpreply_realloc_fn alloc,
+                                                      void *alloc_ctx);
 void smtpreply_tls_pcapng_free(struct smtpreply_tls_pcapng *p);
 /* The file's bytes from its start, in any pieces.  False once the data is
  * not pcapng (a pcap file, or a broken block length): stop feeding. */
 bool smtpreply_tls_pcapng_feed(struct smtpreply_tls_pcapng *p, const uint8_t *data, size_t len);
-const struct smtpreply_tls_pcapng_stats *smtpreply_tls_pcapng_stats(const struct smtpreply_tls_pcapng *p);
+const struct smtpreply_tls_pcapng_stats *
+smtpreply_tls_pcapng_stats(const struct smtpreply_tls_pcapng *p);
 
 /* ---- one connection ---- */
 
@@ -114,20 +116,23 @@ enum {
 /* The word of error bit i (0 <= i < SMTPREPLY_TLS_NERRORS), else NULL. */
 const char *smtpreply_tls_error_word(unsigned i);
 
-enum smtpreply_tls_keys_state { SMTPREPLY_TLS_KEYS_UNKNOWN, SMTPREPLY_TLS_KEYS_FOUND,
-                                SMTPREPLY_TLS_KEYS_MISSING };
+enum smtpreply_tls_keys_state {
+    SMTPREPLY_TLS_KEYS_UNKNOWN,
+    SMTPREPLY_TLS_KEYS_FOUND,
+    SMTPREPLY_TLS_KEYS_MISSING
+};
 
 struct smtpreply_tls_status {
-    uint16_t version;       /* 0x0303 (1.2), 0x0304 (1.3), other, or 0: no ServerHello */
+    uint16_t version;         /* 0x0303 (1.2), 0x0304 (1.3), other, or 0: no ServerHello */
     const char *version_name; /* "1.2", "1.3", or NULL for others and none */
-    uint16_t cipher;        /* the suite the server chose (valid when version) */
+    uint16_t cipher;          /* the suite the server chose (valid when version) */
     const char *cipher_name;  /* its IANA name, NULL when not a suite decrypted here */
-    bool decrypted;         /* at least one protected record authenticated */
-    bool etm;               /* TLS 1.2 encrypt-then-MAC negotiated (RFC 7366) */
+    bool decrypted;           /* at least one protected record authenticated */
+    bool etm;                 /* TLS 1.2 encrypt-then-MAC negotiated (RFC 7366) */
     enum smtpreply_tls_keys_state keys;
-    uint64_t records;       /* records read, both directions */
-    uint64_t app_bytes[2];  /* application data handed out, per direction */
-    unsigned errors;        /* SMTPREPLY_TLS_ERR_* */
+    uint64_t records;      /* records read, both directions */
+    uint64_t app_bytes[2]; /* application data handed out, per direction */
+    unsigned errors;       /* SMTPREPLY_TLS_ERR_* */
 };
 
 /* dir 0: client to server; 1: server to client. */
@@ -164,8 +169,7 @@ bool smtpreply_tls13_traffic_keys(bool sha384, const uint8_t *secret, size_t sec
 bool smtpreply_tls13_next_secret(bool sha384, const uint8_t *secret, size_t secret_len,
                                  uint8_t *out);
 /* TLS 1.2 PRF (RFC 5246 §5) with SHA-256 or SHA-384. */
-bool smtpreply_tls12_prf(bool sha384, const uint8_t *secret, size_t secret_len,
-                         const char *label, const uint8_t *seed, size_t seed_len,
-                         uint8_t *out, size_t out_len);
+bool smtpreply_tls12_prf(bool sha384, const uint8_t *secret, size_t secret_len, const char *label,
+                         const uint8_t *seed, size_t seed_len, uint8_t *out, size_t out_len);
 
 #endif

@@ -119,9 +119,8 @@ bool smtpreply_tls13_next_secret(bool sha384, const uint8_t *secret, size_t secr
     return tls13_expand_label(sha384, secret, secret_len, "traffic upd", out, secret_len);
 }
 
-bool smtpreply_tls12_prf(bool sha384, const uint8_t *secret, size_t secret_len,
-                         const char *label, const uint8_t *seed, size_t seed_len,
-                         uint8_t *out, size_t out_len)
+bool smtpreply_tls12_prf(bool sha384, const uint8_t *secret, size_t secret_len, const char *label,
+                         const uint8_t *seed, size_t seed_len, uint8_t *out, size_t out_len)
 {
     uint8_t buf[128];
     size_t ll = strlen(label);
@@ -263,8 +262,8 @@ static bool tls_aead(struct tls_cipher *c, const uint8_t nonce[12], const uint8_
     return EVP_DecryptFinal_ex(ctx, out + ct_len, &n) > 0;
 }
 
-static bool tls_hmac(struct tls_cipher *c, uint64_t seq, const uint8_t hdr[5], const uint8_t *data,
-                     size_t len, uint8_t *mac)
+static bool tls_hmac(struct tls_cipher *c, uint64_t seq, const uint8_t hdr[5],
+                     const uint8_t *data, size_t len, uint8_t *mac)
 {
     uint8_t pre[13];
     tls_put64(pre, seq);
@@ -275,8 +274,7 @@ static bool tls_hmac(struct tls_cipher *c, uint64_t seq, const uint8_t hdr[5], c
     pre[12] = (uint8_t)len;
     size_t outl;
     return EVP_MAC_init(c->mac, c->mac_key, c->suite->mac_len, NULL) > 0 &&
-           EVP_MAC_update(c->mac, pre, sizeof pre) > 0 &&
-           EVP_MAC_update(c->mac, data, len) > 0 &&
+           EVP_MAC_update(c->mac, pre, sizeof pre) > 0 && EVP_MAC_update(c->mac, data, len) > 0 &&
            EVP_MAC_final(c->mac, mac, &outl, 64) > 0 && outl == c->suite->mac_len;
 }
 

@@ -27,8 +27,8 @@ const struct tls_suite *tls_suite_find(uint16_t id);
 /* One direction's record protection under one set of keys. */
 struct tls_cipher {
     const struct tls_suite *suite;
-    void *ctx;      /* EVP_CIPHER_CTX, keyed once */
-    void *mac;      /* EVP_MAC_CTX (CBC suites) */
+    void *ctx; /* EVP_CIPHER_CTX, keyed once */
+    void *mac; /* EVP_MAC_CTX (CBC suites) */
     bool tls13, etm;
     uint8_t iv[12]; /* TLS 1.3 and ChaCha20: 12-byte IV; TLS 1.2 GCM: 4-byte salt */
     uint8_t mac_key[48];

@@ -63,7 +63,8 @@ void smtpreply_tls_keylog_free(struct smtpreply_tls_keylog *kl)
     kl->alloc(kl->alloc_ctx, kl, 0);
 }
 
-const struct smtpreply_tls_keylog_stats *smtpreply_tls_keylog_stats(const struct smtpreply_tls_keylog *kl)
+const struct smtpreply_tls_keylog_stats *
+smtpreply_tls_keylog_stats(const struct smtpreply_tls_keylog *kl)
 {
     return &kl->st;
 }
@@ -85,8 +86,8 @@ static size_t kl_slot(const struct smtpreply_tls_keylog *kl, const uint8_t r[32]
     return i;
 }
 
-const struct smtpreply_tls_secrets *smtpreply_tls_keylog_find(const struct smtpreply_tls_keylog *kl,
-                                                              const uint8_t client_random[32])
+const struct smtpreply_tls_secrets *
+smtpreply_tls_keylog_find(const struct smtpreply_tls_keylog *kl, const uint8_t client_random[32])
 {
     if (!kl || !kl->index_cap)
         return NULL;

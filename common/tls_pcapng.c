@@ -27,15 +27,15 @@ struct smtpreply_tls_pcapng {
     uint8_t hdr[12];
     uint32_t hdr_len;
     bool big_endian, started, failed;
-    uint64_t skip;          /* bytes of the current block still to pass over */
-    uint8_t *body;          /* a DSB's remaining bytes, being gathered */
+    uint64_t skip; /* bytes of the current block still to pass over */
+    uint8_t *body; /* a DSB's remaining bytes, being gathered */
     size_t body_len, body_want;
     struct smtpreply_tls_pcapng_stats st;
 };
 
 struct smtpreply_tls_pcapng *smtpreply_tls_pcapng_new(struct smtpreply_tls_keylog *kl,
-                                                      size_t max_body,
-                                                      smtpreply_realloc_fn alloc, void *alloc_ctx)
+                                                      size_t max_body, smtpreply_realloc_fn alloc,
+                                                      void *alloc_ctx)
 {
     if (!alloc)
         alloc = sr_libc_realloc;
@@ -59,7 +59,8 @@ void smtpreply_tls_pcapng_free(struct smtpreply_tls_pcapng *p)
     p->alloc(p->alloc_ctx, p, 0);
 }
 
-const struct smtpreply_tls_pcapng_stats *smtpreply_tls_pcapng_stats(const struct smtpreply_tls_pcapng *p)
+const struct smtpreply_tls_pcapng_stats *
+smtpreply_tls_pcapng_stats(const struct smtpreply_tls_pcapng *p)
 {
     return &p->st;
 }

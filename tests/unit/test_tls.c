@@ -174,8 +174,8 @@ struct rec {
 
 static size_t trace(struct rec *r)
 {
-    const char *hex[] = {r8448_ch, r8448_sh, r8448_flight, r8448_cfin, r8448_nst, r8448_capp,
-                         r8448_sapp};
+    const char *hex[] = {r8448_ch,  r8448_sh,   r8448_flight, r8448_cfin,
+                         r8448_nst, r8448_capp, r8448_sapp};
     const int dir[] = {0, 1, 1, 0, 1, 0, 1};
     for (size_t i = 0; i < 7; i++) {
         r[i].dir = dir[i];
@@ -203,7 +203,8 @@ static void run_trace(struct smtpreply_tls_keylog *kl, struct rec *r, size_t n, 
     for (size_t i = 0; i < n; i++) {
         size_t step = piece ? piece : r[i].len;
         for (size_t o = 0; o < r[i].len; o += step)
-            smtpreply_tls_feed(t, r[i].dir, r[i].b + o, r[i].len - o < step ? r[i].len - o : step);
+            smtpreply_tls_feed(t, r[i].dir, r[i].b + o,
+                               r[i].len - o < step ? r[i].len - o : step);
     }
     smtpreply_tls_end(t);
     smtpreply_tls_status(t, st);
@@ -404,19 +405,22 @@ static void test_keylog(void)
         "# comment\n"
         "   \n"
         "CLIENT_RANDOM 0000000000000000000000000000000000000000000000000000000000000001 "
-        "000102030405060708090a0b0c0d0e0f101112131415161718191a1b1c1d1e1f202122232425262728292a2b2c2d2e2f\r\n"
+        "000102030405060708090a0b0c0d0e0f101112131415161718191a1b1c1d1e1f2021222324252627"
+        "28292a2b2c2d2e2f\r\n"
         "EXPORTER_SECRET " R8448_CLIENT_RANDOM " " R8448_CATS "\n"
-        "CLIENT_RANDOM 00 0102\n"                     /* wrong lengths */
-        "CLIENT_RANDOM zz" R8448_CLIENT_RANDOM "\n"  /* two fields */
+        "CLIENT_RANDOM 00 0102\n"                   /* wrong lengths */
+        "CLIENT_RANDOM zz" R8448_CLIENT_RANDOM "\n" /* two fields */
         "garbage line with words\n"
         "CLIENT_TRAFFIC_SECRET_0 " R8448_CLIENT_RANDOM " " R8448_CATS "xy\n" /* bad hex */
         "\x01\x02\xff\n"
         "SERVER_TRAFFIC_SECRET_0 " R8448_CLIENT_RANDOM " " R8448_SATS "\n"
         "CLIENT_TRAFFIC_SECRET_0 " R8448_CLIENT_RANDOM " " R8448_CATS "\n"
         "CLIENT_RANDOM 00000000000000000000000000000000000000000000000000000000000000ff "
-        "000102030405060708090a0b0c0d0e0f101112131415161718191a1b1c1d1e1f202122232425262728292a2b2c2d2e2f\n"
+        "000102030405060708090a0b0c0d0e0f101112131415161718191a1b1c1d1e1f2021222324252627"
+        "28292a2b2c2d2e2f\n"
         "CLIENT_RANDOM 0000000000000000000000000000000000000000000000000000000000000001 "
-        "000102030405060708090a0b0c0d0e0f101112131415161718191a1b1c1d1e1f2021222324252627282"; /* cut */
+        "000102030405060708090a0b0c0d0e0f101112131415161718191a1b1c1d1e1f2021222324252627"
+        "282"; /* cut */
     smtpreply_tls_keylog_add(kl, text, strlen(text));
     const struct smtpreply_tls_keylog_stats *st = smtpreply_tls_keylog_stats(kl);
     CHECK_EQ_U(st->lines, 13);
@@ -438,7 +442,8 @@ static void test_keylog(void)
     memset(cr, 0, 32);
     cr[31] = 1;
     sec = smtpreply_tls_keylog_find(kl, cr);
-    CHECK(sec && sec->len[SMTPREPLY_TLS_MASTER] == 48 && sec->secret[SMTPREPLY_TLS_MASTER][47] == 0x2f);
+    CHECK(sec && sec->len[SMTPREPLY_TLS_MASTER] == 48 &&
+          sec->secret[SMTPREPLY_TLS_MASTER][47] == 0x2f);
     cr[31] = 0xff;
     CHECK(smtpreply_tls_keylog_find(kl, cr) == NULL);
     smtpreply_tls_keylog_free(kl);
@@ -449,7 +454,8 @@ static void test_keylog(void)
     for (int i = 0; i < 1500; i++) {
         int n = snprintf(line, sizeof line,
                          "CLIENT_RANDOM %064x "
-                         "%096d\n", i * 7919, 1);
+                         "%096d\n",
+                         i * 7919, 1);
         smtpreply_tls_keylog_add(kl, line, (size_t)n);
     }
     CHECK_EQ_U(smtpreply_tls_keylog_stats(kl)->keys, 1000);
@@ -514,8 +520,9 @@ static void test_pcapng(void)
         block(&f, 0x0A0D0D0A, shb.b, shb.n);
         static const uint8_t idb[8] = {1, 0, 0, 0, 0, 0, 4, 0};
         block(&f, 0x00000001, idb, sizeof idb);
-        dsb_block(&f, 0x544C534B, "CLIENT_HANDSHAKE_TRAFFIC_SECRET " R8448_CLIENT_RANDOM " " R8448_CHTS "\n"
-                                  "SERVER_HANDSHAKE_TRAFFIC_SECRET " R8448_CLIENT_RANDOM " " R8448_SHTS);
+        dsb_block(&f, 0x544C534B,
+                  "CLIENT_HANDSHAKE_TRAFFIC_SECRET " R8448_CLIENT_RANDOM " " R8448_CHTS "\n"
+                  "SERVER_HANDSHAKE_TRAFFIC_SECRET " R8448_CLIENT_RANDOM " " R8448_SHTS);
         static const uint8_t epb[24] = {0};
         block(&f, 0x00000006, epb, sizeof epb);
         dsb_block(&f, 0x57474B4C, "not a TLS key log"); /* WireGuard keys */
@@ -523,15 +530,17 @@ static void test_pcapng(void)
         memset(big, '#', sizeof big - 1);
         big[sizeof big - 1] = 0;
         dsb_block(&f, 0x544C534B, big); /* over max_body below */
-        dsb_block(&f, 0x544C534B, "CLIENT_TRAFFIC_SECRET_0 " R8448_CLIENT_RANDOM " " R8448_CATS "\r\n"
-                                  "SERVER_TRAFFIC_SECRET_0 " R8448_CLIENT_RANDOM " " R8448_SATS "\r\n");
+        dsb_block(&f, 0x544C534B,
+                  "CLIENT_TRAFFIC_SECRET_0 " R8448_CLIENT_RANDOM " " R8448_CATS "\r\n"
+                  "SERVER_TRAFFIC_SECRET_0 " R8448_CLIENT_RANDOM " " R8448_SATS "\r\n");
         const size_t pieces[] = {1, 5, 4096};
         for (size_t k = 0; k < 3; k++) {
             struct smtpreply_tls_keylog *kl = smtpreply_tls_keylog_new(4, NULL, NULL);
             struct smtpreply_tls_pcapng *p = smtpreply_tls_pcapng_new(kl, 512, NULL, NULL);
             bool ok = true;
             for (size_t o = 0; o < f.n; o += pieces[k])
-                ok = ok && smtpreply_tls_pcapng_feed(p, f.b + o, f.n - o < pieces[k] ? f.n - o : pieces[k]);
+                ok = ok && smtpreply_tls_pcapng_feed(p, f.b + o,
+                                                     f.n - o < pieces[k] ? f.n - o : pieces[k]);
             CHECK(ok);
             const struct smtpreply_tls_pcapng_stats *ps = smtpreply_tls_pcapng_stats(p);
             CHECK_EQ_U(ps->blocks, 7);
@@ -553,7 +562,8 @@ static void test_pcapng(void)
         /* A block length that cannot be (not a multiple of 4): stop. */
         static struct png bad;
         bad = f;
-        bad.b[28 + 4 + (be ? 3 : 0)] ^= 0x02; /* the IDB's total length, after the SHB's 28 bytes */
+        bad.b[28 + 4 + (be ? 3 : 0)] ^=
+            0x02; /* the IDB's total length, after the SHB's 28 bytes */
         struct smtpreply_tls_pcapng *p = smtpreply_tls_pcapng_new(NULL, 512, NULL, NULL);
         CHECK(!smtpreply_tls_pcapng_feed(p, bad.b, bad.n));
         CHECK(!smtpreply_tls_pcapng_feed(p, bad.b, 4)); /* stays stopped */
