@@ -457,7 +457,8 @@ static bool tls_record(struct smtpreply_tls *t, int dir, const uint8_t *h, const
 {
     struct tls_dir *d = &t->d[dir];
     uint8_t type = h[0];
-    t->st.records++;
+    if (!d->verify) /* a candidate after a gap counts once it authenticates */
+        t->st.records++;
     if (!d->protected_) {
         if (type == CT_HANDSHAKE) {
             tls_handshake(t, dir, frag, len);
@@ -510,6 +511,7 @@ static bool tls_record(struct smtpreply_tls *t, int dir, const uint8_t *h, const
         return false;
     }
     if (d->verify) {
+        t->st.records++;
         d->verify = d->scan = false;
         d->hs_hdr_len = 0;
         d->hs_left = 0;
