@@ -474,7 +474,10 @@ static bool tls_record(struct smtpreply_tls *t, int dir, const uint8_t *h, const
                 }
             }
         } else if (type == CT_APPDATA) {
-            t->st.errors |= SMTPREPLY_TLS_ERR_NO_HANDSHAKE;
+            /* TLS 1.3 early data follows a ClientHello that offers it,
+             * before the ServerHello; its secret is not used here. */
+            if (!(dir == 0 && t->have_ch && t->early_data && !t->have_sh))
+                t->st.errors |= SMTPREPLY_TLS_ERR_NO_HANDSHAKE;
         }
         return true;
     }

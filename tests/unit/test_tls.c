@@ -292,6 +292,33 @@ static void test_rfc8448_trace(void)
     CHECK_EQ_U(st.keys, SMTPREPLY_TLS_KEYS_MISSING);
     CHECK_EQ_S(st.version_name, "1.3");
 
+    /* 0-RTT: a ClientHello offering early data (the early_data extension
+     * appended to RFC 8448's), an early-data record before the
+     * ServerHello and another after it (the server refused them): both
+     * skipped, the rest decrypts. */
+    {
+        static struct rec e[9];
+        e[0] = r[0];
+        static const uint8_t ext[4] = {0x00, 0x2a, 0x00, 0x00};
+        memcpy(e[0].b + e[0].len, ext, 4);
+        e[0].len += 4;
+        e[0].b[4] += 4; /* record length 0x00c4 -> 0x00c8 */
+        e[0].b[8] += 4; /* ClientHello length 0x0000c0 -> 0x0000c4 */
+        e[0].b[5 + 4 + 2 + 32 + 1 + 2 + 6 + 2 + 1] += 4; /* extensions length 0x0091 */
+        e[1] = r[6]; /* early data: any protected record will do */
+        e[1].dir = 0;
+        e[2] = r[1];
+        e[3] = r[2];
+        e[4] = r[6];
+        e[4].dir = 0;
+        for (int i = 3; i < 7; i++)
+            e[i + 2] = r[i];
+        run_trace(kl, e, 9, 0, &s, &st);
+        CHECK(payload_ok(&s, 0));
+        CHECK(payload_ok(&s, 1));
+        CHECK_EQ_U(st.errors, 0);
+    }
+
     /* No handshake: the application records alone. */
     run_trace(kl, r + 5, 2, 0, &s, &st);
     CHECK_EQ_U(s.len[0] + s.len[1], 0);
