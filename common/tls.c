@@ -742,7 +742,10 @@ void smtpreply_tls_end(struct smtpreply_tls *t)
         return;
     for (int i = 0; i < 2; i++) {
         struct tls_dir *d = &t->d[i];
-        if (!d->stopped && !d->scan && (d->rec_len || d->skip))
+        /* Lost bytes with no record authenticated after them: "gap". */
+        if (!d->stopped && d->verify)
+            t->st.errors |= SMTPREPLY_TLS_ERR_GAP;
+        else if (!d->stopped && (d->rec_len || d->skip))
             t->st.errors |= SMTPREPLY_TLS_ERR_TRUNCATED_RECORD;
         d->rec_len = 0;
         d->skip = 0;

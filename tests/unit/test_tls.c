@@ -403,6 +403,22 @@ static void test_gap(void)
         CHECK_EQ_U(st.records, 6); /* the junk candidates are not records */
     }
 
+    /* A gap and then the end, nothing after it: "gap" too. */
+    {
+        memset(&s, 0, sizeof s);
+        struct smtpreply_tls *t = smtpreply_tls_new(kl, sink_fn, &s, NULL, NULL);
+        for (int i = 0; i < 6; i++)
+            if (i != 4)
+                smtpreply_tls_feed(t, r[i].dir, r[i].b, r[i].len);
+        smtpreply_tls_gap(t, 1, 500);
+        smtpreply_tls_feed(t, 1, r[6].b + 20, r[6].len - 20);
+        smtpreply_tls_end(t);
+        smtpreply_tls_status(t, &st);
+        smtpreply_tls_free(t);
+        CHECK(payload_ok(&s, 0));
+        CHECK_EQ_U(st.errors, SMTPREPLY_TLS_ERR_GAP);
+    }
+
     /* After a gap, a record that never authenticates: "gap", the direction
      * stops, and what was read before stays. */
     memset(&s, 0, sizeof s);
