@@ -11,7 +11,8 @@
  * [data]: kind 0 and 1 are bytes of the client's and server's direction
  * (in capture order), kind 2 and 3 a gap of `length` bytes in direction
  * 0 or 1 (no data).  OUT0 and OUT1 receive the plaintext of each
- * direction; the status is printed as one JSON object.
+ * direction; the status is printed as one JSON object.  PIECE: feed
+ * each chunk in pieces of that many bytes (default: whole).
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -52,10 +53,11 @@ static uint8_t *slurp(const char *path, size_t *len)
 
 int main(int argc, char **argv)
 {
-    if (argc != 5) {
-        fprintf(stderr, "usage: tls_replay KEYLOG CHUNKS OUT0 OUT1\n");
+    if (argc != 5 && argc != 6) {
+        fprintf(stderr, "usage: tls_replay KEYLOG CHUNKS OUT0 OUT1 [PIECE]\n");
         return 2;
     }
+    size_t piece = argc == 6 ? (size_t)strtoul(argv[5], NULL, 10) : 0;
     size_t klen, clen;
     uint8_t *keys = slurp(argv[1], &klen), *chunks = slurp(argv[2], &clen);
     out[0] = fopen(argv[3], "wb");
@@ -87,7 +89,9 @@ int main(int argc, char **argv)
         }
         if (len > clen - p)
             break;
-        smtpreply_tls_feed(t, kind, chunks + p, len);
+        size_t step = piece ? piece : len;
+        for (size_t o = 0; o < len; o += step)
+            smtpreply_tls_feed(t, kind, chunks + p + o, len - o < step ? len - o : step);
         p += len;
     }
     smtpreply_tls_end(t);
