@@ -8,9 +8,9 @@ set -euo pipefail
 what=${1:-test}
 # What each package is for is in README.md ("Dependencies").
 # python3: configuring the build (tests/ is part of it) needs it.
-pkgs=(build-essential cmake pkg-config libpcap-dev libjansson-dev python3)
+pkgs=(build-essential cmake pkg-config libpcap-dev libjansson-dev libssl-dev python3)
 if [ "$what" = test ] || [ "$what" = screenshot ]; then
-  pkgs+=(python3 python3-scapy jq parallel tcpdump time util-linux
+  pkgs+=(python3 python3-scapy jq parallel tcpdump time util-linux openssl
          clang libclang-rt-14-dev
          wireshark-dev libwireshark-dev libwiretap-dev libglib2.0-dev tshark)
 fi
