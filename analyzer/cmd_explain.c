@@ -534,10 +534,12 @@ static void print_item_text(FILE *out, const struct explain_arg *a)
             break;
         i = e + 1;
     }
-    /* What was read from it, unless that is the item itself after its
-     * code and separator. */
+    /* What was read from it, unless the item is the reply's own lines
+     * (it starts with the code and names no command). */
     if (a->text && a->nlines > 0 &&
-        !(a->item_len == a->text_len + 4 && memcmp(a->item + 4, a->text, a->text_len) == 0)) {
+        (a->cmd_from_item || a->item_len < 3 || (unsigned)(a->item[0] - '0') != a->code / 100 ||
+         (unsigned)(a->item[1] - '0') != a->code / 10 % 10 ||
+         (unsigned)(a->item[2] - '0') != a->code % 10)) {
         label = "  text:      ";
         i = 0;
         while (i <= a->text_len) {
