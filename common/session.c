@@ -544,6 +544,11 @@ uint64_t smtpreply_session_chunk_skip(struct smtpreply_session *s, uint64_t n)
     return k;
 }
 
+uint32_t smtpreply_session_pending(const struct smtpreply_session *s)
+{
+    return s ? s->fifo_count : 0;
+}
+
 const struct smtpreply_session_stats *smtpreply_session_stats(const struct smtpreply_session *s)
 {
     return &s->stats;

@@ -28,9 +28,6 @@ FOLDERS = [("repo", os.path.join(SRCDIR, "captures")),
 # (expected file, client): each must still differ (an entry that passes
 # must leave this list).  Empty when every session pairs as its bytes say.
 XFAIL = {
-    ("shared/suricata-verify-smtperr.pcap.pairs", "172.16.2.159:49274"):
-        "a reply to an unterminated last command line",
-    ("peers/zeek-smtp-bdat-gap.pcap.pairs", "10.0.0.1:12345"): "client-side gap",
     ("peers/pcpp-Smtp.pcap.pairs", "10.10.1.4:1470"): "server gap before a command",
 }
 

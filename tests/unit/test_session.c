@@ -563,6 +563,24 @@ static void test_midstream_and_gaps(void)
                   0,
                   "R 220 greeting -\nC DATA\nR 354 data-start DATA\nA gap c\n"
                   "R 250 data-end DATA 2.0.0\nC QUIT\nR 221 reply QUIT\n");
+    /* A reply with nothing waiting while the client has sent part of a
+     * line: the server took the line as a command.  A 421 may come unasked
+     * (a timeout): the part stays a line, a command only at the end. */
+    expect_script("reply-to-partial-line",
+                  S("S:220 x\r\n", "C:NOOP\r\nJUNK", "S:250 ok\r\n", "S:500 what\r\n"), 0,
+                  "R 220 greeting -\nC NOOP\nR 250 reply NOOP\nC JUNK\nR 500 reply JUNK\n");
+    expect_script("421-with-partial-line",
+                  S("S:220 x\r\n", "C:QUI", "S:421 4.4.2 timeout\r\n"), 0,
+                  "R 220 greeting -\nR 421 unsolicited - 4.4.2\nC QUI\nU QUI !command-unanswered\n");
+    /* A client gap swallowed DATA: the server's 354 starts the body, so
+     * its lines are not commands; the next reply answers its end. */
+    expect_script("gap-lost-data",
+                  S("S:220 x\r\n", "C:MAIL FROM:<a>\r\n", "S:250 ok\r\n", "G:c30",
+                    "S:354 go\r\n", "C:some text\r\nmore text\r\n", "S:250 queued\r\n",
+                    "C:QUIT\r\n", "S:221 bye\r\n"),
+                  0,
+                  "R 220 greeting -\nC MAIL\nR 250 reply MAIL\nA gap c\nR 354 unsolicited -\n"
+                  "R 250 data-end DATA\nC QUIT\nR 221 reply QUIT\n");
     expect_script("gap-bdat",
                   S("S:220 x\r\n", "C:BDAT 100 LAST\r\n0123456789", "G:c50", "C:0123456789"
                     "012345678901234567890123456789QUIT\r\n", "S:250 ok\r\n",
