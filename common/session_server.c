@@ -233,8 +233,9 @@ static void reply_complete(struct smtpreply_session *s, const char *text, size_t
         /* Nothing waits, but the client has sent part of a line: a reply
          * (other than 421, which may come unasked, RFC 5321 §3.8) shows
          * the server took that line as a command, as servers do with the
-         * last line at end of input.  It is the command answered. */
-        sess_client_line(s, false, ts, tag);
+         * last line at end of input.  It is the command answered, and
+         * keeps the tag of the chunk its first byte came in. */
+        sess_client_line(s, false, ts, s->line[SMTPREPLY_DIR_CLIENT].first_tag);
     }
     struct pending *front = fifo_front(s);
     struct pending pc;
