@@ -228,6 +228,21 @@ static void reply_complete(struct smtpreply_session *s, const char *text, size_t
         line_reset(&s->line[SMTPREPLY_DIR_CLIENT]);
         sess_body_end(s, 0, ts, tag);
     }
+    if (s->srv.gap_drop) {
+        /* The first reply after lost server bytes.  A 334 while AUTH is
+         * the oldest command waiting (RFC 4954 §4), or a 354 while DATA is
+         * (RFC 5321 §4.3.2), can answer nothing else, so the lost bytes
+         * did not answer it and the pairing holds.  Otherwise the commands
+         * that waited at the gap are dropped: their replies may be lost. */
+        struct pending *f = fifo_front(s);
+        bool holds = f && ((code == 334 && f->ref.cmd == SMTPREPLY_CMD_AUTH) ||
+                           (code == 354 && f->ref.cmd == SMTPREPLY_CMD_DATA));
+        for (uint32_t n = s->srv.gap_drop; !holds && n && s->fifo_count; n--)
+            fifo_pop(s);
+        s->srv.gap_drop = 0;
+        if (!s->fifo_count)
+            s->rcpts.len = 0;
+    }
     if (!s->fifo_count && s->srv.any_reply && code != 421 && s->c.mode == C_CMD &&
         !s->c.resync && s->line[SMTPREPLY_DIR_CLIENT].total) {
         /* Nothing waits, but the client has sent part of a line: a reply

@@ -28,7 +28,6 @@ FOLDERS = [("repo", os.path.join(SRCDIR, "captures")),
 # (expected file, client): each must still differ (an entry that passes
 # must leave this list).  Empty when every session pairs as its bytes say.
 XFAIL = {
-    ("peers/pcpp-Smtp.pcap.pairs", "10.10.1.4:1470"): "server gap before a command",
 }
 
 

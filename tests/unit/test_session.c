@@ -572,6 +572,22 @@ static void test_midstream_and_gaps(void)
     expect_script("421-with-partial-line",
                   S("S:220 x\r\n", "C:QUI", "S:421 4.4.2 timeout\r\n"), 0,
                   "R 220 greeting -\nR 421 unsolicited - 4.4.2\nC QUI\nU QUI !command-unanswered\n");
+    /* Server bytes lost while AUTH waits: a 334 after the gap can only
+     * answer AUTH, so the pairing holds; a 250 could answer anything, so
+     * the commands that waited at the gap are dropped (their replies may
+     * be lost) and it answers MAIL, sent after the gap. */
+    expect_script("gap-server-334",
+                  S("S:220 x\r\n", "C:AUTH LOGIN\r\n", "G:s40", "S:334 VXNlcm5hbWU6\r\n",
+                    "C:dXNlcg==\r\n", "S:235 ok\r\n"),
+                  0,
+                  "R 220 greeting -\nC AUTH\nA gap s\nR 334 auth-challenge AUTH\n"
+                  "R 235 auth-final AUTH\n");
+    expect_script("gap-server-250",
+                  S("S:220 x\r\n", "C:EHLO x\r\n", "G:s40", "C:MAIL FROM:<a>\r\n",
+                    "S:250 ok\r\n", "S:250 ok\r\n"),
+                  0,
+                  "R 220 greeting -\nC EHLO\nA gap s\nC MAIL\nR 250 reply MAIL\n"
+                  "R 250 unsolicited - !reply-without-command\n");
     /* A client gap swallowed DATA: the server's 354 starts the body, so
      * its lines are not commands; the next reply answers its end. */
     expect_script("gap-lost-data",
