@@ -15,6 +15,7 @@ import xml.etree.ElementTree as ET
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "helpers"))
 import srtshark as T  # noqa: E402
+from checks import check, finish, skip  # noqa: E402
 
 sys.path.insert(0, os.path.join(T.SRCDIR, "tests", "cli"))
 EXPECTED = os.path.join(T.SRCDIR, "tests", "pairing", "expected")
@@ -85,8 +86,7 @@ def main():
         if os.path.isdir(d):
             caps += [(tag, os.path.join(d, n)) for n in names]
         else:
-            print("note: %s absent: its captures skipped" % d)
-    problems = []
+            skip("%s absent: its captures not compared" % d)
     checked = 0
     for tag, path in caps:
         name = os.path.basename(path)
@@ -98,34 +98,33 @@ def main():
             # A command with no verb (binary junk) shows as ""; the
             # expected files, like --replies, write it "-".
             got = [(c or None, s, code) for c, s, code, _, _ in h]
+            what = "%s %s" % (name, " ".join(sorted(eps)))
             if got != w:
                 i = next((i for i, (a, b) in enumerate(zip(w, got)) if a != b),
                          min(len(w), len(got)))
-                problems.append("%s %s: reply %d: expected %s, plugin %s" % (
-                    name, sorted(eps), i + 1, w[i] if i < len(w) else "none",
+                check(False, "%s: reply %d: expected %s, plugin %s" % (
+                    what, i + 1, w[i] if i < len(w) else "none",
                     got[i] if i < len(got) else "none"))
                 continue
+            links = []
             for c, s, code, req, frame in h:
                 if c is None:
                     if req is not None:
-                        problems.append("%s frame %d: %03u %s links to frame %d" %
-                                        (name, frame, code, s, req))
+                        links.append("frame %d: %03u %s links to frame %d" % (frame, code, s, req))
                 elif c == "":
                     continue  # a command with no verb: linked, nothing to compare
                 elif req is None or req >= frame:
-                    problems.append("%s frame %d: %03u %s answers %s but request_in is %s" %
-                                    (name, frame, code, s, c, req))
+                    links.append("frame %d: %03u %s answers %s but request_in is %s" %
+                                 (frame, code, s, c, req))
                 elif c not in commands.get(req, []) and s not in ("data-end", "prdr-start",
                                                                   "prdr-rcpt"):
-                    problems.append("%s frame %d: request_in %d holds %s, not %s" %
-                                    (name, frame, req, commands.get(req), c))
+                    links.append("frame %d: request_in %d holds %s, not %s" %
+                                 (frame, req, commands.get(req), c))
+            check(not links, "%s: %d replies pair as expected%s" %
+                  (what, len(h), "; " + "; ".join(links) if links else ""))
             checked += len(h)
-        print("%-50s %d sessions" % (name, len(want)))
-    if checked == 0:
-        problems.append("no replies compared")
-    if problems:
-        T.fail("%d problems:\n  %s" % (len(problems), "\n  ".join(problems)))
-    print("OK: %d captures, %d replies" % (len(caps), checked))
+    check(checked > 0, "replies compared: %d" % checked)
+    finish()
 
 
 main()
