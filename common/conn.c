@@ -338,6 +338,18 @@ void smtpreply_conn_segment_cut(struct smtpreply_conn *c, bool from_b, uint32_t 
         c->saw_syn = true;
     }
     struct conn_side *sd = &c->side[e], *other = &c->side[1 - e];
+    /* Server bytes while the client's are missing behind a hole and no
+     * command waits for a reply: the server answers what it read, so the
+     * missing bytes held a command and were lost from the capture, not
+     * delayed.  The hole is given up now, before the reply, so that the
+     * reply meets the commands behind it (after the patience below it
+     * would have overtaken them: a 354 with no DATA, a 250 with no body). */
+    if (len && c->sess && e == c->server && reasm_has_hole(&other->r) &&
+        smtpreply_session_pending(c->sess) == 0) {
+        reasm_flush(&other->r, &c->mem, ts_us, tag, sink, other);
+        if (c->state == SMTPREPLY_CONN_NOT_SMTP)
+            return;
+    }
     bool had_hole = reasm_has_hole(&sd->r);
     uint64_t before = sd->data_segs;
     reasm_segment(&sd->r, &c->mem, seq, flags, payload, len, sent, ts_us, tag, sink, sd);

@@ -186,6 +186,8 @@ struct pending *sess_fifo_push(struct smtpreply_session *s, const struct smtprep
         if (s->fifo_cap == 0)
             return NULL; /* not even one slot: nothing can be paired */
         fifo_pop(s);
+        if (s->srv.gap_drop)
+            s->srv.gap_drop--; /* the oldest was one of them */
         s->stats.pending_overflow++;
         *flags |= ANOM(PENDING_OVERFLOW);
     }
@@ -463,15 +465,16 @@ void smtpreply_session_gap(struct smtpreply_session *s, enum smtpreply_dir dir,
             break;
         }
     } else {
-        /* Replies were lost, so the FIFO no longer lines up (Zeek clears it
-         * too); later replies to the dropped commands are unsolicited. */
+        /* Replies were lost, so the FIFO may no longer line up (Zeek clears
+         * it); the commands waiting now are dropped when the next reply
+         * comes, unless that reply shows the oldest still waits
+         * (session_server.c), and later replies to dropped commands are
+         * unsolicited. */
         s->srv.reply.active = false;
         s->srv.resync = true;
         s->srv.suppress_nocmd = true;
         s->srv.greet_strict = false; /* the greeting may be what was lost */
-        while (s->fifo_count)
-            fifo_pop(s);
-        s->rcpts.len = 0;
+        s->srv.gap_drop = s->fifo_count;
         if (s->c.mode == C_HOLD) {
             s->c.mode = C_CMD;
             sess_held_clear(s);
@@ -511,6 +514,10 @@ void smtpreply_session_finish(struct smtpreply_session *s, int64_t ts_us, uint64
         if (s->line[0].total && (s->c.mode == C_CMD || s->c.mode == C_SASL))
             sess_client_line(s, false, ts_us, tag);
     }
+    while (s->srv.gap_drop && s->fifo_count) {
+        fifo_pop(s); /* waited before a server gap: their replies may be lost */
+        s->srv.gap_drop--;
+    }
     while (s->fifo_count) {
         struct pending *p = fifo_front(s);
         struct smtpreply_event ev;
@@ -542,6 +549,11 @@ uint64_t smtpreply_session_chunk_skip(struct smtpreply_session *s, uint64_t n)
     if (s->c.bdat_left == 0)
         s->c.mode = C_CMD;
     return k;
+}
+
+uint32_t smtpreply_session_pending(const struct smtpreply_session *s)
+{
+    return s && s->fifo_count > s->srv.gap_drop ? s->fifo_count - s->srv.gap_drop : 0;
 }
 
 const struct smtpreply_session_stats *smtpreply_session_stats(const struct smtpreply_session *s)

@@ -306,7 +306,9 @@ static void client_command(struct smtpreply_session *s, const uint8_t *p, size_t
     if (s->srv.glued_seq && front && front->ref.seq == s->srv.glued_seq && front->ref.seq == s->cmd_seq)
         fifo_pop(s); /* its answer was glued into the greeting line, which the client read */
     s->srv.glued_seq = 0;
-    struct pending *back = fifo_back(s);
+    /* Commands that waited at a server gap may have had their replies
+     * lost: they say nothing of pipelining. */
+    struct pending *back = s->fifo_count > s->srv.gap_drop ? fifo_back(s) : NULL;
     if ((back && must_end_group(back->ref.cmd)) || s->c.flag_next_cmd)
         flags |= ANOM(PIPELINE_NOT_LAST);
     s->c.flag_next_cmd = false;

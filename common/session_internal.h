@@ -154,6 +154,9 @@ struct server_side {
     bool greet_strict;   /* the first reply is the greeting, whatever it is */
     bool probe_after;    /* probe the server's bytes for TLS once the current reply ends */
     bool prdr_offered;   /* the last EHLO reply listed PRDR (draft-hall-prdr-00) */
+    uint32_t gap_drop;   /* commands that waited when server bytes were lost:
+                            the next reply drops them unless it shows the
+                            oldest still waits (334 to AUTH, 354 to DATA) */
     uint64_t glued_seq;  /* the EHLO/HELO whose answer may be glued into the
                             greeting line (0: none); the client's next
                             command before any reply confirms it */

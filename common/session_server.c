@@ -228,6 +228,30 @@ static void reply_complete(struct smtpreply_session *s, const char *text, size_t
         line_reset(&s->line[SMTPREPLY_DIR_CLIENT]);
         sess_body_end(s, 0, ts, tag);
     }
+    if (s->srv.gap_drop) {
+        /* The first reply after lost server bytes.  A 334 while AUTH is
+         * the oldest command waiting (RFC 4954 §4), or a 354 while DATA is
+         * (RFC 5321 §4.3.2), can answer nothing else, so the lost bytes
+         * did not answer it and the pairing holds.  Otherwise the commands
+         * that waited at the gap are dropped: their replies may be lost. */
+        struct pending *f = fifo_front(s);
+        bool holds = f && ((code == 334 && f->ref.cmd == SMTPREPLY_CMD_AUTH) ||
+                           (code == 354 && f->ref.cmd == SMTPREPLY_CMD_DATA));
+        for (uint32_t n = s->srv.gap_drop; !holds && n && s->fifo_count; n--)
+            fifo_pop(s);
+        s->srv.gap_drop = 0;
+        if (!s->fifo_count)
+            s->rcpts.len = 0;
+    }
+    if (!s->fifo_count && s->srv.any_reply && code != 421 && s->c.mode == C_CMD &&
+        !s->c.resync && s->line[SMTPREPLY_DIR_CLIENT].total) {
+        /* Nothing waits, but the client has sent part of a line: a reply
+         * (other than 421, which may come unasked, RFC 5321 §3.8) shows
+         * the server took that line as a command, as servers do with the
+         * last line at end of input.  It is the command answered, and
+         * keeps the tag of the chunk its first byte came in. */
+        sess_client_line(s, false, ts, s->line[SMTPREPLY_DIR_CLIENT].first_tag);
+    }
     struct pending *front = fifo_front(s);
     struct pending pc;
     memset(&pc, 0, sizeof pc);
@@ -264,8 +288,18 @@ static void reply_complete(struct smtpreply_session *s, const char *text, size_t
         ev.stage = SMTPREPLY_STAGE_UNSOLICITED;
         /* 421 may come at any time when the server must close (§3.8);
          * after a gap or mid-stream start, replies to unseen commands are expected. */
-        if (code != 421 && !s->srv.suppress_nocmd)
+        if (code != 421 && !s->srv.suppress_nocmd && !s->c.resync)
             flags |= ANOM(NO_COMMAND_PENDING);
+        /* After a client-side gap, before guessing from the next verb: a
+         * 354 says the lost bytes held DATA, so what follows is its body
+         * (judged line by line as after a gap in a body: a "." line, a
+         * verb line or the next reply ends it, and that reply answers the
+         * end of data). */
+        if (code == 354 && s->c.mode == C_CMD && s->c.resync) {
+            s->c.resync = false;
+            sess_body_start(s);
+            s->c.body.gap = true;
+        }
     } else {
         pc = *front;
         ev.has_cmd = true;

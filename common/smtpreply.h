@@ -340,6 +340,9 @@ void smtpreply_session_gap(struct smtpreply_session *s, enum smtpreply_dir dir,
                            uint64_t missing, int64_t ts_us, uint64_t tag);
 /* The connection ended: flush, report unanswered commands.  Idempotent. */
 void smtpreply_session_finish(struct smtpreply_session *s, int64_t ts_us, uint64_t tag);
+/* Commands waiting for a reply now (an AUTH exchange counts until its
+ * final reply). */
+uint32_t smtpreply_session_pending(const struct smtpreply_session *s);
 const struct smtpreply_session_stats *smtpreply_session_stats(const struct smtpreply_session *s);
 /* Inside a BDAT chunk, takes up to n of its octets as received without
  * their bytes; returns how many (0 outside a chunk).  Transcripts use it

@@ -57,12 +57,19 @@ static void on_event(void *user, const struct smtpreply_event *ev)
         mix(a, &stage, sizeof stage);
         mix(a, &ev->first_tag, sizeof ev->first_tag);
         mix(a, &ev->rt_us, sizeof ev->rt_us);
+        if (ev->rcpt) { /* a RCPT's or PRDR recipient's address, at most 256 bytes */
+            if (ev->rcpt_len > 256)
+                a->bad = 1;
+            mix(a, ev->rcpt, ev->rcpt_len);
+        }
         if (ev->has_esc) { /* field by field: the struct has a padding byte */
             mix(a, &ev->esc.cls, sizeof ev->esc.cls);
             mix(a, &ev->esc.subject, sizeof ev->esc.subject);
             mix(a, &ev->esc.detail, sizeof ev->esc.detail);
         }
     }
+    if (ev->type != SMTPREPLY_EV_REPLY && ev->rcpt)
+        a->bad = 1;
     if (ev->type == SMTPREPLY_EV_ANOMALY && (unsigned)ev->anomaly >= SMTPREPLY_ANOM__COUNT)
         a->bad = 1;
     if (ev->anomalies >> SMTPREPLY_ANOM__COUNT)

@@ -563,6 +563,40 @@ static void test_midstream_and_gaps(void)
                   0,
                   "R 220 greeting -\nC DATA\nR 354 data-start DATA\nA gap c\n"
                   "R 250 data-end DATA 2.0.0\nC QUIT\nR 221 reply QUIT\n");
+    /* A reply with nothing waiting while the client has sent part of a
+     * line: the server took the line as a command.  A 421 may come unasked
+     * (a timeout): the part stays a line, a command only at the end. */
+    expect_script("reply-to-partial-line",
+                  S("S:220 x\r\n", "C:NOOP\r\nJUNK", "S:250 ok\r\n", "S:500 what\r\n"), 0,
+                  "R 220 greeting -\nC NOOP\nR 250 reply NOOP\nC JUNK\nR 500 reply JUNK\n");
+    expect_script("421-with-partial-line",
+                  S("S:220 x\r\n", "C:QUI", "S:421 4.4.2 timeout\r\n"), 0,
+                  "R 220 greeting -\nR 421 unsolicited - 4.4.2\nC QUI\nU QUI !command-unanswered\n");
+    /* Server bytes lost while AUTH waits: a 334 after the gap can only
+     * answer AUTH, so the pairing holds; a 250 could answer anything, so
+     * the commands that waited at the gap are dropped (their replies may
+     * be lost) and it answers MAIL, sent after the gap. */
+    expect_script("gap-server-334",
+                  S("S:220 x\r\n", "C:AUTH LOGIN\r\n", "G:s40", "S:334 VXNlcm5hbWU6\r\n",
+                    "C:dXNlcg==\r\n", "S:235 ok\r\n"),
+                  0,
+                  "R 220 greeting -\nC AUTH\nA gap s\nR 334 auth-challenge AUTH\n"
+                  "R 235 auth-final AUTH\n");
+    expect_script("gap-server-250",
+                  S("S:220 x\r\n", "C:EHLO x\r\n", "G:s40", "C:MAIL FROM:<a>\r\n",
+                    "S:250 ok\r\n", "S:250 ok\r\n"),
+                  0,
+                  "R 220 greeting -\nC EHLO\nA gap s\nC MAIL\nR 250 reply MAIL\n"
+                  "R 250 unsolicited - !reply-without-command\n");
+    /* A client gap swallowed DATA: the server's 354 starts the body, so
+     * its lines are not commands; the next reply answers its end. */
+    expect_script("gap-lost-data",
+                  S("S:220 x\r\n", "C:MAIL FROM:<a>\r\n", "S:250 ok\r\n", "G:c30",
+                    "S:354 go\r\n", "C:some text\r\nmore text\r\n", "S:250 queued\r\n",
+                    "C:QUIT\r\n", "S:221 bye\r\n"),
+                  0,
+                  "R 220 greeting -\nC MAIL\nR 250 reply MAIL\nA gap c\nR 354 unsolicited -\n"
+                  "R 250 data-end DATA\nC QUIT\nR 221 reply QUIT\n");
     expect_script("gap-bdat",
                   S("S:220 x\r\n", "C:BDAT 100 LAST\r\n0123456789", "G:c50", "C:0123456789"
                     "012345678901234567890123456789QUIT\r\n", "S:250 ok\r\n",
