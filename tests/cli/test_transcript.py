@@ -33,6 +33,8 @@ def compact(doc):
             line += " " + ",".join(sorted(r["anomalies"]))
         out.append(line)
     out.append(("unanswered: " + " ".join(doc["unanswered"])).rstrip())
+    for w in doc.get("warnings", []):
+        out.append("warning: line %d %s" % (w["line"], w["warning"]))
     return out
 
 
