@@ -244,6 +244,7 @@ struct trans {
     size_t message;     /* item of the message's final reply, or SIZE_MAX */
     size_t data_refused; /* item of a failed DATA / BDAT reply, or SIZE_MAX */
     uint64_t lo, hi;    /* command sequence numbers it covers: [lo, hi) */
+    size_t end;         /* items [mail, end) hold all its replies */
     bool printed;
 };
 
@@ -253,18 +254,38 @@ static bool closes(enum smtpreply_cmd c)
            c == SMTPREPLY_CMD_EHLO || c == SMTPREPLY_CMD_HELO;
 }
 
-static bool is_bdat_last(const struct run *r, uint64_t seq)
+/* Is the BDAT command that reply item i answers the last chunk?  The
+ * command's event comes before its reply. */
+static bool is_bdat_last(const struct run *r, size_t i)
 {
-    for (size_t i = 0; i < r->n; i++) {
+    uint64_t seq = r->items[i].ev.cmd.seq;
+    while (i-- > 0) {
         const struct item *it = &r->items[i];
         if (it->type == SMTPREPLY_EV_COMMAND && !it->warning && !it->virtual_data_end &&
-            it->ev.cmd.seq == seq && it->ev.cmd.cmd == SMTPREPLY_CMD_BDAT)
-            return it->text_len >= 5 && strncasecmp(it->text + it->text_len - 5, " LAST", 5) == 0;
+            it->ev.cmd.seq == seq)
+            return it->ev.cmd.cmd == SMTPREPLY_CMD_BDAT && it->text_len >= 5 &&
+                   strncasecmp(it->text + it->text_len - 5, " LAST", 5) == 0;
     }
     return false;
 }
 
-/* Fills t[] (at most cap) from the items; returns how many. */
+/* The transaction (index into t[0..n), sorted by lo) whose range holds
+ * command sequence number seq, or SIZE_MAX. */
+static size_t trans_of(const struct trans *t, size_t n, uint64_t seq)
+{
+    size_t lo = 0, hi = n;
+    while (lo < hi) { /* first with t.lo > seq */
+        size_t mid = lo + (hi - lo) / 2;
+        if (t[mid].lo <= seq)
+            lo = mid + 1;
+        else
+            hi = mid;
+    }
+    return lo > 0 && seq < t[lo - 1].hi ? lo - 1 : SIZE_MAX;
+}
+
+/* Fills t[] (at most cap) from the items; returns how many.  Linear but
+ * for a binary search per reply. */
 static size_t find_transactions(const struct run *r, struct trans *t, size_t cap)
 {
     size_t n = 0;
@@ -279,23 +300,24 @@ static size_t find_transactions(const struct run *r, struct trans *t, size_t cap
         }
         if (it->ev.cmd.cmd == SMTPREPLY_CMD_MAIL && n < cap) {
             t[n] = (struct trans){i, SIZE_MAX, SIZE_MAX, SIZE_MAX, it->ev.cmd.seq, UINT64_MAX,
-                                  false};
+                                  i + 1, false};
             n++;
         }
     }
-    for (size_t k = 0; k < n; k++) {
-        for (size_t i = 0; i < r->n; i++) {
-            const struct item *it = &r->items[i];
-            if (it->type != SMTPREPLY_EV_REPLY || it->warning || !it->ev.has_cmd ||
-                it->ev.cmd.seq < t[k].lo || it->ev.cmd.seq >= t[k].hi)
-                continue;
-            unsigned cls = it->ev.code / 100;
-            if (it->ev.stage == SMTPREPLY_STAGE_DATA_END ||
-                (it->ev.stage == SMTPREPLY_STAGE_BDAT && (cls >= 4 || is_bdat_last(r, it->ev.cmd.seq))))
-                t[k].message = i;
-            else if (it->ev.stage == SMTPREPLY_STAGE_DATA_START && cls >= 4)
-                t[k].data_refused = i;
-        }
+    for (size_t i = 0; i < r->n; i++) {
+        const struct item *it = &r->items[i];
+        if (it->type != SMTPREPLY_EV_REPLY || it->warning || !it->ev.has_cmd)
+            continue;
+        size_t k = trans_of(t, n, it->ev.cmd.seq);
+        if (k == SIZE_MAX)
+            continue;
+        t[k].end = i + 1;
+        unsigned cls = it->ev.code / 100;
+        if (it->ev.stage == SMTPREPLY_STAGE_DATA_END ||
+            (it->ev.stage == SMTPREPLY_STAGE_BDAT && (cls >= 4 || is_bdat_last(r, i))))
+            t[k].message = i;
+        else if (it->ev.stage == SMTPREPLY_STAGE_DATA_START && cls >= 4)
+            t[k].data_refused = i;
     }
     return n;
 }
@@ -313,7 +335,7 @@ static enum rstatus recipient_status(const struct run *r, const struct trans *t,
     if (cls == 5)
         return RS_REFUSED;
     /* PRDR: the recipient's own reply to the data decides. */
-    for (size_t i = 0; rcpt->rcpt && i < r->n; i++) {
+    for (size_t i = rc + 1; rcpt->rcpt && i < t->end; i++) {
         const struct item *it = &r->items[i];
         if (it->type == SMTPREPLY_EV_REPLY && !it->warning &&
             it->ev.stage == SMTPREPLY_STAGE_PRDR_RCPT && it->ev.has_cmd &&
@@ -370,7 +392,7 @@ static json_t *transactions_json(const struct run *r, const struct trans *t, siz
         json_t *o = json_object(), *rc = json_array();
         json_object_set_new(o, "line", json_integer((json_int_t)r->items[t[k].mail].ev.tag));
         json_object_set_new(o, "closed_by", json_string(closed_by(r, &t[k])));
-        for (size_t i = 0; i < r->n; i++) {
+        for (size_t i = t[k].mail; i < t[k].end; i++) {
             size_t by;
             if (!is_rcpt_reply(&r->items[i], &t[k]))
                 continue;
@@ -397,7 +419,7 @@ static void print_transaction(const struct run *r, struct trans *t)
     unsigned count[5] = {0}, any = 0;
     size_t by;
     t->printed = true;
-    for (size_t i = 0; i < r->n; i++)
+    for (size_t i = t->mail; i < t->end; i++)
         if (is_rcpt_reply(&r->items[i], t))
             count[recipient_status(r, t, i, &by)]++;
     printf("  == transaction from line %llu, closed by %s:",
@@ -408,7 +430,7 @@ static void print_transaction(const struct run *r, struct trans *t)
     if (!any)
         printf(" no recipients");
     printf("\n");
-    for (size_t i = 0; i < r->n; i++) {
+    for (size_t i = t->mail; i < t->end; i++) {
         if (!is_rcpt_reply(&r->items[i], t))
             continue;
         const struct item *rc = &r->items[i];
@@ -597,8 +619,35 @@ static void print_reply(const struct item *it)
  * replies, lone anomalies, skipped lines and TLS appear where they
  * happened; a transaction's summary follows its end of data, or comes
  * before the command that closed it. */
+static bool is_cmd_reply(const struct item *it)
+{
+    return it->type == SMTPREPLY_EV_REPLY && !it->warning && it->ev.has_cmd;
+}
+
+/* Replies by the sequence number of their command, in event order. */
+struct byseq {
+    uint64_t seq;
+    size_t i;
+};
+
+static int cmp_byseq(const void *pa, const void *pb)
+{
+    const struct byseq *a = pa, *b = pb;
+    if (a->seq != b->seq)
+        return a->seq < b->seq ? -1 : 1;
+    return a->i < b->i ? -1 : a->i > b->i;
+}
+
 static void print_text(const struct run *r, struct trans *t, size_t nt)
 {
+    /* Without memory for the index, each command scans every item. */
+    struct byseq *idx = malloc((r->n + 1) * sizeof *idx);
+    size_t nidx = 0, kc = 0, km = 0;
+    for (size_t i = 0; idx && i < r->n; i++)
+        if (is_cmd_reply(&r->items[i]))
+            idx[nidx++] = (struct byseq){r->items[i].ev.cmd.seq, i};
+    if (idx)
+        qsort(idx, nidx, sizeof *idx, cmp_byseq);
     for (size_t i = 0; i < r->n; i++) {
         const struct item *it = &r->items[i];
         const struct smtpreply_event *ev = &it->ev;
@@ -612,9 +661,11 @@ static void print_text(const struct run *r, struct trans *t, size_t nt)
         }
         switch (it->type) {
         case SMTPREPLY_EV_COMMAND:
-            for (size_t k = 0; k < nt; k++)
-                if (!t[k].printed && t[k].close == i)
-                    print_transaction(r, &t[k]);
+            /* Transactions close in item order, one per closing command. */
+            while (kc < nt && t[kc].close < i)
+                kc++;
+            if (kc < nt && t[kc].close == i && !t[kc].printed)
+                print_transaction(r, &t[kc]);
             if (it->virtual_data_end) {
                 printf("C: .   (end of message data)   [line %llu]\n",
                        (unsigned long long)ev->cmd.tag);
@@ -625,15 +676,29 @@ static void print_text(const struct run *r, struct trans *t, size_t nt)
                 printf("   [line %llu]\n", (unsigned long long)ev->tag);
             }
             print_anomalies(ev->anomalies, "    ");
-            for (size_t j = 0; j < r->n; j++)
-                if (r->items[j].type == SMTPREPLY_EV_REPLY && !r->items[j].warning &&
-                    r->items[j].ev.has_cmd && r->items[j].ev.cmd.seq == ev->cmd.seq)
-                    print_reply(&r->items[j]);
-            for (size_t k = 0; k < nt; k++)
-                if (!t[k].printed && t[k].message != SIZE_MAX &&
-                    r->items[t[k].message].ev.cmd.seq == ev->cmd.seq &&
-                    (it->virtual_data_end || ev->cmd.cmd == SMTPREPLY_CMD_BDAT))
-                    print_transaction(r, &t[k]);
+            if (idx) {
+                size_t lo = 0, hi = nidx;
+                while (lo < hi) { /* first entry with this sequence number */
+                    size_t mid = lo + (hi - lo) / 2;
+                    if (idx[mid].seq < ev->cmd.seq)
+                        lo = mid + 1;
+                    else
+                        hi = mid;
+                }
+                for (; lo < nidx && idx[lo].seq == ev->cmd.seq; lo++)
+                    print_reply(&r->items[idx[lo].i]);
+            } else {
+                for (size_t j = 0; j < r->n; j++)
+                    if (is_cmd_reply(&r->items[j]) && r->items[j].ev.cmd.seq == ev->cmd.seq)
+                        print_reply(&r->items[j]);
+            }
+            /* Messages end in sequence order too. */
+            while (km < nt && (t[km].message == SIZE_MAX ||
+                               r->items[t[km].message].ev.cmd.seq < ev->cmd.seq))
+                km++;
+            if (km < nt && !t[km].printed && r->items[t[km].message].ev.cmd.seq == ev->cmd.seq &&
+                (it->virtual_data_end || ev->cmd.cmd == SMTPREPLY_CMD_BDAT))
+                print_transaction(r, &t[km]);
             break;
         case SMTPREPLY_EV_REPLY:
             if (!ev->has_cmd) {
@@ -660,44 +725,67 @@ static void print_text(const struct run *r, struct trans *t, size_t nt)
     for (size_t k = 0; k < nt; k++)
         if (!t[k].printed)
             print_transaction(r, &t[k]);
+    free(idx);
 }
 
 /* The end of data has no COMMAND event: place a virtual one before the
- * first command the client sent after it (sequence numbers say where). */
+ * first command the client sent after it (sequence numbers say where),
+ * one per end of data however many replies answer it (PRDR: 353, one per
+ * recipient, then the message's).  Two passes, linear: where each goes,
+ * then one merge into a new array. */
 static void place_data_ends(struct run *r)
 {
-    for (size_t i = 0; i < r->n && !r->oom; i++) {
-        if (r->items[i].type != SMTPREPLY_EV_REPLY || !r->items[i].ev.has_cmd ||
-            r->items[i].ev.cmd.cmd != SMTPREPLY_CMD_DATA_END)
+    size_t *at = NULL, *src = NULL, na = 0, from = 0;
+    uint64_t last = 0;
+    for (size_t i = 0; i < r->n; i++) {
+        const struct item *it = &r->items[i];
+        if (it->type != SMTPREPLY_EV_REPLY || it->warning || !it->ev.has_cmd ||
+            it->ev.cmd.cmd != SMTPREPLY_CMD_DATA_END || (na > 0 && it->ev.cmd.seq <= last))
             continue;
-        uint64_t seq = r->items[i].ev.cmd.seq;
-        size_t at = i;
-        /* One "." per end of data, however many replies answer it (PRDR:
-         * 353, one per recipient, then the message's). */
-        bool placed = false;
-        for (size_t j = 0; j < i && !placed; j++)
-            placed = r->items[j].virtual_data_end && r->items[j].ev.cmd.seq == seq;
-        if (placed)
-            continue;
-        for (size_t j = 0; j < i; j++)
-            if (r->items[j].type == SMTPREPLY_EV_COMMAND && r->items[j].ev.cmd.seq > seq) {
-                at = j;
+        uint64_t seq = last = it->ev.cmd.seq;
+        size_t pos = i;
+        for (size_t j = from; j < i; j++)
+            if (r->items[j].type == SMTPREPLY_EV_COMMAND && !r->items[j].warning &&
+                r->items[j].ev.cmd.seq > seq) {
+                pos = j;
                 break;
             }
-        struct smtpreply_event ev;
-        memset(&ev, 0, sizeof ev);
-        ev.type = SMTPREPLY_EV_COMMAND;
-        ev.has_cmd = true;
-        ev.cmd = r->items[i].ev.cmd;
-        on_event(r, &ev);
-        if (r->oom)
-            return;
-        struct item v = r->items[r->n - 1];
-        v.virtual_data_end = true;
-        memmove(&r->items[at + 1], &r->items[at], (r->n - 1 - at) * sizeof v);
-        r->items[at] = v;
-        i++; /* the reply moved one place on */
+        from = pos;
+        if (!at) {
+            at = malloc(r->n * sizeof *at);
+            src = malloc(r->n * sizeof *src);
+            if (!at || !src) {
+                r->oom = true;
+                break;
+            }
+        }
+        at[na] = pos;
+        src[na++] = i;
     }
+    struct item *ni = r->oom || na == 0 ? NULL : malloc((r->n + na) * sizeof *ni);
+    if (na > 0 && !r->oom && !ni)
+        r->oom = true;
+    if (ni) {
+        size_t out = 0, a = 0;
+        for (size_t k = 0; k <= r->n; k++) {
+            for (; a < na && at[a] == k; a++) {
+                struct item *v = &ni[out++];
+                memset(v, 0, sizeof *v);
+                v->type = SMTPREPLY_EV_COMMAND;
+                v->virtual_data_end = true;
+                v->ev.type = SMTPREPLY_EV_COMMAND;
+                v->ev.has_cmd = true;
+                v->ev.cmd = r->items[src[a]].ev.cmd;
+            }
+            if (k < r->n)
+                ni[out++] = r->items[k];
+        }
+        free(r->items);
+        r->items = ni;
+        r->n = r->cap = out;
+    }
+    free(at);
+    free(src);
 }
 
 int cmd_transcript(int argc, char **argv)
