@@ -68,6 +68,42 @@ static void rfc_line_ends(struct smtpreply_tline *out)
     }
 }
 
+const char *smtpreply_tline_warning_name(enum smtpreply_tline_warning w)
+{
+    switch (w) {
+    case SMTPREPLY_TWARN_LOWER_PREFIX:
+        return "lower-case-prefix";
+    case SMTPREPLY_TWARN_BARE_REPLY:
+        return "reply-without-prefix";
+    case SMTPREPLY_TWARN_BARE_COMMAND:
+        return "command-without-prefix";
+    case SMTPREPLY_TWARN_NONE:
+        break;
+    }
+    return NULL;
+}
+
+/* A line (after its indentation) that is no dialogue but reads like it:
+ * "c: ..."/"s: ...", a reply line ("250 ok", "550-5.1.1 ...") or a
+ * command ("MAIL FROM:<>", "QUIT") written without its prefix. */
+static enum smtpreply_tline_warning looks_like_dialogue(const char *t, size_t n)
+{
+    if (n >= 2 && (t[0] == 'c' || t[0] == 's') && t[1] == ':')
+        return SMTPREPLY_TWARN_LOWER_PREFIX;
+    if (n >= 3 && is_digit(t[0]) && is_digit(t[1]) && is_digit(t[2]) && t[0] >= '2' &&
+        t[0] <= '5' && (n == 3 || t[3] == ' ' || t[3] == '-'))
+        return SMTPREPLY_TWARN_BARE_REPLY;
+    size_t v = 0;
+    while (v < n && v < 16 && t[v] >= 'A' && t[v] <= 'Z')
+        v++;
+    if (v >= 4 && (v == n || t[v] == ' ')) {
+        enum smtpreply_cmd c = smtpreply_cmd_from_verb(t, v);
+        if (c != SMTPREPLY_CMD_UNKNOWN && c != SMTPREPLY_CMD_CONNECT && c != SMTPREPLY_CMD_DATA_END)
+            return SMTPREPLY_TWARN_BARE_COMMAND;
+    }
+    return SMTPREPLY_TWARN_NONE;
+}
+
 void smtpreply_transcript_parse_line(const char *line, size_t len, struct smtpreply_tline *out)
 {
     memset(out, 0, sizeof *out);
@@ -106,7 +142,10 @@ void smtpreply_transcript_parse_line(const char *line, size_t len, struct smtpre
             skip++;
         out->text = t + skip;
         out->len = n - skip;
-        rfc_line_ends(out);
+        /* Only the client's lines spell their ends out; a reply's text
+         * ("354 End data with <CR><LF>.<CR><LF>") is what the server sent. */
+        if (out->kind == SMTPREPLY_TLINE_CLIENT)
+            rfc_line_ends(out);
         /* RFCs narrate in angle brackets ("S: <wait for open connection>",
          * "C: <starts TLS negotiation>"): not bytes on the wire. */
         if (out->len >= 3 && out->text[0] == '<' && out->text[out->len - 1] == '>' &&
@@ -146,6 +185,7 @@ void smtpreply_transcript_parse_line(const char *line, size_t len, struct smtpre
             return;
         }
     }
+    out->warning = looks_like_dialogue(t, n);
 }
 
 /* "(message segment of 100000 octets)": a written placeholder for chunk
@@ -174,6 +214,13 @@ static uint64_t placeholder_octets(const char *t, size_t len)
 void smtpreply_transcript_run(const char *text, size_t len, smtpreply_event_fn fn, void *user,
                               struct smtpreply_transcript_result *out)
 {
+    smtpreply_transcript_run_warn(text, len, fn, NULL, user, out);
+}
+
+void smtpreply_transcript_run_warn(const char *text, size_t len, smtpreply_event_fn fn,
+                                   smtpreply_transcript_warn_fn warn, void *user,
+                                   struct smtpreply_transcript_result *out)
+{
     memset(out, 0, sizeof *out);
     struct smtpreply_session *s = NULL;
     char *line = NULL;
@@ -186,8 +233,11 @@ void smtpreply_transcript_run(const char *text, size_t len, smtpreply_event_fn f
         struct smtpreply_tline tl;
         smtpreply_transcript_parse_line(text + pos, l, &tl);
         pos += l + (nl ? 1 : 0);
-        if (tl.kind == SMTPREPLY_TLINE_OTHER)
+        if (tl.kind == SMTPREPLY_TLINE_OTHER) {
+            if (tl.warning != SMTPREPLY_TWARN_NONE && warn)
+                warn(user, lineno, tl.warning, tl.text, l && tl.text[l - 1] == '\r' ? l - 1 : l);
             continue;
+        }
         if (!s) {
             s = smtpreply_session_new(NULL, NULL, NULL, fn, user,
                                       tl.kind == SMTPREPLY_TLINE_SERVER

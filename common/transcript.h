@@ -11,7 +11,10 @@
  *               the raw hex dumps of --show-raw-text ("  > ", "<   ") are
  *               not dialogue; " -> N lines sent" (-n, --suppress-data)
  *               stands for a whole message body including its final dot.
- * Each dialogue line stands for its text followed by CRLF.
+ * Each dialogue line stands for its text followed by CRLF.  A client line
+ * may spell its end of line out ("<CRLF>", "<CR><LF>", as RFCs do); a
+ * server line's text is always kept whole, since replies such as "354 End
+ * data with <CR><LF>.<CR><LF>" carry that notation as text.
  */
 #ifndef SMTPREPLY_TRANSCRIPT_H
 #define SMTPREPLY_TRANSCRIPT_H
@@ -35,8 +38,23 @@ enum smtpreply_tline_format {
     SMTPREPLY_TFORMAT_SWAKS
 };
 
+/* Why a line that is not dialogue looks as if it was meant to be: the
+ * runner reports such lines so that a user sees what was skipped.  Blank
+ * lines, comments, prose, swaks's own lines and RFC narration
+ * ("S: <wait for open connection>") are skipped silently. */
+enum smtpreply_tline_warning {
+    SMTPREPLY_TWARN_NONE,
+    SMTPREPLY_TWARN_LOWER_PREFIX, /* "c:" / "s:": the prefixes are upper case */
+    SMTPREPLY_TWARN_BARE_REPLY,   /* "250 ok" without "S:" */
+    SMTPREPLY_TWARN_BARE_COMMAND  /* "MAIL FROM:<>" without "C:" */
+};
+/* "lower-case-prefix", "reply-without-prefix", "command-without-prefix";
+ * NULL for NONE. */
+const char *smtpreply_tline_warning_name(enum smtpreply_tline_warning w);
+
 struct smtpreply_tline {
     enum smtpreply_tline_kind kind;
+    enum smtpreply_tline_warning warning; /* OTHER lines only */
     enum smtpreply_tline_format format;
     bool tls;          /* swaks "~" hints: sent inside TLS (shown decrypted) */
     bool unexpected;   /* swaks "*" hints: swaks did not expect this line */
@@ -65,5 +83,19 @@ struct smtpreply_transcript_result {
  * finished and freed at the end. */
 void smtpreply_transcript_run(const char *text, size_t len, smtpreply_event_fn fn, void *user,
                               struct smtpreply_transcript_result *out);
+
+/* A line the runner skipped although it looks like dialogue (see
+ * enum smtpreply_tline_warning): its number and text (without its end of
+ * line; valid only during the call). */
+typedef void (*smtpreply_transcript_warn_fn)(void *user, uint64_t line,
+                                             enum smtpreply_tline_warning w,
+                                             const char *text, size_t len);
+
+/* smtpreply_transcript_run, also reporting skipped lines to warn (may be
+ * NULL), with the same user pointer; a warning comes before the events of
+ * the lines after it. */
+void smtpreply_transcript_run_warn(const char *text, size_t len, smtpreply_event_fn fn,
+                                   smtpreply_transcript_warn_fn warn, void *user,
+                                   struct smtpreply_transcript_result *out);
 
 #endif

@@ -3,7 +3,8 @@
 tests/transcripts/: RFC examples (RFC 5321 App. D, RFC 2920, RFC 3030,
 RFC 3207, RFC 4954), project-written anomaly cases and real swaks output.
 Each NAME.txt has NAME.expected, written from the RFC (one line per reply:
-`COMMAND|- CODE ENHANCED|- STAGE [anomaly,...]`, then `unanswered: VERBS`).
+`COMMAND|- CODE ENHANCED|- STAGE [anomaly,...]`, then `unanswered: VERBS`,
+then `warning: line N NAME` for each skipped line that looks like dialogue).
 Also: the JSON contract keys, text output, stdin, and errors."""
 import json
 import os
@@ -33,6 +34,8 @@ def compact(doc):
             line += " " + ",".join(sorted(r["anomalies"]))
         out.append(line)
     out.append(("unanswered: " + " ".join(doc["unanswered"])).rstrip())
+    for w in doc.get("warnings", []):
+        out.append("warning: line %d %s" % (w["line"], w["warning"]))
     return out
 
 
