@@ -595,6 +595,17 @@ void smtpreply_reason_classify(unsigned code, const struct smtpreply_esc *esc,
 
 /* ---- The meaning that fits ---- */
 
+/* Does code_contexts.def give `code` a meaning as the reply to cmd? */
+static bool has_context(unsigned code, enum smtpreply_cmd cmd)
+{
+    enum smtpreply_cmd c;
+    const char *meaning, *rfc;
+    for (size_t i = 0; smtpreply_code_context(code, i, &c, &meaning, &rfc); i++)
+        if (c == cmd)
+            return true;
+    return false;
+}
+
 const char *smtpreply_reply_meaning(enum smtpreply_cmd cmd, unsigned code,
                                     const struct smtpreply_esc *esc)
 {
@@ -603,7 +614,11 @@ const char *smtpreply_reply_meaning(enum smtpreply_cmd cmd, unsigned code,
     if (esc && smtpreply_esc_class_agrees(code, esc)) {
         struct smtpreply_esc_info info;
         smtpreply_esc_explain(esc, &info);
-        if (info.status == SMTPREPLY_STATUS_STANDARD)
+        /* Detail 0 is "Other or undefined ... status" (RFC 3463 §3): it
+         * says no more than its subject, so a meaning for this command
+         * (250 2.0.0 after the final dot: the message was accepted) says
+         * more. */
+        if (info.status == SMTPREPLY_STATUS_STANDARD && (esc->detail != 0 || !has_context(code, cmd)))
             return info.meaning;
     }
     return smtpreply_code_meaning_for(code, cmd);

@@ -534,7 +534,8 @@ void smtpreply_reason_classify(unsigned code, const struct smtpreply_esc *esc,
  * "what does this reply say".  When esc is given, its class agrees with
  * the code's (RFC 3463 §2) and the registry knows its detail, the
  * registry's meaning says what happened ("Mailbox full" for 452 4.2.2 at
- * RCPT).  Otherwise the code's meaning as a reply to cmd
+ * RCPT); but a detail of 0 ("Other or undefined ... status") gives way to
+ * a meaning for cmd where there is one.  Otherwise the code's meaning as a reply to cmd
  * (code_contexts.def), otherwise its general meaning.  Never NULL for a
  * code in 0..999 ("" above). */
 const char *smtpreply_reply_meaning(enum smtpreply_cmd cmd, unsigned code,

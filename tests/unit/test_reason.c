@@ -355,6 +355,17 @@ static void check_regressions(void)
     expect(503, "5.5.1", SMTPREPLY_CMD_DATA, "5.5.1 Error: need RCPT command", "protocol",
            SMTPREPLY_REASON_SOURCE_TEXT);
 
+    /* Detail 0 ("Other or undefined ... status") says no more than its
+     * subject: the command's own meaning wins where there is one. */
+    e = esc3(2, 0, 0);
+    m = smtpreply_reply_meaning(SMTPREPLY_CMD_DATA_END, 250, &e);
+    CHECK(contains_ci(m, "Message accepted"));
+    m = smtpreply_reply_meaning(SMTPREPLY_CMD_UNKNOWN, 250, &e);
+    CHECK_EQ_S(m, "Other undefined Status");
+    e = esc3(5, 1, 0);
+    m = smtpreply_reply_meaning(SMTPREPLY_CMD_MAIL, 553, &e);
+    CHECK(!contains_ci(m, "Other address status"));
+
     /* The meaning's fallbacks: an unregistered detail or a class that
      * disagrees gives the command context, else the general meaning. */
     e = esc3(5, 7, 606);
