@@ -6,7 +6,10 @@
  * argument order; every number under `totals` is added key by key,
  * recursively, except peaks, which take the maximum.  Addition is associative and the concatenation keeps order,
  * so an archive summarized per file or per day merges to exactly the
- * answer of one run over all of it, in any grouping.
+ * answer of one run over all of it, in any grouping.  Session ids are
+ * renumbered as one run numbers them: each summary's ids follow those of
+ * the summaries before it.  A summary from before these keys existed
+ * (no "schema") counts as empty for them.
  */
 #include <errno.h>
 #include <stdbool.h>
@@ -15,6 +18,7 @@
 #include <string.h>
 
 #include "cli.h"
+#include "tally.h"
 
 enum { OPT_OUTPUT = CLI_FIRST_ID, OPT_JSON, OPT_FORMAT };
 
@@ -105,7 +109,20 @@ static bool merge_one(const char *a, json_t *files, json_t *sessions, json_t *to
         return false;
     }
     json_array_extend(files, f);
-    json_array_extend(sessions, s);
+    size_t base = json_array_size(sessions);
+    size_t i;
+    json_t *sv;
+    json_array_foreach(s, i, sv) {
+        if (!json_is_object(sv))
+            continue;
+        json_t *id = json_object_get(sv, "id");
+        json_int_t local = json_is_integer(id) ? json_integer_value(id) : (json_int_t)i;
+        json_t *copy = json_copy(sv);
+        json_object_set_new(copy, "id", json_integer((json_int_t)base + local));
+        if (!json_is_object(json_object_get(copy, "reasons")))
+            json_object_set_new(copy, "reasons", json_object());
+        json_array_append_new(sessions, copy);
+    }
     if (add_into(totals, t) != 0) {
         fprintf(stderr, "smtpreply merge: %s: totals do not match the others' shape\n", a);
         json_decref(doc);
@@ -125,6 +142,9 @@ static int merge_write(const char *outfile, json_t *files, json_t *sessions, jso
     }
     json_t *root = json_object();
     int werr = 0, status = EXIT_OK;
+    json_object_set_new(root, "schema", json_integer(TALLY_SCHEMA));
+    if (!json_is_object(json_object_get(totals, "reasons")))
+        json_object_set_new(totals, "reasons", json_object());
     json_object_set(root, "files", files);
     json_object_set(root, "sessions", sessions);
     json_object_set(root, "totals", totals);

@@ -33,8 +33,11 @@ static void endpoint_str(uint8_t family, const uint8_t *addr, uint16_t port, cha
 /* events                                                             */
 
 /* One --replies line, by jansson.  The reply's text is kept as sent:
- * bytes that break UTF-8 become U+FFFD and JSON escapes the rest. */
-static void reply_line_json(struct job *j, const struct flow *f, const struct smtpreply_event *ev)
+ * bytes that break UTF-8 become U+FFFD and JSON escapes the rest.  The
+ * session number is the file's own (a -j worker cannot know the files
+ * before); the writer, or the spool's replay, adds the files before. */
+static void reply_line_json(struct job *j, const struct flow *f, const struct smtpreply_event *ev,
+                            enum smtpreply_cmd rcmd, const struct smtpreply_reason_info *ri)
 {
     const struct summary *s = f->sum;
     struct sbuf *b = &j->line;
@@ -56,18 +59,42 @@ static void reply_line_json(struct job *j, const struct flow *f, const struct sm
                                                          &ev->esc, esc, sizeof esc))
                                                    : json_null());
     json_object_set_new(o, "file", kbfmt_string_lossy(j->fr->path, strlen(j->fr->path)));
+    json_object_set_new(o, "frame", json_integer((json_int_t)ev->tag));
+    const char *meaning = smtpreply_reply_meaning(rcmd, ev->code, ev->has_esc ? &ev->esc : NULL);
+    json_object_set_new(o, "meaning", kbfmt_string_lossy(meaning, strlen(meaning)));
+    json_object_set_new(o, "rcpt", ev->rcpt ? kbfmt_string_lossy(ev->rcpt, ev->rcpt_len)
+                                            : json_null());
+    json_object_set_new(o, "reason", ri->name ? json_string(ri->name) : json_null());
+    json_object_set_new(o, "reason_source",
+                        ri->source_name ? json_string(ri->source_name) : json_null());
     json_object_set_new(o, "rt_ms", ev->rt_us >= 0 ? json_real((double)ev->rt_us / 1000.0)
                                                    : json_null());
     json_object_set_new(o, "server", kbfmt_string_lossy(s->server, strlen(s->server)));
-    json_object_set_new(o, "stage", json_string(smtpreply_stage_name(ev->stage)));
-    json_object_set_new(o, "text", kbfmt_string_lossy(ev->text ? ev->text : "", ev->text_len));
-    json_object_set_new(o, "ts", fixed_json(ev->ts_us, 6));
-    sb_json(b, o, JSON_COMPACT);
+    json_t *k = json_object();
+    json_object_set_new(k, "stage", json_string(smtpreply_stage_name(ev->stage)));
+    json_object_set_new(k, "text", kbfmt_string_lossy(ev->full_text ? ev->full_text : "",
+                                                      ev->full_text ? ev->full_text_len : 0));
+    json_object_set_new(k, "ts", fixed_json(ev->ts_us, 6));
+    size_t at;
+    sb_json_with_int(b, o, "session", s->id + (j->direct ? j->direct->id_base : 0), k,
+                     JSON_COMPACT, &at);
     sb_putc(b, '\n');
     if (j->direct)
         fwrite(b->p, 1, b->n, j->direct->fp);
     else
-        spool_line(j->spool, b->p, b->n);
+        spool_line(j->spool, b->p, b->n, at);
+}
+
+/* The host name a 220 greeting gives: its text's first word. */
+static void greeting_name(struct summary *s, const struct smtpreply_event *ev)
+{
+    const char *t = ev->full_text;
+    size_t n = 0, len = ev->full_text ? ev->full_text_len : 0;
+    while (n < len && n < sizeof s->name - 1 && t[n] != ' ' && t[n] != '\n' && t[n] != '\t' &&
+           t[n] != '\r')
+        n++;
+    memcpy(s->name, t, n);
+    s->name[n] = 0;
 }
 
 /* Names the client and the server once the core knows which is which. */
@@ -92,6 +119,7 @@ struct summary *flow_summary(struct flow *f)
     if (f->sum == NULL) {
         f->sum = calloc(1, sizeof *f->sum);
         if (f->sum) {
+            f->sum->id = f->job->next_id++;
             f->sum->start_ns = f->start_ns;
             fill_endpoints(f);
         }
@@ -143,8 +171,21 @@ void flow_on_event(void *user, const struct smtpreply_event *ev)
                 f->rt[slot] = us;
             s->rt_n++;
         }
-        if (f->job->opt->replies)
-            reply_line_json(f->job, f, ev);
+        {
+            enum smtpreply_cmd rcmd = smtpreply_reply_cmd(ev->has_cmd, ev->cmd.cmd, ev->stage);
+            struct smtpreply_reason_info ri = {0};
+            if (ev->code >= 400 && ev->code < 600) {
+                smtpreply_reason_classify(ev->code, ev->has_esc ? &ev->esc : NULL, rcmd,
+                                          ev->full_text, ev->full_text ? ev->full_text_len : 0,
+                                          &ri);
+                if (ri.reason != SMTPREPLY_REASON_NONE)
+                    count_add(&s->reasons, (uint32_t)ri.reason, 1);
+            }
+            if (ev->stage == SMTPREPLY_STAGE_GREETING && ev->code == 220 && s->name[0] == 0)
+                greeting_name(s, ev);
+            if (f->job->opt->replies)
+                reply_line_json(f->job, f, ev, rcmd, &ri);
+        }
         break;
     case SMTPREPLY_EV_UNANSWERED:
         s->unanswered++;

@@ -42,9 +42,14 @@ uint32_t esc_key(const struct smtpreply_esc *e);
  * spooled to a temporary file by a -j worker and read back by the writer. */
 struct summary {
     char client[64], server[64];
+    char name[64];              /* first word of the 220 greeting's text, or "" */
+    uint64_t id;                /* number in its file, from 0, in the order the
+                                   sessions were recognised (out_session adds
+                                   the sessions of the files before) */
     int64_t start_ns, end_ns;   /* capture time, ns since the epoch */
     uint64_t replies, commands, unanswered;
     struct count_list codes, enhanced;
+    struct count_list reasons;  /* key: enum smtpreply_reason */
     uint64_t anomalies[SMTPREPLY_ANOM__COUNT];
     int64_t rt_min_us, rt_max_us;
     int64_t rt_median_x2_us;    /* twice the median: exact for an even count */
@@ -61,6 +66,7 @@ struct file_counters {
     uint64_t evicted, cut_packets;
     uint64_t mem_peak, refused;
     uint64_t empty;             /* SMTP-port flows that carried no data */
+    uint64_t sessions_numbered; /* session numbers the file used */
 };
 
 /* One input as listed in the output's files[]. */
@@ -96,6 +102,9 @@ void sb_json(struct sbuf *b, json_t *j, size_t flags);
  * converted apart so times since the epoch keep their microseconds. */
 json_t *fixed_json(int64_t v, unsigned decimals);
 
+/* The JSON summary's "schema": 2 added ids, reasons, servers, domains. */
+#define TALLY_SCHEMA 2
+
 enum out_format { FMT_TEXT, FMT_JSON, FMT_CSV };
 
 /* The writer: the one place that knows the output formats. */
@@ -105,7 +114,8 @@ struct output {
     bool summary;               /* false with --replies: only reply lines */
     bool any_session;
     uint64_t sessions, replies, reasm_overflow;
-    struct count_list codes, enhanced;
+    uint64_t id_base;           /* sessions numbered in the files before this one */
+    struct count_list codes, enhanced, reasons;
     uint64_t classes[10];
     uint64_t anomalies[SMTPREPLY_ANOM__COUNT];
     struct file_counters counters;
@@ -118,9 +128,21 @@ void out_begin(struct output *o);
  * totals.  json, if not NULL, is the session's JSON object already made by
  * out_session_json (a -j worker makes it, so serialising runs in parallel). */
 void out_session(struct output *o, const struct summary *s, const char *file,
-                 const char *json, size_t json_len);
-/* The JSON object of one session, appended to b. */
-void out_session_json(struct sbuf *b, const struct summary *s, const char *file);
+                 const char *json, size_t json_len, size_t json_id_at);
+/* The JSON object of one session, appended to b, with id as its "id";
+ * *id_at (if not NULL) is where the id's digits start in b. */
+void out_session_json(struct sbuf *b, const struct summary *s, const char *file, uint64_t id,
+                      size_t *id_at);
+/* Writes p[0..n) with the decimal number at p + at (len digits) replaced
+ * by that number plus add: how a -j worker's file-local session numbers
+ * become the run's. */
+void out_spliced(FILE *fp, const char *p, size_t n, size_t at, uint64_t add);
+/* Serialises before, then "key": val, then after (two objects whose keys
+ * sort before and after key), as one object; compact: no spaces.  *at is
+ * where the value's digits start in b.  Drops both references. */
+void sb_json_with_int(struct sbuf *b, json_t *before, const char *key, uint64_t val,
+                      json_t *after, size_t flags, size_t *at);
+json_t *reasons_json(const struct count_list *l);
 void out_file_counters(struct output *o, const struct file_counters *c);
 void out_end(struct output *o, const struct file_result *files, size_t nfiles);
 void out_free(struct output *o);

@@ -104,6 +104,7 @@ struct job {
     struct mem_budget mem;
     struct sbuf line;           /* one --replies line being built */
     struct sbuf render;         /* -j, JSON: one session's object */
+    uint64_t next_id;           /* sessions numbered so far in this file */
     _Atomic bool finished;
 };
 
@@ -137,8 +138,9 @@ void inputs_free(struct inputs *in);
 
 /* A finished session, or one --replies line, into a -j worker's spool.
  * json, if not NULL, is the session's JSON object, made in the worker. */
-void spool_session(FILE *sp, const struct summary *s, const struct sbuf *json);
-void spool_line(FILE *sp, const char *p, size_t n);
+void spool_session(FILE *sp, const struct summary *s, const struct sbuf *json, size_t id_at);
+/* A --replies line whose session number (file-local) starts at byte at. */
+void spool_line(FILE *sp, const char *p, size_t n, size_t at);
 /* Records a problem of the job's file; trouble: exit status 1. */
 void job_problem(struct job *j, const char *msg, bool trouble);
 /* Reads every capture of in, one after the other, straight to o. */

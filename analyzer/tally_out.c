@@ -157,6 +157,48 @@ void sb_json(struct sbuf *b, json_t *j, size_t flags)
     json_decref(j);
 }
 
+void sb_json_with_int(struct sbuf *b, json_t *before, const char *key, uint64_t val,
+                      json_t *after, size_t flags, size_t *at)
+{
+    bool compact = (flags & JSON_COMPACT) != 0;
+    const char *sep = compact ? "," : ", ";
+    size_t start = b->n;
+    sb_json(b, before, flags);
+    if (b->n > start && b->p[b->n - 1] == '}')
+        b->n--;
+    if (b->n > start + 1)
+        sb_puts(b, sep);
+    else if (b->n == start)
+        sb_putc(b, '{');
+    sb_printf(b, "\"%s\"%s", key, compact ? ":" : ": ");
+    *at = b->n;
+    sb_printf(b, "%" PRIu64, val);
+    struct sbuf tail = {0};
+    sb_json(&tail, after, flags);
+    if (tail.n > 2) {
+        sb_puts(b, sep);
+        sb_putn(b, tail.p + 1, tail.n - 1);   /* "{...}" without its '{' */
+    } else {
+        sb_putc(b, '}');
+    }
+    free(tail.p);
+}
+
+void out_spliced(FILE *fp, const char *p, size_t n, size_t at, uint64_t add)
+{
+    size_t end = at;
+    uint64_t v = 0;
+    while (end < n && p[end] >= '0' && p[end] <= '9')
+        v = v * 10 + (uint64_t)(p[end++] - '0');
+    if (add == 0 || end == at) {
+        fwrite(p, 1, n, fp);
+        return;
+    }
+    fwrite(p, 1, at, fp);
+    fprintf(fp, "%" PRIu64, v + add);
+    fwrite(p + end, 1, n - end, fp);
+}
+
 /* A time or duration from an integer count of 10^-decimals units, split so
  * that seconds since the epoch keep their fraction in a double.  A double
  * holds times since the epoch to about 0.24 us, so they are given in whole
@@ -239,6 +281,18 @@ static json_t *anomalies_json(const uint64_t *a)
     return o;
 }
 
+/* Reasons by identifier, in the order of reasons.def. */
+json_t *reasons_json(const struct count_list *l)
+{
+    json_t *o = json_object();
+    for (size_t i = 0; i < l->n; i++) {
+        const char *name = smtpreply_reason_name((enum smtpreply_reason)l->v[i].key);
+        if (name)
+            json_object_set_new(o, name, json_integer((json_int_t)l->v[i].count));
+    }
+    return o;
+}
+
 /* RFC 4180 quoting. */
 static void csv_field(struct sbuf *b, const char *s)
 {
@@ -264,7 +318,7 @@ void out_begin(struct output *o)
         return;
     switch (o->format) {
     case FMT_JSON:
-        fputs("{\n  \"sessions\": [", o->fp);
+        fprintf(o->fp, "{\n  \"schema\": %d,\n  \"sessions\": [", TALLY_SCHEMA);
         break;
     case FMT_CSV:
         fputs("file,client,server,status,code,count,meaning\n", o->fp);
@@ -276,7 +330,8 @@ void out_begin(struct output *o)
     }
 }
 
-void out_session_json(struct sbuf *b, const struct summary *s, const char *file)
+void out_session_json(struct sbuf *b, const struct summary *s, const char *file, uint64_t id,
+                      size_t *id_at)
 {
     const char *flags[8];
     size_t nflags;
@@ -293,21 +348,26 @@ void out_session_json(struct sbuf *b, const struct summary *s, const char *file)
     for (size_t i = 0; i < nflags; i++)
         json_array_append_new(fl, json_string(flags[i]));
     json_object_set_new(j, "flags", fl);
-    json_object_set_new(j, "missing_bytes", json_integer((json_int_t)s->missing_bytes));
-    json_object_set_new(j, "reasm_overflow", json_integer((json_int_t)s->reasm_overflow));
-    json_object_set_new(j, "replies", json_integer((json_int_t)s->replies));
+    json_t *k = json_object();
+    json_object_set_new(k, "missing_bytes", json_integer((json_int_t)s->missing_bytes));
+    json_object_set_new(k, "reasm_overflow", json_integer((json_int_t)s->reasm_overflow));
+    json_object_set_new(k, "reasons", reasons_json(&s->reasons));
+    json_object_set_new(k, "replies", json_integer((json_int_t)s->replies));
     /* Always the three keys (CONTRACTS); null when no reply was timed.
      * The median of an even count is a half microsecond. */
     json_t *rt = json_object();
     json_object_set_new(rt, "max", s->rt_n ? fixed_json(s->rt_max_us, 3) : json_null());
     json_object_set_new(rt, "median", s->rt_n ? fixed_json(s->rt_median_x2_us * 5, 4) : json_null());
     json_object_set_new(rt, "min", s->rt_n ? fixed_json(s->rt_min_us, 3) : json_null());
-    json_object_set_new(j, "rt_ms", rt);
-    json_object_set_new(j, "server", kbfmt_string_lossy(s->server, strlen(s->server)));
-    json_object_set_new(j, "start", fixed_json(s->start_ns / 1000, 6));
-    json_object_set_new(j, "status", json_string(status));
-    json_object_set_new(j, "unanswered", json_integer((json_int_t)s->unanswered));
-    sb_json(b, j, 0);
+    json_object_set_new(k, "rt_ms", rt);
+    json_object_set_new(k, "server", kbfmt_string_lossy(s->server, strlen(s->server)));
+    json_object_set_new(k, "start", fixed_json(s->start_ns / 1000, 6));
+    json_object_set_new(k, "status", json_string(status));
+    json_object_set_new(k, "unanswered", json_integer((json_int_t)s->unanswered));
+    size_t at;
+    sb_json_with_int(b, j, "id", id, k, 0, &at);
+    if (id_at)
+        *id_at = at;
 }
 
 /* The columns every row of a session starts with: file, client, server,
@@ -378,7 +438,7 @@ static void session_text(struct output *o, const struct summary *s, const char *
 
 /* Writes one finished session (its lists sorted) and adds it to the totals. */
 void out_session(struct output *o, const struct summary *s, const char *file,
-                 const char *json, size_t json_len)
+                 const char *json, size_t json_len, size_t json_id_at)
 {
     o->sessions++;
     o->replies += s->replies;
@@ -389,6 +449,8 @@ void out_session(struct output *o, const struct summary *s, const char *file,
     }
     for (size_t j = 0; j < s->enhanced.n; j++)
         count_add(&o->enhanced, s->enhanced.v[j].key, s->enhanced.v[j].count);
+    for (size_t j = 0; j < s->reasons.n; j++)
+        count_add(&o->reasons, s->reasons.v[j].key, s->reasons.v[j].count);
     for (unsigned j = 0; j < SMTPREPLY_ANOM__COUNT; j++)
         o->anomalies[j] += s->anomalies[j];
     if (!o->summary)
@@ -397,9 +459,10 @@ void out_session(struct output *o, const struct summary *s, const char *file,
     case FMT_JSON:
         sb_puts(&o->sb, o->any_session ? ",\n    " : "\n    ");
         if (json) {
-            sb_putn(&o->sb, json, json_len);
+            sb_flush(o);
+            out_spliced(o->fp, json, json_len, json_id_at, o->id_base);
         } else {
-            out_session_json(&o->sb, s, file);
+            out_session_json(&o->sb, s, file, o->id_base + s->id, NULL);
         }
         break;
     case FMT_CSV: session_csv(o, s, file); break;
@@ -417,6 +480,7 @@ void out_file_counters(struct output *o, const struct file_counters *c)
     o->counters.cut_packets += c->cut_packets;
     o->counters.refused += c->refused;
     o->counters.empty += c->empty;
+    o->id_base += c->sessions_numbered;
     /* Every file's flows end with it, so the run's peak is the largest
      * file's peak (the same with -j N, where each file has its budget). */
     if (c->mem_peak > o->counters.mem_peak)
@@ -460,6 +524,7 @@ static void end_json(struct output *o, const struct file_result *files, size_t n
     json_object_set_new(t, "enhanced", codes_json(&o->enhanced, true));
     json_object_set_new(t, "evicted_flows", json_integer((json_int_t)c->evicted));
     json_object_set_new(t, "reasm_overflow", json_integer((json_int_t)o->reasm_overflow));
+    json_object_set_new(t, "reasons", reasons_json(&o->reasons));
     json_object_set_new(t, "replies", json_integer((json_int_t)o->replies));
     json_object_set_new(t, "sessions", json_integer((json_int_t)o->sessions));
     json_t *sk = json_object();
@@ -573,6 +638,7 @@ void out_end(struct output *o, const struct file_result *files, size_t nfiles)
         return;
     count_sort(&o->codes);
     count_sort(&o->enhanced);
+    count_sort(&o->reasons);
     switch (o->format) {
     case FMT_JSON: end_json(o, files, nfiles); break;
     case FMT_CSV: break;
@@ -584,6 +650,7 @@ void out_free(struct output *o)
 {
     free(o->codes.v);
     free(o->enhanced.v);
+    free(o->reasons.v);
     free(o->sb.p);
     free(o->last_file);
 }
