@@ -43,7 +43,7 @@ enum {
 static const struct cli_option options[] = {
     {OPT_FORMAT, "--format", NULL, "FMT", "text (default), json or csv", 0},
     {OPT_JSON, "--json", NULL, NULL, "same as --format json", 0},
-    {OPT_REPLIES, "--replies", NULL, NULL, "one JSON object per reply per line (no summary)", 0},
+    {OPT_REPLIES, "--replies", NULL, NULL, "one line per reply, JSON (or CSV rows), no summary", 0},
     {OPT_OUTPUT, "--output", "-o", "FILE", "write to FILE instead of standard output", 0},
     {OPT_FILTER, "--filter", "-F", "EXPR", "read only packets matching the BPF filter EXPR", 0},
     {OPT_PORT, "--port", NULL, "N", "also treat TCP port N as SMTP (repeatable)", 0},

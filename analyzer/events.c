@@ -5,6 +5,7 @@
  * with --replies one JSON line per reply.
  */
 #include <arpa/inet.h>
+#include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -78,6 +79,42 @@ static void reply_line_json(struct job *j, const struct flow *f, const struct sm
     size_t at;
     sb_json_with_int(b, o, "session", s->id + (j->direct ? j->direct->id_base : 0), k,
                      JSON_COMPACT, &at);
+    sb_putc(b, '\n');
+    if (j->direct)
+        fwrite(b->p, 1, b->n, j->direct->fp);
+    else
+        spool_line(j->spool, b->p, b->n, at);
+}
+
+/* One --replies --format csv row (REPLIES_CSV_HEADER); the session
+ * number is spliced as in reply_line_json. */
+static void reply_line_csv(struct job *j, const struct flow *f, const struct smtpreply_event *ev,
+                           const struct smtpreply_reason_info *ri)
+{
+    const struct summary *s = f->sum;
+    struct sbuf *b = &j->line;
+    char esc[16];
+    b->n = 0;
+    sb_json(b, fixed_json(ev->ts_us, 6), JSON_ENCODE_ANY | JSON_COMPACT);
+    sb_putc(b, ',');
+    sb_csv_text(b, j->fr->path, strlen(j->fr->path));
+    sb_putc(b, ',');
+    size_t at = b->n;
+    sb_printf(b, "%" PRIu64 ",%" PRIu64 ",", s->id + (j->direct ? j->direct->id_base : 0),
+              ev->tag);
+    sb_csv_text(b, s->client, strlen(s->client));
+    sb_putc(b, ',');
+    sb_csv_text(b, s->server, strlen(s->server));
+    sb_putc(b, ',');
+    if (ev->has_cmd && ev->cmd.verb[0])
+        sb_csv_text(b, ev->cmd.verb, strlen(ev->cmd.verb));
+    sb_putc(b, ',');
+    if (ev->rcpt)
+        sb_csv_text(b, ev->rcpt, ev->rcpt_len);
+    sb_printf(b, ",%u,%s,%s,", ev->code,
+              ev->has_esc ? smtpreply_esc_format(&ev->esc, esc, sizeof esc) : "",
+              ri->name ? ri->name : "");
+    sb_csv_text(b, ev->full_text, ev->full_text ? ev->full_text_len : 0);
     sb_putc(b, '\n');
     if (j->direct)
         fwrite(b->p, 1, b->n, j->direct->fp);
@@ -183,7 +220,9 @@ void flow_on_event(void *user, const struct smtpreply_event *ev)
             }
             if (ev->stage == SMTPREPLY_STAGE_GREETING && ev->code == 220 && s->name[0] == 0)
                 greeting_name(s, ev);
-            if (f->job->opt->replies)
+            if (f->job->opt->replies && f->job->opt->format == FMT_CSV)
+                reply_line_csv(f->job, f, ev, &ri);
+            else if (f->job->opt->replies)
                 reply_line_json(f->job, f, ev, rcmd, &ri);
         }
         break;

@@ -143,6 +143,12 @@ void out_spliced(FILE *fp, const char *p, size_t n, size_t at, uint64_t add);
 void sb_json_with_int(struct sbuf *b, json_t *before, const char *key, uint64_t val,
                       json_t *after, size_t flags, size_t *at);
 json_t *reasons_json(const struct count_list *l);
+/* One CSV field of server or client text (RFC 4180): bytes that break
+ * UTF-8 become U+FFFD, control characters other than LF and TAB are shown
+ * as \xNN, and the field is quoted when it holds a comma, quote or LF. */
+void sb_csv_text(struct sbuf *b, const char *p, size_t len);
+/* --replies --format csv: one row per reply under this header. */
+#define REPLIES_CSV_HEADER "ts,file,session,frame,client,server,command,rcpt,code,enhanced,reason,text"
 void out_file_counters(struct output *o, const struct file_counters *c);
 void out_end(struct output *o, const struct file_result *files, size_t nfiles);
 void out_free(struct output *o);

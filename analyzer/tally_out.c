@@ -309,13 +309,42 @@ static void csv_field(struct sbuf *b, const char *s)
     sb_putc(b, '"');
 }
 
+void sb_csv_text(struct sbuf *b, const char *p, size_t len)
+{
+    /* Valid UTF-8 first, as JSON gets it: bytes that break it become
+     * U+FFFD. */
+    json_t *j = kbfmt_string_lossy(p ? p : "", p ? len : 0);
+    const char *s = json_string_value(j);
+    size_t n = s ? json_string_length(j) : 0;
+    bool quote = false;
+    for (size_t i = 0; i < n && !quote; i++)
+        quote = s[i] == ',' || s[i] == '"' || s[i] == '\n' || s[i] == '\r';
+    if (quote)
+        sb_putc(b, '"');
+    for (size_t i = 0; i < n; i++) {
+        unsigned char c = (unsigned char)s[i];
+        if (c == '"')
+            sb_puts(b, "\"\"");
+        else if ((c < 0x20 && c != '\n' && c != '\t') || c == 0x7f)
+            sb_printf(b, "\\x%02x", c);   /* CR, NUL, ESC...: shown, not sent */
+        else
+            sb_putc(b, (char)c);
+    }
+    if (quote)
+        sb_putc(b, '"');
+    json_decref(j);
+}
+
 /* ------------------------------------------------------------------ */
 /* the stream                                                         */
 
 void out_begin(struct output *o)
 {
-    if (!o->summary)
+    if (!o->summary) {
+        if (o->format == FMT_CSV)
+            fputs(REPLIES_CSV_HEADER "\n", o->fp);
         return;
+    }
     switch (o->format) {
     case FMT_JSON:
         fprintf(o->fp, "{\n  \"schema\": %d,\n  \"sessions\": [", TALLY_SCHEMA);
