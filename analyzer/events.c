@@ -164,6 +164,15 @@ struct summary *flow_summary(struct flow *f)
     return f->sum;
 }
 
+/* The table of recipient domains: the writer's, or a -j worker's own. */
+static struct dest *domain_of(struct job *j, const char *addr, size_t len)
+{
+    char dom[DEST_KEY_MAX + 1];
+    if (!rcpt_domain(addr, len, dom, sizeof dom))
+        return NULL;
+    return dest_get(j->direct ? &j->direct->domains : &j->domains, dom, strlen(dom));
+}
+
 void flow_on_event(void *user, const struct smtpreply_event *ev)
 {
     struct flow *f = user;
@@ -180,6 +189,14 @@ void flow_on_event(void *user, const struct smtpreply_event *ev)
     case SMTPREPLY_EV_COMMAND:
         s->commands++;
         f->last_cmd_starttls = ev->cmd.cmd == SMTPREPLY_CMD_STARTTLS;
+        if (ev->cmd.cmd == SMTPREPLY_CMD_RCPT && ev->text) {
+            const char *addr;
+            size_t alen;
+            struct dest *d;
+            if (rcpt_from_command(ev->text, ev->text_len, &addr, &alen) &&
+                (d = domain_of(f->job, addr, alen)) != NULL)
+                d->rcpts++;
+        }
         break;
     case SMTPREPLY_EV_REPLY:
         s->replies++;
@@ -217,6 +234,13 @@ void flow_on_event(void *user, const struct smtpreply_event *ev)
                                           &ri);
                 if (ri.reason != SMTPREPLY_REASON_NONE)
                     count_add(&s->reasons, (uint32_t)ri.reason, 1);
+            }
+            struct dest *d;
+            if (ev->rcpt && (d = domain_of(f->job, ev->rcpt, ev->rcpt_len)) != NULL) {
+                d->replies++;
+                count_add(&d->codes, ev->code, 1);
+                if (ri.reason != SMTPREPLY_REASON_NONE)
+                    count_add(&d->reasons, (uint32_t)ri.reason, 1);
             }
             if (ev->stage == SMTPREPLY_STAGE_GREETING && ev->code == 220 && s->name[0] == 0)
                 greeting_name(s, ev);

@@ -204,6 +204,7 @@ static bool pool_init(struct pool *pl, struct inputs *in, const struct options *
         j->opt = opt;
         j->fr = &in->v[i];
         j->progress = pr;
+        j->domains.max = opt->max_destinations;
     }
     if (*nthreads > pl->njobs)
         *nthreads = (uint32_t)pl->njobs;
@@ -244,6 +245,8 @@ static void pool_write_out(struct pool *pl, struct job *j, struct output *o)
         }
         fclose(j->spool);
     }
+    dest_merge(&o->domains, &j->domains);
+    dest_free(&j->domains);
     job_settle(o, fr);
     pthread_mutex_lock(&pl->lock);
     pl->replayed++;

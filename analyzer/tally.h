@@ -38,6 +38,41 @@ void count_add(struct count_list *l, uint32_t key, uint64_t by);
 void count_sort(struct count_list *l);
 uint32_t esc_key(const struct smtpreply_esc *e);
 
+/* Destinations (dests.c): one entry per server address or recipient
+ * domain, at most `max` entries; what finds no room is counted in
+ * `dropped`. */
+#define DEST_NAMES_MAX 8        /* greeting names kept per server */
+#define DEST_KEY_MAX 255        /* bytes of a key kept */
+struct dest {
+    char *key;
+    uint64_t sessions, replies, rcpts;
+    struct count_list codes, reasons;
+    char *names[DEST_NAMES_MAX];
+    size_t nnames;
+};
+struct dest_table {
+    struct dest *v;
+    size_t n, cap;
+    uint32_t *index;            /* open addressing over v, UINT32_MAX empty */
+    size_t icap;
+    size_t max;
+    uint64_t dropped;
+};
+/* The entry of key (made if new); NULL, counted as dropped, when full. */
+struct dest *dest_get(struct dest_table *t, const char *key, size_t len);
+void dest_add_name(struct dest *d, const char *name);
+/* Adds from's entries and drops into into (a -j worker's, in file order). */
+void dest_merge(struct dest_table *into, const struct dest_table *from);
+/* Sorts the entries by key, and their codes, reasons and names. */
+void dest_sort(struct dest_table *t);
+/* The object of one entry in `servers` (server) or `domains`. */
+json_t *dest_json(const struct dest *d, bool server);
+void dest_free(struct dest_table *t);
+/* The lower-cased text after the last '@' of addr; false without one. */
+bool rcpt_domain(const char *addr, size_t len, char *out, size_t size);
+/* The address of a "RCPT TO:<addr> params" line, without the brackets. */
+bool rcpt_from_command(const char *line, size_t len, const char **addr, size_t *alen);
+
 /* One finished SMTP session: plain data (the two lists aside), so it can be
  * spooled to a temporary file by a -j worker and read back by the writer. */
 struct summary {
@@ -116,6 +151,7 @@ struct output {
     uint64_t sessions, replies, reasm_overflow;
     uint64_t id_base;           /* sessions numbered in the files before this one */
     struct count_list codes, enhanced, reasons;
+    struct dest_table servers, domains;
     uint64_t classes[10];
     uint64_t anomalies[SMTPREPLY_ANOM__COUNT];
     struct file_counters counters;

@@ -39,6 +39,7 @@ struct options {
     double idle_timeout;    /* seconds of capture time */
     uint64_t max_memory;    /* bytes the core may hold for one file's flows */
     uint32_t jobs;          /* files read at once */
+    uint32_t max_destinations; /* entries kept in servers and in domains */
 };
 
 /* Progress on a terminal: bytes of input consumed, added by the workers. */
@@ -105,6 +106,7 @@ struct job {
     struct sbuf line;           /* one --replies line being built */
     struct sbuf render;         /* -j, JSON: one session's object */
     uint64_t next_id;           /* sessions numbered so far in this file */
+    struct dest_table domains;  /* -j: this file's recipient domains */
     _Atomic bool finished;
 };
 

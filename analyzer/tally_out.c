@@ -480,6 +480,16 @@ void out_session(struct output *o, const struct summary *s, const char *file,
         count_add(&o->enhanced, s->enhanced.v[j].key, s->enhanced.v[j].count);
     for (size_t j = 0; j < s->reasons.n; j++)
         count_add(&o->reasons, s->reasons.v[j].key, s->reasons.v[j].count);
+    struct dest *d = dest_get(&o->servers, s->server, strlen(s->server));
+    if (d) {
+        d->sessions++;
+        d->replies += s->replies;
+        for (size_t j = 0; j < s->codes.n; j++)
+            count_add(&d->codes, s->codes.v[j].key, s->codes.v[j].count);
+        for (size_t j = 0; j < s->reasons.n; j++)
+            count_add(&d->reasons, s->reasons.v[j].key, s->reasons.v[j].count);
+        dest_add_name(d, s->name);
+    }
     for (unsigned j = 0; j < SMTPREPLY_ANOM__COUNT; j++)
         o->anomalies[j] += s->anomalies[j];
     if (!o->summary)
@@ -535,7 +545,19 @@ static void end_json(struct output *o, const struct file_result *files, size_t n
         sb_json(b, j, 0);
         sb_flush(o);
     }
-    sb_puts(b, nfiles ? "\n  ],\n  \"totals\": " : "],\n  \"totals\": ");
+    sb_puts(b, nfiles ? "\n  ],\n" : "],\n");
+    static const char *const tname[2] = {"servers", "domains"};
+    struct dest_table *tabs[2] = {&o->servers, &o->domains};
+    for (int k = 0; k < 2; k++) {
+        sb_printf(b, "  \"%s\": [", tname[k]);
+        for (size_t i = 0; i < tabs[k]->n; i++) {
+            sb_puts(b, i ? ",\n    " : "\n    ");
+            sb_json(b, dest_json(&tabs[k]->v[i], k == 0), 0);
+            sb_flush(o);
+        }
+        sb_puts(b, tabs[k]->n ? "\n  ],\n" : "],\n");
+    }
+    sb_puts(b, "  \"totals\": ");
     json_t *t = json_object();
     json_object_set_new(t, "allocations_refused", json_integer((json_int_t)c->refused));
     json_object_set_new(t, "anomalies", anomalies_json(o->anomalies));
@@ -549,6 +571,8 @@ static void end_json(struct output *o, const struct file_result *files, size_t n
     json_object_set_new(t, "classes", cl);
     json_object_set_new(t, "codes", codes_json(&o->codes, false));
     json_object_set_new(t, "core_memory_peak", json_integer((json_int_t)c->mem_peak));
+    json_object_set_new(t, "destinations_dropped",
+                        json_integer((json_int_t)(o->servers.dropped + o->domains.dropped)));
     json_object_set_new(t, "empty_connections", json_integer((json_int_t)c->empty));
     json_object_set_new(t, "enhanced", codes_json(&o->enhanced, true));
     json_object_set_new(t, "evicted_flows", json_integer((json_int_t)c->evicted));
@@ -668,6 +692,8 @@ void out_end(struct output *o, const struct file_result *files, size_t nfiles)
     count_sort(&o->codes);
     count_sort(&o->enhanced);
     count_sort(&o->reasons);
+    dest_sort(&o->servers);
+    dest_sort(&o->domains);
     switch (o->format) {
     case FMT_JSON: end_json(o, files, nfiles); break;
     case FMT_CSV: break;
@@ -680,6 +706,8 @@ void out_free(struct output *o)
     free(o->codes.v);
     free(o->enhanced.v);
     free(o->reasons.v);
+    dest_free(&o->servers);
+    dest_free(&o->domains);
     free(o->sb.p);
     free(o->last_file);
 }

@@ -180,6 +180,64 @@ check(all(sum(s["reasons"].values()) == sum(v for k, v in s["codes"].items() if 
 starts = [sess[i]["start"] for i in sorted(sess)]
 check(starts == sorted(starts), "ids follow the sessions' first packets")
 
+# ------------------------------------------------------ servers, domains
+srv = doc["servers"]
+check([d["server"] for d in srv] == sorted(d["server"] for d in srv), "servers sorted by key")
+check(sum(d["sessions"] for d in srv) == doc["totals"]["sessions"]
+      and sum(d["replies"] for d in srv) == doc["totals"]["replies"],
+      "servers add up to the sessions and replies")
+check(all("mx.example.org" in d["names"] for d in srv if d["server"] == "10.0.0.2:25"),
+      "a server's names hold its 220 greeting's first word")
+sreasons = {}
+for d in srv:
+    for k, v in d["reasons"].items():
+        sreasons[k] = sreasons.get(k, 0) + v
+check(sreasons == doc["totals"]["reasons"], "servers' reasons add up to totals.reasons")
+dom = {d["domain"]: d for d in doc["domains"]}
+nrcpt = sum(1 for p, row, lines, frame in expect if row["command"] in ("RCPT", "."))
+check(dom.get("example.org", {}).get("rcpts") == nrcpt,
+      f"domains: example.org counts its {nrcpt} RCPT TO commands")
+want_codes = {}
+for r in replies:
+    if r["rcpt"]:
+        want_codes[str(r["code"])] = want_codes.get(str(r["code"]), 0) + 1
+check(dom.get("example.org", {}).get("codes") == want_codes,
+      "domains: codes are those of the replies that carry its rcpt")
+capped = json.loads(run("--json", "--max-destinations", "0", quiz).stdout)
+check(capped["servers"] == [] and capped["domains"] == []
+      and capped["totals"]["destinations_dropped"] > 0,
+      "--max-destinations 0 keeps none and counts what it drops")
+mc = pcapgen.Conversation(32000)
+mc.open()
+mc.s(b"220 MX1.Example.NET hello\r\n")
+for a in (b"A@Sub.Example.COM", b"b@sub.example.com", b"noat", b"x@y@Last.example"):
+    mc.c(b"RCPT TO:<" + a + b"> NOTIFY=NEVER\r\n")
+    mc.s(b"250 ok\r\n")
+mc.close()
+mcp = os.path.join(tmp, "domains.pcap")
+pcapgen.write(mcp, mc.records)
+md = json.loads(run("--json", mcp).stdout)
+check([(d["domain"], d["rcpts"]) for d in md["domains"]]
+      == [("last.example", 1), ("sub.example.com", 2)],
+      "domains: lower-cased text after the last @, addresses without one skipped")
+check(md["servers"][0]["names"] == ["MX1.Example.NET"], "names: the greeting's first word")
+many = pcapgen.Conversation(32001)
+many.open()
+many.s(b"220 mx ESMTP\r\n")
+for k in range(300):
+    many.c(b"RCPT TO:<u@d%03d.example>\r\n" % k)
+    many.s(b"550 5.1.1 unknown\r\n")
+many.close()
+manyp = os.path.join(tmp, "many.pcap")
+pcapgen.write(manyp, many.records)
+mm = json.loads(run("--json", manyp).stdout)
+check([d["domain"] for d in mm["domains"]] == ["d%03d.example" % k for k in range(300)]
+      and all(d["reasons"] == {"recipient-unknown": 1} for d in mm["domains"]),
+      "300 domains: each listed once, sorted, with its reason")
+m2 = json.loads(run("--json", "--max-destinations", "100", manyp).stdout)
+check(len(m2["domains"]) == 100 and m2["totals"]["destinations_dropped"] == 400,
+      "--max-destinations 100: 100 domains kept, 200 RCPTs and 200 replies dropped")
+
 # -------------------------------------------------- frame with --filter
 recs = []
 a = pcapgen.Conversation(30001, ts_us=1700000100_000000)
