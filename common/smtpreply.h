@@ -594,6 +594,32 @@ struct smtpreply_pasted {
 bool smtpreply_read_reply(const char *item, size_t len, char *text, size_t text_cap,
                           struct smtpreply_pasted *out);
 
+/* ---- Redaction (redact.c) ---- */
+
+/* The token that stands for a local part: "h-" and the first 8 hex digits
+ * (lower case) of the FNV-1a 64-bit hash of the local part's bytes as
+ * written (quotes of a quoted local part included), e.g. "h-1a2b3c4d".
+ * Stable across runs and machines, so redacted results can be compared. */
+#define SMTPREPLY_REDACT_TOKEN 11u /* 10 characters and a NUL */
+void smtpreply_redact_token(const char *local, size_t len, char out[SMTPREPLY_REDACT_TOKEN]);
+
+/* Copies text[0..len) to out, replacing the local part of every mail
+ * address with its token (above) and keeping the domain, so results can
+ * be shared without saying who wrote to whom.  An address is a local part
+ * (a run of RFC 5322 atext and dots, UTF-8 bytes included, or a quoted
+ * string on one line) directly followed by '@' and a domain or address
+ * literal; it may stand anywhere (inside <...>, at the start or the end
+ * of the text).  An '@' that ends the text also counts (a cut address),
+ * while "@" alone or "@domain" without a local part is kept as is.
+ * out receives at most cap - 1 bytes and a NUL (nothing when cap is 0);
+ * a token is written whole or not at all, and once something does not
+ * fit the copy stops there and *cut (when cut is not NULL) is set.
+ * Returns the bytes written, NUL excluded.  Never allocates, never reads
+ * past len; text may be NULL when len is 0.  SMTPREPLY_REDACT_CAP(len)
+ * bytes always suffice. */
+#define SMTPREPLY_REDACT_CAP(len) ((len) * 4u + 4u)
+size_t smtpreply_redact(const char *text, size_t len, char *out, size_t cap, bool *cut);
+
 #ifdef __cplusplus
 }
 #endif
