@@ -307,6 +307,9 @@ static void capture_finish(struct reader *r, int rc)
     free(j->table);
     j->table = NULL;
     free(j->line.p);
+    free(j->red_text.p);
+    free(j->red_rcpt.p);
+    j->red_text.p = j->red_rcpt.p = NULL;
     free(j->render.p);
     j->render.p = NULL;
     j->line.p = NULL;

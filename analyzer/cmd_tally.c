@@ -37,13 +37,17 @@ void progress_print(struct progress *pr)
 enum {
     OPT_FORMAT = CLI_FIRST_ID, OPT_JSON, OPT_REPLIES, OPT_OUTPUT, OPT_FILTER, OPT_PORT, OPT_JOBS,
     OPT_QUIET, OPT_MAX_LINE, OPT_MAX_PENDING, OPT_MAX_REPLY_LINES, OPT_MAX_HELD, OPT_MAX_DETECT,
-    OPT_MAX_REASM, OPT_MAX_SESSIONS, OPT_IDLE_TIMEOUT, OPT_MAX_MEMORY, OPT_MAX_DESTINATIONS
+    OPT_MAX_REASM, OPT_MAX_SESSIONS, OPT_IDLE_TIMEOUT, OPT_MAX_MEMORY, OPT_MAX_DESTINATIONS,
+    OPT_REDACT
 };
 
 static const struct cli_option options[] = {
     {OPT_FORMAT, "--format", NULL, "FMT", "text (default), json or csv", 0},
     {OPT_JSON, "--json", NULL, NULL, "same as --format json", 0},
     {OPT_REPLIES, "--replies", NULL, NULL, "one line per reply, JSON (or CSV rows), no summary", 0},
+    {OPT_REDACT, "--redact", NULL, NULL,
+     "hide the local part of every mail address (rcpt, reply\n"
+     "texts) behind a stable hash; domains stay", 0},
     {OPT_OUTPUT, "--output", "-o", "FILE", "write to FILE instead of standard output", 0},
     {OPT_FILTER, "--filter", "-F", "EXPR", "read only packets matching the BPF filter EXPR", 0},
     {OPT_PORT, "--port", NULL, "N", "also treat TCP port N as SMTP (repeatable)", 0},
@@ -224,6 +228,9 @@ static int parse_options(int argc, char **argv, struct options *opt, const char 
             if ((k = cli_format("smtpreply", cp.value, names)) < 0)
                 return EXIT_USAGE;
             opt->format = formats[k];
+            break;
+        case OPT_REDACT:
+            opt->redact = true;
             break;
         case OPT_REPLIES:
             opt->replies = true;

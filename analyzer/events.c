@@ -33,12 +33,32 @@ static void endpoint_str(uint8_t family, const uint8_t *addr, uint16_t port, cha
 /* ------------------------------------------------------------------ */
 /* events                                                             */
 
+/* What a reply line shows of the reply's text and recipient: as sent, or
+ * with --redact the copies whose local parts are hashed. */
+struct shown {
+    const char *text, *rcpt;
+    size_t text_len, rcpt_len;
+};
+
+/* b = p[0..n) with every address's local part replaced (--redact). */
+static const char *redacted(struct sbuf *b, const char *p, size_t n, size_t *len)
+{
+    b->n = 0;
+    if (!sb_reserve(b, SMTPREPLY_REDACT_CAP(n))) {
+        *len = 0;
+        return "";
+    }
+    *len = smtpreply_redact(p, n, b->p, b->cap, NULL);
+    return b->p;
+}
+
 /* One --replies line, by jansson.  The reply's text is kept as sent:
  * bytes that break UTF-8 become U+FFFD and JSON escapes the rest.  The
  * session number is the file's own (a -j worker cannot know the files
  * before); the writer, or the spool's replay, adds the files before. */
 static void reply_line_json(struct job *j, const struct flow *f, const struct smtpreply_event *ev,
-                            enum smtpreply_cmd rcmd, const struct smtpreply_reason_info *ri)
+                            enum smtpreply_cmd rcmd, const struct smtpreply_reason_info *ri,
+                            const struct shown *sh)
 {
     const struct summary *s = f->sum;
     struct sbuf *b = &j->line;
@@ -63,7 +83,7 @@ static void reply_line_json(struct job *j, const struct flow *f, const struct sm
     json_object_set_new(o, "frame", json_integer((json_int_t)ev->tag));
     const char *meaning = smtpreply_reply_meaning(rcmd, ev->code, ev->has_esc ? &ev->esc : NULL);
     json_object_set_new(o, "meaning", kbfmt_string_lossy(meaning, strlen(meaning)));
-    json_object_set_new(o, "rcpt", ev->rcpt ? kbfmt_string_lossy(ev->rcpt, ev->rcpt_len)
+    json_object_set_new(o, "rcpt", sh->rcpt ? kbfmt_string_lossy(sh->rcpt, sh->rcpt_len)
                                             : json_null());
     json_object_set_new(o, "reason", ri->name ? json_string(ri->name) : json_null());
     json_object_set_new(o, "reason_source",
@@ -73,8 +93,7 @@ static void reply_line_json(struct job *j, const struct flow *f, const struct sm
     json_object_set_new(o, "server", kbfmt_string_lossy(s->server, strlen(s->server)));
     json_t *k = json_object();
     json_object_set_new(k, "stage", json_string(smtpreply_stage_name(ev->stage)));
-    json_object_set_new(k, "text", kbfmt_string_lossy(ev->full_text ? ev->full_text : "",
-                                                      ev->full_text ? ev->full_text_len : 0));
+    json_object_set_new(k, "text", kbfmt_string_lossy(sh->text, sh->text_len));
     json_object_set_new(k, "ts", fixed_json(ev->ts_us, 6));
     size_t at;
     sb_json_with_int(b, o, "session", s->id + (j->direct ? j->direct->id_base : 0), k,
@@ -89,7 +108,7 @@ static void reply_line_json(struct job *j, const struct flow *f, const struct sm
 /* One --replies --format csv row (REPLIES_CSV_HEADER); the session
  * number is spliced as in reply_line_json. */
 static void reply_line_csv(struct job *j, const struct flow *f, const struct smtpreply_event *ev,
-                           const struct smtpreply_reason_info *ri)
+                           const struct smtpreply_reason_info *ri, const struct shown *sh)
 {
     const struct summary *s = f->sum;
     struct sbuf *b = &j->line;
@@ -109,12 +128,12 @@ static void reply_line_csv(struct job *j, const struct flow *f, const struct smt
     if (ev->has_cmd && ev->cmd.verb[0])
         sb_csv_text(b, ev->cmd.verb, strlen(ev->cmd.verb));
     sb_putc(b, ',');
-    if (ev->rcpt)
-        sb_csv_text(b, ev->rcpt, ev->rcpt_len);
+    if (sh->rcpt)
+        sb_csv_text(b, sh->rcpt, sh->rcpt_len);
     sb_printf(b, ",%u,%s,%s,", ev->code,
               ev->has_esc ? smtpreply_esc_format(&ev->esc, esc, sizeof esc) : "",
               ri->name ? ri->name : "");
-    sb_csv_text(b, ev->full_text, ev->full_text ? ev->full_text_len : 0);
+    sb_csv_text(b, sh->text, sh->text_len);
     sb_putc(b, '\n');
     if (j->direct)
         fwrite(b->p, 1, b->n, j->direct->fp);
@@ -244,10 +263,20 @@ void flow_on_event(void *user, const struct smtpreply_event *ev)
             }
             if (ev->stage == SMTPREPLY_STAGE_GREETING && ev->code == 220 && s->name[0] == 0)
                 greeting_name(s, ev);
-            if (f->job->opt->replies && f->job->opt->format == FMT_CSV)
-                reply_line_csv(f->job, f, ev, &ri);
-            else if (f->job->opt->replies)
-                reply_line_json(f->job, f, ev, rcmd, &ri);
+            if (f->job->opt->replies) {
+                struct job *j = f->job;
+                struct shown sh = {ev->full_text ? ev->full_text : "", ev->rcpt,
+                                   ev->full_text ? ev->full_text_len : 0, ev->rcpt_len};
+                if (j->opt->redact) {
+                    sh.text = redacted(&j->red_text, sh.text, sh.text_len, &sh.text_len);
+                    if (sh.rcpt)
+                        sh.rcpt = redacted(&j->red_rcpt, sh.rcpt, sh.rcpt_len, &sh.rcpt_len);
+                }
+                if (j->opt->format == FMT_CSV)
+                    reply_line_csv(j, f, ev, &ri, &sh);
+                else
+                    reply_line_json(j, f, ev, rcmd, &ri, &sh);
+            }
         }
         break;
     case SMTPREPLY_EV_UNANSWERED:

@@ -123,6 +123,8 @@ struct sbuf {
     char *p;
     size_t n, cap;
 };
+/* Room for more bytes (and a NUL) after b->n; false if out of memory. */
+bool sb_reserve(struct sbuf *b, size_t more);
 void sb_putc(struct sbuf *b, char c);
 void sb_puts(struct sbuf *b, const char *s);
 bool sb_putn(struct sbuf *b, const char *p, size_t n);

@@ -29,6 +29,7 @@
 struct options {
     enum out_format format;
     bool replies;           /* --replies: one JSON line per reply */
+    bool redact;            /* --redact: local parts of addresses hashed */
     bool quiet;
     const char *outfile;
     const char *filter;
@@ -104,6 +105,7 @@ struct job {
     struct flow *close_head, *close_tail;
     struct mem_budget mem;
     struct sbuf line;           /* one --replies line being built */
+    struct sbuf red_text, red_rcpt; /* --redact: the reply's text and rcpt */
     struct sbuf render;         /* -j, JSON: one session's object */
     uint64_t next_id;           /* sessions numbered so far in this file */
     struct dest_table domains;  /* -j: this file's recipient domains */

@@ -82,7 +82,7 @@ void file_problem(struct file_result *fr, const char *msg)
 /* ------------------------------------------------------------------ */
 /* string building                                                    */
 
-static bool sb_reserve(struct sbuf *b, size_t more)
+bool sb_reserve(struct sbuf *b, size_t more)
 {
     if (b->n + more + 1 <= b->cap)
         return true;

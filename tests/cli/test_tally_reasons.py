@@ -321,4 +321,26 @@ check(b"\x1b" not in hc and b"\x00" not in hc and "\\x1b" in hr[-1]["text"]
       and "\ufffd" in hr[-1]["text"] and hr[-1]["rcpt"] == 'q"x,y@example.org',
       "CSV: no raw control characters, U+FFFD for bad bytes, quoting round-trips")
 
+# ---------------------------------------------------------------- --redact
+locals_in = set()
+for p_, row, lines, frame in expect:
+    locals_in |= set(re.findall(r"([A-Za-z0-9._%+=-]+)@[A-Za-z0-9]", row["item"]))
+locals_in |= {"rcpt%d" % k for k in range(len(expect))}
+locals_in -= {""}
+leaks = []
+for args in (["--replies"], ["--replies", "--format", "csv"], ["--json"], ["--format", "text"]):
+    out = run("--redact", *args, quiz, *CAPS).stdout.decode("utf-8", "replace")
+    for m in re.finditer(r"([^\s<>\"'(),;:\[\]]+)@", out):
+        if not re.fullmatch(r"(.*[^A-Za-z0-9._%+=-])?h-[0-9a-f]{8}", m.group(1)):
+            leaks.append((args[-1], m.group(0)))
+check(not leaks, f"--redact: every local part in the output is a token {leaks[:5]}")
+plain = run("--replies", quiz).stdout.decode()
+check(sum(1 for lp in locals_in if lp + "@" in plain) > 10,
+      "without --redact the local parts are there (the check above can fail)")
+r1 = run("--replies", "--redact", quiz).stdout
+check(r1 == run("--replies", "--redact", quiz).stdout and b"h-" in r1, "--redact is stable")
+red = [json.loads(x) for x in r1.splitlines()]
+check([r["reason"] for r in red] == [r["reason"] for r in replies],
+      "--redact changes no reason")
+
 finish()
