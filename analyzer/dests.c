@@ -106,6 +106,12 @@ void dest_add_name(struct dest *d, const char *name)
         d->nnames++;
 }
 
+void dest_example(struct dest *d, unsigned r, const char *text)
+{
+    if (r < SMTPREPLY_REASON__COUNT && d->example[r] == NULL && text[0])
+        d->example[r] = strdup(text);
+}
+
 void dest_merge(struct dest_table *into, const struct dest_table *from)
 {
     into->dropped += from->dropped;
@@ -123,6 +129,9 @@ void dest_merge(struct dest_table *into, const struct dest_table *from)
             count_add(&d->reasons, s->reasons.v[i].key, s->reasons.v[i].count);
         for (size_t i = 0; i < s->nnames; i++)
             dest_add_name(d, s->names[i]);
+        for (unsigned r = 0; r < SMTPREPLY_REASON__COUNT; r++)
+            if (s->example[r])
+                dest_example(d, r, s->example[r]);
     }
 }
 
@@ -196,6 +205,8 @@ void dest_free(struct dest_table *t)
         free(d->reasons.v);
         for (size_t i = 0; i < d->nnames; i++)
             free(d->names[i]);
+        for (unsigned r = 0; r < SMTPREPLY_REASON__COUNT; r++)
+            free(d->example[r]);
     }
     free(t->v);
     free(t->index);
@@ -258,4 +269,46 @@ bool rcpt_from_command(const char *line, size_t len, const char **addr, size_t *
     *addr = line + start;
     *alen = end - start;
     return end > start;
+}
+
+void note_text(char *out, const char *text, size_t len)
+{
+    size_t n = 0;
+    const unsigned char *u = (const unsigned char *)text;
+    for (size_t i = 0; i < len;) {
+        char piece[8];
+        size_t k = 1, plen;
+        unsigned char c = u[i];
+        if (c == '\n') {
+            memcpy(piece, " / ", 3);
+            plen = 3;
+        } else if (c < 0x20 || c == 0x7f) {
+            plen = (size_t)snprintf(piece, sizeof piece, "\\x%02x", c);
+        } else if (c < 0x80) {
+            piece[0] = (char)c;
+            plen = 1;
+        } else {
+            /* a whole UTF-8 sequence, or \xNN for a byte that breaks it */
+            k = c >= 0xf0 && c < 0xf5 ? 4 : c >= 0xe0 ? 3 : c >= 0xc2 && c < 0xe0 ? 2 : 0;
+            bool ok = k > 0 && i + k <= len;
+            for (size_t m = 1; ok && m < k; m++)
+                ok = (u[i + m] & 0xc0) == 0x80;
+            if (ok) {
+                memcpy(piece, u + i, k);
+                plen = k;
+            } else {
+                k = 1;
+                plen = (size_t)snprintf(piece, sizeof piece, "\\x%02x", c);
+            }
+        }
+        if (n + plen > NOTE_TEXT) {
+            memcpy(out + n, "...", 3);
+            n += 3;
+            break;
+        }
+        memcpy(out + n, piece, plen);
+        n += plen;
+        i += k;
+    }
+    out[n] = 0;
 }

@@ -52,6 +52,27 @@ static const char *redacted(struct sbuf *b, const char *p, size_t n, size_t *len
     return b->p;
 }
 
+/* Notes a failure for the text report (the first of each reason, at most
+ * SESSION_NOTES a session); note gets its one-line text either way. */
+static void fail_note(struct job *j, struct summary *s, const struct smtpreply_event *ev,
+                      const struct smtpreply_reason_info *ri, char *note)
+{
+    const char *t = ev->full_text ? ev->full_text : "";
+    size_t len = ev->full_text ? ev->full_text_len : 0;
+    if (j->opt->redact)
+        t = redacted(&j->red_text, t, len, &len);
+    note_text(note, t, len);
+    for (unsigned i = 0; i < s->nnotes; i++)
+        if (s->notes[i].reason == ri->reason)
+            return;
+    if (s->nnotes < SESSION_NOTES) {
+        struct fail_note *n = &s->notes[s->nnotes++];
+        n->code = (uint16_t)ev->code;
+        n->reason = (uint8_t)ri->reason;
+        memcpy(n->text, note, sizeof n->text);
+    }
+}
+
 /* One --replies line, by jansson.  The reply's text is kept as sent:
  * bytes that break UTF-8 become U+FFFD and JSON escapes the rest.  The
  * session number is the file's own (a -j worker cannot know the files
@@ -254,12 +275,20 @@ void flow_on_event(void *user, const struct smtpreply_event *ev)
                 if (ri.reason != SMTPREPLY_REASON_NONE)
                     count_add(&s->reasons, (uint32_t)ri.reason, 1);
             }
+            /* The text report shows failures: a note per reason. */
+            char note[NOTE_TEXT + 4] = "";
+            if (ri.reason != SMTPREPLY_REASON_NONE && f->job->opt->format == FMT_TEXT &&
+                !f->job->opt->replies)
+                fail_note(f->job, s, ev, &ri, note);
             struct dest *d;
             if (ev->rcpt && (d = domain_of(f->job, ev->rcpt, ev->rcpt_len)) != NULL) {
                 d->replies++;
                 count_add(&d->codes, ev->code, 1);
-                if (ri.reason != SMTPREPLY_REASON_NONE)
+                if (ri.reason != SMTPREPLY_REASON_NONE) {
                     count_add(&d->reasons, (uint32_t)ri.reason, 1);
+                    if (note[0])
+                        dest_example(d, ri.reason, note);
+                }
             }
             if (ev->stage == SMTPREPLY_STAGE_GREETING && ev->code == 220 && s->name[0] == 0)
                 greeting_name(s, ev);

@@ -49,6 +49,7 @@ struct dest {
     struct count_list codes, reasons;
     char *names[DEST_NAMES_MAX];
     size_t nnames;
+    char *example[SMTPREPLY_REASON__COUNT];  /* text report: one text per reason */
 };
 struct dest_table {
     struct dest *v;
@@ -61,6 +62,8 @@ struct dest_table {
 /* The entry of key (made if new); NULL, counted as dropped, when full. */
 struct dest *dest_get(struct dest_table *t, const char *key, size_t len);
 void dest_add_name(struct dest *d, const char *name);
+/* Keeps text as d's example of reason r unless it has one. */
+void dest_example(struct dest *d, unsigned r, const char *text);
 /* Adds from's entries and drops into into (a -j worker's, in file order). */
 void dest_merge(struct dest_table *into, const struct dest_table *from);
 /* Sorts the entries by key, and their codes, reasons and names. */
@@ -72,6 +75,20 @@ void dest_free(struct dest_table *t);
 bool rcpt_domain(const char *addr, size_t len, char *out, size_t size);
 /* The address of a "RCPT TO:<addr> params" line, without the brackets. */
 bool rcpt_from_command(const char *line, size_t len, const char **addr, size_t *alen);
+
+/* The text report's view of a failure: its code, reason and text on one
+ * line (made by note_text). */
+#define NOTE_TEXT 100
+#define SESSION_NOTES 4
+struct fail_note {
+    uint16_t code;
+    uint8_t reason;
+    char text[NOTE_TEXT + 4];
+};
+/* text[0..len) on one line for the text report: line breaks as " / ",
+ * control characters and bytes that break UTF-8 as \xNN, cut at a
+ * character boundary with "..." when longer than NOTE_TEXT bytes. */
+void note_text(char *out, const char *text, size_t len);
 
 /* One finished SMTP session: plain data (the two lists aside), so it can be
  * spooled to a temporary file by a -j worker and read back by the writer. */
@@ -91,6 +108,9 @@ struct summary {
     uint64_t rt_n;              /* replies with a response time */
     uint64_t missing_bytes;
     uint64_t reasm_overflow;    /* segments dropped or forced by --max-reasm */
+    struct fail_note notes[SESSION_NOTES]; /* text report: the first failure of
+                                               each reason, at most 4 */
+    uint8_t nnotes;
     bool starttls, implicit_tls;
     bool midstream, gaps, closed, tunnel, evicted;
 };

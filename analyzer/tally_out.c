@@ -463,6 +463,55 @@ static void session_text(struct output *o, const struct summary *s, const char *
     if (s->codes.n == 0)
         sb_puts(b, " (no replies)");
     sb_putc(b, '\n');
+    /* Its failures: the first of each reason, with how many had it. */
+    for (unsigned i = 0; i < s->nnotes; i++) {
+        const struct fail_note *n = &s->notes[i];
+        uint64_t count = 0;
+        for (size_t k = 0; k < s->reasons.n; k++)
+            if (s->reasons.v[k].key == n->reason)
+                count = s->reasons.v[k].count;
+        sb_printf(b, "       %u %s", n->code,
+                  smtpreply_reason_name((enum smtpreply_reason)n->reason));
+        if (count > 1)
+            sb_printf(b, " (%" PRIu64 ")", count);
+        sb_puts(b, ": ");
+        sb_puts(b, n->text);
+        sb_putc(b, '\n');
+    }
+    uint64_t fails = 0, shown = 0;
+    for (size_t k = 0; k < s->reasons.n; k++) {
+        fails += s->reasons.v[k].count;
+        for (unsigned i = 0; i < s->nnotes; i++)
+            if (s->notes[i].reason == s->reasons.v[k].key)
+                shown += s->reasons.v[k].count;
+    }
+    if (fails > shown)
+        sb_printf(b, "       (%" PRIu64 " more failure%s)\n", fails - shown,
+                  fails - shown == 1 ? "" : "s");
+}
+
+/* The text report's table of failures by destination: for each server or
+ * domain with failures, its count per reason and one example text. */
+static void dest_text(FILE *f, const struct dest_table *t, const char *what)
+{
+    for (size_t i = 0; i < t->n; i++) {
+        const struct dest *d = &t->v[i];
+        if (d->reasons.n == 0)
+            continue;
+        fprintf(f, "  %s ", what);
+        kbfmt_print_text(f, d->key, strlen(d->key));
+        for (size_t k = 0; k < d->nnames; k++) {
+            fputs(k ? ", " : " (", f);
+            kbfmt_print_text(f, d->names[k], strlen(d->names[k]));
+        }
+        fputs(d->nnames ? ")\n" : "\n", f);
+        for (size_t k = 0; k < d->reasons.n; k++) {
+            unsigned r = d->reasons.v[k].key;
+            fprintf(f, "    %-22s %8" PRIu64 "  %s\n",
+                    smtpreply_reason_name((enum smtpreply_reason)r), d->reasons.v[k].count,
+                    r < SMTPREPLY_REASON__COUNT && d->example[r] ? d->example[r] : "");
+        }
+    }
 }
 
 /* Writes one finished session (its lists sorted) and adds it to the totals. */
@@ -489,6 +538,8 @@ void out_session(struct output *o, const struct summary *s, const char *file,
         for (size_t j = 0; j < s->reasons.n; j++)
             count_add(&d->reasons, s->reasons.v[j].key, s->reasons.v[j].count);
         dest_add_name(d, s->name);
+        for (unsigned i = 0; i < s->nnotes; i++)
+            dest_example(d, s->notes[i].reason, s->notes[i].text);
     }
     for (unsigned j = 0; j < SMTPREPLY_ANOM__COUNT; j++)
         o->anomalies[j] += s->anomalies[j];
@@ -646,6 +697,18 @@ static void end_text(struct output *o)
         any = true;
         fprintf(f, "  %-30s %8" PRIu64 "  %s\n", smtpreply_anomaly_name((enum smtpreply_anomaly)j),
                 o->anomalies[j], smtpreply_anomaly_description((enum smtpreply_anomaly)j));
+    }
+    if (o->reasons.n) {
+        fputs("\nfailures by reason\n", f);
+        for (size_t j = 0; j < o->reasons.n; j++) {
+            enum smtpreply_reason r = (enum smtpreply_reason)o->reasons.v[j].key;
+            fprintf(f, "  %-22s %8" PRIu64 "  %-17s %s\n", smtpreply_reason_name(r),
+                    o->reasons.v[j].count, smtpreply_party_name(smtpreply_reason_party(r)),
+                    smtpreply_reason_advice(r));
+        }
+        fputs("\nfailures by destination\n", f);
+        dest_text(f, &o->servers, "server");
+        dest_text(f, &o->domains, "domain");
     }
     uint64_t skipped = 0;
     for (int i = 1; i < SKIP__COUNT; i++)

@@ -258,7 +258,8 @@ check([r["frame"] for r in filt] == [9], "with --filter, frames still count ever
 
 # ------------------------------------------------------------ -j and merge
 files = [quiz] + CAPS
-for args in (["--replies"], ["--json"], ["--replies", "--format", "csv"], ["--format", "csv"]):
+for args in (["--replies"], ["--json"], ["--replies", "--format", "csv"], ["--format", "csv"],
+             ["--format", "text"]):
     one = run(*args, "-j", "1", *files).stdout
     two = run(*args, "-j", "2", *files).stdout
     check(one == two, f"{' '.join(args)}: -j 2 equals -j 1")
@@ -320,6 +321,22 @@ hr = list(csv.DictReader(io.StringIO(hc.decode("utf-8"), newline="")))
 check(b"\x1b" not in hc and b"\x00" not in hc and "\\x1b" in hr[-1]["text"]
       and "\ufffd" in hr[-1]["text"] and hr[-1]["rcpt"] == 'q"x,y@example.org',
       "CSV: no raw control characters, U+FFFD for bad bytes, quoting round-trips")
+
+# ------------------------------------------------------------ text report
+txt = run(hostile).stdout.decode()
+check("       550 recipient-unknown: 5.1.1 bad \\xff\\xfe byte" in txt and "\x1b" not in txt
+      and "\\x1b[31m\\x00end" in txt and " / " in txt,
+      "text: a session's failure on one line, escaped, its lines joined by ' / '")
+qt = run(quiz).stdout.decode()
+by_reason = dict(re.findall(r"^  ([a-z-]+) +(\d+)  ", qt.split("failures by reason\n", 1)[-1]
+                            .split("\n\n", 1)[0], re.M))
+check({k: int(v) for k, v in by_reason.items()} == doc["totals"]["reasons"],
+      "text: the table by reason gives totals.reasons")
+dest_part = qt.split("failures by destination\n", 1)[-1]
+check("  server 10.0.0.2:25 (mx.example.org" in dest_part and "  domain example.org" in dest_part,
+      "text: the table by destination lists the server and the recipient domain")
+long_lines = [ln for ln in qt.splitlines() if ln.startswith("       ") and len(ln) > 200]
+check(not long_lines, "text: failure texts are cut to one short line")
 
 # ---------------------------------------------------------------- --redact
 locals_in = set()
