@@ -103,7 +103,9 @@ struct reader {
     bool dlt_ok;                /* a link type decode_frame knows */
     FILE *fp;                   /* the file, for progress; NULL on stdin */
     uint64_t pos_reported;      /* bytes of it added to the progress */
-    uint64_t n;                 /* packets read */
+    uint64_t n;                 /* records read (frame number), filtered or not */
+    bool filtered;              /* --filter: prog decides which records count */
+    struct bpf_program prog;
     double last_sweep;
     struct ahead ring[RING];
     uint64_t pushed, done;      /* packets into the ring, and out of it */
@@ -113,17 +115,15 @@ struct reader {
  * one compile at a time. */
 static pthread_mutex_t compile_lock = PTHREAD_MUTEX_INITIALIZER;
 
-/* Applies --filter; false (file skipped, said) if it does not fit. */
-static bool set_filter(struct job *j, pcap_t *p)
+/* Compiles --filter for this file; false (file skipped, said) if it does
+ * not fit.  The filter is applied to each record after it is counted
+ * (pcap_offline_filter), so that frame numbers count every record as
+ * Wireshark numbers them, whatever the filter leaves out. */
+static bool set_filter(struct job *j, pcap_t *p, struct bpf_program *prog)
 {
-    struct bpf_program prog;
     pthread_mutex_lock(&compile_lock);
-    int bad = pcap_compile(p, &prog, j->opt->filter, 1, PCAP_NETMASK_UNKNOWN);
+    int bad = pcap_compile(p, prog, j->opt->filter, 1, PCAP_NETMASK_UNKNOWN);
     pthread_mutex_unlock(&compile_lock);
-    if (bad == 0) {
-        bad = pcap_setfilter(p, &prog);
-        pcap_freecode(&prog);
-    }
     if (bad != 0) {
         /* The filter parsed (checked before any file was read) but does
          * not fit this file's link type. */
@@ -136,7 +136,7 @@ static bool set_filter(struct job *j, pcap_t *p)
 }
 
 /* Opens the job's capture with its filter; NULL after saying why not. */
-static pcap_t *capture_open(struct job *j)
+static pcap_t *capture_open(struct job *j, struct bpf_program *prog, bool *filtered)
 {
     const char *path = j->fr->path;
     char err[PCAP_ERRBUF_SIZE] = "";
@@ -153,9 +153,12 @@ static pcap_t *capture_open(struct job *j)
         return NULL;
     }
     j->fr->opened = true;
-    if (j->opt->filter && !set_filter(j, p)) {
-        pcap_close(p);
-        return NULL;
+    if (j->opt->filter) {
+        if (!set_filter(j, p, prog)) {
+            pcap_close(p);
+            return NULL;
+        }
+        *filtered = true;
     }
     return p;
 }
@@ -185,6 +188,8 @@ static bool push_packet(struct reader *r, const struct pcap_pkthdr *h, const u_c
     struct file_result *fr = r->j->fr;
     struct file_counters *c = &fr->counters;
     r->n++;
+    if (r->filtered && pcap_offline_filter(&r->prog, h, data) == 0)
+        return false;
     fr->packets++;
     fr->bytes += h->caplen;
     if (!r->dlt_ok) {
@@ -292,13 +297,19 @@ static void capture_finish(struct reader *r, int rc)
             atomic_fetch_add(&j->progress->done, (uint64_t)st.st_size - r->pos_reported);
     }
     pcap_close(r->p);
+    if (r->filtered)
+        pcap_freecode(&r->prog);
     /* Files are independent captures: their flows end with them. */
     flow_end_all(j);
+    c->sessions_numbered = j->next_id;
     c->mem_peak = j->mem.peak;
     c->refused = j->mem.refused;
     free(j->table);
     j->table = NULL;
     free(j->line.p);
+    free(j->red_text.p);
+    free(j->red_rcpt.p);
+    j->red_text.p = j->red_rcpt.p = NULL;
     free(j->render.p);
     j->render.p = NULL;
     j->line.p = NULL;
@@ -309,7 +320,7 @@ void run_job(struct job *j)
     struct reader r;
     memset(&r, 0, sizeof r);
     r.j = j;
-    r.p = capture_open(j);
+    r.p = capture_open(j, &r.prog, &r.filtered);
     if (r.p == NULL)
         return;
     check_linktype(&r);
@@ -319,6 +330,8 @@ void run_job(struct job *j)
     if (j->table == NULL) {
         job_problem(j, "out of memory for the flow table", true);
         pcap_close(r.p);
+        if (r.filtered)
+            pcap_freecode(&r.prog);
         return;
     }
     j->mem.limit = j->opt->max_memory;

@@ -6,15 +6,20 @@
  * argument order; every number under `totals` is added key by key,
  * recursively, except peaks, which take the maximum.  Addition is associative and the concatenation keeps order,
  * so an archive summarized per file or per day merges to exactly the
- * answer of one run over all of it, in any grouping.
+ * answer of one run over all of it, in any grouping.  Session ids are
+ * renumbered as one run numbers them: each summary's ids follow those of
+ * the summaries before it.  A summary from before these keys existed
+ * (no "schema") counts as empty for them.
  */
 #include <errno.h>
+#include <stdlib.h>
 #include <stdbool.h>
 #include <jansson.h>
 #include <stdio.h>
 #include <string.h>
 
 #include "cli.h"
+#include "tally.h"
 
 enum { OPT_OUTPUT = CLI_FIRST_ID, OPT_JSON, OPT_FORMAT };
 
@@ -85,9 +90,107 @@ static int add_into(json_t *dst, json_t *src)
     return 0;
 }
 
-/* Adds one summary (a path, or "-") into files, sessions and totals;
- * false after saying why not. */
-static bool merge_one(const char *a, json_t *files, json_t *sessions, json_t *totals)
+/* The union of two arrays of names, each kept once. */
+static void names_union(json_t *dst, json_t *src)
+{
+    size_t i, k;
+    json_t *sv, *dv;
+    json_array_foreach(src, i, sv) {
+        bool seen = false;
+        json_array_foreach(dst, k, dv) seen = seen || json_equal(dv, sv);
+        if (!seen)
+            json_array_append(dst, sv);
+    }
+}
+
+/* Adds one summary's `servers` or `domains` (an array of objects named by
+ * their key field) into by_key (key -> object); false if malformed. */
+static bool dests_add(json_t *by_key, json_t *arr, const char *field)
+{
+    size_t i;
+    json_t *e;
+    if (arr == NULL)
+        return true;   /* an older summary: no destinations */
+    if (!json_is_array(arr))
+        return false;
+    json_array_foreach(arr, i, e) {
+        const char *key = json_string_value(json_object_get(e, field));
+        if (!json_is_object(e) || key == NULL)
+            return false;
+        json_t *d = json_object_get(by_key, key);
+        if (d == NULL) {
+            json_object_set_new(by_key, key, json_deep_copy(e));
+            continue;
+        }
+        const char *k;
+        json_t *sv;
+        json_object_foreach(e, k, sv) {
+            json_t *dv = json_object_get(d, k);
+            if (json_is_array(dv) && json_is_array(sv))
+                names_union(dv, sv);
+            else if (dv == NULL)
+                json_object_set(d, k, sv);
+            else if (json_is_integer(dv) && json_is_integer(sv))
+                json_object_set_new(d, k, json_integer(json_integer_value(dv) +
+                                                       json_integer_value(sv)));
+            else if (json_is_object(dv) && json_is_object(sv)) {
+                if (add_into(dv, sv) != 0)
+                    return false;
+            } else if (!json_equal(dv, sv))
+                return false;
+        }
+    }
+    return true;
+}
+
+static int cmp_cstr(const void *a, const void *b)
+{
+    return strcmp(*(const char *const *)a, *(const char *const *)b);
+}
+
+/* by_key's objects as an array sorted by key, names sorted too. */
+static json_t *dests_sorted(json_t *by_key)
+{
+    size_t n = json_object_size(by_key), i = 0;
+    const char **keys = calloc(n ? n : 1, sizeof *keys);
+    json_t *arr = json_array();
+    const char *k;
+    json_t *v;
+    if (keys == NULL)
+        return arr;
+    json_object_foreach(by_key, k, v) keys[i++] = k;
+    qsort(keys, n, sizeof *keys, cmp_cstr);
+    for (i = 0; i < n; i++) {
+        json_t *d = json_object_get(by_key, keys[i]);
+        json_t *names = json_object_get(d, "names");
+        size_t m = json_array_size(names);
+        if (m > 1) {
+            const char **nv = calloc(m, sizeof *nv);
+            json_t *sorted = json_array();
+            for (size_t j = 0; nv && j < m; j++)
+                nv[j] = json_string_value(json_array_get(names, j));
+            bool ok = nv != NULL;
+            for (size_t j = 0; ok && j < m; j++)
+                ok = nv[j] != NULL;
+            if (ok) {
+                qsort(nv, m, sizeof *nv, cmp_cstr);
+                for (size_t j = 0; j < m; j++)
+                    json_array_append_new(sorted, json_string(nv[j]));
+                json_object_set(d, "names", sorted);
+            }
+            json_decref(sorted);
+            free(nv);
+        }
+        json_array_append(arr, d);
+    }
+    free(keys);
+    return arr;
+}
+
+/* Adds one summary (a path, or "-") into files, sessions, totals and the
+ * destinations; false after saying why not. */
+static bool merge_one(const char *a, json_t *files, json_t *sessions, json_t *totals,
+                      json_t *servers, json_t *domains)
 {
     json_error_t err;
     json_t *doc = strcmp(a, "-") == 0 ? json_loadf(stdin, 0, &err) : json_load_file(a, 0, &err);
@@ -105,9 +208,29 @@ static bool merge_one(const char *a, json_t *files, json_t *sessions, json_t *to
         return false;
     }
     json_array_extend(files, f);
-    json_array_extend(sessions, s);
+    size_t base = json_array_size(sessions);
+    size_t i;
+    json_t *sv;
+    json_array_foreach(s, i, sv) {
+        if (!json_is_object(sv))
+            continue;
+        json_t *id = json_object_get(sv, "id");
+        json_int_t local = json_is_integer(id) ? json_integer_value(id) : (json_int_t)i;
+        json_t *copy = json_copy(sv);
+        json_object_set_new(copy, "id", json_integer((json_int_t)base + local));
+        if (!json_is_object(json_object_get(copy, "reasons")))
+            json_object_set_new(copy, "reasons", json_object());
+        json_array_append_new(sessions, copy);
+    }
     if (add_into(totals, t) != 0) {
         fprintf(stderr, "smtpreply merge: %s: totals do not match the others' shape\n", a);
+        json_decref(doc);
+        return false;
+    }
+    if (!dests_add(servers, json_object_get(doc, "servers"), "server") ||
+        !dests_add(domains, json_object_get(doc, "domains"), "domain")) {
+        fprintf(stderr, "smtpreply merge: %s: servers or domains do not match the others' "
+                        "shape\n", a);
         json_decref(doc);
         return false;
     }
@@ -116,7 +239,8 @@ static bool merge_one(const char *a, json_t *files, json_t *sessions, json_t *to
 }
 
 /* Writes the merged summary to outfile (NULL: standard output). */
-static int merge_write(const char *outfile, json_t *files, json_t *sessions, json_t *totals)
+static int merge_write(const char *outfile, json_t *files, json_t *sessions, json_t *totals,
+                       json_t *servers, json_t *domains)
 {
     FILE *out = stdout;
     if (outfile && (out = fopen(outfile, "w")) == NULL) {
@@ -125,6 +249,13 @@ static int merge_write(const char *outfile, json_t *files, json_t *sessions, jso
     }
     json_t *root = json_object();
     int werr = 0, status = EXIT_OK;
+    json_object_set_new(root, "schema", json_integer(TALLY_SCHEMA));
+    if (!json_is_object(json_object_get(totals, "reasons")))
+        json_object_set_new(totals, "reasons", json_object());
+    if (json_object_get(totals, "destinations_dropped") == NULL)
+        json_object_set_new(totals, "destinations_dropped", json_integer(0));
+    json_object_set_new(root, "servers", dests_sorted(servers));
+    json_object_set_new(root, "domains", dests_sorted(domains));
     json_object_set(root, "files", files);
     json_object_set(root, "sessions", sessions);
     json_object_set(root, "totals", totals);
@@ -151,6 +282,7 @@ int cmd_merge(int argc, char **argv)
     static const char *const names[] = {"json", NULL};
     const char *outfile = NULL;
     json_t *files = json_array(), *sessions = json_array(), *totals = json_object();
+    json_t *servers = json_object(), *domains = json_object();
     int status = EXIT_OK, inputs = 0;
     struct cli_parser cp;
     int id;
@@ -175,7 +307,7 @@ int cmd_merge(int argc, char **argv)
                 status = EXIT_USAGE;
             break;
         case CLI_ARG:
-            if (!merge_one(cp.value, files, sessions, totals))
+            if (!merge_one(cp.value, files, sessions, totals, servers, domains))
                 status = EXIT_USAGE;
             inputs++;
             break;
@@ -191,10 +323,12 @@ int cmd_merge(int argc, char **argv)
         status = EXIT_USAGE;
         goto out;
     }
-    status = merge_write(outfile, files, sessions, totals);
+    status = merge_write(outfile, files, sessions, totals, servers, domains);
 out:
     json_decref(files);
     json_decref(sessions);
     json_decref(totals);
+    json_decref(servers);
+    json_decref(domains);
     return status;
 }

@@ -37,13 +37,17 @@ void progress_print(struct progress *pr)
 enum {
     OPT_FORMAT = CLI_FIRST_ID, OPT_JSON, OPT_REPLIES, OPT_OUTPUT, OPT_FILTER, OPT_PORT, OPT_JOBS,
     OPT_QUIET, OPT_MAX_LINE, OPT_MAX_PENDING, OPT_MAX_REPLY_LINES, OPT_MAX_HELD, OPT_MAX_DETECT,
-    OPT_MAX_REASM, OPT_MAX_SESSIONS, OPT_IDLE_TIMEOUT, OPT_MAX_MEMORY
+    OPT_MAX_REASM, OPT_MAX_SESSIONS, OPT_IDLE_TIMEOUT, OPT_MAX_MEMORY, OPT_MAX_DESTINATIONS,
+    OPT_REDACT
 };
 
 static const struct cli_option options[] = {
     {OPT_FORMAT, "--format", NULL, "FMT", "text (default), json or csv", 0},
     {OPT_JSON, "--json", NULL, NULL, "same as --format json", 0},
-    {OPT_REPLIES, "--replies", NULL, NULL, "one JSON object per reply per line (no summary)", 0},
+    {OPT_REPLIES, "--replies", NULL, NULL, "one line per reply, JSON (or CSV rows), no summary", 0},
+    {OPT_REDACT, "--redact", NULL, NULL,
+     "hide the local part of every mail address (rcpt, reply\n"
+     "texts) behind a stable hash; domains stay", 0},
     {OPT_OUTPUT, "--output", "-o", "FILE", "write to FILE instead of standard output", 0},
     {OPT_FILTER, "--filter", "-F", "EXPR", "read only packets matching the BPF filter EXPR", 0},
     {OPT_PORT, "--port", NULL, "N", "also treat TCP port N as SMTP (repeatable)", 0},
@@ -70,6 +74,9 @@ static const struct cli_option options[] = {
      "out-of-order bytes buffered per direction (default 262144)", CLI_GROUP2},
     {OPT_MAX_SESSIONS, "--max-sessions", NULL, "N",
      "flows tracked at once per file (default 100000)", CLI_GROUP2},
+    {OPT_MAX_DESTINATIONS, "--max-destinations", NULL, "N",
+     "servers, and recipient domains, listed at most; the rest\n"
+     "are counted in totals.destinations_dropped (default 10000)", CLI_GROUP2},
     {OPT_IDLE_TIMEOUT, "--idle-timeout", NULL, "S",
      "seconds of capture time before an idle flow ends (default 300)", CLI_GROUP2},
     {OPT_MAX_MEMORY, "--max-memory", NULL, "MB",
@@ -175,6 +182,8 @@ static bool number_option(struct options *o, int id, const char *name, const cha
         return number_opt(name, val, 0, 1u << 30, &o->limits.max_reasm);
     case OPT_MAX_SESSIONS:
         return number_opt(name, val, 1, 1u << 26, &o->max_flows);
+    case OPT_MAX_DESTINATIONS:
+        return number_opt(name, val, 0, 1u << 24, &o->max_destinations);
     case OPT_IDLE_TIMEOUT:
         if (!number_opt(name, val, 1, 1u << 30, &u))
             return false;
@@ -219,6 +228,9 @@ static int parse_options(int argc, char **argv, struct options *opt, const char 
             if ((k = cli_format("smtpreply", cp.value, names)) < 0)
                 return EXIT_USAGE;
             opt->format = formats[k];
+            break;
+        case OPT_REDACT:
+            opt->redact = true;
             break;
         case OPT_REPLIES:
             opt->replies = true;
@@ -265,6 +277,7 @@ static bool output_open(struct output *o, const struct options *opt)
     o->fp = stdout;
     o->format = opt->format;
     o->summary = !opt->replies;
+    o->servers.max = o->domains.max = opt->max_destinations;
     if (opt->outfile) {
         o->fp = fopen(opt->outfile, "w");
         if (o->fp == NULL) {
@@ -364,6 +377,7 @@ int cmd_tally(int argc, char **argv)
     memset(&opt, 0, sizeof opt);
     smtpreply_limits_default(&opt.limits);
     opt.max_flows = 100000;
+    opt.max_destinations = 10000;
     opt.idle_timeout = 300;
     opt.max_memory = (uint64_t)1024 << 20;
     opt.jobs = 1;

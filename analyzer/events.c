@@ -5,6 +5,7 @@
  * with --replies one JSON line per reply.
  */
 #include <arpa/inet.h>
+#include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -32,9 +33,53 @@ static void endpoint_str(uint8_t family, const uint8_t *addr, uint16_t port, cha
 /* ------------------------------------------------------------------ */
 /* events                                                             */
 
+/* What a reply line shows of the reply's text and recipient: as sent, or
+ * with --redact the copies whose local parts are hashed. */
+struct shown {
+    const char *text, *rcpt;
+    size_t text_len, rcpt_len;
+};
+
+/* b = p[0..n) with every address's local part replaced (--redact). */
+static const char *redacted(struct sbuf *b, const char *p, size_t n, size_t *len)
+{
+    b->n = 0;
+    if (!sb_reserve(b, SMTPREPLY_REDACT_CAP(n))) {
+        *len = 0;
+        return "";
+    }
+    *len = smtpreply_redact(p, n, b->p, b->cap, NULL);
+    return b->p;
+}
+
+/* Notes a failure for the text report (the first of each reason, at most
+ * SESSION_NOTES a session); note gets its one-line text either way. */
+static void fail_note(struct job *j, struct summary *s, const struct smtpreply_event *ev,
+                      const struct smtpreply_reason_info *ri, char *note)
+{
+    const char *t = ev->full_text ? ev->full_text : "";
+    size_t len = ev->full_text ? ev->full_text_len : 0;
+    if (j->opt->redact)
+        t = redacted(&j->red_text, t, len, &len);
+    note_text(note, t, len);
+    for (unsigned i = 0; i < s->nnotes; i++)
+        if (s->notes[i].reason == ri->reason)
+            return;
+    if (s->nnotes < SESSION_NOTES) {
+        struct fail_note *n = &s->notes[s->nnotes++];
+        n->code = (uint16_t)ev->code;
+        n->reason = (uint8_t)ri->reason;
+        memcpy(n->text, note, sizeof n->text);
+    }
+}
+
 /* One --replies line, by jansson.  The reply's text is kept as sent:
- * bytes that break UTF-8 become U+FFFD and JSON escapes the rest. */
-static void reply_line_json(struct job *j, const struct flow *f, const struct smtpreply_event *ev)
+ * bytes that break UTF-8 become U+FFFD and JSON escapes the rest.  The
+ * session number is the file's own (a -j worker cannot know the files
+ * before); the writer, or the spool's replay, adds the files before. */
+static void reply_line_json(struct job *j, const struct flow *f, const struct smtpreply_event *ev,
+                            enum smtpreply_cmd rcmd, const struct smtpreply_reason_info *ri,
+                            const struct shown *sh)
 {
     const struct summary *s = f->sum;
     struct sbuf *b = &j->line;
@@ -56,18 +101,77 @@ static void reply_line_json(struct job *j, const struct flow *f, const struct sm
                                                          &ev->esc, esc, sizeof esc))
                                                    : json_null());
     json_object_set_new(o, "file", kbfmt_string_lossy(j->fr->path, strlen(j->fr->path)));
+    json_object_set_new(o, "frame", json_integer((json_int_t)ev->tag));
+    const char *meaning = smtpreply_reply_meaning(rcmd, ev->code, ev->has_esc ? &ev->esc : NULL);
+    json_object_set_new(o, "meaning", kbfmt_string_lossy(meaning, strlen(meaning)));
+    json_object_set_new(o, "rcpt", sh->rcpt ? kbfmt_string_lossy(sh->rcpt, sh->rcpt_len)
+                                            : json_null());
+    json_object_set_new(o, "reason", ri->name ? json_string(ri->name) : json_null());
+    json_object_set_new(o, "reason_source",
+                        ri->source_name ? json_string(ri->source_name) : json_null());
     json_object_set_new(o, "rt_ms", ev->rt_us >= 0 ? json_real((double)ev->rt_us / 1000.0)
                                                    : json_null());
     json_object_set_new(o, "server", kbfmt_string_lossy(s->server, strlen(s->server)));
-    json_object_set_new(o, "stage", json_string(smtpreply_stage_name(ev->stage)));
-    json_object_set_new(o, "text", kbfmt_string_lossy(ev->text ? ev->text : "", ev->text_len));
-    json_object_set_new(o, "ts", fixed_json(ev->ts_us, 6));
-    sb_json(b, o, JSON_COMPACT);
+    json_t *k = json_object();
+    json_object_set_new(k, "stage", json_string(smtpreply_stage_name(ev->stage)));
+    json_object_set_new(k, "text", kbfmt_string_lossy(sh->text, sh->text_len));
+    json_object_set_new(k, "ts", fixed_json(ev->ts_us, 6));
+    size_t at;
+    sb_json_with_int(b, o, "session", s->id + (j->direct ? j->direct->id_base : 0), k,
+                     JSON_COMPACT, &at);
     sb_putc(b, '\n');
     if (j->direct)
         fwrite(b->p, 1, b->n, j->direct->fp);
     else
-        spool_line(j->spool, b->p, b->n);
+        spool_line(j->spool, b->p, b->n, at);
+}
+
+/* One --replies --format csv row (REPLIES_CSV_HEADER); the session
+ * number is spliced as in reply_line_json. */
+static void reply_line_csv(struct job *j, const struct flow *f, const struct smtpreply_event *ev,
+                           const struct smtpreply_reason_info *ri, const struct shown *sh)
+{
+    const struct summary *s = f->sum;
+    struct sbuf *b = &j->line;
+    char esc[16];
+    b->n = 0;
+    sb_json(b, fixed_json(ev->ts_us, 6), JSON_ENCODE_ANY | JSON_COMPACT);
+    sb_putc(b, ',');
+    sb_csv_text(b, j->fr->path, strlen(j->fr->path));
+    sb_putc(b, ',');
+    size_t at = b->n;
+    sb_printf(b, "%" PRIu64 ",%" PRIu64 ",", s->id + (j->direct ? j->direct->id_base : 0),
+              ev->tag);
+    sb_csv_text(b, s->client, strlen(s->client));
+    sb_putc(b, ',');
+    sb_csv_text(b, s->server, strlen(s->server));
+    sb_putc(b, ',');
+    if (ev->has_cmd && ev->cmd.verb[0])
+        sb_csv_text(b, ev->cmd.verb, strlen(ev->cmd.verb));
+    sb_putc(b, ',');
+    if (sh->rcpt)
+        sb_csv_text(b, sh->rcpt, sh->rcpt_len);
+    sb_printf(b, ",%u,%s,%s,", ev->code,
+              ev->has_esc ? smtpreply_esc_format(&ev->esc, esc, sizeof esc) : "",
+              ri->name ? ri->name : "");
+    sb_csv_text(b, sh->text, sh->text_len);
+    sb_putc(b, '\n');
+    if (j->direct)
+        fwrite(b->p, 1, b->n, j->direct->fp);
+    else
+        spool_line(j->spool, b->p, b->n, at);
+}
+
+/* The host name a 220 greeting gives: its text's first word. */
+static void greeting_name(struct summary *s, const struct smtpreply_event *ev)
+{
+    const char *t = ev->full_text;
+    size_t n = 0, len = ev->full_text ? ev->full_text_len : 0;
+    while (n < len && n < sizeof s->name - 1 && t[n] != ' ' && t[n] != '\n' && t[n] != '\t' &&
+           t[n] != '\r')
+        n++;
+    memcpy(s->name, t, n);
+    s->name[n] = 0;
 }
 
 /* Names the client and the server once the core knows which is which. */
@@ -92,11 +196,21 @@ struct summary *flow_summary(struct flow *f)
     if (f->sum == NULL) {
         f->sum = calloc(1, sizeof *f->sum);
         if (f->sum) {
+            f->sum->id = f->job->next_id++;
             f->sum->start_ns = f->start_ns;
             fill_endpoints(f);
         }
     }
     return f->sum;
+}
+
+/* The table of recipient domains: the writer's, or a -j worker's own. */
+static struct dest *domain_of(struct job *j, const char *addr, size_t len)
+{
+    char dom[DEST_KEY_MAX + 1];
+    if (!rcpt_domain(addr, len, dom, sizeof dom))
+        return NULL;
+    return dest_get(j->direct ? &j->direct->domains : &j->domains, dom, strlen(dom));
 }
 
 void flow_on_event(void *user, const struct smtpreply_event *ev)
@@ -115,6 +229,14 @@ void flow_on_event(void *user, const struct smtpreply_event *ev)
     case SMTPREPLY_EV_COMMAND:
         s->commands++;
         f->last_cmd_starttls = ev->cmd.cmd == SMTPREPLY_CMD_STARTTLS;
+        if (ev->cmd.cmd == SMTPREPLY_CMD_RCPT && ev->text) {
+            const char *addr;
+            size_t alen;
+            struct dest *d;
+            if (rcpt_from_command(ev->text, ev->text_len, &addr, &alen) &&
+                (d = domain_of(f->job, addr, alen)) != NULL)
+                d->rcpts++;
+        }
         break;
     case SMTPREPLY_EV_REPLY:
         s->replies++;
@@ -143,8 +265,48 @@ void flow_on_event(void *user, const struct smtpreply_event *ev)
                 f->rt[slot] = us;
             s->rt_n++;
         }
-        if (f->job->opt->replies)
-            reply_line_json(f->job, f, ev);
+        {
+            enum smtpreply_cmd rcmd = smtpreply_reply_cmd(ev->has_cmd, ev->cmd.cmd, ev->stage);
+            struct smtpreply_reason_info ri = {0};
+            if (ev->code >= 400 && ev->code < 600) {
+                smtpreply_reason_classify(ev->code, ev->has_esc ? &ev->esc : NULL, rcmd,
+                                          ev->full_text, ev->full_text ? ev->full_text_len : 0,
+                                          &ri);
+                if (ri.reason != SMTPREPLY_REASON_NONE)
+                    count_add(&s->reasons, (uint32_t)ri.reason, 1);
+            }
+            /* The text report shows failures: a note per reason. */
+            char note[NOTE_TEXT + 4] = "";
+            if (ri.reason != SMTPREPLY_REASON_NONE && f->job->opt->format == FMT_TEXT &&
+                !f->job->opt->replies)
+                fail_note(f->job, s, ev, &ri, note);
+            struct dest *d;
+            if (ev->rcpt && (d = domain_of(f->job, ev->rcpt, ev->rcpt_len)) != NULL) {
+                d->replies++;
+                count_add(&d->codes, ev->code, 1);
+                if (ri.reason != SMTPREPLY_REASON_NONE) {
+                    count_add(&d->reasons, (uint32_t)ri.reason, 1);
+                    if (note[0])
+                        dest_example(d, ri.reason, note);
+                }
+            }
+            if (ev->stage == SMTPREPLY_STAGE_GREETING && ev->code == 220 && s->name[0] == 0)
+                greeting_name(s, ev);
+            if (f->job->opt->replies) {
+                struct job *j = f->job;
+                struct shown sh = {ev->full_text ? ev->full_text : "", ev->rcpt,
+                                   ev->full_text ? ev->full_text_len : 0, ev->rcpt_len};
+                if (j->opt->redact) {
+                    sh.text = redacted(&j->red_text, sh.text, sh.text_len, &sh.text_len);
+                    if (sh.rcpt)
+                        sh.rcpt = redacted(&j->red_rcpt, sh.rcpt, sh.rcpt_len, &sh.rcpt_len);
+                }
+                if (j->opt->format == FMT_CSV)
+                    reply_line_csv(j, f, ev, &ri, &sh);
+                else
+                    reply_line_json(j, f, ev, rcmd, &ri, &sh);
+            }
+        }
         break;
     case SMTPREPLY_EV_UNANSWERED:
         s->unanswered++;

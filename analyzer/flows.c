@@ -152,6 +152,7 @@ static void free_summary(struct summary *s)
     if (s) {
         free(s->codes.v);
         free(s->enhanced.v);
+        free(s->reasons.v);
         free(s);
     }
 }
@@ -222,14 +223,16 @@ static void flow_end(struct job *j, struct flow *f, int64_t ts_us, bool evicted)
         }
         count_sort(&s->codes);
         count_sort(&s->enhanced);
+        count_sort(&s->reasons);
         if (j->direct) {
-            out_session(j->direct, s, j->fr->path, NULL, 0);
+            out_session(j->direct, s, j->fr->path, NULL, 0, 0);
         } else if (j->opt->format == FMT_JSON && !j->opt->replies) {
+            size_t at;
             j->render.n = 0;
-            out_session_json(&j->render, s, j->fr->path);
-            spool_session(j->spool, s, &j->render);
+            out_session_json(&j->render, s, j->fr->path, s->id, &at);
+            spool_session(j->spool, s, &j->render, at);
         } else {
-            spool_session(j->spool, s, NULL);
+            spool_session(j->spool, s, NULL, 0);
         }
     }
     free_summary(f->sum);

@@ -25,24 +25,29 @@ enum { SPOOL_SESSION = 'S', SPOOL_LINE = 'L' };
 /* A session: the summary, its two lists, and its JSON object when the
  * output is JSON (made here, in the worker, so that serialising runs in
  * parallel; the writer then only copies it). */
-void spool_session(FILE *sp, const struct summary *s, const struct sbuf *json)
+void spool_session(FILE *sp, const struct summary *s, const struct sbuf *json, size_t id_at)
 {
     uint32_t len = json ? (uint32_t)json->n : 0;
+    uint32_t at = (uint32_t)id_at;
     fputc(SPOOL_SESSION, sp);
     fwrite(s, sizeof *s, 1, sp);
     if (s->codes.n)
         fwrite(s->codes.v, sizeof *s->codes.v, s->codes.n, sp);
     if (s->enhanced.n)
         fwrite(s->enhanced.v, sizeof *s->enhanced.v, s->enhanced.n, sp);
+    if (s->reasons.n)
+        fwrite(s->reasons.v, sizeof *s->reasons.v, s->reasons.n, sp);
+    fwrite(&at, sizeof at, 1, sp);
     fwrite(&len, sizeof len, 1, sp);
     if (len)
         fwrite(json->p, 1, len, sp);
 }
 
-void spool_line(FILE *sp, const char *p, size_t n)
+void spool_line(FILE *sp, const char *p, size_t n, size_t at)
 {
-    uint32_t len = (uint32_t)n;
+    uint32_t len = (uint32_t)n, a = (uint32_t)at;
     fputc(SPOOL_LINE, sp);
+    fwrite(&a, sizeof a, 1, sp);
     fwrite(&len, sizeof len, 1, sp);
     fwrite(p, 1, n, sp);
 }
@@ -63,41 +68,46 @@ static bool read_list(FILE *sp, struct count_list *l)
 static bool spool_replay(FILE *sp, struct output *o, const char *path)
 {
     int type;
-    char buf[1 << 16];
     rewind(sp);
     while ((type = fgetc(sp)) != EOF) {
         if (type == SPOOL_SESSION) {
             struct summary s;
-            uint32_t len = 0;
+            uint32_t len = 0, at = 0;
             char *json = NULL;
             bool ok = fread(&s, sizeof s, 1, sp) == 1;
             /* The pointers in the spooled copy mean nothing here. */
-            s.codes.v = s.enhanced.v = NULL;
+            s.codes.v = s.enhanced.v = s.reasons.v = NULL;
             ok = ok && read_list(sp, &s.codes);
             ok = ok && read_list(sp, &s.enhanced);
+            ok = ok && read_list(sp, &s.reasons);
+            ok = ok && fread(&at, sizeof at, 1, sp) == 1;
             ok = ok && fread(&len, sizeof len, 1, sp) == 1;
             if (ok && len) {
                 json = malloc(len);
                 ok = json && fread(json, 1, len, sp) == len;
             }
             if (ok)
-                out_session(o, &s, path, json, len);
+                out_session(o, &s, path, json, len, at);
             free(json);
             free(s.codes.v);
             free(s.enhanced.v);
+            free(s.reasons.v);
             if (!ok)
                 return false;
         } else if (type == SPOOL_LINE) {
-            uint32_t len;
-            if (fread(&len, sizeof len, 1, sp) != 1)
+            uint32_t len, at;
+            if (fread(&at, sizeof at, 1, sp) != 1 || fread(&len, sizeof len, 1, sp) != 1 ||
+                len > (1u << 26))
                 return false;
-            while (len > 0) {
-                size_t n = len < sizeof buf ? len : sizeof buf;
-                if (fread(buf, 1, n, sp) != n)
-                    return false;
-                fwrite(buf, 1, n, o->fp);
-                len -= (uint32_t)n;
+            char *line = malloc(len ? len : 1);
+            if (line == NULL || fread(line, 1, len, sp) != len) {
+                free(line);
+                return false;
             }
+            /* The line's session number is the file's own: add the
+             * sessions of the files before, as -j 1 numbers them. */
+            out_spliced(o->fp, line, len, at, o->id_base);
+            free(line);
         } else {
             return false;
         }
@@ -194,6 +204,7 @@ static bool pool_init(struct pool *pl, struct inputs *in, const struct options *
         j->opt = opt;
         j->fr = &in->v[i];
         j->progress = pr;
+        j->domains.max = opt->max_destinations;
     }
     if (*nthreads > pl->njobs)
         *nthreads = (uint32_t)pl->njobs;
@@ -234,6 +245,8 @@ static void pool_write_out(struct pool *pl, struct job *j, struct output *o)
         }
         fclose(j->spool);
     }
+    dest_merge(&o->domains, &j->domains);
+    dest_free(&j->domains);
     job_settle(o, fr);
     pthread_mutex_lock(&pl->lock);
     pl->replayed++;

@@ -29,6 +29,7 @@
 struct options {
     enum out_format format;
     bool replies;           /* --replies: one JSON line per reply */
+    bool redact;            /* --redact: local parts of addresses hashed */
     bool quiet;
     const char *outfile;
     const char *filter;
@@ -39,6 +40,7 @@ struct options {
     double idle_timeout;    /* seconds of capture time */
     uint64_t max_memory;    /* bytes the core may hold for one file's flows */
     uint32_t jobs;          /* files read at once */
+    uint32_t max_destinations; /* entries kept in servers and in domains */
 };
 
 /* Progress on a terminal: bytes of input consumed, added by the workers. */
@@ -103,7 +105,10 @@ struct job {
     struct flow *close_head, *close_tail;
     struct mem_budget mem;
     struct sbuf line;           /* one --replies line being built */
+    struct sbuf red_text, red_rcpt; /* --redact: the reply's text and rcpt */
     struct sbuf render;         /* -j, JSON: one session's object */
+    uint64_t next_id;           /* sessions numbered so far in this file */
+    struct dest_table domains;  /* -j: this file's recipient domains */
     _Atomic bool finished;
 };
 
@@ -137,8 +142,9 @@ void inputs_free(struct inputs *in);
 
 /* A finished session, or one --replies line, into a -j worker's spool.
  * json, if not NULL, is the session's JSON object, made in the worker. */
-void spool_session(FILE *sp, const struct summary *s, const struct sbuf *json);
-void spool_line(FILE *sp, const char *p, size_t n);
+void spool_session(FILE *sp, const struct summary *s, const struct sbuf *json, size_t id_at);
+/* A --replies line whose session number (file-local) starts at byte at. */
+void spool_line(FILE *sp, const char *p, size_t n, size_t at);
 /* Records a problem of the job's file; trouble: exit status 1. */
 void job_problem(struct job *j, const char *msg, bool trouble);
 /* Reads every capture of in, one after the other, straight to o. */

@@ -82,7 +82,7 @@ void file_problem(struct file_result *fr, const char *msg)
 /* ------------------------------------------------------------------ */
 /* string building                                                    */
 
-static bool sb_reserve(struct sbuf *b, size_t more)
+bool sb_reserve(struct sbuf *b, size_t more)
 {
     if (b->n + more + 1 <= b->cap)
         return true;
@@ -155,6 +155,48 @@ void sb_json(struct sbuf *b, json_t *j, size_t flags)
     if (j)
         json_dump_callback(j, sb_dump_cb, b, flags | TALLY_JSON_FLAGS);
     json_decref(j);
+}
+
+void sb_json_with_int(struct sbuf *b, json_t *before, const char *key, uint64_t val,
+                      json_t *after, size_t flags, size_t *at)
+{
+    bool compact = (flags & JSON_COMPACT) != 0;
+    const char *sep = compact ? "," : ", ";
+    size_t start = b->n;
+    sb_json(b, before, flags);
+    if (b->n > start && b->p[b->n - 1] == '}')
+        b->n--;
+    if (b->n > start + 1)
+        sb_puts(b, sep);
+    else if (b->n == start)
+        sb_putc(b, '{');
+    sb_printf(b, "\"%s\"%s", key, compact ? ":" : ": ");
+    *at = b->n;
+    sb_printf(b, "%" PRIu64, val);
+    struct sbuf tail = {0};
+    sb_json(&tail, after, flags);
+    if (tail.n > 2) {
+        sb_puts(b, sep);
+        sb_putn(b, tail.p + 1, tail.n - 1);   /* "{...}" without its '{' */
+    } else {
+        sb_putc(b, '}');
+    }
+    free(tail.p);
+}
+
+void out_spliced(FILE *fp, const char *p, size_t n, size_t at, uint64_t add)
+{
+    size_t end = at;
+    uint64_t v = 0;
+    while (end < n && p[end] >= '0' && p[end] <= '9')
+        v = v * 10 + (uint64_t)(p[end++] - '0');
+    if (add == 0 || end == at) {
+        fwrite(p, 1, n, fp);
+        return;
+    }
+    fwrite(p, 1, at, fp);
+    fprintf(fp, "%" PRIu64, v + add);
+    fwrite(p + end, 1, n - end, fp);
 }
 
 /* A time or duration from an integer count of 10^-decimals units, split so
@@ -239,6 +281,18 @@ static json_t *anomalies_json(const uint64_t *a)
     return o;
 }
 
+/* Reasons by identifier, in the order of reasons.def. */
+json_t *reasons_json(const struct count_list *l)
+{
+    json_t *o = json_object();
+    for (size_t i = 0; i < l->n; i++) {
+        const char *name = smtpreply_reason_name((enum smtpreply_reason)l->v[i].key);
+        if (name)
+            json_object_set_new(o, name, json_integer((json_int_t)l->v[i].count));
+    }
+    return o;
+}
+
 /* RFC 4180 quoting. */
 static void csv_field(struct sbuf *b, const char *s)
 {
@@ -255,16 +309,45 @@ static void csv_field(struct sbuf *b, const char *s)
     sb_putc(b, '"');
 }
 
+void sb_csv_text(struct sbuf *b, const char *p, size_t len)
+{
+    /* Valid UTF-8 first, as JSON gets it: bytes that break it become
+     * U+FFFD. */
+    json_t *j = kbfmt_string_lossy(p ? p : "", p ? len : 0);
+    const char *s = json_string_value(j);
+    size_t n = s ? json_string_length(j) : 0;
+    bool quote = false;
+    for (size_t i = 0; i < n && !quote; i++)
+        quote = s[i] == ',' || s[i] == '"' || s[i] == '\n' || s[i] == '\r';
+    if (quote)
+        sb_putc(b, '"');
+    for (size_t i = 0; i < n; i++) {
+        unsigned char c = (unsigned char)s[i];
+        if (c == '"')
+            sb_puts(b, "\"\"");
+        else if ((c < 0x20 && c != '\n' && c != '\t') || c == 0x7f)
+            sb_printf(b, "\\x%02x", c);   /* CR, NUL, ESC...: shown, not sent */
+        else
+            sb_putc(b, (char)c);
+    }
+    if (quote)
+        sb_putc(b, '"');
+    json_decref(j);
+}
+
 /* ------------------------------------------------------------------ */
 /* the stream                                                         */
 
 void out_begin(struct output *o)
 {
-    if (!o->summary)
+    if (!o->summary) {
+        if (o->format == FMT_CSV)
+            fputs(REPLIES_CSV_HEADER "\n", o->fp);
         return;
+    }
     switch (o->format) {
     case FMT_JSON:
-        fputs("{\n  \"sessions\": [", o->fp);
+        fprintf(o->fp, "{\n  \"schema\": %d,\n  \"sessions\": [", TALLY_SCHEMA);
         break;
     case FMT_CSV:
         fputs("file,client,server,status,code,count,meaning\n", o->fp);
@@ -276,7 +359,8 @@ void out_begin(struct output *o)
     }
 }
 
-void out_session_json(struct sbuf *b, const struct summary *s, const char *file)
+void out_session_json(struct sbuf *b, const struct summary *s, const char *file, uint64_t id,
+                      size_t *id_at)
 {
     const char *flags[8];
     size_t nflags;
@@ -293,21 +377,26 @@ void out_session_json(struct sbuf *b, const struct summary *s, const char *file)
     for (size_t i = 0; i < nflags; i++)
         json_array_append_new(fl, json_string(flags[i]));
     json_object_set_new(j, "flags", fl);
-    json_object_set_new(j, "missing_bytes", json_integer((json_int_t)s->missing_bytes));
-    json_object_set_new(j, "reasm_overflow", json_integer((json_int_t)s->reasm_overflow));
-    json_object_set_new(j, "replies", json_integer((json_int_t)s->replies));
+    json_t *k = json_object();
+    json_object_set_new(k, "missing_bytes", json_integer((json_int_t)s->missing_bytes));
+    json_object_set_new(k, "reasm_overflow", json_integer((json_int_t)s->reasm_overflow));
+    json_object_set_new(k, "reasons", reasons_json(&s->reasons));
+    json_object_set_new(k, "replies", json_integer((json_int_t)s->replies));
     /* Always the three keys (CONTRACTS); null when no reply was timed.
      * The median of an even count is a half microsecond. */
     json_t *rt = json_object();
     json_object_set_new(rt, "max", s->rt_n ? fixed_json(s->rt_max_us, 3) : json_null());
     json_object_set_new(rt, "median", s->rt_n ? fixed_json(s->rt_median_x2_us * 5, 4) : json_null());
     json_object_set_new(rt, "min", s->rt_n ? fixed_json(s->rt_min_us, 3) : json_null());
-    json_object_set_new(j, "rt_ms", rt);
-    json_object_set_new(j, "server", kbfmt_string_lossy(s->server, strlen(s->server)));
-    json_object_set_new(j, "start", fixed_json(s->start_ns / 1000, 6));
-    json_object_set_new(j, "status", json_string(status));
-    json_object_set_new(j, "unanswered", json_integer((json_int_t)s->unanswered));
-    sb_json(b, j, 0);
+    json_object_set_new(k, "rt_ms", rt);
+    json_object_set_new(k, "server", kbfmt_string_lossy(s->server, strlen(s->server)));
+    json_object_set_new(k, "start", fixed_json(s->start_ns / 1000, 6));
+    json_object_set_new(k, "status", json_string(status));
+    json_object_set_new(k, "unanswered", json_integer((json_int_t)s->unanswered));
+    size_t at;
+    sb_json_with_int(b, j, "id", id, k, 0, &at);
+    if (id_at)
+        *id_at = at;
 }
 
 /* The columns every row of a session starts with: file, client, server,
@@ -374,11 +463,60 @@ static void session_text(struct output *o, const struct summary *s, const char *
     if (s->codes.n == 0)
         sb_puts(b, " (no replies)");
     sb_putc(b, '\n');
+    /* Its failures: the first of each reason, with how many had it. */
+    for (unsigned i = 0; i < s->nnotes; i++) {
+        const struct fail_note *n = &s->notes[i];
+        uint64_t count = 0;
+        for (size_t k = 0; k < s->reasons.n; k++)
+            if (s->reasons.v[k].key == n->reason)
+                count = s->reasons.v[k].count;
+        sb_printf(b, "       %u %s", n->code,
+                  smtpreply_reason_name((enum smtpreply_reason)n->reason));
+        if (count > 1)
+            sb_printf(b, " (%" PRIu64 ")", count);
+        sb_puts(b, ": ");
+        sb_puts(b, n->text);
+        sb_putc(b, '\n');
+    }
+    uint64_t fails = 0, shown = 0;
+    for (size_t k = 0; k < s->reasons.n; k++) {
+        fails += s->reasons.v[k].count;
+        for (unsigned i = 0; i < s->nnotes; i++)
+            if (s->notes[i].reason == s->reasons.v[k].key)
+                shown += s->reasons.v[k].count;
+    }
+    if (fails > shown)
+        sb_printf(b, "       (%" PRIu64 " more failure%s)\n", fails - shown,
+                  fails - shown == 1 ? "" : "s");
+}
+
+/* The text report's table of failures by destination: for each server or
+ * domain with failures, its count per reason and one example text. */
+static void dest_text(FILE *f, const struct dest_table *t, const char *what)
+{
+    for (size_t i = 0; i < t->n; i++) {
+        const struct dest *d = &t->v[i];
+        if (d->reasons.n == 0)
+            continue;
+        fprintf(f, "  %s ", what);
+        kbfmt_print_text(f, d->key, strlen(d->key));
+        for (size_t k = 0; k < d->nnames; k++) {
+            fputs(k ? ", " : " (", f);
+            kbfmt_print_text(f, d->names[k], strlen(d->names[k]));
+        }
+        fputs(d->nnames ? ")\n" : "\n", f);
+        for (size_t k = 0; k < d->reasons.n; k++) {
+            unsigned r = d->reasons.v[k].key;
+            fprintf(f, "    %-22s %8" PRIu64 "  %s\n",
+                    smtpreply_reason_name((enum smtpreply_reason)r), d->reasons.v[k].count,
+                    r < SMTPREPLY_REASON__COUNT && d->example[r] ? d->example[r] : "");
+        }
+    }
 }
 
 /* Writes one finished session (its lists sorted) and adds it to the totals. */
 void out_session(struct output *o, const struct summary *s, const char *file,
-                 const char *json, size_t json_len)
+                 const char *json, size_t json_len, size_t json_id_at)
 {
     o->sessions++;
     o->replies += s->replies;
@@ -389,6 +527,20 @@ void out_session(struct output *o, const struct summary *s, const char *file,
     }
     for (size_t j = 0; j < s->enhanced.n; j++)
         count_add(&o->enhanced, s->enhanced.v[j].key, s->enhanced.v[j].count);
+    for (size_t j = 0; j < s->reasons.n; j++)
+        count_add(&o->reasons, s->reasons.v[j].key, s->reasons.v[j].count);
+    struct dest *d = dest_get(&o->servers, s->server, strlen(s->server));
+    if (d) {
+        d->sessions++;
+        d->replies += s->replies;
+        for (size_t j = 0; j < s->codes.n; j++)
+            count_add(&d->codes, s->codes.v[j].key, s->codes.v[j].count);
+        for (size_t j = 0; j < s->reasons.n; j++)
+            count_add(&d->reasons, s->reasons.v[j].key, s->reasons.v[j].count);
+        dest_add_name(d, s->name);
+        for (unsigned i = 0; i < s->nnotes; i++)
+            dest_example(d, s->notes[i].reason, s->notes[i].text);
+    }
     for (unsigned j = 0; j < SMTPREPLY_ANOM__COUNT; j++)
         o->anomalies[j] += s->anomalies[j];
     if (!o->summary)
@@ -397,9 +549,10 @@ void out_session(struct output *o, const struct summary *s, const char *file,
     case FMT_JSON:
         sb_puts(&o->sb, o->any_session ? ",\n    " : "\n    ");
         if (json) {
-            sb_putn(&o->sb, json, json_len);
+            sb_flush(o);
+            out_spliced(o->fp, json, json_len, json_id_at, o->id_base);
         } else {
-            out_session_json(&o->sb, s, file);
+            out_session_json(&o->sb, s, file, o->id_base + s->id, NULL);
         }
         break;
     case FMT_CSV: session_csv(o, s, file); break;
@@ -417,6 +570,7 @@ void out_file_counters(struct output *o, const struct file_counters *c)
     o->counters.cut_packets += c->cut_packets;
     o->counters.refused += c->refused;
     o->counters.empty += c->empty;
+    o->id_base += c->sessions_numbered;
     /* Every file's flows end with it, so the run's peak is the largest
      * file's peak (the same with -j N, where each file has its budget). */
     if (c->mem_peak > o->counters.mem_peak)
@@ -442,7 +596,19 @@ static void end_json(struct output *o, const struct file_result *files, size_t n
         sb_json(b, j, 0);
         sb_flush(o);
     }
-    sb_puts(b, nfiles ? "\n  ],\n  \"totals\": " : "],\n  \"totals\": ");
+    sb_puts(b, nfiles ? "\n  ],\n" : "],\n");
+    static const char *const tname[2] = {"servers", "domains"};
+    struct dest_table *tabs[2] = {&o->servers, &o->domains};
+    for (int k = 0; k < 2; k++) {
+        sb_printf(b, "  \"%s\": [", tname[k]);
+        for (size_t i = 0; i < tabs[k]->n; i++) {
+            sb_puts(b, i ? ",\n    " : "\n    ");
+            sb_json(b, dest_json(&tabs[k]->v[i], k == 0), 0);
+            sb_flush(o);
+        }
+        sb_puts(b, tabs[k]->n ? "\n  ],\n" : "],\n");
+    }
+    sb_puts(b, "  \"totals\": ");
     json_t *t = json_object();
     json_object_set_new(t, "allocations_refused", json_integer((json_int_t)c->refused));
     json_object_set_new(t, "anomalies", anomalies_json(o->anomalies));
@@ -456,10 +622,13 @@ static void end_json(struct output *o, const struct file_result *files, size_t n
     json_object_set_new(t, "classes", cl);
     json_object_set_new(t, "codes", codes_json(&o->codes, false));
     json_object_set_new(t, "core_memory_peak", json_integer((json_int_t)c->mem_peak));
+    json_object_set_new(t, "destinations_dropped",
+                        json_integer((json_int_t)(o->servers.dropped + o->domains.dropped)));
     json_object_set_new(t, "empty_connections", json_integer((json_int_t)c->empty));
     json_object_set_new(t, "enhanced", codes_json(&o->enhanced, true));
     json_object_set_new(t, "evicted_flows", json_integer((json_int_t)c->evicted));
     json_object_set_new(t, "reasm_overflow", json_integer((json_int_t)o->reasm_overflow));
+    json_object_set_new(t, "reasons", reasons_json(&o->reasons));
     json_object_set_new(t, "replies", json_integer((json_int_t)o->replies));
     json_object_set_new(t, "sessions", json_integer((json_int_t)o->sessions));
     json_t *sk = json_object();
@@ -529,6 +698,18 @@ static void end_text(struct output *o)
         fprintf(f, "  %-30s %8" PRIu64 "  %s\n", smtpreply_anomaly_name((enum smtpreply_anomaly)j),
                 o->anomalies[j], smtpreply_anomaly_description((enum smtpreply_anomaly)j));
     }
+    if (o->reasons.n) {
+        fputs("\nfailures by reason\n", f);
+        for (size_t j = 0; j < o->reasons.n; j++) {
+            enum smtpreply_reason r = (enum smtpreply_reason)o->reasons.v[j].key;
+            fprintf(f, "  %-22s %8" PRIu64 "  %-17s %s\n", smtpreply_reason_name(r),
+                    o->reasons.v[j].count, smtpreply_party_name(smtpreply_reason_party(r)),
+                    smtpreply_reason_advice(r));
+        }
+        fputs("\nfailures by destination\n", f);
+        dest_text(f, &o->servers, "server");
+        dest_text(f, &o->domains, "domain");
+    }
     uint64_t skipped = 0;
     for (int i = 1; i < SKIP__COUNT; i++)
         skipped += c->skips[i];
@@ -573,6 +754,9 @@ void out_end(struct output *o, const struct file_result *files, size_t nfiles)
         return;
     count_sort(&o->codes);
     count_sort(&o->enhanced);
+    count_sort(&o->reasons);
+    dest_sort(&o->servers);
+    dest_sort(&o->domains);
     switch (o->format) {
     case FMT_JSON: end_json(o, files, nfiles); break;
     case FMT_CSV: break;
@@ -584,6 +768,9 @@ void out_free(struct output *o)
 {
     free(o->codes.v);
     free(o->enhanced.v);
+    free(o->reasons.v);
+    dest_free(&o->servers);
+    dest_free(&o->domains);
     free(o->sb.p);
     free(o->last_file);
 }
