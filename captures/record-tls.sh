@@ -9,7 +9,10 @@
 # config directory and queue under $WORK; /etc/postfix is never touched;
 # every transport that could deliver outside is error:, the local domain's
 # discard:), with STARTTLS on 25 and implicit TLS (wrapper mode) on 465.
-# The clients: Python's smtplib (ssl.SSLContext.keylog_filename), openssl
+# A second server, exim4 from its unpacked Debian packages (they conflict
+# with postfix's) with its own configuration under $EXIMDIR, listens on
+# 127.0.0.2:25: its GnuTLS writes the server side's key log from
+# SSLKEYLOGFILE.  The clients: Python's smtplib (ssl.SSLContext.keylog_filename), openssl
 # s_client -starttls smtp -keylogfile (for KeyUpdate), msmtp (GnuTLS,
 # SSLKEYLOGFILE).  Every server is stopped at the end.
 # Usage: captures/record-tls.sh   (needs root: postfix, tcpdump)
@@ -20,6 +23,8 @@ out=$here/tls
 WORK=${WORK:-/tmp/smtpreply-record-tls}
 PF=$WORK/etc
 PY=/usr/bin/python3    # Debian's python: scapy for the truth's endpoints
+EXIMDIR=${EXIMDIR:-/tmp/smtpreply-record-exim}
+EXIM=$EXIMDIR/root/usr/sbin/exim4
 
 need_packages() {
     local missing=()
@@ -100,6 +105,64 @@ RA
     exit 2
 }
 
+# exim4 from its .deb: Debian's binary runs as the user Debian-exim.
+setup_exim() {
+    stop_exim
+    rm -rf "$EXIMDIR"
+    mkdir -p "$EXIMDIR/debs" "$EXIMDIR/root" "$EXIMDIR/spool" "$EXIMDIR/log"
+    (cd "$EXIMDIR/debs" && apt-get download exim4-daemon-light exim4-base)
+    for d in "$EXIMDIR"/debs/*.deb; do dpkg-deb -x "$d" "$EXIMDIR/root"; done
+    getent group Debian-exim >/dev/null || addgroup --system --allow-bad-names Debian-exim
+    getent passwd Debian-exim >/dev/null || adduser --system --allow-bad-names \
+        --ingroup Debian-exim --no-create-home --home /nonexistent Debian-exim
+    openssl req -x509 -newkey rsa:2048 -nodes -days 3650 -subj /CN=mx2.example.test \
+        -keyout "$EXIMDIR/key.pem" -out "$EXIMDIR/cert.pem" 2>/dev/null
+    chown Debian-exim "$EXIMDIR/key.pem"; chmod 600 "$EXIMDIR/key.pem"
+    chown Debian-exim:Debian-exim "$EXIMDIR/spool" "$EXIMDIR/log"
+    # Nothing is delivered: messages stay queued (no routers at all), and
+    # the daemon runs no queue.  GnuTLS writes as exim's user, in the spool.
+    cat > "$EXIMDIR/exim.conf" <<EC
+exim_path = $EXIM
+keep_environment = SSLKEYLOGFILE
+spool_directory = $EXIMDIR/spool
+log_file_path = $EXIMDIR/log/%slog
+pid_file_path = $EXIMDIR/exim.pid
+primary_hostname = mx2.example.test
+local_interfaces = <; 127.0.0.2.25
+tls_advertise_hosts = *
+tls_certificate = $EXIMDIR/cert.pem
+tls_privatekey = $EXIMDIR/key.pem
+host_lookup =
+queue_only = true
+acl_smtp_rcpt = acl_check_rcpt
+begin acl
+acl_check_rcpt:
+  accept  recipients = alice@example.test : bob@example.test
+  defer   recipients = busy@example.test
+          message = 4.2.1 Mailbox busy, try again later
+  deny    recipients = someone@elsewhere.test
+          message = 5.7.1 Relay not permitted
+  deny    message = 5.1.1 Unknown user
+begin routers
+begin transports
+EC
+    SSLKEYLOGFILE=$EXIMDIR/spool/keys.log "$EXIM" -C "$EXIMDIR/exim.conf" -bd
+    for _ in $(seq 50); do
+        (exec 3<>/dev/tcp/127.0.0.2/25) 2>/dev/null && return 0
+        sleep 0.2
+    done
+    echo "record-tls.sh: exim did not come up; see $EXIMDIR/log" >&2
+    exit 2
+}
+
+stop_exim() {
+    if [ -f "$EXIMDIR/exim.pid" ]; then
+        kill "$(cat "$EXIMDIR/exim.pid")" 2>/dev/null || true
+        rm -f "$EXIMDIR/exim.pid"
+        sleep 1
+    fi
+}
+
 stop_postfix() {
     if [ -f "$PF/main.cf" ]; then
         postfix -c "$PF" stop 2>/dev/null || true
@@ -110,7 +173,7 @@ stop_postfix() {
 need_packages
 setup_postfix
 tp=
-cleanup() { [ -z "$tp" ] || kill "$tp" 2>/dev/null || true; stop_postfix; }
+cleanup() { [ -z "$tp" ] || kill "$tp" 2>/dev/null || true; stop_postfix; stop_exim; }
 trap cleanup EXIT
 sleep 3   # the readiness probe's connection ends before the first capture
 mkdir -p "$out"
@@ -160,6 +223,17 @@ withheld() {
     rm -f keys-withheld.withheld
 }
 record keys-withheld 25 -- withheld
+# exim4 (GnuTLS) as the server, writing the key log on its side; the
+# client's own key log is not the one shipped.
+setup_exim
+sleep 3
+exim_session() {
+    rm -f "$EXIMDIR/spool/keys.log"
+    $S smtplib exim-gnutls 25 starttls --host 127.0.0.2 --keylog "$EXIMDIR/client.keylog"
+    cp "$EXIMDIR/spool/keys.log" exim-gnutls.keylog
+}
+record exim-gnutls 25 -- exim_session
+stop_exim
 [ -z "${ONLY:-}" ] || exit 0
 # pcapng with the key log embedded (a Decryption Secrets Block).
 editcap -F pcapng --inject-secrets tls,starttls-tls13.keylog starttls-tls13.pcap \

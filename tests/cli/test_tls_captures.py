@@ -145,12 +145,13 @@ def hello_random(stream):
 
 def tls_parts(conn, mode):
     """Each direction's bytes from where TLS starts: after the client's
-    STARTTLS line and after the server's reply to it; all for implicit."""
+    STARTTLS line and after the server's last plaintext line, where its
+    first TLS record (a handshake, 0x16 0x03) starts; all for implicit."""
     c, s = conn["bytes"]
     if mode == "implicit":
         return c, s
     i = c.upper().find(b"STARTTLS\r\n")
-    m = re.search(rb"(?:^|\r\n)220 [^\r\n]*Ready to start TLS\r\n", s)
+    m = re.search(rb"\r\n(?=\x16\x03[\x01-\x04])", s)
     if i < 0 or not m:
         return None, None
     return c[i + 10:], s[m.end():]
