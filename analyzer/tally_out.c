@@ -382,7 +382,7 @@ void out_session_json(struct sbuf *b, const struct summary *s, const char *file,
     json_object_set_new(k, "reasm_overflow", json_integer((json_int_t)s->reasm_overflow));
     json_object_set_new(k, "reasons", reasons_json(&s->reasons));
     json_object_set_new(k, "replies", json_integer((json_int_t)s->replies));
-    /* Always the three keys (CONTRACTS); null when no reply was timed.
+    /* Always the three keys (docs/contracts.md); null when no reply was timed.
      * The median of an even count is a half microsecond. */
     json_t *rt = json_object();
     json_object_set_new(rt, "max", s->rt_n ? fixed_json(s->rt_max_us, 3) : json_null());
@@ -612,7 +612,7 @@ static void end_json(struct output *o, const struct file_result *files, size_t n
     json_t *t = json_object();
     json_object_set_new(t, "allocations_refused", json_integer((json_int_t)c->refused));
     json_object_set_new(t, "anomalies", anomalies_json(o->anomalies));
-    /* Classes "2".."5" (CONTRACTS); a code with another first digit is
+    /* Classes "2".."5" (docs/contracts.md); a code with another first digit is
      * still a reply and still listed under codes. */
     json_t *cl = json_object();
     for (int k = 2; k <= 5; k++) {

@@ -21,7 +21,8 @@ extern "C" {
  * class) and for e == NULL. */
 bool smtpreply_esc_class_agrees(unsigned code, const struct smtpreply_esc *e);
 
-/* The "dots removed" heuristic (reference §F): if the three digits a,b,c
+/* The "dots removed" heuristic (folklore such as "534" for Exchange's
+ * 5.3.4, see docs/knowledge-base.md): if the three digits a,b,c
  * of `code` spell a registered enhanced code a.b.c, returns a sentence
  * saying so (and fills *esc when esc is not NULL); otherwise NULL.  Meant
  * for codes that are not standard; the table's own notes already say it

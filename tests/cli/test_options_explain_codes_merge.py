@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""Options of `explain`, `codes` and `merge` as CONTRACTS.md and GNU habits
+"""Options of `explain`, `codes` and `merge` as docs/contracts.md and GNU habits
 have them: `--format FORMAT` and `--format=FORMAT` (`--json`, `--csv` are
 its aliases), a bad format named with the choices and exit 2, `--` ending
 the options; `explain` with no code says so in one line; a code with

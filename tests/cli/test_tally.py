@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""smtpreply tally: the output contract (CONTRACTS.md) and the exit
+"""smtpreply tally: the output contract (docs/contracts.md) and the exit
 statuses, on captures built here with scapy (so the test needs nothing
 but itself) plus, when present, the shared captures."""
 import csv, io, json, os, subprocess, sys, tempfile

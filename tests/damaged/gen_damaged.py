@@ -32,13 +32,12 @@ carry whole TCP headers and payloads; the replies are then bounded:
   * at least the replies whose final line lies wholly in the server's
     bytes delivered before the first server packet that was lost or cut,
   * at most the replies of the whole, undamaged capture (its truth file).
-Exit statuses follow `smtpreply --help` and CONTRACTS.md: 0 every input
+Exit statuses follow `smtpreply --help` and docs/contracts.md: 0 every input
 read completely (packet-level skips, e.g. an undecoded link type or a
 snaplen cut, are counted in the output and leave it 0); 1 some input
 unreadable, not a capture, truncated or damaged; 2 nothing readable.
 
-Inside a walked directory (CONTRACTS.md and the lead's rules for the
-rewritten cmd_tally.c): files without a capture magic are listed with
+Inside a walked directory (docs/contracts.md): files without a capture magic are listed with
 "skipped: not a capture", quietly; a FIFO, socket or device is listed
 with "skipped: not a regular file" without being opened (so it cannot
 hang the run); a file that cannot be opened (a dangling symlink) is a

@@ -1,6 +1,6 @@
 #!/bin/bash
 # SPDX-License-Identifier: MIT
-# Mutation test (issue 8): every capture in captures/ and, when present,
+# Mutation test: every capture in captures/ and, when present,
 # $SHARED/captures/ is damaged with `editcap -E` at several error rates and
 # seeds and read by tshark with the plugin loaded, as an unprivileged user
 # (lib.sh).  Every read prints the full tree (-V); some also run two passes

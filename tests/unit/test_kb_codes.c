@@ -49,7 +49,7 @@ static struct smtpreply_code_info explain(unsigned code)
 
 /* A seed line names a code when, after leading blanks, '|' and '-', it
  * starts with exactly three digits; "200 Codes"-style headings are not
- * codes (CONTRACTS.md). */
+ * codes. */
 static int seed_line_code(const char *line, unsigned *code)
 {
     const char *p = line;
@@ -196,7 +196,8 @@ static void check_invariants(void)
     }
     CHECK_EQ_U(n, smtpreply_code_count());
     CHECK(n >= 60);
-    /* every RFC-defined code (reference §A.1: 38 codes, 538 may be historic) */
+    /* every code an RFC defines (RFC 5321 §4.2.2-§4.2.3 and the extension
+     * RFCs: 38 codes; 538 may be historic, RFC 4954 §6) */
     static const unsigned rfc_codes[] = {
         211, 214, 220, 221, 235, 250, 251, 252, 253, 334, 354, 421, 432, 450, 451, 452, 453,
         454, 455, 458, 459, 500, 501, 502, 503, 504, 521, 530, 534, 535, 538, 550, 551, 552,
@@ -208,7 +209,7 @@ static void check_invariants(void)
         CHECK(info.status == SMTPREPLY_STATUS_STANDARD ||
               (rfc_codes[i] == 538 && info.status == SMTPREPLY_STATUS_HISTORIC));
     }
-    /* registry-only codes (reference §A.2) */
+    /* codes known only as associated codes of the IANA enhanced-code registry */
     static const unsigned registry_codes[] = {422, 430, 523, 524, 525, 533};
     for (size_t i = 0; i < sizeof registry_codes / sizeof registry_codes[0]; i++)
         CHECK_EQ_U(explain(registry_codes[i]).status, SMTPREPLY_STATUS_REGISTRY);
