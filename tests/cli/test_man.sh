@@ -4,6 +4,8 @@
 # without a single warning (-ww), man -l renders it when man-db is there,
 # and it describes every sub-command and every long option that
 # `smtpreply COMMAND --help` lists.
+# (grep reads here-strings: `echo | grep -q` under pipefail fails when grep
+# stops reading early.)
 set -euo pipefail
 : "${SRCDIR:?}" "${SMTPREPLY:?}"
 fail() { echo "FAIL: $*" >&2; exit 1; }
@@ -16,7 +18,7 @@ warnings=$(LC_ALL=C.UTF-8 groff -man -Tutf8 -ww -z "$page" 2>&1) || fail "groff 
 $warnings"
 text=$(LC_ALL=C groff -man -Tascii -P-cbou "$page" 2>/dev/null)
 for section in NAME SYNOPSIS DESCRIPTION COMMANDS "EXIT STATUS" "SEE ALSO"; do
-    echo "$text" | grep -qx "$section" || fail "no section $section"
+    grep -qx -- "$section" <<<"$text" || fail "no section $section"
 done
 if command -v man >/dev/null; then
     out=$(LC_ALL=C.UTF-8 MANWIDTH=80 man -l "$page" 2>&1 >/dev/null) || fail "man -l failed: $out"
@@ -29,9 +31,9 @@ commands=$("$SMTPREPLY" --help | awk '/^Commands:/ { on = 1; next } on && /^  [a
 [ -n "$commands" ] || fail "smtpreply --help lists no commands"
 n=0
 for c in $commands; do
-    echo "$text" | grep -q "^   smtpreply $c " || fail "no subsection for 'smtpreply $c'"
+    grep -q -- "^   smtpreply $c " <<<"$text" || fail "no subsection for 'smtpreply $c'"
     for opt in $("$SMTPREPLY" "$c" --help | grep -oE -- '--[a-z][a-z-]*[a-z]' | sort -u); do
-        echo "$text" | grep -qe "$opt" || fail "option $opt of '$c' is not in the man page"
+        grep -q -- "$opt" <<<"$text" || fail "option $opt of '$c' is not in the man page"
         n=$((n + 1))
     done
 done

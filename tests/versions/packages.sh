@@ -31,7 +31,7 @@ plugin_deb=$(ls "$build"/smtpreply-wireshark-plugin_*.deb)
 for d in "$cli_deb" "$plugin_deb"; do
     echo "  $(basename "$d"): Depends: $(dpkg-deb -f "$d" Depends)" >&2
 done
-dpkg-deb -f "$plugin_deb" Depends | grep -Eq '(^|, )libwireshark[0-9]+($|,| )' ||
+grep -Eq '(^|, )libwireshark[0-9]+($|,| )' <<<"$(dpkg-deb -f "$plugin_deb" Depends)" ||
     fail "the plugin package does not depend on a libwireshark ABI package"
 
 t_cpack=$((SECONDS - t0)); t0=$SECONDS
@@ -67,8 +67,8 @@ run apt-get -y -q -o Dpkg::Use-Pty=0 -o APT::Keep-Downloaded-Packages=true \
     install "./tmp/$(basename "$cli_deb")" > "$tmp/apt-cli.log" 2>&1 ||
     { cat "$tmp/apt-cli.log" >&2; fail "apt install of the CLI package failed"; }
 out=$(run smtpreply explain 550) || fail "smtpreply explain 550 failed"
-echo "$out" | head -1 >&2
-echo "$out" | grep -q '^550 ' || fail "smtpreply explain 550 printed: $out"
+head -1 <<<"$out" >&2
+grep -q '^550 ' <<<"$out" || fail "smtpreply explain 550 printed: $out"
 run test -f /usr/share/man/man1/smtpreply.1.gz || fail "no man page smtpreply(1)"
 run test -f /usr/share/doc/smtpreply/copyright || fail "no /usr/share/doc/smtpreply/copyright"
 
@@ -83,7 +83,7 @@ so=$(run dpkg -L smtpreply-wireshark-plugin | grep '/epan/smtpreply\.so$') ||
 mkdir -p "$root/tmp/home"; chown 65534:65534 "$root/tmp/home"
 out=$(chroot --userspec=65534:65534 "$root" env -i PATH=/usr/bin:/bin HOME=/tmp/home \
           timeout 300 tshark -G plugins 2>&1) || fail "tshark -G plugins failed: $out"
-echo "$out" | grep "^smtpreply\.so.*$so" >&2 ||
+grep "^smtpreply\.so.*$so" <<<"$out" >&2 ||
     fail "tshark -G plugins does not list $so:
 $out"
 echo "OK: both packages install on a clean $suite; tshark lists $so" >&2
