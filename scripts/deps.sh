@@ -13,7 +13,8 @@ if [ "${1:-}" = --list ]; then list=1; shift; fi
 what=${1:-test}
 # What each package is for is in README.md ("Dependencies").
 # python3: configuring the build (tests/ is part of it) needs it.
-pkgs=(build-essential cmake pkg-config libpcap-dev libjansson-dev python3)
+# file: cpack -G DEB (its dpkg-shlibdeps step) needs it.
+pkgs=(build-essential cmake pkg-config libpcap-dev libjansson-dev python3 file)
 if [ "$what" = test ] || [ "$what" = screenshot ] || [ "$what" = versions ]; then
   pkgs+=(python3-scapy jq parallel tcpdump time util-linux groff-base
          wireshark-dev libwireshark-dev libwiretap-dev libglib2.0-dev tshark)

@@ -64,7 +64,7 @@ copy_source() {
 # check_plugin_listed DIR: tshark -G plugins, as uid 65534, lists the built
 # plugin from a plugin folder of the version tshark expects.
 check_plugin_listed() {
-    local dir=$1 so subdir staged out
+    local dir=$1 so subdir staged out line
     so=$(in_chroot "$dir" 'readlink -f /build/b/plugin/smtpreply.so')
     subdir=$(sed -n 's/^SMTPREPLY_PLUGIN_SUBDIR:INTERNAL=//p' "$dir/build/b/CMakeCache.txt")
     [ -n "$subdir" ] || { echo "versions: no plugin folder in the build's cache" >&2; return 1; }
@@ -76,11 +76,12 @@ check_plugin_listed() {
     out=$(chroot --userspec=65534:65534 "$dir" env -i PATH=/usr/bin:/bin HOME=/build/check/home \
               WIRESHARK_PLUGIN_DIR=/build/check/plugins timeout 300 tshark -G plugins 2>&1) || {
         echo "versions: tshark -G plugins failed: $out" >&2; return 1; }
-    echo "$out" | grep "^smtpreply\.so.*$staged" || {
+    line=$(grep "^smtpreply\.so.*$staged" <<<"$out") || {
         echo "versions: tshark -G plugins does not list $staged:" >&2
         echo "$out" >&2; return 1; }
+    echo "$line"
     # plugin_describe(): without it 4.2+ lists the type as "unknown".
-    if echo "$out" | grep "^smtpreply\.so" | grep -qw unknown; then
+    if grep -qw unknown <<<"$line"; then
         echo "versions: tshark lists the plugin's type as unknown" >&2; return 1
     fi
 }
@@ -93,7 +94,7 @@ check_package_depends() {
     abi=$(in_chroot "$dir" 'dpkg-query -S "$(readlink -f /usr/lib/*/libwireshark.so)"' | cut -d: -f1)
     deps=$(in_chroot "$dir" 'dpkg-deb -f /build/b/smtpreply-wireshark-plugin_*.deb Depends')
     echo "  plugin package Depends: $deps" >&2
-    echo "$deps" | grep -Eq "(^|, )$abi(,|$| )" || {
+    grep -Eq "(^|, )$abi(,|$| )" <<<"$deps" || {
         echo "versions: the plugin package does not depend on $abi" >&2; return 1; }
 }
 
