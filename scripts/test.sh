@@ -3,6 +3,12 @@
 #   build/        the normal build (-Werror), with the Wireshark plugin
 #   build-asan/   the same suite under AddressSanitizer + UndefinedBehaviorSanitizer
 #   build-fuzz/   clang + libFuzzer: each fuzz target runs for a short time
+#   then, in Debian chroots made by debootstrap and cached in
+#   /var/cache/smtpreply/chroots (tests/versions/): the plugin on Wireshark
+#   4.4 (Debian 13) and on Debian testing's (4.6), the whole project on
+#   Debian 13, and the .deb packages from build/ installed on a clean
+#   Debian 12.  SMTPREPLY_VERSIONS=0 skips this part (it needs root and
+#   Debian's archive).
 # Fails on any test failure or sanitizer report.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -24,4 +30,10 @@ run_build build "" -DSMTPREPLY_PLUGIN=ON
 run_build build-asan "" -DSMTPREPLY_SANITIZE=ON
 # The fuzz build runs only the fuzz smoke runs: the suite ran twice above.
 run_build build-fuzz "-L fuzz" -DSMTPREPLY_FUZZ=ON -DCMAKE_C_COMPILER=clang
+if [ "${SMTPREPLY_VERSIONS:-1}" != 0 ]; then
+  start=$SECONDS
+  tests/versions/run.sh trixie testing
+  tests/versions/packages.sh build
+  echo "==== other Debian releases and packages: $((SECONDS - start)) s" >&2
+fi
 echo "==== all builds passed" >&2
