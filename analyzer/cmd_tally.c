@@ -253,15 +253,10 @@ static void endpoint_str(uint8_t family, const uint8_t *addr, uint16_t port, cha
 
 static enum smtpreply_port_kind port_kind(const struct options *o, uint16_t port)
 {
-    for (size_t i = 0; i < o->nports; i++) {
-        if (o->ports[i] == port)
-            return SMTPREPLY_PORT_SMTP;
-    }
-    if (port == 465)
-        return SMTPREPLY_PORT_IMPLICIT_TLS;
-    if (port == 25 || port == 587 || port == 2525)
-        return SMTPREPLY_PORT_SMTP;
-    return SMTPREPLY_PORT_OTHER;
+    bool listed = false;
+    for (size_t i = 0; i < o->nports && !listed; i++)
+        listed = o->ports[i] == port;
+    return smtpreply_port_kind_for(port, listed);
 }
 
 /* ------------------------------------------------------------------ */
@@ -760,8 +755,9 @@ static void process_segment(struct job *j, const struct ahead *a)
         return;
     flow_touch(j, f, a->now);
     f->last_ns = a->now_ns;
-    smtpreply_conn_segment_cut(f->conn, from_b, seg->seq, seg->flags, seg->payload, seg->len,
-                               seg->sent, a->now_ns / 1000, a->n);
+    smtpreply_conn_segment_frame(f->conn, from_b, seg->seq, seg->flags, seg->payload, seg->len,
+                                 seg->declared, seg->wire_len, seg->cap_len, a->now_ns / 1000,
+                                 a->n);
     if (seg->flags & SMTPREPLY_TCP_FIN)
         f->fin[from_b] = true;
     if (!f->closing && ((seg->flags & SMTPREPLY_TCP_RST) || (f->fin[0] && f->fin[1]))) {

@@ -15,16 +15,11 @@
 #include <string.h>
 
 #include "smtpreply.h"
+#include "kb.h"
 #include "session_internal.h"
 
 /* ---------------------------------------------------------------------- */
 /* Server side */
-
-static bool code_valid(unsigned code)
-{
-    /* RFC 5321 §4.2: Reply-code = %x32-35 %x30-35 %x30-39 */
-    return code / 100 >= 2 && code / 100 <= 5 && (code / 10) % 10 <= 5;
-}
 
 static bool esc_equal(const struct smtpreply_esc *a, const struct smtpreply_esc *b)
 {
@@ -104,13 +99,13 @@ static void reply_complete(struct smtpreply_session *s, const char *text, size_t
     ev.text = text;
     ev.text_len = text_len;
 
-    bool valid = code_valid(code);
+    bool valid = smtpreply_code_valid(code);
     if (!valid)
         flags |= ANOM(INVALID_CODE);
     if (ev.has_esc) {
         if (code / 100 == 3)
             flags |= ANOM(ESC_ON_3XX);
-        else if (valid && ev.esc.cls != code / 100)
+        else if (valid && !smtpreply_esc_class_agrees(code, &ev.esc))
             flags |= ANOM(ESC_CLASS_MISMATCH);
     }
 
@@ -124,7 +119,7 @@ static void reply_complete(struct smtpreply_session *s, const char *text, size_t
     memset(&pc, 0, sizeof pc);
     bool first = !s->srv.any_reply;
     s->srv.any_reply = true;
-    bool greeting_code = code == 220 || code == 421 || code == 521 || code == 554;
+    bool greeting_code = smtpreply_code_is_greeting(code);
     if (first && s->srv.greet_strict && front && !greeting_code) {
         /* The server speaks first (RFC 5321 §3.1), but this reply cannot be
          * a greeting and a command is waiting: the server never greeted

@@ -39,13 +39,6 @@
 #include "smtpreply-plugin.h"
 #include "ws_compat.h"
 
-/* Well-known ports (RFC 5321 §4.5.4.2 / RFC 6409 / RFC 8314); any other
- * stream is SMTP only if the core finds it so by content. */
-#define SMTPREPLY_PORT_SMTP 25
-#define SMTPREPLY_PORT_SUBMISSION 587
-#define SMTPREPLY_PORT_ALT 2525
-#define SMTPREPLY_PORT_SUBMISSIONS 465
-
 static int proto_smtpreply = -1;
 static int smtpreply_tap = -1;
 static dissector_handle_t smtpreply_handle;
@@ -265,16 +258,13 @@ sr_realloc(void *ctx _U_, void *ptr, size_t size)
     return wmem_realloc(wmem_file_scope(), ptr, size);
 }
 
+/* The well-known ports are the core's table; the plugin only says whether
+ * the user's preference names this port. */
 static enum smtpreply_port_kind
 port_kind(guint32 port)
 {
-    if (port == SMTPREPLY_PORT_SUBMISSIONS)
-        return SMTPREPLY_PORT_IMPLICIT_TLS;
-    if (port == SMTPREPLY_PORT_SMTP || port == SMTPREPLY_PORT_SUBMISSION ||
-        port == SMTPREPLY_PORT_ALT ||
-        (pref_extra_ports && value_is_in_range(pref_extra_ports, port)))
-        return SMTPREPLY_PORT_SMTP;
-    return SMTPREPLY_PORT_OTHER;
+    return smtpreply_port_kind_for(port, pref_extra_ports &&
+                                             value_is_in_range(pref_extra_ports, port));
 }
 
 static void
@@ -364,21 +354,14 @@ feed_segment(packet_info *pinfo, proto_tree *tree)
     payload_off = fi_sport->start + (gint)hlen;
     kept = seglen;
     if (seglen > 0) {
-        /* A payload the capture cut short gives what was kept, and the
-         * core counts the rest as lost at once (as the CLI does).  The
-         * TCP length is believed only as far as the frame lost bytes
-         * (wire length minus captured), so a bogus IP length cannot turn
-         * the next segment's data into a gap. */
+        /* A payload the capture cut short gives what was kept; the core
+         * decides from the frame's lengths how much of the rest was sent
+         * (smtpreply_conn_segment_frame), as for the CLI. */
         gint have = tvb_captured_length_remaining(fi_sport->ds_tvb, payload_off);
-        guint32 dropped = pinfo->fd->pkt_len > pinfo->fd->cap_len
-                              ? pinfo->fd->pkt_len - pinfo->fd->cap_len : 0;
         if (have < 0)
             have = 0;
-        if ((guint32)have < seglen) {
+        if ((guint32)have < seglen)
             kept = (guint32)have;
-            if (seglen - kept > dropped)
-                seglen = kept + dropped;
-        }
         if (kept > 0)
             payload = tvb_get_ptr(fi_sport->ds_tvb, payload_off, (gint)kept);
     }
@@ -411,8 +394,8 @@ feed_segment(packet_info *pinfo, proto_tree *tree)
     sc->feed_frame = pinfo->num;
     sc->last_frame = pinfo->num;
     sc->last_ts_us = ts_us;
-    smtpreply_conn_segment_cut(sc->conn, from_b, seq, flags & 0xffu, payload, kept, seglen,
-                               ts_us, pinfo->num);
+    smtpreply_conn_segment_frame(sc->conn, from_b, seq, flags & 0xffu, payload, kept, seglen,
+                                 pinfo->fd->pkt_len, pinfo->fd->cap_len, ts_us, pinfo->num);
     smtpreply_conn_stats(sc->conn, &cst);
     if (cst.state == SMTPREPLY_CONN_NOT_SMTP) {
         /* Not SMTP: stop spending time and memory on it. */
@@ -553,7 +536,7 @@ render_reply(proto_tree *tree, packet_info *pinfo, tvbuff_t *tvb, const struct s
     else if (ci.cls == 4)
         expert_add_info_format(pinfo, code_item, &ei_transient, "Transient failure %03u%s%s: %s",
                                r->code, r->has_esc ? " " : "", esc_text, meaning);
-    else if (ci.cls < 2 || ci.cls > 5)
+    else if (!smtpreply_code_valid(r->code))
         expert_add_info_format(pinfo, code_item, &ei_invalid, "Invalid reply code %03u", r->code);
 
     if (pref_info_meaning)
