@@ -399,6 +399,13 @@ struct smtpreply_conn_stats {
     size_t bytes_allocated;    /* current heap use (conn + session) */
 };
 
+/* When a caller ends a connection and starts a new one for the same
+ * addresses and ports (both faces do the same, so their sessions match):
+ * after this many seconds of capture time without a segment, and, once
+ * both sides sent FIN or one sent RST, after this many. */
+#define SMTPREPLY_IDLE_TIMEOUT_S 300
+#define SMTPREPLY_CLOSE_GRACE_S 5
+
 struct smtpreply_conn;
 
 struct smtpreply_conn *smtpreply_conn_new(const struct smtpreply_conn_config *cfg,

@@ -111,6 +111,8 @@ struct sr_conv {
     gint64 last_ts_us;
     guint32 feed_frame;            /* where the events being produced go */
     gboolean finished;
+    gboolean fin_a, fin_b, rst;    /* how the TCP connection closed */
+    gint64 max_ts_at_last;         /* latest frame time of the file at last_frame */
 };
 
 /* Frame number -> struct sr_frame.  A map, not p_add_proto_data, because
@@ -118,6 +120,8 @@ struct sr_conv {
 static wmem_map_t *frame_results;
 /* Every sr_conv of the file, to finish them after the first pass. */
 static wmem_list_t *all_convs;
+/* The latest frame time seen so far (frames may go back in time). */
+static gint64 max_ts_us;
 
 static struct sr_frame *
 frame_result(guint32 frame, gboolean create)
@@ -283,6 +287,23 @@ conv_finish(struct sr_conv *sc)
     sc->conn = NULL;
 }
 
+/* Has the connection ended before this frame (time ts_us)?  The CLI ends
+ * a connection when any frame of the file comes SMTPREPLY_IDLE_TIMEOUT_S
+ * after its last one (SMTPREPLY_CLOSE_GRACE_S once it closed).  A frame
+ * later than every frame before the connection's last one is known here
+ * by the file's running maximum; otherwise this frame's own time says. */
+static gboolean
+conv_expired(const struct sr_conv *sc, gint64 ts_us)
+{
+    gint64 later = ts_us;
+    gint64 limit = (sc->rst || (sc->fin_a && sc->fin_b)) ? SMTPREPLY_CLOSE_GRACE_S
+                                                         : SMTPREPLY_IDLE_TIMEOUT_S;
+
+    if (max_ts_us > sc->max_ts_at_last && max_ts_us > later)
+        later = max_ts_us;
+    return later - sc->last_ts_us > limit * 1000000;
+}
+
 /* Last occurrence of a field in this frame's tree (the innermost TCP header
  * when tunnels nest), or NULL. */
 static field_info *
@@ -343,6 +364,11 @@ feed_segment(packet_info *pinfo, proto_tree *tree)
     hlen = fvalue_get_uinteger(SR_FVALUE(fi_hlen));
     seglen = fvalue_get_uinteger(SR_FVALUE(fi_len));
 
+    /* Every TCP frame moves the clock that ends idle connections. */
+    ts_us = (gint64)pinfo->abs_ts.secs * 1000000 + pinfo->abs_ts.nsecs / 1000;
+    if (ts_us > max_ts_us)
+        max_ts_us = ts_us;
+
     /* A bare ACK tells the core nothing (it takes no acknowledgement
      * numbers); skipping it here halves the work on bulk transfers. */
     if (seglen == 0 && !(flags & (SMTPREPLY_TCP_SYN | SMTPREPLY_TCP_FIN | SMTPREPLY_TCP_RST)))
@@ -372,6 +398,13 @@ feed_segment(packet_info *pinfo, proto_tree *tree)
         conv = conversation_new(pinfo->num, &pinfo->net_src, &pinfo->net_dst, CONVERSATION_TCP,
                                 sport, dport, 0);
     sc = (struct sr_conv *)conversation_get_proto_data(conv, proto_smtpreply);
+    if (sc && sc->last_frame && conv_expired(sc, ts_us)) {
+        /* The same addresses and ports after a long silence, or after the
+         * connection closed: a new connection, as the CLI counts it. */
+        conv_finish(sc);
+        conversation_delete_proto_data(conv, proto_smtpreply);
+        sc = NULL;
+    }
     if (!sc) {
         struct smtpreply_conn_config cfg;
 
@@ -386,14 +419,21 @@ feed_segment(packet_info *pinfo, proto_tree *tree)
         conversation_add_proto_data(conv, proto_smtpreply, sc);
         wmem_list_append(all_convs, sc);
     }
-    if (!sc->conn)
-        return;
-
     from_b = !(sport == sc->port_a && addresses_equal(&pinfo->net_src, &sc->addr_a));
-    ts_us = (gint64)pinfo->abs_ts.secs * 1000000 + pinfo->abs_ts.nsecs / 1000;
-    sc->feed_frame = pinfo->num;
+    if (flags & SMTPREPLY_TCP_FIN) {
+        if (from_b)
+            sc->fin_b = TRUE;
+        else
+            sc->fin_a = TRUE;
+    }
+    if (flags & SMTPREPLY_TCP_RST)
+        sc->rst = TRUE;
     sc->last_frame = pinfo->num;
     sc->last_ts_us = ts_us;
+    sc->max_ts_at_last = max_ts_us;
+    if (!sc->conn)
+        return;
+    sc->feed_frame = pinfo->num;
     smtpreply_conn_segment_frame(sc->conn, from_b, seq, flags & 0xffu, payload, kept, seglen,
                                  pinfo->fd->pkt_len, pinfo->fd->cap_len, ts_us, pinfo->num);
     smtpreply_conn_stats(sc->conn, &cst);
@@ -421,6 +461,7 @@ static void
 smtpreply_init(void)
 {
     all_convs = wmem_list_new(wmem_file_scope());
+    max_ts_us = G_MININT64;
 }
 
 static void
@@ -516,7 +557,10 @@ render_reply(proto_tree *tree, packet_info *pinfo, tvbuff_t *tvb, const struct s
     }
 
     if (r->has_cmd) {
-        proto_item_set_generated(proto_tree_add_string(rt, hf_command, tvb, 0, 0, r->verb));
+        /* A command line without a verb answers as no command (the CLI's
+         * null); the request link still stands. */
+        if (r->verb[0])
+            proto_item_set_generated(proto_tree_add_string(rt, hf_command, tvb, 0, 0, r->verb));
         proto_item_set_generated(proto_tree_add_uint(rt, hf_request_in, tvb, 0, 0, r->request_in));
         if (r->rt_us >= 0) {
             nstime_t delta;
