@@ -113,6 +113,8 @@ struct sr_conv {
     gboolean finished;
     gboolean fin_a, fin_b, rst;    /* how the TCP connection closed */
     gint64 max_ts_at_last;         /* latest frame time of the file at last_frame */
+    gboolean show_smtp;            /* SMTP on a port the built-in dissector ignores */
+    gboolean smtp_checked;
 };
 
 /* Frame number -> struct sr_frame.  A map, not p_add_proto_data, because
@@ -230,6 +232,22 @@ on_event(void *user, const struct smtpreply_event *ev)
             wmem_array_append_one(rq->responses, feed->feed_frame);
         }
         fr = frame_result(feed->feed_frame, TRUE);
+        if (ev->stage == SMTPREPLY_STAGE_GREETING && ev->tag < feed->feed_frame) {
+            /* A greeting detection held until the client's first command
+             * made the stream SMTP (a port that is not a known SMTP
+             * port): shown on its own frame, for every later dissection
+             * (GUI, -2); the frame being fed taps it in a single pass,
+             * where the greeting's frame is already done. */
+            struct sr_frame *own = frame_result((guint32)ev->tag, TRUE);
+            if (!own->replies)
+                own->replies = wmem_array_new(wmem_file_scope(), sizeof(struct sr_reply));
+            wmem_array_append_one(own->replies, r);
+            own->smtp = feed->show_smtp;
+            if (!fr->late)
+                fr->late = wmem_array_new(wmem_file_scope(), sizeof(struct sr_reply));
+            wmem_array_append_one(fr->late, r);
+            break;
+        }
         if (!fr->replies)
             fr->replies = wmem_array_new(wmem_file_scope(), sizeof(struct sr_reply));
         wmem_array_append_one(fr->replies, r);
@@ -434,9 +452,21 @@ feed_segment(packet_info *pinfo, proto_tree *tree)
     if (!sc->conn)
         return;
     sc->feed_frame = pinfo->num;
+    if (!sc->smtp_checked) {
+        /* Until the core decides: would Wireshark's own dissectors show
+         * this connection as SMTP (or TLS)?  If not (a port they do not
+         * know), the plugin names its frames in the packet list. */
+        sc->show_smtp = !proto_is_frame_protocol(pinfo->layers, "smtp") &&
+                        !proto_is_frame_protocol(pinfo->layers, "tls");
+    }
     smtpreply_conn_segment_frame(sc->conn, from_b, seq, flags & 0xffu, payload, kept, seglen,
                                  pinfo->fd->pkt_len, pinfo->fd->cap_len, ts_us, pinfo->num);
     smtpreply_conn_stats(sc->conn, &cst);
+    if (cst.state == SMTPREPLY_CONN_SMTP) {
+        sc->smtp_checked = TRUE;
+        if (sc->show_smtp && seglen > 0)
+            frame_result(pinfo->num, TRUE)->smtp = TRUE;
+    }
     if (cst.state == SMTPREPLY_CONN_NOT_SMTP) {
         /* Not SMTP: stop spending time and memory on it. */
         smtpreply_conn_free(sc->conn);
@@ -616,6 +646,34 @@ render_request(proto_tree *tree, packet_info *pinfo, tvbuff_t *tvb, const struct
                                                     << SMTPREPLY_ANOM_UNANSWERED));
 }
 
+/* SMTP on a port Wireshark's SMTP dissector does not know: the packet
+ * list names it, with the replies and commands of the frame. */
+static void
+set_columns(packet_info *pinfo, const struct sr_frame *fr, guint nrep, guint nreq)
+{
+    guint i;
+
+    col_set_str(pinfo->cinfo, COL_PROTOCOL, "SMTP");
+    if (!nrep && !nreq)
+        return;
+    col_clear(pinfo->cinfo, COL_INFO);
+    for (i = 0; i < nrep; i++) {
+        const struct sr_reply *r = (const struct sr_reply *)wmem_array_index(fr->replies, i);
+        col_append_sep_fstr(pinfo->cinfo, COL_INFO, " | ", "S: %03u", r->code);
+        if (r->has_esc) {
+            char esc_text[16];
+            smtpreply_esc_format(&r->esc, esc_text, sizeof esc_text);
+            col_append_fstr(pinfo->cinfo, COL_INFO, " %s", esc_text);
+        }
+    }
+    for (i = 0; i < nreq; i++) {
+        const struct sr_request *rq =
+            (const struct sr_request *)wmem_array_index(fr->requests, i);
+        col_append_sep_fstr(pinfo->cinfo, COL_INFO, " | ", "C: %s",
+                            rq->verb[0] ? rq->verb : "?");
+    }
+}
+
 static int
 dissect_smtpreply(tvbuff_t *tvb, packet_info *pinfo, proto_tree *tree, void *data _U_)
 {
@@ -634,6 +692,15 @@ dissect_smtpreply(tvbuff_t *tvb, packet_info *pinfo, proto_tree *tree, void *dat
         return 0;
     nrep = fr->replies ? wmem_array_get_count(fr->replies) : 0;
     nreq = fr->requests ? wmem_array_get_count(fr->requests) : 0;
+    if (fr->late && !PINFO_FD_VISITED(pinfo)) {
+        /* Replies shown on an earlier frame: counted here in one pass. */
+        struct sr_frame late;
+        memset(&late, 0, sizeof late);
+        late.replies = fr->late;
+        tap_queue_packet(smtpreply_tap, pinfo, wmem_memdup(pinfo->pool, &late, sizeof late));
+    }
+    if (fr->smtp)
+        set_columns(pinfo, fr, nrep, nreq);
 
     ti = proto_tree_add_item(tree, proto_smtpreply, tvb, 0, 0, ENC_NA);
     proto_item_set_generated(ti);
