@@ -15,6 +15,9 @@ capture=${2:-}
 reps=${3:-5}
 export SMTPREPLY_PLUGIN=$build/plugin/smtpreply.so SRCDIR=$here BUILDDIR=$build
 export TSHARK_TIMEOUT=1800
+# The plugin folder of the installed Wireshark's version, as the build sets it.
+ws_minor=$(tshark -v 2>/dev/null | sed -n '1s/.*(Wireshark) \([0-9]*\.[0-9]*\).*/\1/p')
+export SMTPREPLY_PLUGIN_SUBDIR=${SMTPREPLY_PLUGIN_SUBDIR:-$ws_minor/epan}
 [ -f "$SMTPREPLY_PLUGIN" ] || { echo "build the plugin first ($SMTPREPLY_PLUGIN)" >&2; exit 2; }
 . "$here/tests/plugin/lib.sh"
 require_plugin_loaded
@@ -27,7 +30,7 @@ print('synthetic capture:', mkpcap.many('$capture', ${SESSIONS:-20000}), 'frames
 else
     capture=$(stage_capture "$capture")
 fi
-mkdir -p "$SR_TMP/noplugins/4.0/epan"
+mkdir -p "$SR_TMP/noplugins/$SMTPREPLY_PLUGIN_SUBDIR"
 chmod -R a+rX "$SR_TMP"
 
 run() { # run DIR ARGS...: wall seconds of one tshark run with plugin dir DIR

@@ -39,13 +39,6 @@
 #include "smtpreply-plugin.h"
 #include "ws_compat.h"
 
-/* Well-known ports (RFC 5321 §4.5.4.2 / RFC 6409 / RFC 8314); any other
- * stream is SMTP only if the core finds it so by content. */
-#define SMTPREPLY_PORT_SMTP 25
-#define SMTPREPLY_PORT_SUBMISSION 587
-#define SMTPREPLY_PORT_ALT 2525
-#define SMTPREPLY_PORT_SUBMISSIONS 465
-
 static int proto_smtpreply = -1;
 static int smtpreply_tap = -1;
 static dissector_handle_t smtpreply_handle;
@@ -118,6 +111,10 @@ struct sr_conv {
     gint64 last_ts_us;
     guint32 feed_frame;            /* where the events being produced go */
     gboolean finished;
+    gboolean fin_a, fin_b, rst;    /* how the TCP connection closed */
+    gint64 max_ts_at_last;         /* latest frame time of the file at last_frame */
+    gboolean show_smtp;            /* SMTP on a port the built-in dissector ignores */
+    gboolean smtp_checked;
 };
 
 /* Frame number -> struct sr_frame.  A map, not p_add_proto_data, because
@@ -125,6 +122,8 @@ struct sr_conv {
 static wmem_map_t *frame_results;
 /* Every sr_conv of the file, to finish them after the first pass. */
 static wmem_list_t *all_convs;
+/* The latest frame time seen so far (frames may go back in time). */
+static gint64 max_ts_us;
 
 static struct sr_frame *
 frame_result(guint32 frame, gboolean create)
@@ -233,6 +232,22 @@ on_event(void *user, const struct smtpreply_event *ev)
             wmem_array_append_one(rq->responses, feed->feed_frame);
         }
         fr = frame_result(feed->feed_frame, TRUE);
+        if (ev->stage == SMTPREPLY_STAGE_GREETING && ev->tag < feed->feed_frame) {
+            /* A greeting detection held until the client's first command
+             * made the stream SMTP (a port that is not a known SMTP
+             * port): shown on its own frame, for every later dissection
+             * (GUI, -2); the frame being fed taps it in a single pass,
+             * where the greeting's frame is already done. */
+            struct sr_frame *own = frame_result((guint32)ev->tag, TRUE);
+            if (!own->replies)
+                own->replies = wmem_array_new(wmem_file_scope(), sizeof(struct sr_reply));
+            wmem_array_append_one(own->replies, r);
+            own->smtp = feed->show_smtp;
+            if (!fr->late)
+                fr->late = wmem_array_new(wmem_file_scope(), sizeof(struct sr_reply));
+            wmem_array_append_one(fr->late, r);
+            break;
+        }
         if (!fr->replies)
             fr->replies = wmem_array_new(wmem_file_scope(), sizeof(struct sr_reply));
         wmem_array_append_one(fr->replies, r);
@@ -265,16 +280,13 @@ sr_realloc(void *ctx _U_, void *ptr, size_t size)
     return wmem_realloc(wmem_file_scope(), ptr, size);
 }
 
+/* The well-known ports are the core's table; the plugin only says whether
+ * the user's preference names this port. */
 static enum smtpreply_port_kind
 port_kind(guint32 port)
 {
-    if (port == SMTPREPLY_PORT_SUBMISSIONS)
-        return SMTPREPLY_PORT_IMPLICIT_TLS;
-    if (port == SMTPREPLY_PORT_SMTP || port == SMTPREPLY_PORT_SUBMISSION ||
-        port == SMTPREPLY_PORT_ALT ||
-        (pref_extra_ports && value_is_in_range(pref_extra_ports, port)))
-        return SMTPREPLY_PORT_SMTP;
-    return SMTPREPLY_PORT_OTHER;
+    return smtpreply_port_kind_for(port, pref_extra_ports &&
+                                             value_is_in_range(pref_extra_ports, port));
 }
 
 static void
@@ -291,6 +303,23 @@ conv_finish(struct sr_conv *sc)
     smtpreply_conn_finish(sc->conn, sc->last_ts_us, sc->last_frame);
     smtpreply_conn_free(sc->conn);
     sc->conn = NULL;
+}
+
+/* Has the connection ended before this frame (time ts_us)?  The CLI ends
+ * a connection when any frame of the file comes SMTPREPLY_IDLE_TIMEOUT_S
+ * after its last one (SMTPREPLY_CLOSE_GRACE_S once it closed).  A frame
+ * later than every frame before the connection's last one is known here
+ * by the file's running maximum; otherwise this frame's own time says. */
+static gboolean
+conv_expired(const struct sr_conv *sc, gint64 ts_us)
+{
+    gint64 later = ts_us;
+    gint64 limit = (sc->rst || (sc->fin_a && sc->fin_b)) ? SMTPREPLY_CLOSE_GRACE_S
+                                                         : SMTPREPLY_IDLE_TIMEOUT_S;
+
+    if (max_ts_us > sc->max_ts_at_last && max_ts_us > later)
+        later = max_ts_us;
+    return later - sc->last_ts_us > limit * 1000000;
 }
 
 /* Last occurrence of a field in this frame's tree (the innermost TCP header
@@ -353,6 +382,11 @@ feed_segment(packet_info *pinfo, proto_tree *tree)
     hlen = fvalue_get_uinteger(SR_FVALUE(fi_hlen));
     seglen = fvalue_get_uinteger(SR_FVALUE(fi_len));
 
+    /* Every TCP frame moves the clock that ends idle connections. */
+    ts_us = (gint64)pinfo->abs_ts.secs * 1000000 + pinfo->abs_ts.nsecs / 1000;
+    if (ts_us > max_ts_us)
+        max_ts_us = ts_us;
+
     /* A bare ACK tells the core nothing (it takes no acknowledgement
      * numbers); skipping it here halves the work on bulk transfers. */
     if (seglen == 0 && !(flags & (SMTPREPLY_TCP_SYN | SMTPREPLY_TCP_FIN | SMTPREPLY_TCP_RST)))
@@ -364,21 +398,14 @@ feed_segment(packet_info *pinfo, proto_tree *tree)
     payload_off = fi_sport->start + (gint)hlen;
     kept = seglen;
     if (seglen > 0) {
-        /* A payload the capture cut short gives what was kept, and the
-         * core counts the rest as lost at once (as the CLI does).  The
-         * TCP length is believed only as far as the frame lost bytes
-         * (wire length minus captured), so a bogus IP length cannot turn
-         * the next segment's data into a gap. */
+        /* A payload the capture cut short gives what was kept; the core
+         * decides from the frame's lengths how much of the rest was sent
+         * (smtpreply_conn_segment_frame), as for the CLI. */
         gint have = tvb_captured_length_remaining(fi_sport->ds_tvb, payload_off);
-        guint32 dropped = pinfo->fd->pkt_len > pinfo->fd->cap_len
-                              ? pinfo->fd->pkt_len - pinfo->fd->cap_len : 0;
         if (have < 0)
             have = 0;
-        if ((guint32)have < seglen) {
+        if ((guint32)have < seglen)
             kept = (guint32)have;
-            if (seglen - kept > dropped)
-                seglen = kept + dropped;
-        }
         if (kept > 0)
             payload = tvb_get_ptr(fi_sport->ds_tvb, payload_off, (gint)kept);
     }
@@ -389,6 +416,13 @@ feed_segment(packet_info *pinfo, proto_tree *tree)
         conv = conversation_new(pinfo->num, &pinfo->net_src, &pinfo->net_dst, CONVERSATION_TCP,
                                 sport, dport, 0);
     sc = (struct sr_conv *)conversation_get_proto_data(conv, proto_smtpreply);
+    if (sc && sc->last_frame && conv_expired(sc, ts_us)) {
+        /* The same addresses and ports after a long silence, or after the
+         * connection closed: a new connection, as the CLI counts it. */
+        conv_finish(sc);
+        conversation_delete_proto_data(conv, proto_smtpreply);
+        sc = NULL;
+    }
     if (!sc) {
         struct smtpreply_conn_config cfg;
 
@@ -403,17 +437,36 @@ feed_segment(packet_info *pinfo, proto_tree *tree)
         conversation_add_proto_data(conv, proto_smtpreply, sc);
         wmem_list_append(all_convs, sc);
     }
-    if (!sc->conn)
-        return;
-
     from_b = !(sport == sc->port_a && addresses_equal(&pinfo->net_src, &sc->addr_a));
-    ts_us = (gint64)pinfo->abs_ts.secs * 1000000 + pinfo->abs_ts.nsecs / 1000;
-    sc->feed_frame = pinfo->num;
+    if (flags & SMTPREPLY_TCP_FIN) {
+        if (from_b)
+            sc->fin_b = TRUE;
+        else
+            sc->fin_a = TRUE;
+    }
+    if (flags & SMTPREPLY_TCP_RST)
+        sc->rst = TRUE;
     sc->last_frame = pinfo->num;
     sc->last_ts_us = ts_us;
-    smtpreply_conn_segment_cut(sc->conn, from_b, seq, flags & 0xffu, payload, kept, seglen,
-                               ts_us, pinfo->num);
+    sc->max_ts_at_last = max_ts_us;
+    if (!sc->conn)
+        return;
+    sc->feed_frame = pinfo->num;
+    if (!sc->smtp_checked) {
+        /* Until the core decides: would Wireshark's own dissectors show
+         * this connection as SMTP (or TLS)?  If not (a port they do not
+         * know), the plugin names its frames in the packet list. */
+        sc->show_smtp = !proto_is_frame_protocol(pinfo->layers, "smtp") &&
+                        !proto_is_frame_protocol(pinfo->layers, "tls");
+    }
+    smtpreply_conn_segment_frame(sc->conn, from_b, seq, flags & 0xffu, payload, kept, seglen,
+                                 pinfo->fd->pkt_len, pinfo->fd->cap_len, ts_us, pinfo->num);
     smtpreply_conn_stats(sc->conn, &cst);
+    if (cst.state == SMTPREPLY_CONN_SMTP) {
+        sc->smtp_checked = TRUE;
+        if (sc->show_smtp && seglen > 0)
+            frame_result(pinfo->num, TRUE)->smtp = TRUE;
+    }
     if (cst.state == SMTPREPLY_CONN_NOT_SMTP) {
         /* Not SMTP: stop spending time and memory on it. */
         smtpreply_conn_free(sc->conn);
@@ -438,6 +491,7 @@ static void
 smtpreply_init(void)
 {
     all_convs = wmem_list_new(wmem_file_scope());
+    max_ts_us = G_MININT64;
 }
 
 static void
@@ -533,7 +587,10 @@ render_reply(proto_tree *tree, packet_info *pinfo, tvbuff_t *tvb, const struct s
     }
 
     if (r->has_cmd) {
-        proto_item_set_generated(proto_tree_add_string(rt, hf_command, tvb, 0, 0, r->verb));
+        /* A command line without a verb answers as no command (the CLI's
+         * null); the request link still stands. */
+        if (r->verb[0])
+            proto_item_set_generated(proto_tree_add_string(rt, hf_command, tvb, 0, 0, r->verb));
         proto_item_set_generated(proto_tree_add_uint(rt, hf_request_in, tvb, 0, 0, r->request_in));
         if (r->rt_us >= 0) {
             nstime_t delta;
@@ -553,7 +610,7 @@ render_reply(proto_tree *tree, packet_info *pinfo, tvbuff_t *tvb, const struct s
     else if (ci.cls == 4)
         expert_add_info_format(pinfo, code_item, &ei_transient, "Transient failure %03u%s%s: %s",
                                r->code, r->has_esc ? " " : "", esc_text, meaning);
-    else if (ci.cls < 2 || ci.cls > 5)
+    else if (!smtpreply_code_valid(r->code))
         expert_add_info_format(pinfo, code_item, &ei_invalid, "Invalid reply code %03u", r->code);
 
     if (pref_info_meaning)
@@ -589,6 +646,34 @@ render_request(proto_tree *tree, packet_info *pinfo, tvbuff_t *tvb, const struct
                                                     << SMTPREPLY_ANOM_UNANSWERED));
 }
 
+/* SMTP on a port Wireshark's SMTP dissector does not know: the packet
+ * list names it, with the replies and commands of the frame. */
+static void
+set_columns(packet_info *pinfo, const struct sr_frame *fr, guint nrep, guint nreq)
+{
+    guint i;
+
+    col_set_str(pinfo->cinfo, COL_PROTOCOL, "SMTP");
+    if (!nrep && !nreq)
+        return;
+    col_clear(pinfo->cinfo, COL_INFO);
+    for (i = 0; i < nrep; i++) {
+        const struct sr_reply *r = (const struct sr_reply *)wmem_array_index(fr->replies, i);
+        col_append_sep_fstr(pinfo->cinfo, COL_INFO, " | ", "S: %03u", r->code);
+        if (r->has_esc) {
+            char esc_text[16];
+            smtpreply_esc_format(&r->esc, esc_text, sizeof esc_text);
+            col_append_fstr(pinfo->cinfo, COL_INFO, " %s", esc_text);
+        }
+    }
+    for (i = 0; i < nreq; i++) {
+        const struct sr_request *rq =
+            (const struct sr_request *)wmem_array_index(fr->requests, i);
+        col_append_sep_fstr(pinfo->cinfo, COL_INFO, " | ", "C: %s",
+                            rq->verb[0] ? rq->verb : "?");
+    }
+}
+
 static int
 dissect_smtpreply(tvbuff_t *tvb, packet_info *pinfo, proto_tree *tree, void *data _U_)
 {
@@ -607,6 +692,15 @@ dissect_smtpreply(tvbuff_t *tvb, packet_info *pinfo, proto_tree *tree, void *dat
         return 0;
     nrep = fr->replies ? wmem_array_get_count(fr->replies) : 0;
     nreq = fr->requests ? wmem_array_get_count(fr->requests) : 0;
+    if (fr->late && !PINFO_FD_VISITED(pinfo)) {
+        /* Replies shown on an earlier frame: counted here in one pass. */
+        struct sr_frame late;
+        memset(&late, 0, sizeof late);
+        late.replies = fr->late;
+        tap_queue_packet(smtpreply_tap, pinfo, wmem_memdup(pinfo->pool, &late, sizeof late));
+    }
+    if (fr->smtp)
+        set_columns(pinfo, fr, nrep, nreq);
 
     ti = proto_tree_add_item(tree, proto_smtpreply, tvb, 0, 0, ENC_NA);
     proto_item_set_generated(ti);

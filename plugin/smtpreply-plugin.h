@@ -36,9 +36,13 @@ struct sr_request {
 
 struct sr_frame {
     wmem_array_t *replies;     /* struct sr_reply, completed in this frame */
+    wmem_array_t *late;        /* struct sr_reply shown on an earlier frame (a
+                                  greeting detection held back) but tapped
+                                  here, on the first pass only */
     wmem_array_t *requests;    /* struct sr_request, command lines in it */
     smtpreply_anomaly_set anomalies;  /* not tied to a command or a reply */
     gboolean encrypted;        /* TLS starts in this frame */
+    gboolean smtp;             /* SMTP the built-in dissector did not show */
 };
 
 /* stats-smtpreply.c: registers the "SMTP Reply Codes" statistics tree
