@@ -43,25 +43,6 @@ static int proto_smtpreply = -1;
 static int smtpreply_tap = -1;
 static dissector_handle_t smtpreply_handle;
 
-static int hf_reply = -1;
-static int hf_code = -1;
-static int hf_class = -1;
-static int hf_category = -1;
-static int hf_meaning = -1;
-static int hf_status = -1;
-static int hf_rfc = -1;
-static int hf_esc = -1;
-static int hf_esc_class = -1;
-static int hf_esc_subject = -1;
-static int hf_esc_detail = -1;
-static int hf_esc_meaning = -1;
-static int hf_esc_status = -1;
-static int hf_command = -1;
-static int hf_stage = -1;
-static int hf_lines = -1;
-static int hf_request_in = -1;
-static int hf_time = -1;
-static int hf_anomaly = -1;
 static int hf_request = -1;
 static int hf_request_command = -1;
 static int hf_response_in = -1;
@@ -69,20 +50,13 @@ static int hf_unanswered = -1;
 static int hf_encrypted = -1;
 
 static gint ett_smtpreply = -1;
-static gint ett_reply = -1;
-static gint ett_esc = -1;
 static gint ett_request = -1;
 
-static expert_field ei_transient = EI_INIT;
-static expert_field ei_permanent = EI_INIT;
-static expert_field ei_invalid = EI_INIT;
-static expert_field ei_anomaly = EI_INIT;
 static expert_field ei_unanswered = EI_INIT;
 static expert_field ei_encrypted = EI_INIT;
 
 /* Preferences. */
 static range_t *pref_extra_ports;
-static sr_pref_bool pref_info_meaning = FALSE;
 
 /* TCP header fields read on the first pass (ids resolved at handoff);
  * the payload is taken from the same data source. */
@@ -94,12 +68,6 @@ static int hf_tcp_hdr_len = -1;
 static int hf_tcp_len = -1;
 static int hf_icmp = -1;
 static int hf_icmpv6 = -1;
-
-/* Names for the value_strings, filled from the knowledge base at
- * registration so the names are written once (in common/). */
-static value_string class_vals[11];
-static value_string category_vals[11];
-static value_string esc_class_vals[4];
 
 /* One TCP connection: the core's connection layer and what the plugin
  * needs to orient segments and to finish it at the end of the file. */
@@ -220,6 +188,7 @@ on_event(void *user, const struct smtpreply_event *ev)
         r.nlines = ev->nlines;
         r.anomalies = ev->anomalies;
         r.rt_us = -1;
+        sr_reply_fill_why(&r, ev);
         if (ev->has_cmd) {
             r.has_cmd = TRUE;
             r.cmd = (guint8)ev->cmd.cmd;
@@ -505,120 +474,6 @@ smtpreply_cleanup(void)
 /* ---- rendering (every pass) ------------------------------------------ */
 
 static void
-add_anomalies(proto_tree *tree, packet_info *pinfo, tvbuff_t *tvb, smtpreply_anomaly_set set)
-{
-    int a;
-
-    for (a = 0; a < SMTPREPLY_ANOM__COUNT; a++) {
-        proto_item *it;
-        if (!(set & ((smtpreply_anomaly_set)1 << a)))
-            continue;
-        it = proto_tree_add_string(tree, hf_anomaly, tvb, 0, 0,
-                                   smtpreply_anomaly_name((enum smtpreply_anomaly)a));
-        proto_item_set_generated(it);
-        expert_add_info_format(pinfo, it, &ei_anomaly, "SMTP anomaly %s: %s",
-                               smtpreply_anomaly_name((enum smtpreply_anomaly)a),
-                               smtpreply_anomaly_description((enum smtpreply_anomaly)a));
-    }
-}
-
-static void
-add_rfc_list(proto_tree *tree, packet_info *pinfo, tvbuff_t *tvb, const char *list)
-{
-    const char *cursor = list, *item;
-    size_t len;
-
-    while (list && (item = smtpreply_list_next(&cursor, &len)) != NULL) {
-        proto_item_set_generated(proto_tree_add_string(
-            tree, hf_rfc, tvb, 0, 0, wmem_strndup(pinfo->pool, item, len)));
-    }
-}
-
-static void
-render_reply(proto_tree *tree, packet_info *pinfo, tvbuff_t *tvb, const struct sr_reply *r)
-{
-    struct smtpreply_code_info ci;
-    proto_item *ti, *code_item;
-    proto_tree *rt;
-    const char *meaning;
-    char esc_text[16] = "";
-
-    smtpreply_code_explain(r->code, &ci);
-    meaning = r->has_cmd ? smtpreply_code_meaning_for(r->code, (enum smtpreply_cmd)r->cmd)
-                         : ci.meaning;
-    if (r->has_esc)
-        smtpreply_esc_format(&r->esc, esc_text, sizeof esc_text);
-
-    ti = proto_tree_add_none_format(tree, hf_reply, tvb, 0, 0, "Reply %03u%s%s%s%s: %s",
-                                    r->code, r->has_esc ? " " : "", esc_text,
-                                    r->has_cmd ? " to " : "", r->has_cmd ? r->verb : "",
-                                    meaning);
-    proto_item_set_generated(ti);
-    rt = proto_item_add_subtree(ti, ett_reply);
-
-    code_item = proto_tree_add_uint_format_value(rt, hf_code, tvb, 0, 0, r->code, "%03u (%s)",
-                                                 r->code, meaning);
-    proto_item_set_generated(code_item);
-    proto_item_set_generated(proto_tree_add_uint(rt, hf_class, tvb, 0, 0, ci.cls));
-    proto_item_set_generated(proto_tree_add_uint(rt, hf_category, tvb, 0, 0, ci.category));
-    proto_item_set_generated(proto_tree_add_string(rt, hf_meaning, tvb, 0, 0, meaning));
-    proto_item_set_generated(
-        proto_tree_add_string(rt, hf_status, tvb, 0, 0, smtpreply_status_name(ci.status)));
-    add_rfc_list(rt, pinfo, tvb, ci.rfc);
-
-    if (r->has_esc) {
-        struct smtpreply_esc_info ei;
-        proto_item *eti;
-        proto_tree *et;
-
-        smtpreply_esc_explain(&r->esc, &ei);
-        eti = proto_tree_add_string_format_value(rt, hf_esc, tvb, 0, 0, esc_text, "%s (%s)",
-                                                 esc_text, ei.meaning);
-        proto_item_set_generated(eti);
-        et = proto_item_add_subtree(eti, ett_esc);
-        proto_item_set_generated(proto_tree_add_uint(et, hf_esc_class, tvb, 0, 0, r->esc.cls));
-        proto_item_set_generated(proto_tree_add_uint_format_value(
-            et, hf_esc_subject, tvb, 0, 0, r->esc.subject, "%u (%s)", r->esc.subject,
-            ei.subject_name && ei.subject_name[0] ? ei.subject_name : "unknown subject"));
-        proto_item_set_generated(proto_tree_add_uint(et, hf_esc_detail, tvb, 0, 0, r->esc.detail));
-        proto_item_set_generated(proto_tree_add_string(et, hf_esc_meaning, tvb, 0, 0, ei.meaning));
-        proto_item_set_generated(
-            proto_tree_add_string(et, hf_esc_status, tvb, 0, 0, smtpreply_status_name(ei.status)));
-    }
-
-    if (r->has_cmd) {
-        /* A command line without a verb answers as no command (the CLI's
-         * null); the request link still stands. */
-        if (r->verb[0])
-            proto_item_set_generated(proto_tree_add_string(rt, hf_command, tvb, 0, 0, r->verb));
-        proto_item_set_generated(proto_tree_add_uint(rt, hf_request_in, tvb, 0, 0, r->request_in));
-        if (r->rt_us >= 0) {
-            nstime_t delta;
-            delta.secs = (time_t)(r->rt_us / 1000000);
-            delta.nsecs = (int)(r->rt_us % 1000000) * 1000;
-            proto_item_set_generated(proto_tree_add_time(rt, hf_time, tvb, 0, 0, &delta));
-        }
-    }
-    proto_item_set_generated(proto_tree_add_string(
-        rt, hf_stage, tvb, 0, 0, smtpreply_stage_name((enum smtpreply_stage)r->stage)));
-    proto_item_set_generated(proto_tree_add_uint(rt, hf_lines, tvb, 0, 0, r->nlines));
-    add_anomalies(rt, pinfo, tvb, r->anomalies);
-
-    if (ci.cls == 5)
-        expert_add_info_format(pinfo, code_item, &ei_permanent, "Permanent failure %03u%s%s: %s",
-                               r->code, r->has_esc ? " " : "", esc_text, meaning);
-    else if (ci.cls == 4)
-        expert_add_info_format(pinfo, code_item, &ei_transient, "Transient failure %03u%s%s: %s",
-                               r->code, r->has_esc ? " " : "", esc_text, meaning);
-    else if (!smtpreply_code_valid(r->code))
-        expert_add_info_format(pinfo, code_item, &ei_invalid, "Invalid reply code %03u", r->code);
-
-    if (pref_info_meaning)
-        col_append_fstr(pinfo->cinfo, COL_INFO, " [%03u%s%s: %s]", r->code,
-                        r->has_esc ? " " : "", esc_text, meaning);
-}
-
-static void
 render_request(proto_tree *tree, packet_info *pinfo, tvbuff_t *tvb, const struct sr_request *rq)
 {
     proto_item *ti;
@@ -642,7 +497,7 @@ render_request(proto_tree *tree, packet_info *pinfo, tvbuff_t *tvb, const struct
                                "Command %s never answered before the connection ended",
                                rq->verb[0] ? rq->verb : "?");
     }
-    add_anomalies(qt, pinfo, tvb, rq->anomalies & ~((smtpreply_anomaly_set)1
+    sr_add_anomalies(qt, pinfo, tvb, rq->anomalies & ~((smtpreply_anomaly_set)1
                                                     << SMTPREPLY_ANOM_UNANSWERED));
 }
 
@@ -709,7 +564,7 @@ dissect_smtpreply(tvbuff_t *tvb, packet_info *pinfo, proto_tree *tree, void *dat
         render_request(st, pinfo, tvb, (const struct sr_request *)wmem_array_index(fr->requests, i));
     for (i = 0; i < nrep; i++) {
         const struct sr_reply *r = (const struct sr_reply *)wmem_array_index(fr->replies, i);
-        render_reply(st, pinfo, tvb, r);
+        sr_render_reply(st, pinfo, tvb, r);
         proto_item_append_text(ti, "%s %03u", i ? "," : ":", r->code);
     }
     if (fr->encrypted) {
@@ -717,7 +572,7 @@ dissect_smtpreply(tvbuff_t *tvb, packet_info *pinfo, proto_tree *tree, void *dat
         proto_item_set_generated(ei);
         expert_add_info(pinfo, ei, &ei_encrypted);
     }
-    add_anomalies(st, pinfo, tvb, fr->anomalies);
+    sr_add_anomalies(st, pinfo, tvb, fr->anomalies);
 
     /* Taps run on whichever pass tshark or the GUI chooses: queue on all. */
     if (nrep)
@@ -727,75 +582,10 @@ dissect_smtpreply(tvbuff_t *tvb, packet_info *pinfo, proto_tree *tree, void *dat
 
 /* ---- registration ---------------------------------------------------- */
 
-/* Fill the value_strings from the knowledge base (written once, there). */
-static void
-fill_names(void)
-{
-    struct smtpreply_code_info ci;
-    struct smtpreply_esc_info ei;
-    static const guint8 esc_classes[] = { 2, 4, 5 };
-    guint i;
-
-    for (i = 0; i < 10; i++) {
-        smtpreply_code_explain(i * 100, &ci);
-        class_vals[i].value = i;
-        class_vals[i].strptr = ci.class_name;
-        smtpreply_code_explain(200 + i * 10, &ci);
-        category_vals[i].value = i;
-        category_vals[i].strptr = ci.category_name;
-    }
-    for (i = 0; i < G_N_ELEMENTS(esc_classes); i++) {
-        struct smtpreply_esc e = { esc_classes[i], 0, 0 };
-        smtpreply_esc_explain(&e, &ei);
-        esc_class_vals[i].value = esc_classes[i];
-        esc_class_vals[i].strptr = ei.class_name;
-    }
-}
-
 static void
 proto_register_smtpreply(void)
 {
     static hf_register_info hf[] = {
-        { &hf_reply, { "Reply", "smtpreply.reply", FT_NONE, BASE_NONE, NULL, 0x0,
-          "One complete SMTP reply (all its lines), on the frame that completed it", HFILL } },
-        { &hf_code, { "Reply code", "smtpreply.code", FT_UINT16, BASE_DEC, NULL, 0x0,
-          "RFC 5321 §4.2 three-digit reply code", HFILL } },
-        { &hf_class, { "Class", "smtpreply.class", FT_UINT8, BASE_DEC, VALS(class_vals), 0x0,
-          "First digit of the reply code (RFC 5321 §4.2.1)", HFILL } },
-        { &hf_category, { "Category", "smtpreply.category", FT_UINT8, BASE_DEC,
-          VALS(category_vals), 0x0, "Second digit of the reply code (RFC 5321 §4.2.1)", HFILL } },
-        { &hf_meaning, { "Meaning", "smtpreply.meaning", FT_STRING, BASE_NONE, NULL, 0x0,
-          "What the code means as a reply to its command", HFILL } },
-        { &hf_status, { "Status", "smtpreply.status", FT_STRING, BASE_NONE, NULL, 0x0,
-          "standard, registry, historic, non-standard, invalid or unassigned", HFILL } },
-        { &hf_rfc, { "Defined in", "smtpreply.rfc", FT_STRING, BASE_NONE, NULL, 0x0,
-          "RFC section defining the code", HFILL } },
-        { &hf_esc, { "Enhanced status code", "smtpreply.esc", FT_STRING, BASE_NONE, NULL, 0x0,
-          "RFC 3463 class.subject.detail", HFILL } },
-        { &hf_esc_class, { "Class", "smtpreply.esc.class", FT_UINT8, BASE_DEC,
-          VALS(esc_class_vals), 0x0, NULL, HFILL } },
-        { &hf_esc_subject, { "Subject", "smtpreply.esc.subject", FT_UINT16, BASE_DEC, NULL, 0x0,
-          NULL, HFILL } },
-        { &hf_esc_detail, { "Detail", "smtpreply.esc.detail", FT_UINT16, BASE_DEC, NULL, 0x0,
-          NULL, HFILL } },
-        { &hf_esc_meaning, { "Meaning", "smtpreply.esc.meaning", FT_STRING, BASE_NONE, NULL, 0x0,
-          "IANA registry name of the enhanced code (or of its subject or class)", HFILL } },
-        { &hf_esc_status, { "Status", "smtpreply.esc.status", FT_STRING, BASE_NONE, NULL, 0x0,
-          "standard (registered), unassigned or invalid", HFILL } },
-        { &hf_command, { "Command", "smtpreply.command", FT_STRING, BASE_NONE, NULL, 0x0,
-          "The command this reply answers (uppercase verb)", HFILL } },
-        { &hf_stage, { "Stage", "smtpreply.stage", FT_STRING, BASE_NONE, NULL, 0x0,
-          "Which step of the exchange the reply closes (greeting, reply, data-start, data-end, "
-          "bdat, auth-challenge, auth-final, unsolicited)", HFILL } },
-        { &hf_lines, { "Lines", "smtpreply.lines", FT_UINT32, BASE_DEC, NULL, 0x0,
-          "Number of lines of the reply", HFILL } },
-        { &hf_request_in, { "Request in", "smtpreply.request_in", FT_FRAMENUM, BASE_NONE,
-          FRAMENUM_TYPE(FT_FRAMENUM_REQUEST), 0x0, "Frame of the command this reply answers",
-          HFILL } },
-        { &hf_time, { "Response time", "smtpreply.time", FT_RELATIVE_TIME, BASE_NONE, NULL, 0x0,
-          "Time from the command to this reply", HFILL } },
-        { &hf_anomaly, { "Anomaly", "smtpreply.anomaly", FT_STRING, BASE_NONE, NULL, 0x0,
-          "What breaks the RFCs here (the analyzer's identifiers)", HFILL } },
         { &hf_request, { "Command", "smtpreply.request", FT_NONE, BASE_NONE, NULL, 0x0,
           "A client command line completed in this frame", HFILL } },
         { &hf_request_command, { "Command", "smtpreply.request.command", FT_STRING, BASE_NONE,
@@ -809,28 +599,21 @@ proto_register_smtpreply(void)
         { &hf_encrypted, { "Encrypted from here", "smtpreply.encrypted", FT_BOOLEAN, BASE_NONE,
           NULL, 0x0, "TLS starts in this frame; nothing after it is counted", HFILL } },
     };
-    static gint *ett[] = { &ett_smtpreply, &ett_reply, &ett_esc, &ett_request };
+    static gint *ett[] = { &ett_smtpreply, &ett_request };
     static ei_register_info ei[] = {
-        { &ei_transient, { "smtpreply.transient", PI_RESPONSE_CODE, PI_WARN,
-          "Transient negative reply (4yz)", EXPFILL } },
-        { &ei_permanent, { "smtpreply.permanent", PI_RESPONSE_CODE, PI_ERROR,
-          "Permanent negative reply (5yz)", EXPFILL } },
-        { &ei_invalid, { "smtpreply.invalid", PI_RESPONSE_CODE, PI_ERROR,
-          "Reply code outside RFC 5321 §4.2", EXPFILL } },
-        { &ei_anomaly, { "smtpreply.anomaly.expert", PI_PROTOCOL, PI_WARN,
-          "SMTP anomaly", EXPFILL } },
         { &ei_unanswered, { "smtpreply.unanswered.expert", PI_SEQUENCE, PI_WARN,
           "Command never answered", EXPFILL } },
         { &ei_encrypted, { "smtpreply.encrypted.expert", PI_SEQUENCE, PI_CHAT,
           "TLS starts here: the rest of the connection is not analysed", EXPFILL } },
     };
     module_t *module;
+    expert_module_t *expert;
 
-    fill_names();
     proto_smtpreply = proto_register_protocol("SMTP Reply Analysis", "SMTPREPLY", "smtpreply");
     proto_register_field_array(proto_smtpreply, hf, array_length(hf));
     proto_register_subtree_array(ett, array_length(ett));
-    expert_register_field_array(expert_register_protocol(proto_smtpreply), ei, array_length(ei));
+    expert = expert_register_protocol(proto_smtpreply);
+    expert_register_field_array(expert, ei, array_length(ei));
 
     module = prefs_register_protocol(proto_smtpreply, NULL);
     pref_extra_ports = range_empty(wmem_epan_scope());
@@ -838,9 +621,7 @@ proto_register_smtpreply(void)
                                     "TCP ports to treat as SMTP besides 25, 587 and 2525 (465 is "
                                     "implicit TLS); other streams are found by content",
                                     &pref_extra_ports, 65535);
-    prefs_register_bool_preference(module, "info_meaning", "Add reply meanings to the Info column",
-                                   "Append \"[code enhanced: meaning]\" for every reply",
-                                   &pref_info_meaning);
+    sr_register_reply(proto_smtpreply, expert, module);
 
     smtpreply_handle = create_dissector_handle(dissect_smtpreply, proto_smtpreply);
     register_postdissector(smtpreply_handle);

@@ -9,6 +9,9 @@
 
 #include <wireshark.h>
 #include <epan/wmem_scopes.h>
+#include <epan/packet.h>
+#include <epan/expert.h>
+#include <epan/prefs.h>
 
 #include "smtpreply.h"
 
@@ -24,6 +27,12 @@ struct sr_reply {
     gint64 rt_us;              /* -1 without a command */
     guint32 nlines;
     smtpreply_anomaly_set anomalies;
+    guint8 reply_cmd;          /* enum smtpreply_cmd: smtpreply_reply_cmd() */
+    guint8 reason;             /* enum smtpreply_reason (NONE for 2yz, 3yz) */
+    guint8 reason_source;      /* enum smtpreply_reason_source */
+    gboolean text_cut;         /* the core kept only the first 16 KiB */
+    const char *text;          /* every line's text joined with "\n" (UTF-8) */
+    const char *rcpt;          /* the RCPT TO address answered, or NULL */
 };
 
 struct sr_request {
@@ -44,6 +53,16 @@ struct sr_frame {
     gboolean encrypted;        /* TLS starts in this frame */
     gboolean smtp;             /* SMTP the built-in dissector did not show */
 };
+
+/* reply-smtpreply.c: keeps an event's reason, text and recipient in r
+ * (first pass, file scope); draws a reply (every pass); draws anomalies;
+ * registers the reply's fields, expert infos and Info-column
+ * preferences. */
+void sr_reply_fill_why(struct sr_reply *r, const struct smtpreply_event *ev);
+void sr_render_reply(proto_tree *tree, packet_info *pinfo, tvbuff_t *tvb, const struct sr_reply *r);
+void sr_add_anomalies(proto_tree *tree, packet_info *pinfo, tvbuff_t *tvb,
+                      smtpreply_anomaly_set set);
+void sr_register_reply(int proto, expert_module_t *expert, module_t *module);
 
 /* stats-smtpreply.c: registers the "SMTP Reply Codes" statistics tree
  * (tshark -z smtpreply,tree), fed by the "smtpreply" tap with one
