@@ -1,5 +1,5 @@
 /* SPDX-License-Identifier: MIT */
-/* kbfmt_json.c - knowledge-base entries as JSON (keys per CONTRACTS.md,
+/* kbfmt_json.c - knowledge-base entries as JSON (keys per docs/contracts.md,
  * `explain --json`) and small printing helpers. */
 #include <stdint.h>
 #include <stdlib.h>

@@ -5,9 +5,12 @@
  * output (analyzer/cmd_explain.c, analyzer/kbfmt_json.c, jansson).
  *
  * Input: the first byte picks a prefix (bit 0: "--json" first, bit 1:
- * "--" first); the rest is split on NUL bytes into up to MAX_ARGS
+ * "--" first, bit 2: "--command VERB" first, VERB picked by bits 3-5 from
+ * good and bad ones); the rest is split on NUL bytes into up to MAX_ARGS
  * arguments, each an exactly-sized heap string so ASan sees over-reads.
- * argv = {"explain", [prefix...], args...}.
+ * argv = {"explain", [prefix...], args...}.  Standard input (read for an
+ * argument "-") is the last argument's bytes when bit 6 is set, otherwise
+ * empty; a memory stream or /dev/null, so no run waits for a terminal.
  *
  * Properties: no crash, no sanitizer report, no leak (LeakSanitizer),
  * and the exit status is 0 or 2 (cli.h: explain never returns 1).
@@ -19,6 +22,7 @@
  * are written to file descriptor 2 directly, so crashes are still reported
  * (checked with a planted crash when this target was written).
  */
+#define _POSIX_C_SOURCE 200809L /* fmemopen */
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -28,7 +32,7 @@
 
 #define MAX_ARGS 8
 
-static FILE *devnull;
+static FILE *devnull, *nullin;
 
 int LLVMFuzzerInitialize(int *argc, char ***argv);
 int LLVMFuzzerInitialize(int *argc, char ***argv)
@@ -37,16 +41,20 @@ int LLVMFuzzerInitialize(int *argc, char ***argv)
     (void)argv;
     if (!devnull)
         devnull = fopen("/dev/null", "w");
+    if (!nullin)
+        nullin = fopen("/dev/null", "r");
     return 0;
 }
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
-    char *argv[MAX_ARGS + 4];
+    char *argv[MAX_ARGS + 6]; /* "explain", four prefix words, args, NULL */
     char *owned[MAX_ARGS];
     int argc = 0, nowned = 0, rc;
     size_t pos = 1;
-    FILE *saved_out = stdout, *saved_err = stderr;
+    FILE *saved_out = stdout, *saved_err = stderr, *saved_in = stdin, *in;
+    static const char *const verbs[8] = {"RCPT", ".", "greeting", "data",
+                                         "AUTH", "BDAT", "bogus", ""};
 
     if (size == 0)
         return 0;
@@ -55,6 +63,10 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     argv[argc++] = (char *)"explain";
     if (data[0] & 1)
         argv[argc++] = (char *)"--json";
+    if (data[0] & 4) {
+        argv[argc++] = (char *)"--command";
+        argv[argc++] = (char *)verbs[(data[0] >> 3) & 7];
+    }
     if (data[0] & 2)
         argv[argc++] = (char *)"--";
     /* Split the rest on NUL: "a\0b" is two arguments, "a\0" is "a" and "". */
@@ -71,12 +83,24 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         pos += len + 1;
     }
     argv[argc] = NULL;
+    in = NULL;
+    if ((data[0] & 0x40) && nowned > 0 && owned[nowned - 1][0])
+        in = fmemopen(owned[nowned - 1], strlen(owned[nowned - 1]), "r");
+    if (in)
+        stdin = in;
+    else if (nullin) {
+        clearerr(nullin);
+        stdin = nullin;
+    }
     if (devnull)
         stdout = stderr = devnull;
     rc = cmd_explain(argc, argv);
     fflush(stdout);
     stdout = saved_out;
     stderr = saved_err;
+    stdin = saved_in;
+    if (in)
+        fclose(in);
     if (rc != EXIT_OK && rc != EXIT_USAGE)
         abort();
     for (int i = 0; i < nowned; i++)

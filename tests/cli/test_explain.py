@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 # SPDX-License-Identifier: MIT
 """CLI tests for `smtpreply explain`: text and JSON, the RFC answers, bad
-input and exit statuses (CONTRACTS.md, `explain --json`)."""
+input and exit statuses (docs/contracts.md, `smtpreply explain`)."""
 import json
 import os
 import re

@@ -35,7 +35,7 @@ def run(*args, cwd=None):
 # A value each option accepts, and an argument that makes the run valid.
 VALUES = {"--format": "json", "FMT": "json", "FORMAT": "json", "text|json": "json",
           "json": "json", "FILE": os.devnull, "EXPR": "tcp", "N": "1000", "S": "300",
-          "MB": "1024"}
+          "MB": "1024", "VERB": "RCPT"}
 RUNS = {"tally": [CAP], "explain": ["550"], "codes": [], "transcript": [DIALOGUE],
         "merge": None}
 

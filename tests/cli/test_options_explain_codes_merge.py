@@ -26,7 +26,8 @@ def run(*args):
 rc, as_json, _ = run("explain", "--json", "550", "5.1.1")
 check(rc == 0 and isinstance(json.loads(as_json), list), "explain --json: an array")
 rc, as_text, _ = run("explain", "550", "5.1.1")
-check(rc == 0 and as_text.startswith("550  "), "explain: text by default")
+check(rc == 0 and as_text.startswith("reason: ") and "\n550  " in as_text,
+      "explain: text by default, the reason first")
 for args, want in ((["--format", "json"], as_json), (["--format=json"], as_json),
                    (["--format", "text"], as_text), (["--format=text"], as_text),
                    (["--json", "--format", "text"], as_text),
