@@ -1,7 +1,8 @@
 # SPDX-License-Identifier: MIT
 """`tshark -q -z smtpreply,tree` counts equal the truth totals (per class,
-per code), in one pass and in two passes, and its "by command" half adds
-up to the same totals."""
+per code), in one pass and in two passes, its "by command" half adds
+up to the same totals, and its "by reason" half counts every 4xx and 5xx
+reply once, under the reason its smtpreply.reason field gives."""
 import collections
 import os
 import re
@@ -19,7 +20,8 @@ LINE = re.compile(r"^( *)(\S.*?)\s{2,}(\d+)\s")
 def parse(out):
     """{"total", "classes", "codes", "by_command"} from the tree output."""
     res = {"total": None, "classes": collections.Counter(), "codes": collections.Counter(),
-           "by_command": collections.Counter(), "command_total": None}
+           "by_command": collections.Counter(), "command_total": None,
+           "reasons": collections.Counter(), "reason_total": 0, "reason_codes": 0}
     section = None
     for line in out.splitlines():
         m = LINE.match(line)
@@ -32,6 +34,8 @@ def parse(out):
                 res["total"] = count
             elif name == "Replies by command":
                 res["command_total"] = count
+            elif name == "Failures by reason":
+                res["reason_total"] = count
             continue
         if section == "Replies by class and code":
             if depth == 1:
@@ -40,6 +44,10 @@ def parse(out):
                 res["codes"][int(name[:3])] += count
         elif section == "Replies by command" and depth == 2:
             res["by_command"][int(name[:3])] += count
+        elif section == "Failures by reason" and depth == 1:
+            res["reasons"][name] += count
+        elif section == "Failures by reason" and depth == 2:
+            res["reason_codes"] += count
     return res
 
 
@@ -58,6 +66,10 @@ def main():
         for k, v in want_codes.items():
             want_classes[str(k // 100)] += v
         n = sum(want_codes.values())
+        failures = sum(v for k, v in want_codes.items() if 400 <= k < 600)
+        want_reasons = collections.Counter()
+        for row in T.fields(cap, ["smtpreply.reason"], ["-2"], "smtpreply.reason"):
+            want_reasons.update(row["smtpreply.reason"])
         for extra in ([], ["-2"]):
             rc, out, err = T.tshark("-r", cap, "-q", "-z", "smtpreply,tree", *extra,
                                     check=False)
@@ -77,6 +89,11 @@ def main():
                       "%s (%s): by command %s (total %s), truth %s"
                       % (name, mode, dict(got["by_command"]), got["command_total"],
                          dict(want_codes)))
+            check(got["reason_total"] == failures and got["reason_codes"] == failures and
+                  got["reasons"] == want_reasons,
+                  "%s (%s): by reason %s (total %s), fields %s, %d failures"
+                  % (name, mode, dict(got["reasons"]), got["reason_total"],
+                     dict(want_reasons), failures))
     print("%d captures, one and two passes" % len(sets))
     finish()
 
