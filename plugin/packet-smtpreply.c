@@ -30,6 +30,7 @@
 #include <epan/packet.h>
 #include <epan/proto.h>
 #include <epan/conversation.h>
+#include <epan/to_str.h>
 #include <epan/expert.h>
 #include <epan/prefs.h>
 #include <epan/tap.h>
@@ -84,16 +85,18 @@ static expert_field ei_encrypted = EI_INIT;
 static range_t *pref_extra_ports;
 static sr_pref_bool pref_info_meaning = FALSE;
 
+/* This frame's expert info is wanted (set by wants_tree): its text is
+ * formatted even where no item is built, so it is skipped otherwise. */
+static gboolean want_expert;
+
 /* TCP header fields read on the first pass (ids resolved at handoff);
  * the payload is taken from the same data source. */
+static int hf_ws_expert = -1;
+static int expert_tap_id = 0;
 static int hf_tcp_srcport = -1;
-static int hf_tcp_dstport = -1;
-static int hf_tcp_seq_raw = -1;
-static int hf_tcp_flags = -1;
-static int hf_tcp_hdr_len = -1;
 static int hf_tcp_len = -1;
-static int hf_icmp = -1;
-static int hf_icmpv6 = -1;
+static int proto_icmp = -1;
+static int proto_icmpv6 = -1;
 
 /* Names for the value_strings, filled from the knowledge base at
  * registration so the names are written once (in common/). */
@@ -101,184 +104,10 @@ static value_string class_vals[11];
 static value_string category_vals[11];
 static value_string esc_class_vals[4];
 
-/* One TCP connection: the core's connection layer and what the plugin
- * needs to orient segments and to finish it at the end of the file. */
-struct sr_conv {
-    struct smtpreply_conn *conn;   /* NULL once known not to be SMTP */
-    address addr_a;                /* endpoint A: source of the first segment */
-    guint16 port_a;
-    guint32 last_frame;
-    gint64 last_ts_us;
-    guint32 feed_frame;            /* where the events being produced go */
-    gboolean finished;
-    gboolean fin_a, fin_b, rst;    /* how the TCP connection closed */
-    gint64 max_ts_at_last;         /* latest frame time of the file at last_frame */
-    gboolean show_smtp;            /* SMTP on a port the built-in dissector ignores */
-    gboolean smtp_checked;
-};
-
-/* Frame number -> struct sr_frame.  A map, not p_add_proto_data, because
- * a reply must also update its command's frame (response_in). */
-static wmem_map_t *frame_results;
 /* Every sr_conv of the file, to finish them after the first pass. */
 static wmem_list_t *all_convs;
 /* The latest frame time seen so far (frames may go back in time). */
 static gint64 max_ts_us;
-
-static struct sr_frame *
-frame_result(guint32 frame, gboolean create)
-{
-    struct sr_frame *fr =
-        (struct sr_frame *)wmem_map_lookup(frame_results, GUINT_TO_POINTER(frame));
-    if (!fr && create) {
-        fr = wmem_new0(wmem_file_scope(), struct sr_frame);
-        wmem_map_insert(frame_results, GUINT_TO_POINTER(frame), fr);
-    }
-    return fr;
-}
-
-static struct sr_request *
-find_request(guint32 frame, guint64 seq)
-{
-    struct sr_frame *fr = frame_result(frame, FALSE);
-    guint i, n;
-
-    if (!fr || !fr->requests)
-        return NULL;
-    n = wmem_array_get_count(fr->requests);
-    for (i = 0; i < n; i++) {
-        struct sr_request *rq = (struct sr_request *)wmem_array_index(fr->requests, i);
-        if (rq->seq == seq)
-            return rq;
-    }
-    return NULL;
-}
-
-static struct sr_request *
-add_request(guint32 frame, guint64 seq, const char *verb)
-{
-    struct sr_frame *fr = frame_result(frame, TRUE);
-    struct sr_request r;
-
-    memset(&r, 0, sizeof r);
-    r.seq = seq;
-    g_strlcpy(r.verb, verb ? verb : "", sizeof r.verb);
-    if (!fr->requests)
-        fr->requests = wmem_array_new(wmem_file_scope(), sizeof(struct sr_request));
-    wmem_array_append_one(fr->requests, r);
-    return (struct sr_request *)wmem_array_index(fr->requests,
-                                                 wmem_array_get_count(fr->requests) - 1);
-}
-
-/* The request a reply or an "unanswered" report names.  Commands without a
- * COMMAND event of their own (the end of DATA's body: the final dot) get
- * one here, on the frame that completed them, named by the pseudo-command
- * ("DATA-END"). */
-static struct sr_request *
-request_for(const struct smtpreply_cmd_ref *ref)
-{
-    struct sr_request *rq = find_request((guint32)ref->tag, ref->seq);
-
-    if (!rq)
-        rq = add_request((guint32)ref->tag, ref->seq, smtpreply_cmd_verb(ref->cmd));
-    return rq;
-}
-
-static void
-copy_verb(char dst[16], const struct smtpreply_cmd_ref *ref)
-{
-    const char *v = ref->verb[0] ? ref->verb : smtpreply_cmd_verb(ref->cmd);
-    g_strlcpy(dst, v ? v : "", 16);
-}
-
-/* The core's event callback: record what happened, where it will be shown.
- * Commands belong to the frame that completed their line (cmd.tag); replies
- * and free anomalies to the frame being fed, so each is shown and tapped
- * exactly once, in single pass too. */
-static void
-on_event(void *user, const struct smtpreply_event *ev)
-{
-    const struct sr_conv *feed = (const struct sr_conv *)user;
-    struct sr_frame *fr;
-    struct sr_request *rq;
-
-    switch (ev->type) {
-    case SMTPREPLY_EV_COMMAND: {
-        char verb[16];
-        copy_verb(verb, &ev->cmd);
-        rq = add_request((guint32)ev->cmd.tag, ev->cmd.seq, verb);
-        rq->anomalies = ev->anomalies;
-        break;
-    }
-    case SMTPREPLY_EV_REPLY: {
-        struct sr_reply r;
-        memset(&r, 0, sizeof r);
-        r.code = (guint16)ev->code;
-        r.stage = (guint8)ev->stage;
-        r.has_esc = ev->has_esc;
-        r.esc = ev->esc;
-        r.nlines = ev->nlines;
-        r.anomalies = ev->anomalies;
-        r.rt_us = -1;
-        if (ev->has_cmd) {
-            r.has_cmd = TRUE;
-            r.cmd = (guint8)ev->cmd.cmd;
-            copy_verb(r.verb, &ev->cmd);
-            r.request_in = (guint32)ev->cmd.tag;
-            r.rt_us = ev->rt_us;
-            rq = request_for(&ev->cmd);
-            if (!rq->responses)
-                rq->responses = wmem_array_new(wmem_file_scope(), sizeof(guint32));
-            wmem_array_append_one(rq->responses, feed->feed_frame);
-        }
-        fr = frame_result(feed->feed_frame, TRUE);
-        if (ev->stage == SMTPREPLY_STAGE_GREETING && ev->tag < feed->feed_frame) {
-            /* A greeting detection held until the client's first command
-             * made the stream SMTP (a port that is not a known SMTP
-             * port): shown on its own frame, for every later dissection
-             * (GUI, -2); the frame being fed taps it in a single pass,
-             * where the greeting's frame is already done. */
-            struct sr_frame *own = frame_result((guint32)ev->tag, TRUE);
-            if (!own->replies)
-                own->replies = wmem_array_new(wmem_file_scope(), sizeof(struct sr_reply));
-            wmem_array_append_one(own->replies, r);
-            own->smtp = feed->show_smtp;
-            if (!fr->late)
-                fr->late = wmem_array_new(wmem_file_scope(), sizeof(struct sr_reply));
-            wmem_array_append_one(fr->late, r);
-            break;
-        }
-        if (!fr->replies)
-            fr->replies = wmem_array_new(wmem_file_scope(), sizeof(struct sr_reply));
-        wmem_array_append_one(fr->replies, r);
-        break;
-    }
-    case SMTPREPLY_EV_UNANSWERED:
-        rq = request_for(&ev->cmd);
-        rq->unanswered = TRUE;
-        rq->anomalies |= ev->anomalies;
-        break;
-    case SMTPREPLY_EV_ANOMALY:
-        fr = frame_result(feed->feed_frame, TRUE);
-        fr->anomalies |= ev->anomalies | ((smtpreply_anomaly_set)1 << ev->anomaly);
-        break;
-    case SMTPREPLY_EV_TLS:
-        frame_result(feed->feed_frame, TRUE)->encrypted = TRUE;
-        break;
-    }
-}
-
-/* The core allocates through this hook: file scope, so whatever is left is
- * released with the capture file. */
-static void *
-sr_realloc(void *ctx _U_, void *ptr, size_t size)
-{
-    if (size == 0) {
-        wmem_free(wmem_file_scope(), ptr);
-        return NULL;
-    }
-    return wmem_realloc(wmem_file_scope(), ptr, size);
-}
 
 /* The well-known ports are the core's table; the plugin only says whether
  * the user's preference names this port. */
@@ -337,22 +166,29 @@ last_finfo(proto_tree *tree, int hf)
     return (field_info *)g_ptr_array_index(arr, arr->len - 1);
 }
 
+/* Is this frame an ICMP error (whose quoted TCP header is no segment of
+ * the flow)?  Read from the frame's protocol layers, not from primed
+ * fields. */
 static gboolean
-has_field(proto_tree *tree, int hf)
+in_icmp(packet_info *pinfo)
 {
-    GPtrArray *arr;
+    wmem_list_frame_t *it;
 
-    if (hf < 0)
-        return FALSE;
-    arr = proto_get_finfo_ptr_array(tree, hf);
-    return arr && arr->len > 0;
+    for (it = wmem_list_head(pinfo->layers); it; it = wmem_list_frame_next(it)) {
+        int id = GPOINTER_TO_INT(wmem_list_frame_data(it));
+        if (id == proto_icmp || id == proto_icmpv6)
+            return TRUE;
+    }
+    return FALSE;
 }
 
 /* First pass: hand this frame's TCP segment to its connection. */
 static void
 feed_segment(packet_info *pinfo, proto_tree *tree)
 {
-    field_info *fi_sport, *fi_dport, *fi_seq, *fi_flags, *fi_hlen, *fi_len;
+    field_info *fi_sport, *fi_len;
+    tvbuff_t *ds;
+    gint hdr;
     guint32 sport, dport, seq, flags, hlen, seglen, kept;
     gint payload_off;
     const guint8 *payload = NULL;
@@ -364,23 +200,29 @@ feed_segment(packet_info *pinfo, proto_tree *tree)
 
     /* ICMP errors quote a TCP header: that is not a segment of the flow
      * (the CLI does not read it either). */
-    if (has_field(tree, hf_icmp) || has_field(tree, hf_icmpv6))
+    if (in_icmp(pinfo))
         return;
+    /* Two primed fields only: the source port gives where the innermost
+     * TCP header starts in its data source, and tcp.len the payload length
+     * the IP header declares.  The rest of the fixed header (RFC 9293
+     * §3.1) is read from its bytes: every primed field is a tree item that
+     * tshark builds and walks on every frame. */
     fi_sport = last_finfo(tree, hf_tcp_srcport);
-    fi_dport = last_finfo(tree, hf_tcp_dstport);
-    fi_seq = last_finfo(tree, hf_tcp_seq_raw);
-    fi_flags = last_finfo(tree, hf_tcp_flags);
-    fi_hlen = last_finfo(tree, hf_tcp_hdr_len);
     fi_len = last_finfo(tree, hf_tcp_len);
-    if (!fi_sport || !fi_dport || !fi_seq || !fi_flags || !fi_hlen || !fi_len ||
-        !fi_sport->ds_tvb)
+    if (!fi_sport || !fi_len || !fi_sport->ds_tvb)
         return;
-    sport = fvalue_get_uinteger(SR_FVALUE(fi_sport));
-    dport = fvalue_get_uinteger(SR_FVALUE(fi_dport));
-    seq = fvalue_get_uinteger(SR_FVALUE(fi_seq));
-    flags = fvalue_get_uinteger(SR_FVALUE(fi_flags));
-    hlen = fvalue_get_uinteger(SR_FVALUE(fi_hlen));
+    ds = fi_sport->ds_tvb;
+    hdr = fi_sport->start;
+    if (!tvb_bytes_exist(ds, hdr, 20))
+        return; /* the CLI too skips a frame whose fixed header is cut */
+    sport = tvb_get_ntohs(ds, hdr);
+    dport = tvb_get_ntohs(ds, hdr + 2);
+    seq = tvb_get_ntohl(ds, hdr + 4);
+    hlen = (guint32)(tvb_get_guint8(ds, hdr + 12) >> 4) * 4;
+    flags = tvb_get_guint8(ds, hdr + 13);
     seglen = fvalue_get_uinteger(SR_FVALUE(fi_len));
+    if (hlen < 20)
+        return; /* a bogus header length, as for the CLI */
 
     /* Every TCP frame moves the clock that ends idle connections. */
     ts_us = (gint64)pinfo->abs_ts.secs * 1000000 + pinfo->abs_ts.nsecs / 1000;
@@ -429,11 +271,13 @@ feed_segment(packet_info *pinfo, proto_tree *tree)
         sc = wmem_new0(wmem_file_scope(), struct sr_conv);
         copy_address_wmem(wmem_file_scope(), &sc->addr_a, &pinfo->net_src);
         sc->port_a = (guint16)sport;
+        copy_address_wmem(wmem_file_scope(), &sc->addr_b, &pinfo->net_dst);
+        sc->port_b = (guint16)dport;
         memset(&cfg, 0, sizeof cfg);
         smtpreply_limits_default(&cfg.limits);
         cfg.port_kind_a = port_kind(sport);
         cfg.port_kind_b = port_kind(dport);
-        sc->conn = smtpreply_conn_new(&cfg, sr_realloc, NULL, on_event, sc);
+        sc->conn = smtpreply_conn_new(&cfg, sr_realloc, NULL, sr_on_event, sc);
         conversation_add_proto_data(conv, proto_smtpreply, sc);
         wmem_list_append(all_convs, sc);
     }
@@ -465,7 +309,7 @@ feed_segment(packet_info *pinfo, proto_tree *tree)
     if (cst.state == SMTPREPLY_CONN_SMTP) {
         sc->smtp_checked = TRUE;
         if (sc->show_smtp && seglen > 0)
-            frame_result(pinfo->num, TRUE)->smtp = TRUE;
+            sr_frame_result(pinfo->num, TRUE)->smtp = TRUE;
     }
     if (cst.state == SMTPREPLY_CONN_NOT_SMTP) {
         /* Not SMTP: stop spending time and memory on it. */
@@ -491,6 +335,7 @@ static void
 smtpreply_init(void)
 {
     all_convs = wmem_list_new(wmem_file_scope());
+    sr_results_init();
     max_ts_us = G_MININT64;
 }
 
@@ -500,6 +345,7 @@ smtpreply_cleanup(void)
     /* The file scope (and everything the core allocated in it) is freed
      * by Wireshark right after; just forget the pointers. */
     all_convs = NULL;
+    sr_results_cleanup();
 }
 
 /* ---- rendering (every pass) ------------------------------------------ */
@@ -516,9 +362,10 @@ add_anomalies(proto_tree *tree, packet_info *pinfo, tvbuff_t *tvb, smtpreply_ano
         it = proto_tree_add_string(tree, hf_anomaly, tvb, 0, 0,
                                    smtpreply_anomaly_name((enum smtpreply_anomaly)a));
         proto_item_set_generated(it);
-        expert_add_info_format(pinfo, it, &ei_anomaly, "SMTP anomaly %s: %s",
-                               smtpreply_anomaly_name((enum smtpreply_anomaly)a),
-                               smtpreply_anomaly_description((enum smtpreply_anomaly)a));
+        if (want_expert)
+            expert_add_info_format(pinfo, it, &ei_anomaly, "SMTP anomaly %s: %s",
+                                   smtpreply_anomaly_name((enum smtpreply_anomaly)a),
+                                   smtpreply_anomaly_description((enum smtpreply_anomaly)a));
     }
 }
 
@@ -532,6 +379,24 @@ add_rfc_list(proto_tree *tree, packet_info *pinfo, tvbuff_t *tvb, const char *li
         proto_item_set_generated(proto_tree_add_string(
             tree, hf_rfc, tvb, 0, 0, wmem_strndup(pinfo->pool, item, len)));
     }
+}
+
+static void info_meaning(packet_info *pinfo, const struct sr_reply *r);
+
+/* Does anyone look at this frame's smtpreply items?  A visible tree (-V,
+ * the GUI's details), a filter or column naming a smtpreply field, or
+ * expert info (its tap, or a filter on _ws.expert). */
+static gboolean
+wants_tree(proto_tree *tree)
+{
+    if (!tree)
+        return FALSE;
+    want_expert = PTREE_DATA(tree)->visible ||
+                  (hf_ws_expert >= 0 && proto_field_is_referenced(tree, hf_ws_expert)) ||
+                  (expert_tap_id > 0 && have_tap_listener(expert_tap_id));
+    /* proto_field_is_referenced is TRUE for any field of a visible tree,
+     * and for a protocol one of whose fields a filter or column names. */
+    return want_expert || proto_field_is_referenced(tree, proto_smtpreply);
 }
 
 static void
@@ -604,7 +469,9 @@ render_reply(proto_tree *tree, packet_info *pinfo, tvbuff_t *tvb, const struct s
     proto_item_set_generated(proto_tree_add_uint(rt, hf_lines, tvb, 0, 0, r->nlines));
     add_anomalies(rt, pinfo, tvb, r->anomalies);
 
-    if (ci.cls == 5)
+    if (!want_expert)
+        ;
+    else if (ci.cls == 5)
         expert_add_info_format(pinfo, code_item, &ei_permanent, "Permanent failure %03u%s%s: %s",
                                r->code, r->has_esc ? " " : "", esc_text, meaning);
     else if (ci.cls == 4)
@@ -614,8 +481,24 @@ render_reply(proto_tree *tree, packet_info *pinfo, tvbuff_t *tvb, const struct s
         expert_add_info_format(pinfo, code_item, &ei_invalid, "Invalid reply code %03u", r->code);
 
     if (pref_info_meaning)
-        col_append_fstr(pinfo->cinfo, COL_INFO, " [%03u%s%s: %s]", r->code,
-                        r->has_esc ? " " : "", esc_text, meaning);
+        info_meaning(pinfo, r);
+}
+
+/* "[550 5.1.1: meaning]" in the Info column (preference info_meaning). */
+static void
+info_meaning(packet_info *pinfo, const struct sr_reply *r)
+{
+    struct smtpreply_code_info ci;
+    const char *meaning;
+    char esc_text[16] = "";
+
+    smtpreply_code_explain(r->code, &ci);
+    meaning = r->has_cmd ? smtpreply_code_meaning_for(r->code, (enum smtpreply_cmd)r->cmd)
+                         : ci.meaning;
+    if (r->has_esc)
+        smtpreply_esc_format(&r->esc, esc_text, sizeof esc_text);
+    col_append_fstr(pinfo->cinfo, COL_INFO, " [%03u%s%s: %s]", r->code, r->has_esc ? " " : "",
+                    esc_text, meaning);
 }
 
 static void
@@ -638,9 +521,10 @@ render_request(proto_tree *tree, packet_info *pinfo, tvbuff_t *tvb, const struct
     if (rq->unanswered) {
         proto_item *ui = proto_tree_add_boolean(qt, hf_unanswered, tvb, 0, 0, TRUE);
         proto_item_set_generated(ui);
-        expert_add_info_format(pinfo, ui, &ei_unanswered,
-                               "Command %s never answered before the connection ended",
-                               rq->verb[0] ? rq->verb : "?");
+        if (want_expert)
+            expert_add_info_format(pinfo, ui, &ei_unanswered,
+                                   "Command %s never answered before the connection ended",
+                                   rq->verb[0] ? rq->verb : "?");
     }
     add_anomalies(qt, pinfo, tvb, rq->anomalies & ~((smtpreply_anomaly_set)1
                                                     << SMTPREPLY_ANOM_UNANSWERED));
@@ -687,7 +571,7 @@ dissect_smtpreply(tvbuff_t *tvb, packet_info *pinfo, proto_tree *tree, void *dat
     if (!PINFO_FD_VISITED(pinfo) && tree)
         feed_segment(pinfo, tree);
 
-    fr = frame_result(pinfo->num, FALSE);
+    fr = sr_frame_result(pinfo->num, FALSE);
     if (!fr)
         return 0;
     nrep = fr->replies ? wmem_array_get_count(fr->replies) : 0;
@@ -702,6 +586,18 @@ dissect_smtpreply(tvbuff_t *tvb, packet_info *pinfo, proto_tree *tree, void *dat
     if (fr->smtp)
         set_columns(pinfo, fr, nrep, nreq);
 
+    if (!wants_tree(tree)) {
+        /* Nobody looks at the tree, a filter or expert info (tshark -T
+         * fields of other protocols' fields, -q -z): only what the Info
+         * column and the tap need. */
+        if (pref_info_meaning)
+            for (i = 0; i < nrep; i++)
+                info_meaning(pinfo, (const struct sr_reply *)wmem_array_index(fr->replies, i));
+        if (nrep)
+            tap_queue_packet(smtpreply_tap, pinfo, fr);
+        return tvb_captured_length(tvb);
+    }
+
     ti = proto_tree_add_item(tree, proto_smtpreply, tvb, 0, 0, ENC_NA);
     proto_item_set_generated(ti);
     st = proto_item_add_subtree(ti, ett_smtpreply);
@@ -715,7 +611,8 @@ dissect_smtpreply(tvbuff_t *tvb, packet_info *pinfo, proto_tree *tree, void *dat
     if (fr->encrypted) {
         proto_item *ei = proto_tree_add_boolean(st, hf_encrypted, tvb, 0, 0, TRUE);
         proto_item_set_generated(ei);
-        expert_add_info(pinfo, ei, &ei_encrypted);
+        if (want_expert)
+            expert_add_info(pinfo, ei, &ei_encrypted);
     }
     add_anomalies(st, pinfo, tvb, fr->anomalies);
 
@@ -846,8 +743,6 @@ proto_register_smtpreply(void)
     register_postdissector(smtpreply_handle);
     smtpreply_tap = register_tap("smtpreply");
 
-    frame_results = wmem_map_new_autoreset(wmem_epan_scope(), wmem_file_scope(),
-                                           g_direct_hash, g_direct_equal);
     register_init_routine(smtpreply_init);
     register_cleanup_routine(smtpreply_cleanup);
     register_postseq_cleanup_routine(finish_all_convs);
@@ -856,16 +751,15 @@ proto_register_smtpreply(void)
 static void
 proto_reg_handoff_smtpreply(void)
 {
-    static const char *const wanted_names[] = {
-        "tcp.srcport", "tcp.dstport", "tcp.seq_raw", "tcp.flags", "tcp.hdr_len",
-        "tcp.len", "icmp", "icmpv6",
-    };
-    int *const ids[] = {
-        &hf_tcp_srcport, &hf_tcp_dstport, &hf_tcp_seq_raw, &hf_tcp_flags,
-        &hf_tcp_hdr_len, &hf_tcp_len, &hf_icmp, &hf_icmpv6,
-    };
+    static const char *const wanted_names[] = { "tcp.srcport", "tcp.len" };
+    int *const ids[] = { &hf_tcp_srcport, &hf_tcp_len };
     GArray *wanted = g_array_new(FALSE, FALSE, (guint)sizeof(int));
     guint i;
+
+    hf_ws_expert = proto_registrar_get_id_byname("_ws.expert");
+    expert_tap_id = find_tap_id("expert");
+    proto_icmp = proto_get_id_by_filter_name("icmp");
+    proto_icmpv6 = proto_get_id_by_filter_name("icmpv6");
 
     for (i = 0; i < G_N_ELEMENTS(wanted_names); i++) {
         *ids[i] = proto_registrar_get_id_byname(wanted_names[i]);

@@ -1,10 +1,14 @@
 # SPDX-License-Identifier: MIT
 """`tshark -q -z smtpreply,tree` counts equal the truth totals (per class,
 per code), in one pass and in two passes, and its "by command" half adds
-up to the same totals."""
+up to the same totals.  Its response-time branch (stats_tree average
+nodes) gives per command the count, minimum and maximum of the CLI's
+rt_ms, and its by-server branch the CLI's replies per server."""
 import collections
+import json
 import os
 import re
+import subprocess
 import sys
 
 HERE = os.path.dirname(os.path.abspath(__file__))
@@ -18,7 +22,8 @@ LINE = re.compile(r"^( *)(\S.*?)\s{2,}(\d+)\s")
 def parse(out):
     """{"total", "classes", "codes", "by_command"} from the tree output."""
     res = {"total": None, "classes": collections.Counter(), "codes": collections.Counter(),
-           "by_command": collections.Counter(), "command_total": None}
+           "by_command": collections.Counter(), "command_total": None,
+           "by_server": collections.Counter(), "rt": {}}
     section = None
     for line in out.splitlines():
         m = LINE.match(line)
@@ -39,7 +44,40 @@ def parse(out):
                 res["codes"][int(name[:3])] += count
         elif section == "Replies by command" and depth == 2:
             res["by_command"][int(name[:3])] += count
+        elif section == "Replies by server" and depth == 1:
+            res["by_server"][name] += count
+        elif section == "Response time by command (ms)" and depth == 1:
+            m = RT.match(line)
+            if m:
+                res["rt"][name] = (count, float(m.group(2)), float(m.group(3)))
     return res
+
+
+RT = re.compile(r"^ (\S.*?)\s{2,}\d+\s+[\d.]+\s+([\d.]+)\s+([\d.]+)\s*$")
+
+
+def cli_expected(path):
+    """({command: (count, min, max)}, Counter(server)) from smtpreply --replies."""
+    p = subprocess.run([T.CLI, "--replies", "-q", path], stdout=subprocess.PIPE,
+                       stderr=subprocess.PIPE, text=True)
+    rts, servers = collections.defaultdict(list), collections.Counter()
+    for line in p.stdout.splitlines():
+        o = json.loads(line)
+        servers[o["server"]] += 1
+        if o["command"] and o["rt_ms"] is not None:
+            verb = "DATA (end of data)" if o["stage"] == "data-end" else o["command"]
+            rts[verb].append(o["rt_ms"])
+    return {k: (len(v), min(v), max(v)) for k, v in rts.items()}, servers
+
+
+def same_rt(got, want):
+    if set(got) != set(want):
+        return False
+    for k, (n, lo, hi) in want.items():
+        g = got[k]
+        if g[0] != n or abs(g[1] - lo) > 0.01 + lo * 1e-5 or abs(g[2] - hi) > 0.01 + hi * 1e-5:
+            return False
+    return True
 
 
 def main():
@@ -78,9 +116,29 @@ def main():
                 problems.append("%s (%s): by command %s (total %s), truth %s"
                                 % (name, mode, dict(got["by_command"]), got["command_total"],
                                    dict(want_codes)))
+    rt_checked = 0
+    for path, _ in sets:
+        if not T.CLI:
+            break
+        cap = crafted if path == crafted else T.stage(path)
+        rt_want, server_want = cli_expected(cap)
+        for extra in ([], ["-2"]):
+            _, out, _ = T.tshark("-r", cap, "-q", "-z", "smtpreply,tree", *extra, check=False)
+            got = parse(out)
+            if not same_rt(got["rt"], rt_want):
+                problems.append("%s %s: response times %s, CLI %s"
+                                % (os.path.basename(path), extra, got["rt"], rt_want))
+            if got["by_server"] != server_want:
+                problems.append("%s %s: by server %s, CLI %s"
+                                % (os.path.basename(path), extra, dict(got["by_server"]),
+                                   dict(server_want)))
+        rt_checked += sum(n for n, _, _ in rt_want.values())
+    if T.CLI and rt_checked == 0:
+        problems.append("no timed reply anywhere: the response-time branch was not compared")
     if problems:
         T.fail("%d problems:\n  %s" % (len(problems), "\n  ".join(problems)))
-    print("OK: %d captures, one and two passes" % len(sets))
+    print("OK: %d captures, one and two passes; %d timed replies compared" % (len(sets),
+                                                                        rt_checked))
 
 
 main()
