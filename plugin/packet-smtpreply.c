@@ -30,6 +30,7 @@
 #include <epan/packet.h>
 #include <epan/proto.h>
 #include <epan/conversation.h>
+#include <epan/to_str.h>
 #include <epan/expert.h>
 #include <epan/prefs.h>
 #include <epan/tap.h>
@@ -58,196 +59,22 @@ static expert_field ei_encrypted = EI_INIT;
 /* Preferences. */
 static range_t *pref_extra_ports;
 
+/* This frame's expert info is wanted (set by wants_tree): its text is
+ * formatted even where no item is built, so it is skipped otherwise. */
+static gboolean want_expert;
+
 /* TCP header fields read on the first pass (ids resolved at handoff);
  * the payload is taken from the same data source. */
+static int hf_ws_expert = -1;
+static int expert_tap_id = 0;
 static int hf_tcp_srcport = -1;
-static int hf_tcp_dstport = -1;
-static int hf_tcp_seq_raw = -1;
-static int hf_tcp_flags = -1;
-static int hf_tcp_hdr_len = -1;
 static int hf_tcp_len = -1;
-static int hf_icmp = -1;
-static int hf_icmpv6 = -1;
+static int proto_icmp = -1;
+static int proto_icmpv6 = -1;
 
-/* One TCP connection: the core's connection layer and what the plugin
- * needs to orient segments and to finish it at the end of the file. */
-struct sr_conv {
-    struct smtpreply_conn *conn;   /* NULL once known not to be SMTP */
-    address addr_a;                /* endpoint A: source of the first segment */
-    guint16 port_a;
-    guint32 last_frame;
-    gint64 last_ts_us;
-    guint32 feed_frame;            /* where the events being produced go */
-    gboolean finished;
-    gboolean fin_a, fin_b, rst;    /* how the TCP connection closed */
-    gint64 max_ts_at_last;         /* latest frame time of the file at last_frame */
-    gboolean show_smtp;            /* SMTP on a port the built-in dissector ignores */
-    gboolean smtp_checked;
-};
-
-/* Frame number -> struct sr_frame.  A map, not p_add_proto_data, because
- * a reply must also update its command's frame (response_in). */
-static wmem_map_t *frame_results;
-/* Every sr_conv of the file, to finish them after the first pass. */
 static wmem_list_t *all_convs;
 /* The latest frame time seen so far (frames may go back in time). */
 static gint64 max_ts_us;
-
-static struct sr_frame *
-frame_result(guint32 frame, gboolean create)
-{
-    struct sr_frame *fr =
-        (struct sr_frame *)wmem_map_lookup(frame_results, GUINT_TO_POINTER(frame));
-    if (!fr && create) {
-        fr = wmem_new0(wmem_file_scope(), struct sr_frame);
-        wmem_map_insert(frame_results, GUINT_TO_POINTER(frame), fr);
-    }
-    return fr;
-}
-
-static struct sr_request *
-find_request(guint32 frame, guint64 seq)
-{
-    struct sr_frame *fr = frame_result(frame, FALSE);
-    guint i, n;
-
-    if (!fr || !fr->requests)
-        return NULL;
-    n = wmem_array_get_count(fr->requests);
-    for (i = 0; i < n; i++) {
-        struct sr_request *rq = (struct sr_request *)wmem_array_index(fr->requests, i);
-        if (rq->seq == seq)
-            return rq;
-    }
-    return NULL;
-}
-
-static struct sr_request *
-add_request(guint32 frame, guint64 seq, const char *verb)
-{
-    struct sr_frame *fr = frame_result(frame, TRUE);
-    struct sr_request r;
-
-    memset(&r, 0, sizeof r);
-    r.seq = seq;
-    g_strlcpy(r.verb, verb ? verb : "", sizeof r.verb);
-    if (!fr->requests)
-        fr->requests = wmem_array_new(wmem_file_scope(), sizeof(struct sr_request));
-    wmem_array_append_one(fr->requests, r);
-    return (struct sr_request *)wmem_array_index(fr->requests,
-                                                 wmem_array_get_count(fr->requests) - 1);
-}
-
-/* The request a reply or an "unanswered" report names.  Commands without a
- * COMMAND event of their own (the end of DATA's body: the final dot) get
- * one here, on the frame that completed them, named by the pseudo-command
- * ("DATA-END"). */
-static struct sr_request *
-request_for(const struct smtpreply_cmd_ref *ref)
-{
-    struct sr_request *rq = find_request((guint32)ref->tag, ref->seq);
-
-    if (!rq)
-        rq = add_request((guint32)ref->tag, ref->seq, smtpreply_cmd_verb(ref->cmd));
-    return rq;
-}
-
-static void
-copy_verb(char dst[16], const struct smtpreply_cmd_ref *ref)
-{
-    const char *v = ref->verb[0] ? ref->verb : smtpreply_cmd_verb(ref->cmd);
-    g_strlcpy(dst, v ? v : "", 16);
-}
-
-/* The core's event callback: record what happened, where it will be shown.
- * Commands belong to the frame that completed their line (cmd.tag); replies
- * and free anomalies to the frame being fed, so each is shown and tapped
- * exactly once, in single pass too. */
-static void
-on_event(void *user, const struct smtpreply_event *ev)
-{
-    const struct sr_conv *feed = (const struct sr_conv *)user;
-    struct sr_frame *fr;
-    struct sr_request *rq;
-
-    switch (ev->type) {
-    case SMTPREPLY_EV_COMMAND: {
-        char verb[16];
-        copy_verb(verb, &ev->cmd);
-        rq = add_request((guint32)ev->cmd.tag, ev->cmd.seq, verb);
-        rq->anomalies = ev->anomalies;
-        break;
-    }
-    case SMTPREPLY_EV_REPLY: {
-        struct sr_reply r;
-        memset(&r, 0, sizeof r);
-        r.code = (guint16)ev->code;
-        r.stage = (guint8)ev->stage;
-        r.has_esc = ev->has_esc;
-        r.esc = ev->esc;
-        r.nlines = ev->nlines;
-        r.anomalies = ev->anomalies;
-        r.rt_us = -1;
-        sr_reply_fill_why(&r, ev);
-        if (ev->has_cmd) {
-            r.has_cmd = TRUE;
-            r.cmd = (guint8)ev->cmd.cmd;
-            copy_verb(r.verb, &ev->cmd);
-            r.request_in = (guint32)ev->cmd.tag;
-            r.rt_us = ev->rt_us;
-            rq = request_for(&ev->cmd);
-            if (!rq->responses)
-                rq->responses = wmem_array_new(wmem_file_scope(), sizeof(guint32));
-            wmem_array_append_one(rq->responses, feed->feed_frame);
-        }
-        fr = frame_result(feed->feed_frame, TRUE);
-        if (ev->stage == SMTPREPLY_STAGE_GREETING && ev->tag < feed->feed_frame) {
-            /* A greeting detection held until the client's first command
-             * made the stream SMTP (a port that is not a known SMTP
-             * port): shown on its own frame, for every later dissection
-             * (GUI, -2); the frame being fed taps it in a single pass,
-             * where the greeting's frame is already done. */
-            struct sr_frame *own = frame_result((guint32)ev->tag, TRUE);
-            if (!own->replies)
-                own->replies = wmem_array_new(wmem_file_scope(), sizeof(struct sr_reply));
-            wmem_array_append_one(own->replies, r);
-            own->smtp = feed->show_smtp;
-            if (!fr->late)
-                fr->late = wmem_array_new(wmem_file_scope(), sizeof(struct sr_reply));
-            wmem_array_append_one(fr->late, r);
-            break;
-        }
-        if (!fr->replies)
-            fr->replies = wmem_array_new(wmem_file_scope(), sizeof(struct sr_reply));
-        wmem_array_append_one(fr->replies, r);
-        break;
-    }
-    case SMTPREPLY_EV_UNANSWERED:
-        rq = request_for(&ev->cmd);
-        rq->unanswered = TRUE;
-        rq->anomalies |= ev->anomalies;
-        break;
-    case SMTPREPLY_EV_ANOMALY:
-        fr = frame_result(feed->feed_frame, TRUE);
-        fr->anomalies |= ev->anomalies | ((smtpreply_anomaly_set)1 << ev->anomaly);
-        break;
-    case SMTPREPLY_EV_TLS:
-        frame_result(feed->feed_frame, TRUE)->encrypted = TRUE;
-        break;
-    }
-}
-
-/* The core allocates through this hook: file scope, so whatever is left is
- * released with the capture file. */
-static void *
-sr_realloc(void *ctx _U_, void *ptr, size_t size)
-{
-    if (size == 0) {
-        wmem_free(wmem_file_scope(), ptr);
-        return NULL;
-    }
-    return wmem_realloc(wmem_file_scope(), ptr, size);
-}
 
 /* The well-known ports are the core's table; the plugin only says whether
  * the user's preference names this port. */
@@ -306,22 +133,29 @@ last_finfo(proto_tree *tree, int hf)
     return (field_info *)g_ptr_array_index(arr, arr->len - 1);
 }
 
+/* Is this frame an ICMP error (whose quoted TCP header is no segment of
+ * the flow)?  Read from the frame's protocol layers, not from primed
+ * fields. */
 static gboolean
-has_field(proto_tree *tree, int hf)
+in_icmp(packet_info *pinfo)
 {
-    GPtrArray *arr;
+    wmem_list_frame_t *it;
 
-    if (hf < 0)
-        return FALSE;
-    arr = proto_get_finfo_ptr_array(tree, hf);
-    return arr && arr->len > 0;
+    for (it = wmem_list_head(pinfo->layers); it; it = wmem_list_frame_next(it)) {
+        int id = GPOINTER_TO_INT(wmem_list_frame_data(it));
+        if (id == proto_icmp || id == proto_icmpv6)
+            return TRUE;
+    }
+    return FALSE;
 }
 
 /* First pass: hand this frame's TCP segment to its connection. */
 static void
 feed_segment(packet_info *pinfo, proto_tree *tree)
 {
-    field_info *fi_sport, *fi_dport, *fi_seq, *fi_flags, *fi_hlen, *fi_len;
+    field_info *fi_sport, *fi_len;
+    tvbuff_t *ds;
+    gint hdr;
     guint32 sport, dport, seq, flags, hlen, seglen, kept;
     gint payload_off;
     const guint8 *payload = NULL;
@@ -333,23 +167,29 @@ feed_segment(packet_info *pinfo, proto_tree *tree)
 
     /* ICMP errors quote a TCP header: that is not a segment of the flow
      * (the CLI does not read it either). */
-    if (has_field(tree, hf_icmp) || has_field(tree, hf_icmpv6))
+    if (in_icmp(pinfo))
         return;
+    /* Two primed fields only: the source port gives where the innermost
+     * TCP header starts in its data source, and tcp.len the payload length
+     * the IP header declares.  The rest of the fixed header (RFC 9293
+     * §3.1) is read from its bytes: every primed field is a tree item that
+     * tshark builds and walks on every frame. */
     fi_sport = last_finfo(tree, hf_tcp_srcport);
-    fi_dport = last_finfo(tree, hf_tcp_dstport);
-    fi_seq = last_finfo(tree, hf_tcp_seq_raw);
-    fi_flags = last_finfo(tree, hf_tcp_flags);
-    fi_hlen = last_finfo(tree, hf_tcp_hdr_len);
     fi_len = last_finfo(tree, hf_tcp_len);
-    if (!fi_sport || !fi_dport || !fi_seq || !fi_flags || !fi_hlen || !fi_len ||
-        !fi_sport->ds_tvb)
+    if (!fi_sport || !fi_len || !fi_sport->ds_tvb)
         return;
-    sport = fvalue_get_uinteger(SR_FVALUE(fi_sport));
-    dport = fvalue_get_uinteger(SR_FVALUE(fi_dport));
-    seq = fvalue_get_uinteger(SR_FVALUE(fi_seq));
-    flags = fvalue_get_uinteger(SR_FVALUE(fi_flags));
-    hlen = fvalue_get_uinteger(SR_FVALUE(fi_hlen));
+    ds = fi_sport->ds_tvb;
+    hdr = fi_sport->start;
+    if (!tvb_bytes_exist(ds, hdr, 20))
+        return; /* the CLI too skips a frame whose fixed header is cut */
+    sport = tvb_get_ntohs(ds, hdr);
+    dport = tvb_get_ntohs(ds, hdr + 2);
+    seq = tvb_get_ntohl(ds, hdr + 4);
+    hlen = (guint32)(tvb_get_guint8(ds, hdr + 12) >> 4) * 4;
+    flags = tvb_get_guint8(ds, hdr + 13);
     seglen = fvalue_get_uinteger(SR_FVALUE(fi_len));
+    if (hlen < 20)
+        return; /* a bogus header length, as for the CLI */
 
     /* Every TCP frame moves the clock that ends idle connections. */
     ts_us = (gint64)pinfo->abs_ts.secs * 1000000 + pinfo->abs_ts.nsecs / 1000;
@@ -398,11 +238,13 @@ feed_segment(packet_info *pinfo, proto_tree *tree)
         sc = wmem_new0(wmem_file_scope(), struct sr_conv);
         copy_address_wmem(wmem_file_scope(), &sc->addr_a, &pinfo->net_src);
         sc->port_a = (guint16)sport;
+        copy_address_wmem(wmem_file_scope(), &sc->addr_b, &pinfo->net_dst);
+        sc->port_b = (guint16)dport;
         memset(&cfg, 0, sizeof cfg);
         smtpreply_limits_default(&cfg.limits);
         cfg.port_kind_a = port_kind(sport);
         cfg.port_kind_b = port_kind(dport);
-        sc->conn = smtpreply_conn_new(&cfg, sr_realloc, NULL, on_event, sc);
+        sc->conn = smtpreply_conn_new(&cfg, sr_realloc, NULL, sr_on_event, sc);
         conversation_add_proto_data(conv, proto_smtpreply, sc);
         wmem_list_append(all_convs, sc);
     }
@@ -434,7 +276,7 @@ feed_segment(packet_info *pinfo, proto_tree *tree)
     if (cst.state == SMTPREPLY_CONN_SMTP) {
         sc->smtp_checked = TRUE;
         if (sc->show_smtp && seglen > 0)
-            frame_result(pinfo->num, TRUE)->smtp = TRUE;
+            sr_frame_result(pinfo->num, TRUE)->smtp = TRUE;
     }
     if (cst.state == SMTPREPLY_CONN_NOT_SMTP) {
         /* Not SMTP: stop spending time and memory on it. */
@@ -460,6 +302,7 @@ static void
 smtpreply_init(void)
 {
     all_convs = wmem_list_new(wmem_file_scope());
+    sr_results_init();
     max_ts_us = G_MININT64;
 }
 
@@ -469,9 +312,29 @@ smtpreply_cleanup(void)
     /* The file scope (and everything the core allocated in it) is freed
      * by Wireshark right after; just forget the pointers. */
     all_convs = NULL;
+    sr_results_cleanup();
 }
 
 /* ---- rendering (every pass) ------------------------------------------ */
+
+/* Does anyone look at this frame's smtpreply items?  A visible tree (-V,
+ * the GUI's details), a filter or column naming a smtpreply field, or
+ * expert info (its tap, or a filter on _ws.expert). */
+static gboolean
+wants_tree(proto_tree *tree)
+{
+    if (!tree)
+        return FALSE;
+    /* The "expert" tap may be registered after this plugin's handoff. */
+    if (expert_tap_id <= 0)
+        expert_tap_id = find_tap_id("expert");
+    want_expert = PTREE_DATA(tree)->visible ||
+                  (hf_ws_expert >= 0 && proto_field_is_referenced(tree, hf_ws_expert)) ||
+                  (expert_tap_id > 0 && have_tap_listener(expert_tap_id));
+    /* proto_field_is_referenced is TRUE for any field of a visible tree,
+     * and for a protocol one of whose fields a filter or column names. */
+    return want_expert || proto_field_is_referenced(tree, proto_smtpreply);
+}
 
 static void
 render_request(proto_tree *tree, packet_info *pinfo, tvbuff_t *tvb, const struct sr_request *rq)
@@ -493,11 +356,12 @@ render_request(proto_tree *tree, packet_info *pinfo, tvbuff_t *tvb, const struct
     if (rq->unanswered) {
         proto_item *ui = proto_tree_add_boolean(qt, hf_unanswered, tvb, 0, 0, TRUE);
         proto_item_set_generated(ui);
-        expert_add_info_format(pinfo, ui, &ei_unanswered,
-                               "Command %s never answered before the connection ended",
-                               rq->verb[0] ? rq->verb : "?");
+        if (want_expert)
+            expert_add_info_format(pinfo, ui, &ei_unanswered,
+                                   "Command %s never answered before the connection ended",
+                                   rq->verb[0] ? rq->verb : "?");
     }
-    sr_add_anomalies(qt, pinfo, tvb, rq->anomalies & ~((smtpreply_anomaly_set)1
+    sr_add_anomalies(qt, pinfo, tvb, want_expert, rq->anomalies & ~((smtpreply_anomaly_set)1
                                                     << SMTPREPLY_ANOM_UNANSWERED));
 }
 
@@ -542,7 +406,7 @@ dissect_smtpreply(tvbuff_t *tvb, packet_info *pinfo, proto_tree *tree, void *dat
     if (!PINFO_FD_VISITED(pinfo) && tree)
         feed_segment(pinfo, tree);
 
-    fr = frame_result(pinfo->num, FALSE);
+    fr = sr_frame_result(pinfo->num, FALSE);
     if (!fr)
         return 0;
     nrep = fr->replies ? wmem_array_get_count(fr->replies) : 0;
@@ -557,6 +421,17 @@ dissect_smtpreply(tvbuff_t *tvb, packet_info *pinfo, proto_tree *tree, void *dat
     if (fr->smtp)
         set_columns(pinfo, fr, nrep, nreq);
 
+    if (!wants_tree(tree)) {
+        /* Nobody looks at the tree, a filter or expert info (tshark -T
+         * fields of other protocols' fields, -q -z): only what the Info
+         * column and the tap need. */
+        for (i = 0; i < nrep; i++)
+            sr_info_column(pinfo, (const struct sr_reply *)wmem_array_index(fr->replies, i));
+        if (nrep)
+            tap_queue_packet(smtpreply_tap, pinfo, fr);
+        return tvb_captured_length(tvb);
+    }
+
     ti = proto_tree_add_item(tree, proto_smtpreply, tvb, 0, 0, ENC_NA);
     proto_item_set_generated(ti);
     st = proto_item_add_subtree(ti, ett_smtpreply);
@@ -564,15 +439,16 @@ dissect_smtpreply(tvbuff_t *tvb, packet_info *pinfo, proto_tree *tree, void *dat
         render_request(st, pinfo, tvb, (const struct sr_request *)wmem_array_index(fr->requests, i));
     for (i = 0; i < nrep; i++) {
         const struct sr_reply *r = (const struct sr_reply *)wmem_array_index(fr->replies, i);
-        sr_render_reply(st, pinfo, tvb, r);
+        sr_render_reply(st, pinfo, tvb, r, want_expert);
         proto_item_append_text(ti, "%s %03u", i ? "," : ":", r->code);
     }
     if (fr->encrypted) {
         proto_item *ei = proto_tree_add_boolean(st, hf_encrypted, tvb, 0, 0, TRUE);
         proto_item_set_generated(ei);
-        expert_add_info(pinfo, ei, &ei_encrypted);
+        if (want_expert)
+            expert_add_info(pinfo, ei, &ei_encrypted);
     }
-    sr_add_anomalies(st, pinfo, tvb, fr->anomalies);
+    sr_add_anomalies(st, pinfo, tvb, want_expert, fr->anomalies);
 
     /* Taps run on whichever pass tshark or the GUI chooses: queue on all. */
     if (nrep)
@@ -627,8 +503,6 @@ proto_register_smtpreply(void)
     register_postdissector(smtpreply_handle);
     smtpreply_tap = register_tap("smtpreply");
 
-    frame_results = wmem_map_new_autoreset(wmem_epan_scope(), wmem_file_scope(),
-                                           g_direct_hash, g_direct_equal);
     register_init_routine(smtpreply_init);
     register_cleanup_routine(smtpreply_cleanup);
     register_postseq_cleanup_routine(finish_all_convs);
@@ -637,16 +511,15 @@ proto_register_smtpreply(void)
 static void
 proto_reg_handoff_smtpreply(void)
 {
-    static const char *const wanted_names[] = {
-        "tcp.srcport", "tcp.dstport", "tcp.seq_raw", "tcp.flags", "tcp.hdr_len",
-        "tcp.len", "icmp", "icmpv6",
-    };
-    int *const ids[] = {
-        &hf_tcp_srcport, &hf_tcp_dstport, &hf_tcp_seq_raw, &hf_tcp_flags,
-        &hf_tcp_hdr_len, &hf_tcp_len, &hf_icmp, &hf_icmpv6,
-    };
+    static const char *const wanted_names[] = { "tcp.srcport", "tcp.len" };
+    int *const ids[] = { &hf_tcp_srcport, &hf_tcp_len };
     GArray *wanted = g_array_new(FALSE, FALSE, (guint)sizeof(int));
     guint i;
+
+    hf_ws_expert = proto_registrar_get_id_byname("_ws.expert");
+    expert_tap_id = find_tap_id("expert");
+    proto_icmp = proto_get_id_by_filter_name("icmp");
+    proto_icmpv6 = proto_get_id_by_filter_name("icmpv6");
 
     for (i = 0; i < G_N_ELEMENTS(wanted_names); i++) {
         *ids[i] = proto_registrar_get_id_byname(wanted_names[i]);

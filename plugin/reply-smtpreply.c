@@ -111,7 +111,8 @@ sr_reply_fill_why(struct sr_reply *r, const struct smtpreply_event *ev)
 /* ---- every pass: drawing a reply -------------------------------------- */
 
 void
-sr_add_anomalies(proto_tree *tree, packet_info *pinfo, tvbuff_t *tvb, smtpreply_anomaly_set set)
+sr_add_anomalies(proto_tree *tree, packet_info *pinfo, tvbuff_t *tvb, gboolean want_expert,
+                 smtpreply_anomaly_set set)
 {
     int a;
 
@@ -122,9 +123,10 @@ sr_add_anomalies(proto_tree *tree, packet_info *pinfo, tvbuff_t *tvb, smtpreply_
         it = proto_tree_add_string(tree, hf_anomaly, tvb, 0, 0,
                                    smtpreply_anomaly_name((enum smtpreply_anomaly)a));
         proto_item_set_generated(it);
-        expert_add_info_format(pinfo, it, &ei_anomaly, "SMTP anomaly %s: %s",
-                               smtpreply_anomaly_name((enum smtpreply_anomaly)a),
-                               smtpreply_anomaly_description((enum smtpreply_anomaly)a));
+        if (want_expert)
+            expert_add_info_format(pinfo, it, &ei_anomaly, "SMTP anomaly %s: %s",
+                                   smtpreply_anomaly_name((enum smtpreply_anomaly)a),
+                                   smtpreply_anomaly_description((enum smtpreply_anomaly)a));
     }
 }
 
@@ -184,25 +186,56 @@ add_esc(proto_tree *rt, tvbuff_t *tvb, const struct sr_reply *r, const char *esc
         proto_tree_add_string(et, hf_esc_status, tvb, 0, 0, smtpreply_status_name(ei.status)));
 }
 
+/* "550 5.1.1 recipient-unknown": code, enhanced code, reason. */
+static void
+reply_head(const struct sr_reply *r, char *head, size_t size, char esc_text[16])
+{
+    const char *reason = smtpreply_reason_name((enum smtpreply_reason)r->reason);
+
+    esc_text[0] = '\0';
+    if (r->has_esc)
+        smtpreply_esc_format(&r->esc, esc_text, 16);
+    snprintf(head, size, "%03u%s%s%s%s", r->code, r->has_esc ? " " : "", esc_text,
+             reason ? " " : "", reason ? reason : "");
+}
+
+/* Info column: "[550 5.1.1 recipient-unknown: meaning]" with both
+ * preferences, without the reason or without the meaning with one. */
 void
-sr_render_reply(proto_tree *tree, packet_info *pinfo, tvbuff_t *tvb, const struct sr_reply *r)
+sr_info_column(packet_info *pinfo, const struct sr_reply *r)
+{
+    const char *reason = smtpreply_reason_name((enum smtpreply_reason)r->reason);
+    char esc_text[16] = "";
+
+    if (!pref_info_meaning && !(pref_info_reason && reason))
+        return;
+    if (r->has_esc)
+        smtpreply_esc_format(&r->esc, esc_text, sizeof esc_text);
+    col_append_fstr(pinfo->cinfo, COL_INFO, " [%03u%s%s%s%s%s%s]", r->code,
+                    r->has_esc ? " " : "", esc_text, pref_info_reason && reason ? " " : "",
+                    pref_info_reason && reason ? reason : "", pref_info_meaning ? ": " : "",
+                    pref_info_meaning ? smtpreply_reply_meaning((enum smtpreply_cmd)r->reply_cmd,
+                                                                r->code,
+                                                                r->has_esc ? &r->esc : NULL)
+                                      : "");
+}
+
+void
+sr_render_reply(proto_tree *tree, packet_info *pinfo, tvbuff_t *tvb, const struct sr_reply *r,
+                gboolean want_expert)
 {
     struct smtpreply_code_info ci;
     proto_item *ti, *code_item;
     proto_tree *rt;
     const char *meaning;
     const char *reason = smtpreply_reason_name((enum smtpreply_reason)r->reason);
-    char esc_text[16] = "";
+    char esc_text[16];
     char head[64];
 
     smtpreply_code_explain(r->code, &ci);
     meaning = smtpreply_reply_meaning((enum smtpreply_cmd)r->reply_cmd, r->code,
                                       r->has_esc ? &r->esc : NULL);
-    if (r->has_esc)
-        smtpreply_esc_format(&r->esc, esc_text, sizeof esc_text);
-    /* "550 5.1.1 recipient-unknown": code, enhanced code, reason. */
-    snprintf(head, sizeof head, "%03u%s%s%s%s", r->code, r->has_esc ? " " : "", esc_text,
-             reason ? " " : "", reason ? reason : "");
+    reply_head(r, head, sizeof head, esc_text);
 
     ti = proto_tree_add_none_format(tree, hf_reply, tvb, 0, 0, "Reply %s%s%s: %s", head,
                                     r->has_cmd ? " to " : "", r->has_cmd ? r->verb : "",
@@ -249,9 +282,11 @@ sr_render_reply(proto_tree *tree, packet_info *pinfo, tvbuff_t *tvb, const struc
         rt, hf_stage, tvb, 0, 0, smtpreply_stage_name((enum smtpreply_stage)r->stage)));
     proto_item_set_generated(proto_tree_add_uint(rt, hf_lines, tvb, 0, 0, r->nlines));
     add_text_lines(rt, pinfo, tvb, r);
-    sr_add_anomalies(rt, pinfo, tvb, r->anomalies);
+    sr_add_anomalies(rt, pinfo, tvb, want_expert, r->anomalies);
 
-    if (ci.cls == 5)
+    if (!want_expert)
+        ;
+    else if (ci.cls == 5)
         expert_add_info_format(pinfo, code_item, &ei_permanent, "Permanent failure %s: %s", head,
                                meaning);
     else if (ci.cls == 4)
@@ -260,14 +295,7 @@ sr_render_reply(proto_tree *tree, packet_info *pinfo, tvbuff_t *tvb, const struc
     else if (!smtpreply_code_valid(r->code))
         expert_add_info_format(pinfo, code_item, &ei_invalid, "Invalid reply code %03u", r->code);
 
-    /* Info column: "[550 5.1.1 recipient-unknown: meaning]" with both
-     * preferences, without the reason or without the meaning with one. */
-    if (pref_info_meaning || (pref_info_reason && reason))
-        col_append_fstr(pinfo->cinfo, COL_INFO, " [%03u%s%s%s%s%s%s]", r->code,
-                        r->has_esc ? " " : "", esc_text,
-                        pref_info_reason && reason ? " " : "",
-                        pref_info_reason && reason ? reason : "",
-                        pref_info_meaning ? ": " : "", pref_info_meaning ? meaning : "");
+    sr_info_column(pinfo, r);
 }
 
 /* ---- registration ---------------------------------------------------- */
