@@ -53,7 +53,7 @@ def parse(out):
     return res
 
 
-RT = re.compile(r"^ (\S.*?)\s{2,}\d+\s+[\d.]+\s+([\d.]+)\s+([\d.]+)\s*$")
+RT = re.compile(r"^ (\S.*?)\s{2,}\d+\s+[\d.]+\s+([\d.]+)\s+([\d.]+)\s")
 
 
 def cli_expected(path):
