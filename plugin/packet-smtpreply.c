@@ -304,6 +304,9 @@ smtpreply_init(void)
     all_convs = wmem_list_new(wmem_file_scope());
     sr_results_init();
     max_ts_us = G_MININT64;
+    /* The expert tap exists once dissection is initialised, not yet at
+     * handoff. */
+    expert_tap_id = find_tap_id("expert");
 }
 
 static void
@@ -517,7 +520,6 @@ proto_reg_handoff_smtpreply(void)
     guint i;
 
     hf_ws_expert = proto_registrar_get_id_byname("_ws.expert");
-    expert_tap_id = find_tap_id("expert");
     proto_icmp = proto_get_id_by_filter_name("icmp");
     proto_icmpv6 = proto_get_id_by_filter_name("icmpv6");
 
