@@ -328,9 +328,6 @@ wants_tree(proto_tree *tree)
 {
     if (!tree)
         return FALSE;
-    /* The "expert" tap may be registered after this plugin's handoff. */
-    if (expert_tap_id <= 0)
-        expert_tap_id = find_tap_id("expert");
     want_expert = PTREE_DATA(tree)->visible ||
                   (hf_ws_expert >= 0 && proto_field_is_referenced(tree, hf_ws_expert)) ||
                   (expert_tap_id > 0 && have_tap_listener(expert_tap_id));
