@@ -13,6 +13,7 @@
 #include <string.h>
 
 #include "decode.h"
+#include "smtpreply.h"
 
 const char *const decode_skip_names[SKIP__COUNT] = {
     [SKIP_NONE] = "none",
@@ -74,6 +75,7 @@ static enum decode_skip decode_tcp(const uint8_t *p, uint32_t caplen, uint32_t i
     uint32_t want = iplen - off;
     uint32_t have = caplen - captured_off;
     seg->len = want < have ? want : have;
+    seg->declared = want;
     seg->sent = want;
     seg->cut = have < want;
     return SKIP_NONE;
@@ -231,13 +233,13 @@ enum decode_skip decode_frame(int dlt, const uint8_t *p, uint32_t caplen, uint32
                               struct tcp_segment *seg)
 {
     enum decode_skip why = decode_link(dlt, p, caplen, seg);
+    seg->wire_len = wirelen;
+    seg->cap_len = caplen;
     /* The lengths in the headers are trusted as far as the record says
-     * bytes were dropped from the frame: a bogus IP length in a whole
-     * frame must not turn the next segment's real data into a gap. */
+     * bytes were dropped from the frame (the core's rule; the connection
+     * layer applies it again from the same lengths). */
     if (why == SKIP_NONE && seg->cut) {
-        uint32_t dropped = wirelen > caplen ? wirelen - caplen : 0;
-        if (seg->sent - seg->len > dropped)
-            seg->sent = seg->len + dropped;
+        seg->sent = (uint32_t)smtpreply_segment_sent(seg->len, seg->declared, wirelen, caplen);
         seg->cut = seg->sent > seg->len; /* a whole frame is not snaplen-cut */
     }
     return why;

@@ -28,8 +28,12 @@ struct tcp_segment {
     uint8_t flags;
     const uint8_t *payload;
     uint32_t len;            /* payload bytes captured */
-    uint32_t sent;           /* payload bytes sent: what the IP and TCP lengths
-                                declare, bounded by what the frame lost */
+    uint32_t declared;       /* payload bytes the IP and TCP lengths declare */
+    uint32_t sent;           /* payload bytes sent: declared, bounded by what
+                                the frame lost (smtpreply_segment_sent) */
+    uint32_t wire_len;       /* the frame's length on the wire and as */
+    uint32_t cap_len;        /* captured: what smtpreply_conn_segment_frame
+                                bounds declared by */
     bool cut;                /* the snaplen cut the payload (sent > len); a
                                 frame whose IP length claims more than the
                                 record's wire length is not cut */

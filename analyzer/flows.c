@@ -133,15 +133,10 @@ static void flow_touch(struct job *j, struct flow *f, double now)
 
 static enum smtpreply_port_kind port_kind(const struct options *o, uint16_t port)
 {
-    for (size_t i = 0; i < o->nports; i++) {
-        if (o->ports[i] == port)
-            return SMTPREPLY_PORT_SMTP;
-    }
-    if (port == 465)
-        return SMTPREPLY_PORT_IMPLICIT_TLS;
-    if (port == 25 || port == 587 || port == 2525)
-        return SMTPREPLY_PORT_SMTP;
-    return SMTPREPLY_PORT_OTHER;
+    bool listed = false;
+    for (size_t i = 0; i < o->nports && !listed; i++)
+        listed = o->ports[i] == port;
+    return smtpreply_port_kind_for(port, listed);
 }
 
 /* ------------------------------------------------------------------ */
@@ -357,8 +352,8 @@ void flow_segment(struct job *j, const struct flow_key *k, uint64_t h,
         return;
     flow_touch(j, f, now);
     f->last_ns = now_ns;
-    smtpreply_conn_segment_cut(f->conn, from_b, seg->seq, seg->flags, seg->payload, seg->len,
-                               seg->sent, now_ns / 1000, n);
+    smtpreply_conn_segment_frame(f->conn, from_b, seg->seq, seg->flags, seg->payload, seg->len,
+                                 seg->declared, seg->wire_len, seg->cap_len, now_ns / 1000, n);
     if (seg->flags & SMTPREPLY_TCP_FIN)
         f->fin[from_b] = true;
     if (!f->closing && ((seg->flags & SMTPREPLY_TCP_RST) || (f->fin[0] && f->fin[1]))) {

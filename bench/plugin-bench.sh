@@ -15,6 +15,9 @@ capture=${2:-}
 reps=${3:-5}
 export SMTPREPLY_PLUGIN=$build/plugin/smtpreply.so SRCDIR=$here BUILDDIR=$build
 export TSHARK_TIMEOUT=1800
+# The plugin folder of the installed Wireshark's version, as the build sets it.
+ws_minor=$(tshark -v 2>/dev/null | sed -n '1s/.*(Wireshark) \([0-9]*\.[0-9]*\).*/\1/p')
+export SMTPREPLY_PLUGIN_SUBDIR=${SMTPREPLY_PLUGIN_SUBDIR:-$ws_minor/epan}
 [ -f "$SMTPREPLY_PLUGIN" ] || { echo "build the plugin first ($SMTPREPLY_PLUGIN)" >&2; exit 2; }
 . "$here/tests/plugin/lib.sh"
 require_plugin_loaded
@@ -27,16 +30,23 @@ print('synthetic capture:', mkpcap.many('$capture', ${SESSIONS:-20000}), 'frames
 else
     capture=$(stage_capture "$capture")
 fi
-mkdir -p "$SR_TMP/noplugins/4.0/epan"
+mkdir -p "$SR_TMP/noplugins/$SMTPREPLY_PLUGIN_SUBDIR"
 chmod -R a+rX "$SR_TMP"
 
-run() { # run DIR ARGS...: wall seconds of one tshark run with plugin dir DIR
+# On a machine others load too, wall time mostly measures them: CPU time
+# (user + system) of tshark is reported beside it, and both as ratios to
+# the baseline of the same run (the runs are interleaved).
+run() { # run DIR ARGS...: "wall cpu" seconds of one tshark run with plugin dir DIR
     local dir=$1; shift
     local t0 t1
     t0=$(date +%s.%N)
-    as_nobody env WIRESHARK_PLUGIN_DIR="$dir" timeout "$TSHARK_TIMEOUT" tshark -r "$capture" "$@" >/dev/null 2>&1
+    local who=()
+    [ "$(id -u)" = 0 ] && who=(setpriv --reuid=65534 --regid=65534 --clear-groups)
+    /usr/bin/time -o "$SR_TMP/time.out" -f "%U %S" "${who[@]}" \
+        env HOME="$SR_TMP/home" WIRESHARK_PLUGIN_DIR="$dir" \
+        timeout "$TSHARK_TIMEOUT" tshark -r "$capture" "$@" >/dev/null 2>&1
     t1=$(date +%s.%N)
-    echo "$t1 - $t0" | bc
+    echo "$(echo "$t1 - $t0" | bc) $(awk '{ print $1 + $2 }' "$SR_TMP/time.out")"
 }
 median() { sort -n | awk '{ a[NR] = $1 } END { print a[int((NR + 1) / 2)] }'; }
 
@@ -52,14 +62,20 @@ for _ in $(seq "$reps"); do
     own+=("$(run "$SR_TMP/plugins" -T fields -e smtpreply.code)")
     tree+=("$(run "$SR_TMP/plugins" -q -z smtpreply,tree)")
 done
-base=$(printf '%s\n' "${without[@]}" | median)
+col() { local k=$1; shift; printf '%s\n' "$@" | awk -v k="$k" '{ print $k }' | median; }
+base=$(col 1 "${without[@]}")
+cbase=$(col 2 "${without[@]}")
 report() { # report LABEL TIMES...
     local label=$1; shift
-    local m
-    m=$(printf '%s\n' "$@" | median)
-    printf '%-52s %7.2f s  (%+.1f%%)\n' "$label" "$m" "$(echo "($m - $base) * 100 / $base" | bc -l)"
+    local m c
+    m=$(col 1 "$@")
+    c=$(col 2 "$@")
+    printf '%-50s wall %7.2f s (%+6.1f%%)  cpu %7.2f s (%+6.1f%%)\n' "$label" "$m" \
+        "$(echo "($m - $base) * 100 / $base" | bc -l)" "$c" \
+        "$(echo "($c - $cbase) * 100 / $cbase" | bc -l)"
 }
-printf '%-52s %7.2f s  (median of %d)\n' "without plugin: -T fields -e smtp.response.code" "$base" "$reps"
+printf '%-50s wall %7.2f s           cpu %7.2f s  (medians of %d)\n' \
+    "without plugin: -T fields -e smtp.response.code" "$base" "$cbase" "$reps"
 report "with plugin:    -T fields -e smtp.response.code" "${same[@]}"
 report "with plugin:    -T fields -e smtpreply.code" "${own[@]}"
 report "with plugin:    -q -z smtpreply,tree" "${tree[@]}"

@@ -111,8 +111,8 @@ static void go_smtp(struct smtpreply_conn *c, const struct detect_result *res)
      * sends a ClientHello at once, the server greets in plaintext and then
      * answers the record with error replies). */
     int cli = 1 - c->server;
-    bool server_first = !res->implicit_tls && c->side[cli].det_len >= 2 &&
-                        c->side[cli].det[0] == 0x16 && c->side[cli].det[1] == 0x03;
+    bool server_first = !res->implicit_tls &&
+                        detect_tls(c->side[cli].det, c->side[cli].det_len, true) == DETECT_YES;
     for (int pass = 0; pass < (server_first ? 2 : 1); pass++) {
         size_t off[2] = {0, 0};
         for (uint32_t i = 0; i < c->log_len; i++) {
@@ -257,8 +257,11 @@ struct smtpreply_conn *smtpreply_conn_new(const struct smtpreply_conn_config *cf
     c->fn = fn;
     c->user = user;
     c->server = -1;
-    /* A well-known port marks its endpoint as the server; SYN overrides. */
-    if (c->kind[0] != c->kind[1])
+    /* A well-known port marks its endpoint as the server; SYN overrides.
+     * When both ports are well known (a client bound to 465 talking to
+     * 25), the ports say nothing about roles: content decides. */
+    if (c->kind[0] != c->kind[1] &&
+        (c->kind[0] == SMTPREPLY_PORT_OTHER || c->kind[1] == SMTPREPLY_PORT_OTHER))
         c->server = c->kind[1] > c->kind[0] ? 1 : 0;
     for (int e = 0; e < 2; e++) {
         c->side[e].c = c;
@@ -377,6 +380,43 @@ void smtpreply_conn_segment_cut(struct smtpreply_conn *c, bool from_b, uint32_t 
      * losses. */
     if ((flags & SMTPREPLY_TCP_RST) || (c->side[0].r.fin && c->side[1].r.fin))
         close_all(c, ts_us, tag);
+}
+
+size_t smtpreply_segment_sent(size_t kept, size_t declared, uint64_t wire_len,
+                              uint64_t cap_len)
+{
+    if (declared <= kept)
+        return kept;
+    uint64_t dropped = wire_len > cap_len ? wire_len - cap_len : 0;
+    return declared - kept > dropped ? kept + (size_t)dropped : declared;
+}
+
+void smtpreply_conn_segment_frame(struct smtpreply_conn *c, bool from_b, uint32_t seq,
+                                  unsigned flags, const uint8_t *payload, size_t kept,
+                                  size_t declared, uint64_t wire_len, uint64_t cap_len,
+                                  int64_t ts_us, uint64_t tag)
+{
+    if (!payload)
+        kept = 0;
+    smtpreply_conn_segment_cut(c, from_b, seq, flags, payload, kept,
+                               smtpreply_segment_sent(kept, declared, wire_len, cap_len), ts_us,
+                               tag);
+}
+
+enum smtpreply_port_kind smtpreply_port_kind_for(unsigned port, bool user_smtp)
+{
+    if (user_smtp)
+        return SMTPREPLY_PORT_SMTP;
+    switch (port) {
+    case 465:
+        return SMTPREPLY_PORT_IMPLICIT_TLS;
+    case 25:
+    case 587:
+    case 2525:
+        return SMTPREPLY_PORT_SMTP;
+    default:
+        return SMTPREPLY_PORT_OTHER;
+    }
 }
 
 void smtpreply_conn_finish(struct smtpreply_conn *c, int64_t ts_us, uint64_t tag)

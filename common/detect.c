@@ -64,12 +64,20 @@ static enum detect_match prefix_ci(const uint8_t *p, size_t n, const char *word)
 
 enum detect_match detect_greeting(const uint8_t *p, size_t n, bool ended)
 {
-    /* RFC 5321 §3.1, §4.3.2: 220 opens; 421 and 554 refuse; RFC 7504: 521. */
-    static const char *const codes[] = {"220", "421", "521", "554"};
+    /* Which codes greet is the knowledge base's (smtpreply_code_is_greeting);
+     * with fewer than three digits so far, any greeting code that starts
+     * with them keeps the answer open. */
+    unsigned code = 0;
+    size_t k;
+    for (k = 0; k < 3 && k < n; k++) {
+        if (p[k] < '0' || p[k] > '9')
+            return DETECT_NO;
+        code = code * 10 + (unsigned)(p[k] - '0');
+    }
+    unsigned span = k == 3 ? 1 : k == 2 ? 10 : k == 1 ? 100 : 1000;
     bool any = false;
-    for (size_t k = 0; k < sizeof codes / sizeof codes[0]; k++)
-        if (prefix_ci(p, n, codes[k]) != DETECT_NO)
-            any = true;
+    for (unsigned c = code * span; c < (code + 1) * span && !any; c++)
+        any = smtpreply_code_is_greeting(c);
     if (!any)
         return DETECT_NO;
     NEED(4);

@@ -168,7 +168,7 @@ static void fill_info(unsigned code, const struct code_row *row, struct smtprepl
         out->in_table = true;
     } else {
         const char *dotted = smtpreply_code_dotted_note(code, NULL);
-        out->status = kb_code_valid(code) ? SMTPREPLY_STATUS_UNASSIGNED : SMTPREPLY_STATUS_INVALID;
+        out->status = smtpreply_code_valid(code) ? SMTPREPLY_STATUS_UNASSIGNED : SMTPREPLY_STATUS_INVALID;
         out->meaning = derived_for(code);
         out->rfc = "";
         out->notes = dotted ? dotted : "";

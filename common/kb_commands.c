@@ -101,11 +101,16 @@ static const struct wide_rule {
     {454, CMD_BIT(HELO) | CMD_BIT(EHLO) | CMD_BIT(MAIL) | CMD_BIT(RCPT), false},
 };
 
-/* RFC 5321 §4.2 reply-code syntax: first digit 2-5, second 0-5. */
-bool kb_code_valid(unsigned code)
+/* RFC 5321 §4.2: Reply-code = %x32-35 %x30-35 %x30-39 */
+bool smtpreply_code_valid(unsigned code)
 {
     unsigned cls = code / 100, cat = code / 10 % 10;
     return code <= 999 && cls >= 2 && cls <= 5 && cat <= 5;
+}
+
+bool smtpreply_code_is_greeting(unsigned code)
+{
+    return code == 220 || code == 421 || code == 521 || code == 554;
 }
 
 const char *smtpreply_cmd_verb(enum smtpreply_cmd c)
@@ -165,7 +170,7 @@ bool kb_code_any_command(unsigned code)
 
 bool smtpreply_cmd_expects(enum smtpreply_cmd c, unsigned code)
 {
-    if ((unsigned)c >= SMTPREPLY_CMD__COUNT || !kb_code_valid(code))
+    if ((unsigned)c >= SMTPREPLY_CMD__COUNT || !smtpreply_code_valid(code))
         return false;
     /* An unknown verb may be a private extension: any valid code. */
     if (c == SMTPREPLY_CMD_UNKNOWN)

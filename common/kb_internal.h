@@ -10,8 +10,6 @@
 
 #include "smtpreply.h"
 
-/* RFC 5321 §4.2 reply-code syntax: 0..999, first digit 2-5, second 0-5. */
-bool kb_code_valid(unsigned code);
 /* True if commands.def lists `code` for command c. */
 bool kb_cmd_lists(enum smtpreply_cmd c, unsigned code);
 /* True if every client command may get `code` (421, 500, 501, ...). */

@@ -31,6 +31,7 @@
 
 #include "smtpreply.h"
 #include "alloc.h"
+#include "detect.h"
 #include "session_internal.h"
 
 static const char *const stage_names[SMTPREPLY_STAGE__COUNT] = {
@@ -290,22 +291,21 @@ static size_t probe_take(struct smtpreply_session *s, enum smtpreply_dir dir, co
     *decided_plain = false;
     while (used < n && pr->n < 2)
         pr->b[pr->n++] = p[used++];
-    if (pr->n >= 1 && pr->b[0] != 0x16) {
+    enum detect_match m = detect_tls(pr->b, pr->n, false);
+    if (m == DETECT_NO) {
         pr->active = false;
         *decided_plain = true;
-    } else if (pr->n == 2) {
+    } else if (m == DETECT_YES) {
         pr->active = false;
-        if (pr->b[1] == 0x03 && dir == SMTPREPLY_DIR_CLIENT && s->c.tls == CT_IMPLICIT) {
+        if (dir == SMTPREPLY_DIR_CLIENT && s->c.tls == CT_IMPLICIT) {
             /* A client that opens with TLS (port 465 style) says nothing
              * about the server: a server that answers in plain text makes
              * an ordinary, counted session.  The client's bytes are a
              * handshake, not commands; the server's own first bytes decide
              * whether the session is encrypted. */
             s->c.tls = CT_TLS_FIRST;
-        } else if (pr->b[1] == 0x03)
+        } else
             sess_go_encrypted(s, dir, ts, tag);
-        else
-            *decided_plain = true;
     }
     return used;
 }

@@ -15,16 +15,11 @@
 #include <string.h>
 
 #include "smtpreply.h"
+#include "kb.h"
 #include "session_internal.h"
 
 /* ---------------------------------------------------------------------- */
 /* Server side */
-
-static bool code_valid(unsigned code)
-{
-    /* RFC 5321 §4.2: Reply-code = %x32-35 %x30-35 %x30-39 */
-    return code / 100 >= 2 && code / 100 <= 5 && (code / 10) % 10 <= 5;
-}
 
 static bool esc_equal(const struct smtpreply_esc *a, const struct smtpreply_esc *b)
 {
@@ -111,7 +106,7 @@ static bool glued_reply(const char *t, size_t n, enum smtpreply_cmd cmd)
             continue;
         unsigned code = (unsigned)(t[k] - '0') * 100 + (unsigned)(t[k + 1] - '0') * 10 +
                         (unsigned)(t[k + 2] - '0');
-        if (code_valid(code) && smtpreply_cmd_expects(cmd, code))
+        if (smtpreply_code_valid(code) && smtpreply_cmd_expects(cmd, code))
             return true;
     }
     return false;
@@ -213,13 +208,13 @@ static void reply_complete(struct smtpreply_session *s, const char *text, size_t
     ev.full_text_len = s->srv.reply.text.len;
     ev.full_text_cut = s->srv.reply.text_cut;
 
-    bool valid = code_valid(code);
+    bool valid = smtpreply_code_valid(code);
     if (!valid)
         flags |= ANOM(INVALID_CODE);
     if (ev.has_esc) {
         if (code / 100 == 3)
             flags |= ANOM(ESC_ON_3XX);
-        else if (valid && ev.esc.cls != code / 100)
+        else if (valid && !smtpreply_esc_class_agrees(code, &ev.esc))
             flags |= ANOM(ESC_CLASS_MISMATCH);
     }
 
@@ -259,7 +254,7 @@ static void reply_complete(struct smtpreply_session *s, const char *text, size_t
     s->srv.glued_seq = 0; /* a reply came: the glued answer was not taken */
     bool first = !s->srv.any_reply;
     s->srv.any_reply = true;
-    bool greeting_code = code == 220 || code == 421 || code == 521 || code == 554;
+    bool greeting_code = smtpreply_code_is_greeting(code);
     if (first && s->srv.greet_strict && front && !greeting_code) {
         /* The server speaks first (RFC 5321 §3.1), but this reply cannot be
          * a greeting and a command is waiting: the server never greeted

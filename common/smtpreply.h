@@ -107,6 +107,13 @@ struct smtpreply_code_info {
     enum smtpreply_retry retry;
     bool in_table;              /* false: explained from its digits only */
 };
+/* RFC 5321 §4.2 reply-code syntax: 0..999, first digit 2-5, second 0-5.
+ * The one place that says which codes are valid. */
+bool smtpreply_code_valid(unsigned code);
+/* The codes a server may open a connection with: 220 (RFC 5321 §3.1),
+ * 421 and 554 (refusals, §3.1, §4.3.2), 521 (RFC 7504).  Detection and the
+ * session engine both ask this. */
+bool smtpreply_code_is_greeting(unsigned code);
 /* Explain any number 0..999 (outside: returns false).  Never allocates. */
 bool smtpreply_code_explain(unsigned code, struct smtpreply_code_info *out);
 /* The meaning of `code` as a reply to command c, where it differs from the
@@ -362,12 +369,21 @@ void smtpreply_session_prefetch(const struct smtpreply_session *s);
 #define SMTPREPLY_TCP_RST 0x04u
 #define SMTPREPLY_TCP_ACK 0x10u
 
-/* What the caller knows about the ports. */
+/* What the caller knows about the ports.  The order matters: the kinds
+ * are ranked, weakest first.  A connection takes the stronger of its two
+ * ports' kinds, and when exactly one port is well known its endpoint is
+ * the server. */
 enum smtpreply_port_kind {
     SMTPREPLY_PORT_OTHER = 0,   /* decide by content */
     SMTPREPLY_PORT_SMTP,        /* 25, 587, 2525, --port: SMTP unless content says TLS-only */
     SMTPREPLY_PORT_IMPLICIT_TLS /* 465: encrypted if TLS, counted if plaintext SMTP */
 };
+/* The one mapping from a TCP port to its kind: 25 (RFC 5321 §4.5.4.2),
+ * 587 (RFC 6409) and 2525 are SMTP, 465 is implicit TLS (RFC 8314), any
+ * other port is decided by content.  user_smtp: the user named this port
+ * as SMTP (the CLI's --port, the plugin's port preference); it wins over
+ * the table, so a user can make 465 plain SMTP. */
+enum smtpreply_port_kind smtpreply_port_kind_for(unsigned port, bool user_smtp);
 
 enum smtpreply_conn_state {
     SMTPREPLY_CONN_UNDECIDED,   /* still looking at the first bytes */
@@ -404,6 +420,13 @@ struct smtpreply_conn_stats {
     size_t bytes_allocated;    /* current heap use (conn + session) */
 };
 
+/* When a caller ends a connection and starts a new one for the same
+ * addresses and ports (both faces do the same, so their sessions match):
+ * after this many seconds of capture time without a segment, and, once
+ * both sides sent FIN or one sent RST, after this many. */
+#define SMTPREPLY_IDLE_TIMEOUT_S 300
+#define SMTPREPLY_CLOSE_GRACE_S 5
+
 struct smtpreply_conn;
 
 struct smtpreply_conn *smtpreply_conn_new(const struct smtpreply_conn_config *cfg,
@@ -418,12 +441,27 @@ void smtpreply_conn_segment(struct smtpreply_conn *c, bool from_b, uint32_t seq,
 /* The same for a segment the capture cut short: payload holds the first
  * len of the sent bytes its headers declare.  The rest is counted as
  * missing at once rather than when a later segment shows the jump, and a
- * FIN on it follows all sent bytes.  Callers should bound sent by what the
- * capture says it dropped from the frame (wire length minus captured
- * length), so a bogus IP length cannot hide real data behind a gap. */
+ * FIN on it follows all sent bytes.  `sent` is taken as given: callers
+ * holding a capture frame use smtpreply_conn_segment_frame, which bounds
+ * it by what the frame lost. */
 void smtpreply_conn_segment_cut(struct smtpreply_conn *c, bool from_b, uint32_t seq,
                                 unsigned flags, const uint8_t *payload, size_t len,
                                 size_t sent, int64_t ts_us, uint64_t tag);
+/* How many payload bytes a segment the capture cut short really sent: the
+ * length its IP and TCP headers declare is believed only as far as the
+ * capture dropped bytes from the frame (wire length minus captured
+ * length), so a bogus IP length in a whole frame cannot turn the next
+ * segment's data into a gap.  Never less than kept. */
+size_t smtpreply_segment_sent(size_t kept, size_t declared, uint64_t wire_len,
+                              uint64_t cap_len);
+/* One TCP segment as a capture frame holds it: `kept` payload bytes
+ * captured of the `declared` the headers claim, in a frame of wire_len
+ * bytes of which cap_len were captured.  Applies smtpreply_segment_sent
+ * and goes on as smtpreply_conn_segment_cut.  Both faces call this. */
+void smtpreply_conn_segment_frame(struct smtpreply_conn *c, bool from_b, uint32_t seq,
+                                  unsigned flags, const uint8_t *payload, size_t kept,
+                                  size_t declared, uint64_t wire_len, uint64_t cap_len,
+                                  int64_t ts_us, uint64_t tag);
 /* End of capture (or eviction): flush buffered segments as gaps, finish
  * the session.  Idempotent. */
 void smtpreply_conn_finish(struct smtpreply_conn *c, int64_t ts_us, uint64_t tag);

@@ -30,6 +30,7 @@
 #include <epan/packet.h>
 #include <epan/proto.h>
 #include <epan/conversation.h>
+#include <epan/to_str.h>
 #include <epan/expert.h>
 #include <epan/prefs.h>
 #include <epan/tap.h>
@@ -39,36 +40,10 @@
 #include "smtpreply-plugin.h"
 #include "ws_compat.h"
 
-/* Well-known ports (RFC 5321 §4.5.4.2 / RFC 6409 / RFC 8314); any other
- * stream is SMTP only if the core finds it so by content. */
-#define SMTPREPLY_PORT_SMTP 25
-#define SMTPREPLY_PORT_SUBMISSION 587
-#define SMTPREPLY_PORT_ALT 2525
-#define SMTPREPLY_PORT_SUBMISSIONS 465
-
 static int proto_smtpreply = -1;
 static int smtpreply_tap = -1;
 static dissector_handle_t smtpreply_handle;
 
-static int hf_reply = -1;
-static int hf_code = -1;
-static int hf_class = -1;
-static int hf_category = -1;
-static int hf_meaning = -1;
-static int hf_status = -1;
-static int hf_rfc = -1;
-static int hf_esc = -1;
-static int hf_esc_class = -1;
-static int hf_esc_subject = -1;
-static int hf_esc_detail = -1;
-static int hf_esc_meaning = -1;
-static int hf_esc_status = -1;
-static int hf_command = -1;
-static int hf_stage = -1;
-static int hf_lines = -1;
-static int hf_request_in = -1;
-static int hf_time = -1;
-static int hf_anomaly = -1;
 static int hf_request = -1;
 static int hf_request_command = -1;
 static int hf_response_in = -1;
@@ -76,205 +51,38 @@ static int hf_unanswered = -1;
 static int hf_encrypted = -1;
 
 static gint ett_smtpreply = -1;
-static gint ett_reply = -1;
-static gint ett_esc = -1;
 static gint ett_request = -1;
 
-static expert_field ei_transient = EI_INIT;
-static expert_field ei_permanent = EI_INIT;
-static expert_field ei_invalid = EI_INIT;
-static expert_field ei_anomaly = EI_INIT;
 static expert_field ei_unanswered = EI_INIT;
 static expert_field ei_encrypted = EI_INIT;
 
 /* Preferences. */
 static range_t *pref_extra_ports;
-static sr_pref_bool pref_info_meaning = FALSE;
+
+/* This frame's expert info is wanted (set by wants_tree): its text is
+ * formatted even where no item is built, so it is skipped otherwise. */
+static gboolean want_expert;
 
 /* TCP header fields read on the first pass (ids resolved at handoff);
  * the payload is taken from the same data source. */
+static int hf_ws_expert = -1;
+static int expert_tap_id = 0;
 static int hf_tcp_srcport = -1;
-static int hf_tcp_dstport = -1;
-static int hf_tcp_seq_raw = -1;
-static int hf_tcp_flags = -1;
-static int hf_tcp_hdr_len = -1;
 static int hf_tcp_len = -1;
-static int hf_icmp = -1;
-static int hf_icmpv6 = -1;
+static int proto_icmp = -1;
+static int proto_icmpv6 = -1;
 
-/* Names for the value_strings, filled from the knowledge base at
- * registration so the names are written once (in common/). */
-static value_string class_vals[11];
-static value_string category_vals[11];
-static value_string esc_class_vals[4];
-
-/* One TCP connection: the core's connection layer and what the plugin
- * needs to orient segments and to finish it at the end of the file. */
-struct sr_conv {
-    struct smtpreply_conn *conn;   /* NULL once known not to be SMTP */
-    address addr_a;                /* endpoint A: source of the first segment */
-    guint16 port_a;
-    guint32 last_frame;
-    gint64 last_ts_us;
-    guint32 feed_frame;            /* where the events being produced go */
-    gboolean finished;
-};
-
-/* Frame number -> struct sr_frame.  A map, not p_add_proto_data, because
- * a reply must also update its command's frame (response_in). */
-static wmem_map_t *frame_results;
-/* Every sr_conv of the file, to finish them after the first pass. */
 static wmem_list_t *all_convs;
+/* The latest frame time seen so far (frames may go back in time). */
+static gint64 max_ts_us;
 
-static struct sr_frame *
-frame_result(guint32 frame, gboolean create)
-{
-    struct sr_frame *fr =
-        (struct sr_frame *)wmem_map_lookup(frame_results, GUINT_TO_POINTER(frame));
-    if (!fr && create) {
-        fr = wmem_new0(wmem_file_scope(), struct sr_frame);
-        wmem_map_insert(frame_results, GUINT_TO_POINTER(frame), fr);
-    }
-    return fr;
-}
-
-static struct sr_request *
-find_request(guint32 frame, guint64 seq)
-{
-    struct sr_frame *fr = frame_result(frame, FALSE);
-    guint i, n;
-
-    if (!fr || !fr->requests)
-        return NULL;
-    n = wmem_array_get_count(fr->requests);
-    for (i = 0; i < n; i++) {
-        struct sr_request *rq = (struct sr_request *)wmem_array_index(fr->requests, i);
-        if (rq->seq == seq)
-            return rq;
-    }
-    return NULL;
-}
-
-static struct sr_request *
-add_request(guint32 frame, guint64 seq, const char *verb)
-{
-    struct sr_frame *fr = frame_result(frame, TRUE);
-    struct sr_request r;
-
-    memset(&r, 0, sizeof r);
-    r.seq = seq;
-    g_strlcpy(r.verb, verb ? verb : "", sizeof r.verb);
-    if (!fr->requests)
-        fr->requests = wmem_array_new(wmem_file_scope(), sizeof(struct sr_request));
-    wmem_array_append_one(fr->requests, r);
-    return (struct sr_request *)wmem_array_index(fr->requests,
-                                                 wmem_array_get_count(fr->requests) - 1);
-}
-
-/* The request a reply or an "unanswered" report names.  Commands without a
- * COMMAND event of their own (the end of DATA's body: the final dot) get
- * one here, on the frame that completed them, named by the pseudo-command
- * ("DATA-END"). */
-static struct sr_request *
-request_for(const struct smtpreply_cmd_ref *ref)
-{
-    struct sr_request *rq = find_request((guint32)ref->tag, ref->seq);
-
-    if (!rq)
-        rq = add_request((guint32)ref->tag, ref->seq, smtpreply_cmd_verb(ref->cmd));
-    return rq;
-}
-
-static void
-copy_verb(char dst[16], const struct smtpreply_cmd_ref *ref)
-{
-    const char *v = ref->verb[0] ? ref->verb : smtpreply_cmd_verb(ref->cmd);
-    g_strlcpy(dst, v ? v : "", 16);
-}
-
-/* The core's event callback: record what happened, where it will be shown.
- * Commands belong to the frame that completed their line (cmd.tag); replies
- * and free anomalies to the frame being fed, so each is shown and tapped
- * exactly once, in single pass too. */
-static void
-on_event(void *user, const struct smtpreply_event *ev)
-{
-    const struct sr_conv *feed = (const struct sr_conv *)user;
-    struct sr_frame *fr;
-    struct sr_request *rq;
-
-    switch (ev->type) {
-    case SMTPREPLY_EV_COMMAND: {
-        char verb[16];
-        copy_verb(verb, &ev->cmd);
-        rq = add_request((guint32)ev->cmd.tag, ev->cmd.seq, verb);
-        rq->anomalies = ev->anomalies;
-        break;
-    }
-    case SMTPREPLY_EV_REPLY: {
-        struct sr_reply r;
-        memset(&r, 0, sizeof r);
-        r.code = (guint16)ev->code;
-        r.stage = (guint8)ev->stage;
-        r.has_esc = ev->has_esc;
-        r.esc = ev->esc;
-        r.nlines = ev->nlines;
-        r.anomalies = ev->anomalies;
-        r.rt_us = -1;
-        if (ev->has_cmd) {
-            r.has_cmd = TRUE;
-            r.cmd = (guint8)ev->cmd.cmd;
-            copy_verb(r.verb, &ev->cmd);
-            r.request_in = (guint32)ev->cmd.tag;
-            r.rt_us = ev->rt_us;
-            rq = request_for(&ev->cmd);
-            if (!rq->responses)
-                rq->responses = wmem_array_new(wmem_file_scope(), sizeof(guint32));
-            wmem_array_append_one(rq->responses, feed->feed_frame);
-        }
-        fr = frame_result(feed->feed_frame, TRUE);
-        if (!fr->replies)
-            fr->replies = wmem_array_new(wmem_file_scope(), sizeof(struct sr_reply));
-        wmem_array_append_one(fr->replies, r);
-        break;
-    }
-    case SMTPREPLY_EV_UNANSWERED:
-        rq = request_for(&ev->cmd);
-        rq->unanswered = TRUE;
-        rq->anomalies |= ev->anomalies;
-        break;
-    case SMTPREPLY_EV_ANOMALY:
-        fr = frame_result(feed->feed_frame, TRUE);
-        fr->anomalies |= ev->anomalies | ((smtpreply_anomaly_set)1 << ev->anomaly);
-        break;
-    case SMTPREPLY_EV_TLS:
-        frame_result(feed->feed_frame, TRUE)->encrypted = TRUE;
-        break;
-    }
-}
-
-/* The core allocates through this hook: file scope, so whatever is left is
- * released with the capture file. */
-static void *
-sr_realloc(void *ctx _U_, void *ptr, size_t size)
-{
-    if (size == 0) {
-        wmem_free(wmem_file_scope(), ptr);
-        return NULL;
-    }
-    return wmem_realloc(wmem_file_scope(), ptr, size);
-}
-
+/* The well-known ports are the core's table; the plugin only says whether
+ * the user's preference names this port. */
 static enum smtpreply_port_kind
 port_kind(guint32 port)
 {
-    if (port == SMTPREPLY_PORT_SUBMISSIONS)
-        return SMTPREPLY_PORT_IMPLICIT_TLS;
-    if (port == SMTPREPLY_PORT_SMTP || port == SMTPREPLY_PORT_SUBMISSION ||
-        port == SMTPREPLY_PORT_ALT ||
-        (pref_extra_ports && value_is_in_range(pref_extra_ports, port)))
-        return SMTPREPLY_PORT_SMTP;
-    return SMTPREPLY_PORT_OTHER;
+    return smtpreply_port_kind_for(port, pref_extra_ports &&
+                                             value_is_in_range(pref_extra_ports, port));
 }
 
 static void
@@ -293,6 +101,23 @@ conv_finish(struct sr_conv *sc)
     sc->conn = NULL;
 }
 
+/* Has the connection ended before this frame (time ts_us)?  The CLI ends
+ * a connection when any frame of the file comes SMTPREPLY_IDLE_TIMEOUT_S
+ * after its last one (SMTPREPLY_CLOSE_GRACE_S once it closed).  A frame
+ * later than every frame before the connection's last one is known here
+ * by the file's running maximum; otherwise this frame's own time says. */
+static gboolean
+conv_expired(const struct sr_conv *sc, gint64 ts_us)
+{
+    gint64 later = ts_us;
+    gint64 limit = (sc->rst || (sc->fin_a && sc->fin_b)) ? SMTPREPLY_CLOSE_GRACE_S
+                                                         : SMTPREPLY_IDLE_TIMEOUT_S;
+
+    if (max_ts_us > sc->max_ts_at_last && max_ts_us > later)
+        later = max_ts_us;
+    return later - sc->last_ts_us > limit * 1000000;
+}
+
 /* Last occurrence of a field in this frame's tree (the innermost TCP header
  * when tunnels nest), or NULL. */
 static field_info *
@@ -308,22 +133,29 @@ last_finfo(proto_tree *tree, int hf)
     return (field_info *)g_ptr_array_index(arr, arr->len - 1);
 }
 
+/* Is this frame an ICMP error (whose quoted TCP header is no segment of
+ * the flow)?  Read from the frame's protocol layers, not from primed
+ * fields. */
 static gboolean
-has_field(proto_tree *tree, int hf)
+in_icmp(packet_info *pinfo)
 {
-    GPtrArray *arr;
+    wmem_list_frame_t *it;
 
-    if (hf < 0)
-        return FALSE;
-    arr = proto_get_finfo_ptr_array(tree, hf);
-    return arr && arr->len > 0;
+    for (it = wmem_list_head(pinfo->layers); it; it = wmem_list_frame_next(it)) {
+        int id = GPOINTER_TO_INT(wmem_list_frame_data(it));
+        if (id == proto_icmp || id == proto_icmpv6)
+            return TRUE;
+    }
+    return FALSE;
 }
 
 /* First pass: hand this frame's TCP segment to its connection. */
 static void
 feed_segment(packet_info *pinfo, proto_tree *tree)
 {
-    field_info *fi_sport, *fi_dport, *fi_seq, *fi_flags, *fi_hlen, *fi_len;
+    field_info *fi_sport, *fi_len;
+    tvbuff_t *ds;
+    gint hdr;
     guint32 sport, dport, seq, flags, hlen, seglen, kept;
     gint payload_off;
     const guint8 *payload = NULL;
@@ -335,23 +167,34 @@ feed_segment(packet_info *pinfo, proto_tree *tree)
 
     /* ICMP errors quote a TCP header: that is not a segment of the flow
      * (the CLI does not read it either). */
-    if (has_field(tree, hf_icmp) || has_field(tree, hf_icmpv6))
+    if (in_icmp(pinfo))
         return;
+    /* Two primed fields only: the source port gives where the innermost
+     * TCP header starts in its data source, and tcp.len the payload length
+     * the IP header declares.  The rest of the fixed header (RFC 9293
+     * §3.1) is read from its bytes: every primed field is a tree item that
+     * tshark builds and walks on every frame. */
     fi_sport = last_finfo(tree, hf_tcp_srcport);
-    fi_dport = last_finfo(tree, hf_tcp_dstport);
-    fi_seq = last_finfo(tree, hf_tcp_seq_raw);
-    fi_flags = last_finfo(tree, hf_tcp_flags);
-    fi_hlen = last_finfo(tree, hf_tcp_hdr_len);
     fi_len = last_finfo(tree, hf_tcp_len);
-    if (!fi_sport || !fi_dport || !fi_seq || !fi_flags || !fi_hlen || !fi_len ||
-        !fi_sport->ds_tvb)
+    if (!fi_sport || !fi_len || !fi_sport->ds_tvb)
         return;
-    sport = fvalue_get_uinteger(SR_FVALUE(fi_sport));
-    dport = fvalue_get_uinteger(SR_FVALUE(fi_dport));
-    seq = fvalue_get_uinteger(SR_FVALUE(fi_seq));
-    flags = fvalue_get_uinteger(SR_FVALUE(fi_flags));
-    hlen = fvalue_get_uinteger(SR_FVALUE(fi_hlen));
+    ds = fi_sport->ds_tvb;
+    hdr = fi_sport->start;
+    if (!tvb_bytes_exist(ds, hdr, 20))
+        return; /* the CLI too skips a frame whose fixed header is cut */
+    sport = tvb_get_ntohs(ds, hdr);
+    dport = tvb_get_ntohs(ds, hdr + 2);
+    seq = tvb_get_ntohl(ds, hdr + 4);
+    hlen = (guint32)(tvb_get_guint8(ds, hdr + 12) >> 4) * 4;
+    flags = tvb_get_guint8(ds, hdr + 13);
     seglen = fvalue_get_uinteger(SR_FVALUE(fi_len));
+    if (hlen < 20)
+        return; /* a bogus header length, as for the CLI */
+
+    /* Every TCP frame moves the clock that ends idle connections. */
+    ts_us = (gint64)pinfo->abs_ts.secs * 1000000 + pinfo->abs_ts.nsecs / 1000;
+    if (ts_us > max_ts_us)
+        max_ts_us = ts_us;
 
     /* A bare ACK tells the core nothing (it takes no acknowledgement
      * numbers); skipping it here halves the work on bulk transfers. */
@@ -364,21 +207,14 @@ feed_segment(packet_info *pinfo, proto_tree *tree)
     payload_off = fi_sport->start + (gint)hlen;
     kept = seglen;
     if (seglen > 0) {
-        /* A payload the capture cut short gives what was kept, and the
-         * core counts the rest as lost at once (as the CLI does).  The
-         * TCP length is believed only as far as the frame lost bytes
-         * (wire length minus captured), so a bogus IP length cannot turn
-         * the next segment's data into a gap. */
+        /* A payload the capture cut short gives what was kept; the core
+         * decides from the frame's lengths how much of the rest was sent
+         * (smtpreply_conn_segment_frame), as for the CLI. */
         gint have = tvb_captured_length_remaining(fi_sport->ds_tvb, payload_off);
-        guint32 dropped = pinfo->fd->pkt_len > pinfo->fd->cap_len
-                              ? pinfo->fd->pkt_len - pinfo->fd->cap_len : 0;
         if (have < 0)
             have = 0;
-        if ((guint32)have < seglen) {
+        if ((guint32)have < seglen)
             kept = (guint32)have;
-            if (seglen - kept > dropped)
-                seglen = kept + dropped;
-        }
         if (kept > 0)
             payload = tvb_get_ptr(fi_sport->ds_tvb, payload_off, (gint)kept);
     }
@@ -389,31 +225,59 @@ feed_segment(packet_info *pinfo, proto_tree *tree)
         conv = conversation_new(pinfo->num, &pinfo->net_src, &pinfo->net_dst, CONVERSATION_TCP,
                                 sport, dport, 0);
     sc = (struct sr_conv *)conversation_get_proto_data(conv, proto_smtpreply);
+    if (sc && sc->last_frame && conv_expired(sc, ts_us)) {
+        /* The same addresses and ports after a long silence, or after the
+         * connection closed: a new connection, as the CLI counts it. */
+        conv_finish(sc);
+        conversation_delete_proto_data(conv, proto_smtpreply);
+        sc = NULL;
+    }
     if (!sc) {
         struct smtpreply_conn_config cfg;
 
         sc = wmem_new0(wmem_file_scope(), struct sr_conv);
         copy_address_wmem(wmem_file_scope(), &sc->addr_a, &pinfo->net_src);
         sc->port_a = (guint16)sport;
+        copy_address_wmem(wmem_file_scope(), &sc->addr_b, &pinfo->net_dst);
+        sc->port_b = (guint16)dport;
         memset(&cfg, 0, sizeof cfg);
         smtpreply_limits_default(&cfg.limits);
         cfg.port_kind_a = port_kind(sport);
         cfg.port_kind_b = port_kind(dport);
-        sc->conn = smtpreply_conn_new(&cfg, sr_realloc, NULL, on_event, sc);
+        sc->conn = smtpreply_conn_new(&cfg, sr_realloc, NULL, sr_on_event, sc);
         conversation_add_proto_data(conv, proto_smtpreply, sc);
         wmem_list_append(all_convs, sc);
     }
-    if (!sc->conn)
-        return;
-
     from_b = !(sport == sc->port_a && addresses_equal(&pinfo->net_src, &sc->addr_a));
-    ts_us = (gint64)pinfo->abs_ts.secs * 1000000 + pinfo->abs_ts.nsecs / 1000;
-    sc->feed_frame = pinfo->num;
+    if (flags & SMTPREPLY_TCP_FIN) {
+        if (from_b)
+            sc->fin_b = TRUE;
+        else
+            sc->fin_a = TRUE;
+    }
+    if (flags & SMTPREPLY_TCP_RST)
+        sc->rst = TRUE;
     sc->last_frame = pinfo->num;
     sc->last_ts_us = ts_us;
-    smtpreply_conn_segment_cut(sc->conn, from_b, seq, flags & 0xffu, payload, kept, seglen,
-                               ts_us, pinfo->num);
+    sc->max_ts_at_last = max_ts_us;
+    if (!sc->conn)
+        return;
+    sc->feed_frame = pinfo->num;
+    if (!sc->smtp_checked) {
+        /* Until the core decides: would Wireshark's own dissectors show
+         * this connection as SMTP (or TLS)?  If not (a port they do not
+         * know), the plugin names its frames in the packet list. */
+        sc->show_smtp = !proto_is_frame_protocol(pinfo->layers, "smtp") &&
+                        !proto_is_frame_protocol(pinfo->layers, "tls");
+    }
+    smtpreply_conn_segment_frame(sc->conn, from_b, seq, flags & 0xffu, payload, kept, seglen,
+                                 pinfo->fd->pkt_len, pinfo->fd->cap_len, ts_us, pinfo->num);
     smtpreply_conn_stats(sc->conn, &cst);
+    if (cst.state == SMTPREPLY_CONN_SMTP) {
+        sc->smtp_checked = TRUE;
+        if (sc->show_smtp && seglen > 0)
+            sr_frame_result(pinfo->num, TRUE)->smtp = TRUE;
+    }
     if (cst.state == SMTPREPLY_CONN_NOT_SMTP) {
         /* Not SMTP: stop spending time and memory on it. */
         smtpreply_conn_free(sc->conn);
@@ -438,6 +302,11 @@ static void
 smtpreply_init(void)
 {
     all_convs = wmem_list_new(wmem_file_scope());
+    sr_results_init();
+    max_ts_us = G_MININT64;
+    /* The expert tap exists once dissection is initialised, not yet at
+     * handoff. */
+    expert_tap_id = find_tap_id("expert");
 }
 
 static void
@@ -446,119 +315,25 @@ smtpreply_cleanup(void)
     /* The file scope (and everything the core allocated in it) is freed
      * by Wireshark right after; just forget the pointers. */
     all_convs = NULL;
+    sr_results_cleanup();
 }
 
 /* ---- rendering (every pass) ------------------------------------------ */
 
-static void
-add_anomalies(proto_tree *tree, packet_info *pinfo, tvbuff_t *tvb, smtpreply_anomaly_set set)
+/* Does anyone look at this frame's smtpreply items?  A visible tree (-V,
+ * the GUI's details), a filter or column naming a smtpreply field, or
+ * expert info (its tap, or a filter on _ws.expert). */
+static gboolean
+wants_tree(proto_tree *tree)
 {
-    int a;
-
-    for (a = 0; a < SMTPREPLY_ANOM__COUNT; a++) {
-        proto_item *it;
-        if (!(set & ((smtpreply_anomaly_set)1 << a)))
-            continue;
-        it = proto_tree_add_string(tree, hf_anomaly, tvb, 0, 0,
-                                   smtpreply_anomaly_name((enum smtpreply_anomaly)a));
-        proto_item_set_generated(it);
-        expert_add_info_format(pinfo, it, &ei_anomaly, "SMTP anomaly %s: %s",
-                               smtpreply_anomaly_name((enum smtpreply_anomaly)a),
-                               smtpreply_anomaly_description((enum smtpreply_anomaly)a));
-    }
-}
-
-static void
-add_rfc_list(proto_tree *tree, packet_info *pinfo, tvbuff_t *tvb, const char *list)
-{
-    const char *cursor = list, *item;
-    size_t len;
-
-    while (list && (item = smtpreply_list_next(&cursor, &len)) != NULL) {
-        proto_item_set_generated(proto_tree_add_string(
-            tree, hf_rfc, tvb, 0, 0, wmem_strndup(pinfo->pool, item, len)));
-    }
-}
-
-static void
-render_reply(proto_tree *tree, packet_info *pinfo, tvbuff_t *tvb, const struct sr_reply *r)
-{
-    struct smtpreply_code_info ci;
-    proto_item *ti, *code_item;
-    proto_tree *rt;
-    const char *meaning;
-    char esc_text[16] = "";
-
-    smtpreply_code_explain(r->code, &ci);
-    meaning = r->has_cmd ? smtpreply_code_meaning_for(r->code, (enum smtpreply_cmd)r->cmd)
-                         : ci.meaning;
-    if (r->has_esc)
-        smtpreply_esc_format(&r->esc, esc_text, sizeof esc_text);
-
-    ti = proto_tree_add_none_format(tree, hf_reply, tvb, 0, 0, "Reply %03u%s%s%s%s: %s",
-                                    r->code, r->has_esc ? " " : "", esc_text,
-                                    r->has_cmd ? " to " : "", r->has_cmd ? r->verb : "",
-                                    meaning);
-    proto_item_set_generated(ti);
-    rt = proto_item_add_subtree(ti, ett_reply);
-
-    code_item = proto_tree_add_uint_format_value(rt, hf_code, tvb, 0, 0, r->code, "%03u (%s)",
-                                                 r->code, meaning);
-    proto_item_set_generated(code_item);
-    proto_item_set_generated(proto_tree_add_uint(rt, hf_class, tvb, 0, 0, ci.cls));
-    proto_item_set_generated(proto_tree_add_uint(rt, hf_category, tvb, 0, 0, ci.category));
-    proto_item_set_generated(proto_tree_add_string(rt, hf_meaning, tvb, 0, 0, meaning));
-    proto_item_set_generated(
-        proto_tree_add_string(rt, hf_status, tvb, 0, 0, smtpreply_status_name(ci.status)));
-    add_rfc_list(rt, pinfo, tvb, ci.rfc);
-
-    if (r->has_esc) {
-        struct smtpreply_esc_info ei;
-        proto_item *eti;
-        proto_tree *et;
-
-        smtpreply_esc_explain(&r->esc, &ei);
-        eti = proto_tree_add_string_format_value(rt, hf_esc, tvb, 0, 0, esc_text, "%s (%s)",
-                                                 esc_text, ei.meaning);
-        proto_item_set_generated(eti);
-        et = proto_item_add_subtree(eti, ett_esc);
-        proto_item_set_generated(proto_tree_add_uint(et, hf_esc_class, tvb, 0, 0, r->esc.cls));
-        proto_item_set_generated(proto_tree_add_uint_format_value(
-            et, hf_esc_subject, tvb, 0, 0, r->esc.subject, "%u (%s)", r->esc.subject,
-            ei.subject_name && ei.subject_name[0] ? ei.subject_name : "unknown subject"));
-        proto_item_set_generated(proto_tree_add_uint(et, hf_esc_detail, tvb, 0, 0, r->esc.detail));
-        proto_item_set_generated(proto_tree_add_string(et, hf_esc_meaning, tvb, 0, 0, ei.meaning));
-        proto_item_set_generated(
-            proto_tree_add_string(et, hf_esc_status, tvb, 0, 0, smtpreply_status_name(ei.status)));
-    }
-
-    if (r->has_cmd) {
-        proto_item_set_generated(proto_tree_add_string(rt, hf_command, tvb, 0, 0, r->verb));
-        proto_item_set_generated(proto_tree_add_uint(rt, hf_request_in, tvb, 0, 0, r->request_in));
-        if (r->rt_us >= 0) {
-            nstime_t delta;
-            delta.secs = (time_t)(r->rt_us / 1000000);
-            delta.nsecs = (int)(r->rt_us % 1000000) * 1000;
-            proto_item_set_generated(proto_tree_add_time(rt, hf_time, tvb, 0, 0, &delta));
-        }
-    }
-    proto_item_set_generated(proto_tree_add_string(
-        rt, hf_stage, tvb, 0, 0, smtpreply_stage_name((enum smtpreply_stage)r->stage)));
-    proto_item_set_generated(proto_tree_add_uint(rt, hf_lines, tvb, 0, 0, r->nlines));
-    add_anomalies(rt, pinfo, tvb, r->anomalies);
-
-    if (ci.cls == 5)
-        expert_add_info_format(pinfo, code_item, &ei_permanent, "Permanent failure %03u%s%s: %s",
-                               r->code, r->has_esc ? " " : "", esc_text, meaning);
-    else if (ci.cls == 4)
-        expert_add_info_format(pinfo, code_item, &ei_transient, "Transient failure %03u%s%s: %s",
-                               r->code, r->has_esc ? " " : "", esc_text, meaning);
-    else if (ci.cls < 2 || ci.cls > 5)
-        expert_add_info_format(pinfo, code_item, &ei_invalid, "Invalid reply code %03u", r->code);
-
-    if (pref_info_meaning)
-        col_append_fstr(pinfo->cinfo, COL_INFO, " [%03u%s%s: %s]", r->code,
-                        r->has_esc ? " " : "", esc_text, meaning);
+    if (!tree)
+        return FALSE;
+    want_expert = PTREE_DATA(tree)->visible ||
+                  (hf_ws_expert >= 0 && proto_field_is_referenced(tree, hf_ws_expert)) ||
+                  (expert_tap_id > 0 && have_tap_listener(expert_tap_id));
+    /* proto_field_is_referenced is TRUE for any field of a visible tree,
+     * and for a protocol one of whose fields a filter or column names. */
+    return want_expert || proto_field_is_referenced(tree, proto_smtpreply);
 }
 
 static void
@@ -581,12 +356,41 @@ render_request(proto_tree *tree, packet_info *pinfo, tvbuff_t *tvb, const struct
     if (rq->unanswered) {
         proto_item *ui = proto_tree_add_boolean(qt, hf_unanswered, tvb, 0, 0, TRUE);
         proto_item_set_generated(ui);
-        expert_add_info_format(pinfo, ui, &ei_unanswered,
-                               "Command %s never answered before the connection ended",
-                               rq->verb[0] ? rq->verb : "?");
+        if (want_expert)
+            expert_add_info_format(pinfo, ui, &ei_unanswered,
+                                   "Command %s never answered before the connection ended",
+                                   rq->verb[0] ? rq->verb : "?");
     }
-    add_anomalies(qt, pinfo, tvb, rq->anomalies & ~((smtpreply_anomaly_set)1
+    sr_add_anomalies(qt, pinfo, tvb, want_expert, rq->anomalies & ~((smtpreply_anomaly_set)1
                                                     << SMTPREPLY_ANOM_UNANSWERED));
+}
+
+/* SMTP on a port Wireshark's SMTP dissector does not know: the packet
+ * list names it, with the replies and commands of the frame. */
+static void
+set_columns(packet_info *pinfo, const struct sr_frame *fr, guint nrep, guint nreq)
+{
+    guint i;
+
+    col_set_str(pinfo->cinfo, COL_PROTOCOL, "SMTP");
+    if (!nrep && !nreq)
+        return;
+    col_clear(pinfo->cinfo, COL_INFO);
+    for (i = 0; i < nrep; i++) {
+        const struct sr_reply *r = (const struct sr_reply *)wmem_array_index(fr->replies, i);
+        col_append_sep_fstr(pinfo->cinfo, COL_INFO, " | ", "S: %03u", r->code);
+        if (r->has_esc) {
+            char esc_text[16];
+            smtpreply_esc_format(&r->esc, esc_text, sizeof esc_text);
+            col_append_fstr(pinfo->cinfo, COL_INFO, " %s", esc_text);
+        }
+    }
+    for (i = 0; i < nreq; i++) {
+        const struct sr_request *rq =
+            (const struct sr_request *)wmem_array_index(fr->requests, i);
+        col_append_sep_fstr(pinfo->cinfo, COL_INFO, " | ", "C: %s",
+                            rq->verb[0] ? rq->verb : "?");
+    }
 }
 
 static int
@@ -602,11 +406,31 @@ dissect_smtpreply(tvbuff_t *tvb, packet_info *pinfo, proto_tree *tree, void *dat
     if (!PINFO_FD_VISITED(pinfo) && tree)
         feed_segment(pinfo, tree);
 
-    fr = frame_result(pinfo->num, FALSE);
+    fr = sr_frame_result(pinfo->num, FALSE);
     if (!fr)
         return 0;
     nrep = fr->replies ? wmem_array_get_count(fr->replies) : 0;
     nreq = fr->requests ? wmem_array_get_count(fr->requests) : 0;
+    if (fr->late && !PINFO_FD_VISITED(pinfo)) {
+        /* Replies shown on an earlier frame: counted here in one pass. */
+        struct sr_frame late;
+        memset(&late, 0, sizeof late);
+        late.replies = fr->late;
+        tap_queue_packet(smtpreply_tap, pinfo, wmem_memdup(pinfo->pool, &late, sizeof late));
+    }
+    if (fr->smtp)
+        set_columns(pinfo, fr, nrep, nreq);
+
+    if (!wants_tree(tree)) {
+        /* Nobody looks at the tree, a filter or expert info (tshark -T
+         * fields of other protocols' fields, -q -z): only what the Info
+         * column and the tap need. */
+        for (i = 0; i < nrep; i++)
+            sr_info_column(pinfo, (const struct sr_reply *)wmem_array_index(fr->replies, i));
+        if (nrep)
+            tap_queue_packet(smtpreply_tap, pinfo, fr);
+        return tvb_captured_length(tvb);
+    }
 
     ti = proto_tree_add_item(tree, proto_smtpreply, tvb, 0, 0, ENC_NA);
     proto_item_set_generated(ti);
@@ -615,15 +439,16 @@ dissect_smtpreply(tvbuff_t *tvb, packet_info *pinfo, proto_tree *tree, void *dat
         render_request(st, pinfo, tvb, (const struct sr_request *)wmem_array_index(fr->requests, i));
     for (i = 0; i < nrep; i++) {
         const struct sr_reply *r = (const struct sr_reply *)wmem_array_index(fr->replies, i);
-        render_reply(st, pinfo, tvb, r);
+        sr_render_reply(st, pinfo, tvb, r, want_expert);
         proto_item_append_text(ti, "%s %03u", i ? "," : ":", r->code);
     }
     if (fr->encrypted) {
         proto_item *ei = proto_tree_add_boolean(st, hf_encrypted, tvb, 0, 0, TRUE);
         proto_item_set_generated(ei);
-        expert_add_info(pinfo, ei, &ei_encrypted);
+        if (want_expert)
+            expert_add_info(pinfo, ei, &ei_encrypted);
     }
-    add_anomalies(st, pinfo, tvb, fr->anomalies);
+    sr_add_anomalies(st, pinfo, tvb, want_expert, fr->anomalies);
 
     /* Taps run on whichever pass tshark or the GUI chooses: queue on all. */
     if (nrep)
@@ -633,75 +458,10 @@ dissect_smtpreply(tvbuff_t *tvb, packet_info *pinfo, proto_tree *tree, void *dat
 
 /* ---- registration ---------------------------------------------------- */
 
-/* Fill the value_strings from the knowledge base (written once, there). */
-static void
-fill_names(void)
-{
-    struct smtpreply_code_info ci;
-    struct smtpreply_esc_info ei;
-    static const guint8 esc_classes[] = { 2, 4, 5 };
-    guint i;
-
-    for (i = 0; i < 10; i++) {
-        smtpreply_code_explain(i * 100, &ci);
-        class_vals[i].value = i;
-        class_vals[i].strptr = ci.class_name;
-        smtpreply_code_explain(200 + i * 10, &ci);
-        category_vals[i].value = i;
-        category_vals[i].strptr = ci.category_name;
-    }
-    for (i = 0; i < G_N_ELEMENTS(esc_classes); i++) {
-        struct smtpreply_esc e = { esc_classes[i], 0, 0 };
-        smtpreply_esc_explain(&e, &ei);
-        esc_class_vals[i].value = esc_classes[i];
-        esc_class_vals[i].strptr = ei.class_name;
-    }
-}
-
 static void
 proto_register_smtpreply(void)
 {
     static hf_register_info hf[] = {
-        { &hf_reply, { "Reply", "smtpreply.reply", FT_NONE, BASE_NONE, NULL, 0x0,
-          "One complete SMTP reply (all its lines), on the frame that completed it", HFILL } },
-        { &hf_code, { "Reply code", "smtpreply.code", FT_UINT16, BASE_DEC, NULL, 0x0,
-          "RFC 5321 §4.2 three-digit reply code", HFILL } },
-        { &hf_class, { "Class", "smtpreply.class", FT_UINT8, BASE_DEC, VALS(class_vals), 0x0,
-          "First digit of the reply code (RFC 5321 §4.2.1)", HFILL } },
-        { &hf_category, { "Category", "smtpreply.category", FT_UINT8, BASE_DEC,
-          VALS(category_vals), 0x0, "Second digit of the reply code (RFC 5321 §4.2.1)", HFILL } },
-        { &hf_meaning, { "Meaning", "smtpreply.meaning", FT_STRING, BASE_NONE, NULL, 0x0,
-          "What the code means as a reply to its command", HFILL } },
-        { &hf_status, { "Status", "smtpreply.status", FT_STRING, BASE_NONE, NULL, 0x0,
-          "standard, registry, historic, non-standard, invalid or unassigned", HFILL } },
-        { &hf_rfc, { "Defined in", "smtpreply.rfc", FT_STRING, BASE_NONE, NULL, 0x0,
-          "RFC section defining the code", HFILL } },
-        { &hf_esc, { "Enhanced status code", "smtpreply.esc", FT_STRING, BASE_NONE, NULL, 0x0,
-          "RFC 3463 class.subject.detail", HFILL } },
-        { &hf_esc_class, { "Class", "smtpreply.esc.class", FT_UINT8, BASE_DEC,
-          VALS(esc_class_vals), 0x0, NULL, HFILL } },
-        { &hf_esc_subject, { "Subject", "smtpreply.esc.subject", FT_UINT16, BASE_DEC, NULL, 0x0,
-          NULL, HFILL } },
-        { &hf_esc_detail, { "Detail", "smtpreply.esc.detail", FT_UINT16, BASE_DEC, NULL, 0x0,
-          NULL, HFILL } },
-        { &hf_esc_meaning, { "Meaning", "smtpreply.esc.meaning", FT_STRING, BASE_NONE, NULL, 0x0,
-          "IANA registry name of the enhanced code (or of its subject or class)", HFILL } },
-        { &hf_esc_status, { "Status", "smtpreply.esc.status", FT_STRING, BASE_NONE, NULL, 0x0,
-          "standard (registered), unassigned or invalid", HFILL } },
-        { &hf_command, { "Command", "smtpreply.command", FT_STRING, BASE_NONE, NULL, 0x0,
-          "The command this reply answers (uppercase verb)", HFILL } },
-        { &hf_stage, { "Stage", "smtpreply.stage", FT_STRING, BASE_NONE, NULL, 0x0,
-          "Which step of the exchange the reply closes (greeting, reply, data-start, data-end, "
-          "bdat, auth-challenge, auth-final, unsolicited)", HFILL } },
-        { &hf_lines, { "Lines", "smtpreply.lines", FT_UINT32, BASE_DEC, NULL, 0x0,
-          "Number of lines of the reply", HFILL } },
-        { &hf_request_in, { "Request in", "smtpreply.request_in", FT_FRAMENUM, BASE_NONE,
-          FRAMENUM_TYPE(FT_FRAMENUM_REQUEST), 0x0, "Frame of the command this reply answers",
-          HFILL } },
-        { &hf_time, { "Response time", "smtpreply.time", FT_RELATIVE_TIME, BASE_NONE, NULL, 0x0,
-          "Time from the command to this reply", HFILL } },
-        { &hf_anomaly, { "Anomaly", "smtpreply.anomaly", FT_STRING, BASE_NONE, NULL, 0x0,
-          "What breaks the RFCs here (the analyzer's identifiers)", HFILL } },
         { &hf_request, { "Command", "smtpreply.request", FT_NONE, BASE_NONE, NULL, 0x0,
           "A client command line completed in this frame", HFILL } },
         { &hf_request_command, { "Command", "smtpreply.request.command", FT_STRING, BASE_NONE,
@@ -715,28 +475,21 @@ proto_register_smtpreply(void)
         { &hf_encrypted, { "Encrypted from here", "smtpreply.encrypted", FT_BOOLEAN, BASE_NONE,
           NULL, 0x0, "TLS starts in this frame; nothing after it is counted", HFILL } },
     };
-    static gint *ett[] = { &ett_smtpreply, &ett_reply, &ett_esc, &ett_request };
+    static gint *ett[] = { &ett_smtpreply, &ett_request };
     static ei_register_info ei[] = {
-        { &ei_transient, { "smtpreply.transient", PI_RESPONSE_CODE, PI_WARN,
-          "Transient negative reply (4yz)", EXPFILL } },
-        { &ei_permanent, { "smtpreply.permanent", PI_RESPONSE_CODE, PI_ERROR,
-          "Permanent negative reply (5yz)", EXPFILL } },
-        { &ei_invalid, { "smtpreply.invalid", PI_RESPONSE_CODE, PI_ERROR,
-          "Reply code outside RFC 5321 §4.2", EXPFILL } },
-        { &ei_anomaly, { "smtpreply.anomaly.expert", PI_PROTOCOL, PI_WARN,
-          "SMTP anomaly", EXPFILL } },
         { &ei_unanswered, { "smtpreply.unanswered.expert", PI_SEQUENCE, PI_WARN,
           "Command never answered", EXPFILL } },
         { &ei_encrypted, { "smtpreply.encrypted.expert", PI_SEQUENCE, PI_CHAT,
           "TLS starts here: the rest of the connection is not analysed", EXPFILL } },
     };
     module_t *module;
+    expert_module_t *expert;
 
-    fill_names();
     proto_smtpreply = proto_register_protocol("SMTP Reply Analysis", "SMTPREPLY", "smtpreply");
     proto_register_field_array(proto_smtpreply, hf, array_length(hf));
     proto_register_subtree_array(ett, array_length(ett));
-    expert_register_field_array(expert_register_protocol(proto_smtpreply), ei, array_length(ei));
+    expert = expert_register_protocol(proto_smtpreply);
+    expert_register_field_array(expert, ei, array_length(ei));
 
     module = prefs_register_protocol(proto_smtpreply, NULL);
     pref_extra_ports = range_empty(wmem_epan_scope());
@@ -744,16 +497,12 @@ proto_register_smtpreply(void)
                                     "TCP ports to treat as SMTP besides 25, 587 and 2525 (465 is "
                                     "implicit TLS); other streams are found by content",
                                     &pref_extra_ports, 65535);
-    prefs_register_bool_preference(module, "info_meaning", "Add reply meanings to the Info column",
-                                   "Append \"[code enhanced: meaning]\" for every reply",
-                                   &pref_info_meaning);
+    sr_register_reply(proto_smtpreply, expert, module);
 
     smtpreply_handle = create_dissector_handle(dissect_smtpreply, proto_smtpreply);
     register_postdissector(smtpreply_handle);
     smtpreply_tap = register_tap("smtpreply");
 
-    frame_results = wmem_map_new_autoreset(wmem_epan_scope(), wmem_file_scope(),
-                                           g_direct_hash, g_direct_equal);
     register_init_routine(smtpreply_init);
     register_cleanup_routine(smtpreply_cleanup);
     register_postseq_cleanup_routine(finish_all_convs);
@@ -762,16 +511,14 @@ proto_register_smtpreply(void)
 static void
 proto_reg_handoff_smtpreply(void)
 {
-    static const char *const wanted_names[] = {
-        "tcp.srcport", "tcp.dstport", "tcp.seq_raw", "tcp.flags", "tcp.hdr_len",
-        "tcp.len", "icmp", "icmpv6",
-    };
-    int *const ids[] = {
-        &hf_tcp_srcport, &hf_tcp_dstport, &hf_tcp_seq_raw, &hf_tcp_flags,
-        &hf_tcp_hdr_len, &hf_tcp_len, &hf_icmp, &hf_icmpv6,
-    };
+    static const char *const wanted_names[] = { "tcp.srcport", "tcp.len" };
+    int *const ids[] = { &hf_tcp_srcport, &hf_tcp_len };
     GArray *wanted = g_array_new(FALSE, FALSE, (guint)sizeof(int));
     guint i;
+
+    hf_ws_expert = proto_registrar_get_id_byname("_ws.expert");
+    proto_icmp = proto_get_id_by_filter_name("icmp");
+    proto_icmpv6 = proto_get_id_by_filter_name("icmpv6");
 
     for (i = 0; i < G_N_ELEMENTS(wanted_names); i++) {
         *ids[i] = proto_registrar_get_id_byname(wanted_names[i]);

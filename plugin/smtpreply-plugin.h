@@ -9,6 +9,10 @@
 
 #include <wireshark.h>
 #include <epan/wmem_scopes.h>
+#include <epan/packet.h>
+#include <epan/expert.h>
+#include <epan/prefs.h>
+#include <epan/address.h>
 
 #include "smtpreply.h"
 
@@ -24,6 +28,13 @@ struct sr_reply {
     gint64 rt_us;              /* -1 without a command */
     guint32 nlines;
     smtpreply_anomaly_set anomalies;
+    guint8 reply_cmd;          /* enum smtpreply_cmd: smtpreply_reply_cmd() */
+    guint8 reason;             /* enum smtpreply_reason (NONE for 2yz, 3yz) */
+    guint8 reason_source;      /* enum smtpreply_reason_source */
+    gboolean text_cut;         /* the core kept only the first 16 KiB */
+    const char *text;          /* every line's text joined with "\n" (UTF-8) */
+    const char *rcpt;          /* the RCPT TO address answered, or NULL */
+    const char *server;        /* "addr:port" of the session's server (file scope) */
 };
 
 struct sr_request {
@@ -36,10 +47,55 @@ struct sr_request {
 
 struct sr_frame {
     wmem_array_t *replies;     /* struct sr_reply, completed in this frame */
+    wmem_array_t *late;        /* struct sr_reply shown on an earlier frame (a
+                                  greeting detection held back) but tapped
+                                  here, on the first pass only */
     wmem_array_t *requests;    /* struct sr_request, command lines in it */
     smtpreply_anomaly_set anomalies;  /* not tied to a command or a reply */
     gboolean encrypted;        /* TLS starts in this frame */
+    gboolean smtp;             /* SMTP the built-in dissector did not show */
 };
+
+/* reply-smtpreply.c: keeps an event's reason, text and recipient in r
+ * (first pass, file scope); draws a reply (every pass); draws anomalies;
+ * registers the reply's fields, expert infos and Info-column
+ * preferences.  want_expert: add expert info (someone looks at it). */
+void sr_reply_fill_why(struct sr_reply *r, const struct smtpreply_event *ev);
+void sr_render_reply(proto_tree *tree, packet_info *pinfo, tvbuff_t *tvb, const struct sr_reply *r,
+                     gboolean want_expert);
+void sr_add_anomalies(proto_tree *tree, packet_info *pinfo, tvbuff_t *tvb, gboolean want_expert,
+                      smtpreply_anomaly_set set);
+/* What the Info-column preferences add for one reply (nothing when both
+ * are off). */
+void sr_info_column(packet_info *pinfo, const struct sr_reply *r);
+void sr_register_reply(int proto, expert_module_t *expert, module_t *module);
+/* One TCP connection: the core's connection layer and what the plugin
+ * needs to orient segments and to finish it at the end of the file. */
+struct sr_conv {
+    struct smtpreply_conn *conn;   /* NULL once known not to be SMTP */
+    address addr_a;                /* endpoint A: source of the first segment */
+    guint16 port_a;
+    address addr_b;
+    guint16 port_b;
+    const char *server;            /* "addr:port" of the server, once known */
+    guint32 last_frame;
+    gint64 last_ts_us;
+    guint32 feed_frame;            /* where the events being produced go */
+    gboolean finished;
+    gboolean fin_a, fin_b, rst;    /* how the TCP connection closed */
+    gint64 max_ts_at_last;         /* latest frame time of the file at last_frame */
+    gboolean show_smtp;            /* SMTP on a port the built-in dissector ignores */
+    gboolean smtp_checked;
+};
+
+/* results-smtpreply.c: the per-frame results (NULL: none yet, unless
+ * create), the core's event callback (user: the struct sr_conv being
+ * fed) and allocation hook, and their lifetime (one capture file). */
+struct sr_frame *sr_frame_result(guint32 frame, gboolean create);
+void sr_on_event(void *user, const struct smtpreply_event *ev);
+void *sr_realloc(void *ctx, void *ptr, size_t size);
+void sr_results_init(void);
+void sr_results_cleanup(void);
 
 /* stats-smtpreply.c: registers the "SMTP Reply Codes" statistics tree
  * (tshark -z smtpreply,tree), fed by the "smtpreply" tap with one

@@ -2,7 +2,10 @@
 /*
  * stats-smtpreply.c - the plugin's "SMTP Reply Codes" statistics tree
  * (Statistics menu; tshark -q -z smtpreply,tree): replies by class, code
- * and enhanced code, and by the command they answer.  The dissector
+ * and enhanced code, by the command they answer and by server, the
+ * failures (4yz, 5yz) by reason and then by code and enhanced code, and
+ * the response time per command (stats_tree average nodes: count, average,
+ * minimum, maximum).  The dissector
  * (packet-smtpreply.c) queues one struct sr_frame per frame on the
  * "smtpreply" tap.
  */
@@ -17,14 +20,24 @@
 
 static const char st_by_class[] = "Replies by class and code";
 static const char st_by_command[] = "Replies by command";
+static const char st_rt[] = "Response time by command (ms)";
+static const char st_by_server[] = "Replies by server";
 static int st_node_class = -1;
 static int st_node_command = -1;
+static int st_node_rt = -1;
+static int st_node_server = -1;
+static const char st_by_reason[] = "Failures by reason";
+static int st_node_reason = -1;
 
 static void
 smtpreply_stats_init(stats_tree *st)
 {
     st_node_class = stats_tree_create_node(st, st_by_class, 0, STAT_DT_INT, TRUE);
     st_node_command = stats_tree_create_node(st, st_by_command, 0, STAT_DT_INT, TRUE);
+    /* Average nodes: count, average, minimum and maximum per command. */
+    st_node_rt = stats_tree_create_node(st, st_rt, 0, STAT_DT_FLOAT, TRUE);
+    st_node_server = stats_tree_create_node(st, st_by_server, 0, STAT_DT_INT, TRUE);
+    st_node_reason = stats_tree_create_node(st, st_by_reason, 0, STAT_DT_INT, TRUE);
 }
 
 static tap_packet_status
@@ -66,6 +79,35 @@ smtpreply_stats_packet(stats_tree *st, packet_info *pinfo _U_, epan_dissect_t *e
         cmd_node = tick_stat_node(st, name, st_node_command, TRUE);
         snprintf(name, sizeof name, "%03u", r->code);
         tick_stat_node(st, name, cmd_node, FALSE);
+
+        /* Timed replies only (those answering a command), in the same
+         * milliseconds as the CLI's rt_ms; the final reply to DATA is
+         * timed from the final dot. */
+        if (r->has_cmd && r->rt_us >= 0) {
+            const char *verb = r->verb[0] ? r->verb : "?";
+            if (r->stage == SMTPREPLY_STAGE_DATA_END)
+                verb = "DATA (end of data)";
+            avg_stat_node_add_value_float(st, st_rt, 0, TRUE, (gfloat)r->rt_us / 1000.0f);
+            avg_stat_node_add_value_float(st, verb, st_node_rt, FALSE,
+                                          (gfloat)r->rt_us / 1000.0f);
+        }
+
+        tick_stat_node(st, st_by_server, 0, TRUE);
+        cmd_node = tick_stat_node(st, r->server ? r->server : "?", st_node_server, TRUE);
+        snprintf(name, sizeof name, "%uxx", ci.cls);
+        tick_stat_node(st, name, cmd_node, FALSE);
+
+        /* Every 4yz and 5yz reply has exactly one reason. */
+        if (r->reason != SMTPREPLY_REASON_NONE) {
+            char esc_text[16];
+            int reason_node;
+            tick_stat_node(st, st_by_reason, 0, TRUE);
+            reason_node = tick_stat_node(
+                st, smtpreply_reason_name((enum smtpreply_reason)r->reason), st_node_reason, TRUE);
+            snprintf(name, sizeof name, "%03u%s%s", r->code, r->has_esc ? " " : "",
+                     r->has_esc ? smtpreply_esc_format(&r->esc, esc_text, sizeof esc_text) : "");
+            tick_stat_node(st, name, reason_node, FALSE);
+        }
     }
     return n ? TAP_PACKET_REDRAW : TAP_PACKET_DONT_REDRAW;
 }

@@ -14,7 +14,8 @@ for f in smtpreply smtpreply.code smtpreply.class smtpreply.category smtpreply.m
          smtpreply.status smtpreply.rfc smtpreply.esc smtpreply.esc.class \
          smtpreply.esc.subject smtpreply.esc.detail smtpreply.esc.meaning \
          smtpreply.command smtpreply.request_in smtpreply.time smtpreply.anomaly \
-         smtpreply.response_in smtpreply.unanswered smtpreply.stage; do
+         smtpreply.response_in smtpreply.unanswered smtpreply.stage smtpreply.text \
+         smtpreply.reason smtpreply.reason_source smtpreply.rcpt; do
     echo "$fields" | awk -F'\t' -v f="$f" '$3 == f { found = 1 } END { exit !found }' ||
         fail "field $f is not registered"
     pass "field $f is registered"

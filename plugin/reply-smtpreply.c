@@ -1,0 +1,410 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * reply-smtpreply.c - one reply, from the core's event to the packet tree:
+ * what the first pass keeps of it (the failure reason, the whole text,
+ * the recipient), and how every pass draws it (fields, expert info, Info
+ * column).  The reason and the meaning come from the core's one
+ * classifier and one meaning function (smtpreply_reason_classify,
+ * smtpreply_reply_meaning), called with the same input as the CLI's, so
+ * the two faces give the same answers.
+ */
+#define WS_BUILD_DLL
+#include <wireshark.h>
+#include <epan/packet.h>
+#include <epan/proto.h>
+#include <epan/expert.h>
+#include <epan/prefs.h>
+
+#include "smtpreply.h"
+#include "smtpreply-plugin.h"
+#include "ws_compat.h"
+
+static int hf_reply = -1;
+static int hf_code = -1;
+static int hf_class = -1;
+static int hf_category = -1;
+static int hf_meaning = -1;
+static int hf_status = -1;
+static int hf_rfc = -1;
+static int hf_esc = -1;
+static int hf_esc_class = -1;
+static int hf_esc_subject = -1;
+static int hf_esc_detail = -1;
+static int hf_esc_meaning = -1;
+static int hf_esc_status = -1;
+static int hf_command = -1;
+static int hf_stage = -1;
+static int hf_lines = -1;
+static int hf_request_in = -1;
+static int hf_time = -1;
+static int hf_anomaly = -1;
+static int hf_text = -1;
+static int hf_reason = -1;
+static int hf_reason_source = -1;
+static int hf_rcpt = -1;
+
+static gint ett_reply = -1;
+static gint ett_esc = -1;
+
+static expert_field ei_transient = EI_INIT;
+static expert_field ei_permanent = EI_INIT;
+static expert_field ei_invalid = EI_INIT;
+static expert_field ei_anomaly = EI_INIT;
+
+static sr_pref_bool pref_info_meaning = FALSE;
+static sr_pref_bool pref_info_reason = FALSE;
+
+/* Names for the value_strings, filled from the knowledge base at
+ * registration so the names are written once (in common/). */
+static value_string class_vals[11];
+static value_string category_vals[11];
+static value_string esc_class_vals[4];
+
+/* ---- first pass: what a reply keeps ---------------------------------- */
+
+/* A file-scope copy of s[0..len) that is valid UTF-8 for a string field:
+ * each byte that breaks UTF-8 becomes U+FFFD, as the CLI's JSON does; a
+ * NUL byte, which a field cannot hold, too. */
+static const char *
+utf8_copy(const char *s, size_t len)
+{
+    char *out = (char *)wmem_alloc(wmem_file_scope(), len * 3 + 1);
+    size_t i = 0, n = 0;
+
+    while (i < len) {
+        gunichar c = s[i] ? g_utf8_get_char_validated(s + i, (gssize)(len - i)) : (gunichar)-1;
+        if (c == (gunichar)-1 || c == (gunichar)-2) {
+            memcpy(out + n, "\xef\xbf\xbd", 3);
+            n += 3;
+            i++;
+        } else {
+            size_t k = (size_t)(g_utf8_next_char(s + i) - (s + i));
+            memcpy(out + n, s + i, k);
+            n += k;
+            i += k;
+        }
+    }
+    out[n] = '\0';
+    return out;
+}
+
+void
+sr_reply_fill_why(struct sr_reply *r, const struct smtpreply_event *ev)
+{
+    struct smtpreply_reason_info ri;
+    size_t len = ev->full_text ? ev->full_text_len : 0;
+
+    r->reply_cmd = (guint8)smtpreply_reply_cmd(ev->has_cmd, ev->cmd.cmd, ev->stage);
+    r->reason = SMTPREPLY_REASON_NONE;
+    r->reason_source = SMTPREPLY_REASON_SOURCE_NONE;
+    if (ev->code >= 400 && ev->code < 600) {
+        smtpreply_reason_classify(ev->code, ev->has_esc ? &ev->esc : NULL,
+                                  (enum smtpreply_cmd)r->reply_cmd, ev->full_text, len, &ri);
+        r->reason = (guint8)ri.reason;
+        r->reason_source = (guint8)ri.source;
+    }
+    r->text = utf8_copy(len ? ev->full_text : "", len);
+    r->text_cut = ev->full_text_cut;
+    r->rcpt = ev->rcpt ? utf8_copy(ev->rcpt, ev->rcpt_len) : NULL;
+}
+
+/* ---- every pass: drawing a reply -------------------------------------- */
+
+void
+sr_add_anomalies(proto_tree *tree, packet_info *pinfo, tvbuff_t *tvb, gboolean want_expert,
+                 smtpreply_anomaly_set set)
+{
+    int a;
+
+    for (a = 0; a < SMTPREPLY_ANOM__COUNT; a++) {
+        proto_item *it;
+        if (!(set & ((smtpreply_anomaly_set)1 << a)))
+            continue;
+        it = proto_tree_add_string(tree, hf_anomaly, tvb, 0, 0,
+                                   smtpreply_anomaly_name((enum smtpreply_anomaly)a));
+        proto_item_set_generated(it);
+        if (want_expert)
+            expert_add_info_format(pinfo, it, &ei_anomaly, "SMTP anomaly %s: %s",
+                                   smtpreply_anomaly_name((enum smtpreply_anomaly)a),
+                                   smtpreply_anomaly_description((enum smtpreply_anomaly)a));
+    }
+}
+
+static void
+add_rfc_list(proto_tree *tree, packet_info *pinfo, tvbuff_t *tvb, const char *list)
+{
+    const char *cursor = list, *item;
+    size_t len;
+
+    while (list && (item = smtpreply_list_next(&cursor, &len)) != NULL) {
+        proto_item_set_generated(proto_tree_add_string(
+            tree, hf_rfc, tvb, 0, 0, wmem_strndup(pinfo->pool, item, len)));
+    }
+}
+
+/* One smtpreply.text item per line of the reply (the text is the lines
+ * joined with "\n"). */
+static void
+add_text_lines(proto_tree *tree, packet_info *pinfo, tvbuff_t *tvb, const struct sr_reply *r)
+{
+    const char *p = r->text ? r->text : "";
+
+    for (;;) {
+        const char *nl = strchr(p, '\n');
+        size_t n = nl ? (size_t)(nl - p) : strlen(p);
+        proto_item *it = proto_tree_add_string(tree, hf_text, tvb, 0, 0,
+                                               wmem_strndup(pinfo->pool, p, n));
+        proto_item_set_generated(it);
+        if (!nl) {
+            if (r->text_cut)
+                proto_item_append_text(it, " [text cut]");
+            break;
+        }
+        p = nl + 1;
+    }
+}
+
+static void
+add_esc(proto_tree *rt, tvbuff_t *tvb, const struct sr_reply *r, const char *esc_text)
+{
+    struct smtpreply_esc_info ei;
+    proto_item *eti;
+    proto_tree *et;
+
+    smtpreply_esc_explain(&r->esc, &ei);
+    eti = proto_tree_add_string_format_value(rt, hf_esc, tvb, 0, 0, esc_text, "%s (%s)", esc_text,
+                                             ei.meaning);
+    proto_item_set_generated(eti);
+    et = proto_item_add_subtree(eti, ett_esc);
+    proto_item_set_generated(proto_tree_add_uint(et, hf_esc_class, tvb, 0, 0, r->esc.cls));
+    proto_item_set_generated(proto_tree_add_uint_format_value(
+        et, hf_esc_subject, tvb, 0, 0, r->esc.subject, "%u (%s)", r->esc.subject,
+        ei.subject_name && ei.subject_name[0] ? ei.subject_name : "unknown subject"));
+    proto_item_set_generated(proto_tree_add_uint(et, hf_esc_detail, tvb, 0, 0, r->esc.detail));
+    proto_item_set_generated(proto_tree_add_string(et, hf_esc_meaning, tvb, 0, 0, ei.meaning));
+    proto_item_set_generated(
+        proto_tree_add_string(et, hf_esc_status, tvb, 0, 0, smtpreply_status_name(ei.status)));
+}
+
+/* "550 5.1.1 recipient-unknown": code, enhanced code, reason. */
+static void
+reply_head(const struct sr_reply *r, char *head, size_t size, char esc_text[16])
+{
+    const char *reason = smtpreply_reason_name((enum smtpreply_reason)r->reason);
+
+    esc_text[0] = '\0';
+    if (r->has_esc)
+        smtpreply_esc_format(&r->esc, esc_text, 16);
+    snprintf(head, size, "%03u%s%s%s%s", r->code, r->has_esc ? " " : "", esc_text,
+             reason ? " " : "", reason ? reason : "");
+}
+
+/* Info column: "[550 5.1.1 recipient-unknown: meaning]" with both
+ * preferences, without the reason or without the meaning with one. */
+void
+sr_info_column(packet_info *pinfo, const struct sr_reply *r)
+{
+    const char *reason = smtpreply_reason_name((enum smtpreply_reason)r->reason);
+    char esc_text[16] = "";
+
+    if (!pref_info_meaning && !(pref_info_reason && reason))
+        return;
+    if (r->has_esc)
+        smtpreply_esc_format(&r->esc, esc_text, sizeof esc_text);
+    col_append_fstr(pinfo->cinfo, COL_INFO, " [%03u%s%s%s%s%s%s]", r->code,
+                    r->has_esc ? " " : "", esc_text, pref_info_reason && reason ? " " : "",
+                    pref_info_reason && reason ? reason : "", pref_info_meaning ? ": " : "",
+                    pref_info_meaning ? smtpreply_reply_meaning((enum smtpreply_cmd)r->reply_cmd,
+                                                                r->code,
+                                                                r->has_esc ? &r->esc : NULL)
+                                      : "");
+}
+
+void
+sr_render_reply(proto_tree *tree, packet_info *pinfo, tvbuff_t *tvb, const struct sr_reply *r,
+                gboolean want_expert)
+{
+    struct smtpreply_code_info ci;
+    proto_item *ti, *code_item;
+    proto_tree *rt;
+    const char *meaning;
+    const char *reason = smtpreply_reason_name((enum smtpreply_reason)r->reason);
+    char esc_text[16];
+    char head[64];
+
+    smtpreply_code_explain(r->code, &ci);
+    meaning = smtpreply_reply_meaning((enum smtpreply_cmd)r->reply_cmd, r->code,
+                                      r->has_esc ? &r->esc : NULL);
+    reply_head(r, head, sizeof head, esc_text);
+
+    ti = proto_tree_add_none_format(tree, hf_reply, tvb, 0, 0, "Reply %s%s%s: %s", head,
+                                    r->has_cmd ? " to " : "", r->has_cmd ? r->verb : "",
+                                    meaning);
+    proto_item_set_generated(ti);
+    rt = proto_item_add_subtree(ti, ett_reply);
+
+    code_item = proto_tree_add_uint_format_value(rt, hf_code, tvb, 0, 0, r->code, "%03u (%s)",
+                                                 r->code, meaning);
+    proto_item_set_generated(code_item);
+    proto_item_set_generated(proto_tree_add_uint(rt, hf_class, tvb, 0, 0, ci.cls));
+    proto_item_set_generated(proto_tree_add_uint(rt, hf_category, tvb, 0, 0, ci.category));
+    proto_item_set_generated(proto_tree_add_string(rt, hf_meaning, tvb, 0, 0, meaning));
+    proto_item_set_generated(
+        proto_tree_add_string(rt, hf_status, tvb, 0, 0, smtpreply_status_name(ci.status)));
+    add_rfc_list(rt, pinfo, tvb, ci.rfc);
+    if (r->has_esc)
+        add_esc(rt, tvb, r, esc_text);
+    if (reason) {
+        proto_item_set_generated(proto_tree_add_string_format_value(
+            rt, hf_reason, tvb, 0, 0, reason, "%s (%s)", reason,
+            smtpreply_reason_advice((enum smtpreply_reason)r->reason)));
+        proto_item_set_generated(proto_tree_add_string(
+            rt, hf_reason_source, tvb, 0, 0,
+            smtpreply_reason_source_name((enum smtpreply_reason_source)r->reason_source)));
+    }
+
+    if (r->has_cmd) {
+        /* A command line without a verb answers as no command (the CLI's
+         * null); the request link still stands. */
+        if (r->verb[0])
+            proto_item_set_generated(proto_tree_add_string(rt, hf_command, tvb, 0, 0, r->verb));
+        proto_item_set_generated(proto_tree_add_uint(rt, hf_request_in, tvb, 0, 0, r->request_in));
+        if (r->rt_us >= 0) {
+            nstime_t delta;
+            delta.secs = (time_t)(r->rt_us / 1000000);
+            delta.nsecs = (int)(r->rt_us % 1000000) * 1000;
+            proto_item_set_generated(proto_tree_add_time(rt, hf_time, tvb, 0, 0, &delta));
+        }
+    }
+    if (r->rcpt)
+        proto_item_set_generated(proto_tree_add_string(rt, hf_rcpt, tvb, 0, 0, r->rcpt));
+    proto_item_set_generated(proto_tree_add_string(
+        rt, hf_stage, tvb, 0, 0, smtpreply_stage_name((enum smtpreply_stage)r->stage)));
+    proto_item_set_generated(proto_tree_add_uint(rt, hf_lines, tvb, 0, 0, r->nlines));
+    add_text_lines(rt, pinfo, tvb, r);
+    sr_add_anomalies(rt, pinfo, tvb, want_expert, r->anomalies);
+
+    if (!want_expert)
+        ;
+    else if (ci.cls == 5)
+        expert_add_info_format(pinfo, code_item, &ei_permanent, "Permanent failure %s: %s", head,
+                               meaning);
+    else if (ci.cls == 4)
+        expert_add_info_format(pinfo, code_item, &ei_transient, "Transient failure %s: %s", head,
+                               meaning);
+    else if (!smtpreply_code_valid(r->code))
+        expert_add_info_format(pinfo, code_item, &ei_invalid, "Invalid reply code %03u", r->code);
+
+    sr_info_column(pinfo, r);
+}
+
+/* ---- registration ---------------------------------------------------- */
+
+/* Fill the value_strings from the knowledge base (written once, there). */
+static void
+fill_names(void)
+{
+    struct smtpreply_code_info ci;
+    struct smtpreply_esc_info ei;
+    static const guint8 esc_classes[] = { 2, 4, 5 };
+    guint i;
+
+    for (i = 0; i < 10; i++) {
+        smtpreply_code_explain(i * 100, &ci);
+        class_vals[i].value = i;
+        class_vals[i].strptr = ci.class_name;
+        smtpreply_code_explain(200 + i * 10, &ci);
+        category_vals[i].value = i;
+        category_vals[i].strptr = ci.category_name;
+    }
+    for (i = 0; i < G_N_ELEMENTS(esc_classes); i++) {
+        struct smtpreply_esc e = { esc_classes[i], 0, 0 };
+        smtpreply_esc_explain(&e, &ei);
+        esc_class_vals[i].value = esc_classes[i];
+        esc_class_vals[i].strptr = ei.class_name;
+    }
+}
+
+void
+sr_register_reply(int proto, expert_module_t *expert, module_t *module)
+{
+    static hf_register_info hf[] = {
+        { &hf_reply, { "Reply", "smtpreply.reply", FT_NONE, BASE_NONE, NULL, 0x0,
+          "One complete SMTP reply (all its lines), on the frame that completed it", HFILL } },
+        { &hf_code, { "Reply code", "smtpreply.code", FT_UINT16, BASE_DEC, NULL, 0x0,
+          "RFC 5321 §4.2 three-digit reply code", HFILL } },
+        { &hf_class, { "Class", "smtpreply.class", FT_UINT8, BASE_DEC, VALS(class_vals), 0x0,
+          "First digit of the reply code (RFC 5321 §4.2.1)", HFILL } },
+        { &hf_category, { "Category", "smtpreply.category", FT_UINT8, BASE_DEC,
+          VALS(category_vals), 0x0, "Second digit of the reply code (RFC 5321 §4.2.1)", HFILL } },
+        { &hf_meaning, { "Meaning", "smtpreply.meaning", FT_STRING, BASE_NONE, NULL, 0x0,
+          "What the reply means: the enhanced code's registry meaning when it fits the code, "
+          "else the code's meaning as a reply to its command", HFILL } },
+        { &hf_status, { "Status", "smtpreply.status", FT_STRING, BASE_NONE, NULL, 0x0,
+          "standard, registry, historic, non-standard, invalid or unassigned", HFILL } },
+        { &hf_rfc, { "Defined in", "smtpreply.rfc", FT_STRING, BASE_NONE, NULL, 0x0,
+          "RFC section defining the code", HFILL } },
+        { &hf_esc, { "Enhanced status code", "smtpreply.esc", FT_STRING, BASE_NONE, NULL, 0x0,
+          "RFC 3463 class.subject.detail", HFILL } },
+        { &hf_esc_class, { "Class", "smtpreply.esc.class", FT_UINT8, BASE_DEC,
+          VALS(esc_class_vals), 0x0, NULL, HFILL } },
+        { &hf_esc_subject, { "Subject", "smtpreply.esc.subject", FT_UINT16, BASE_DEC, NULL, 0x0,
+          NULL, HFILL } },
+        { &hf_esc_detail, { "Detail", "smtpreply.esc.detail", FT_UINT16, BASE_DEC, NULL, 0x0,
+          NULL, HFILL } },
+        { &hf_esc_meaning, { "Meaning", "smtpreply.esc.meaning", FT_STRING, BASE_NONE, NULL, 0x0,
+          "IANA registry name of the enhanced code (or of its subject or class)", HFILL } },
+        { &hf_esc_status, { "Status", "smtpreply.esc.status", FT_STRING, BASE_NONE, NULL, 0x0,
+          "standard (registered), unassigned or invalid", HFILL } },
+        { &hf_reason, { "Failure reason", "smtpreply.reason", FT_STRING, BASE_NONE, NULL, 0x0,
+          "Why a 4yz or 5yz reply failed: a stable identifier (recipient-unknown, ...)",
+          HFILL } },
+        { &hf_reason_source, { "Reason from", "smtpreply.reason_source", FT_STRING, BASE_NONE,
+          NULL, 0x0, "What decided the reason: text (the reply's wording), enhanced (the "
+          "enhanced code) or code (the basic code with its command)", HFILL } },
+        { &hf_command, { "Command", "smtpreply.command", FT_STRING, BASE_NONE, NULL, 0x0,
+          "The command this reply answers (uppercase verb)", HFILL } },
+        { &hf_request_in, { "Request in", "smtpreply.request_in", FT_FRAMENUM, BASE_NONE,
+          FRAMENUM_TYPE(FT_FRAMENUM_REQUEST), 0x0, "Frame of the command this reply answers",
+          HFILL } },
+        { &hf_time, { "Response time", "smtpreply.time", FT_RELATIVE_TIME, BASE_NONE, NULL, 0x0,
+          "Time from the command to this reply", HFILL } },
+        { &hf_rcpt, { "Recipient", "smtpreply.rcpt", FT_STRING, BASE_NONE, NULL, 0x0,
+          "The address of the RCPT TO this reply answers (PRDR: of its recipient), as written, "
+          "without angle brackets and parameters", HFILL } },
+        { &hf_stage, { "Stage", "smtpreply.stage", FT_STRING, BASE_NONE, NULL, 0x0,
+          "Which step of the exchange the reply closes (greeting, reply, data-start, data-end, "
+          "bdat, auth-challenge, auth-final, unsolicited)", HFILL } },
+        { &hf_lines, { "Lines", "smtpreply.lines", FT_UINT32, BASE_DEC, NULL, 0x0,
+          "Number of lines of the reply", HFILL } },
+        { &hf_text, { "Text", "smtpreply.text", FT_STRING, BASE_NONE, NULL, 0x0,
+          "One line of the reply, without its code and separator (the first 16 KiB of a "
+          "reply are kept)", HFILL } },
+        { &hf_anomaly, { "Anomaly", "smtpreply.anomaly", FT_STRING, BASE_NONE, NULL, 0x0,
+          "What breaks the RFCs here (the analyzer's identifiers)", HFILL } },
+    };
+    static gint *ett[] = { &ett_reply, &ett_esc };
+    static ei_register_info ei[] = {
+        { &ei_transient, { "smtpreply.transient", PI_RESPONSE_CODE, PI_WARN,
+          "Transient negative reply (4yz)", EXPFILL } },
+        { &ei_permanent, { "smtpreply.permanent", PI_RESPONSE_CODE, PI_ERROR,
+          "Permanent negative reply (5yz)", EXPFILL } },
+        { &ei_invalid, { "smtpreply.invalid", PI_RESPONSE_CODE, PI_ERROR,
+          "Reply code outside RFC 5321 §4.2", EXPFILL } },
+        { &ei_anomaly, { "smtpreply.anomaly.expert", PI_PROTOCOL, PI_WARN,
+          "SMTP anomaly", EXPFILL } },
+    };
+
+    fill_names();
+    proto_register_field_array(proto, hf, array_length(hf));
+    proto_register_subtree_array(ett, array_length(ett));
+    expert_register_field_array(expert, ei, array_length(ei));
+    prefs_register_bool_preference(module, "info_meaning", "Add reply meanings to the Info column",
+                                   "Append \"[code enhanced: meaning]\" for every reply",
+                                   &pref_info_meaning);
+    prefs_register_bool_preference(module, "info_reason",
+                                   "Add failure reasons to the Info column",
+                                   "Append \"[code enhanced reason]\" for every 4yz and 5yz "
+                                   "reply (with the meaning too when both are on)",
+                                   &pref_info_reason);
+}
