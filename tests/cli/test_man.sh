@@ -7,8 +7,10 @@
 # (grep reads here-strings: `echo | grep -q` under pipefail fails when grep
 # stops reading early.)
 set -euo pipefail
-: "${SRCDIR:?}" "${SMTPREPLY:?}"
-fail() { echo "FAIL: $*" >&2; exit 1; }
+: "${SRCDIR:=$(cd "$(dirname "$0")/../.." && pwd)}"
+: "${SMTPREPLY:=$SRCDIR/build/analyzer/smtpreply}"
+. "$SRCDIR/tests/lib/checks.sh"
+[ -x "$SMTPREPLY" ] || fail "no smtpreply at $SMTPREPLY (build first, or set SMTPREPLY)"
 page=$SRCDIR/man/smtpreply.1
 [ -f "$page" ] || fail "no $page"
 command -v groff >/dev/null || fail "groff is not installed (apt-get install groff-base)"
@@ -16,13 +18,16 @@ command -v groff >/dev/null || fail "groff is not installed (apt-get install gro
 warnings=$(LC_ALL=C.UTF-8 groff -man -Tutf8 -ww -z "$page" 2>&1) || fail "groff failed: $warnings"
 [ -z "$warnings" ] || fail "groff warns about $page:
 $warnings"
+pass "groff -man -ww formats the page without a warning"
 text=$(LC_ALL=C groff -man -Tascii -P-cbou "$page" 2>/dev/null)
 for section in NAME SYNOPSIS DESCRIPTION COMMANDS "EXIT STATUS" "SEE ALSO"; do
     grep -qx -- "$section" <<<"$text" || fail "no section $section"
+    pass "section $section"
 done
 if command -v man >/dev/null; then
     out=$(LC_ALL=C.UTF-8 MANWIDTH=80 man -l "$page" 2>&1 >/dev/null) || fail "man -l failed: $out"
     [ -z "$out" ] || fail "man -l warns: $out"
+    pass "man -l renders it"
 fi
 
 # Every command `smtpreply --help` lists has its subsection, and every long
@@ -32,9 +37,12 @@ commands=$("$SMTPREPLY" --help | awk '/^Commands:/ { on = 1; next } on && /^  [a
 n=0
 for c in $commands; do
     grep -q -- "^   smtpreply $c " <<<"$text" || fail "no subsection for 'smtpreply $c'"
+    pass "subsection for smtpreply $c"
     for opt in $("$SMTPREPLY" "$c" --help | grep -oE -- '--[a-z][a-z-]*[a-z]' | sort -u); do
         grep -q -- "$opt" <<<"$text" || fail "option $opt of '$c' is not in the man page"
+        pass "$c $opt described"
         n=$((n + 1))
     done
 done
-echo "OK: smtpreply(1) formats without warnings; $(echo $commands | wc -w) commands and $n options described"
+echo "smtpreply(1): $(echo $commands | wc -w) commands and $n options described"
+finish
