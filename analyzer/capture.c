@@ -28,7 +28,7 @@ struct ahead {
     uint64_t hash;
     double now;
     int64_t now_ns;
-    uint64_t n;                 /* frame number: the events' tag */
+    uint64_t n; /* frame number: the events' tag */
     uint8_t *buf;
     size_t cap;
 };
@@ -100,15 +100,15 @@ struct reader {
     struct job *j;
     pcap_t *p;
     int dlt;
-    bool dlt_ok;                /* a link type decode_frame knows */
-    FILE *fp;                   /* the file, for progress; NULL on stdin */
-    uint64_t pos_reported;      /* bytes of it added to the progress */
-    uint64_t n;                 /* records read (frame number), filtered or not */
-    bool filtered;              /* --filter: prog decides which records count */
+    bool dlt_ok;           /* a link type decode_frame knows */
+    FILE *fp;              /* the file, for progress; NULL on stdin */
+    uint64_t pos_reported; /* bytes of it added to the progress */
+    uint64_t n;            /* records read (frame number), filtered or not */
+    bool filtered;         /* --filter: prog decides which records count */
     struct bpf_program prog;
     double last_sweep;
     struct ahead ring[RING];
-    uint64_t pushed, done;      /* packets into the ring, and out of it */
+    uint64_t pushed, done; /* packets into the ring, and out of it */
 };
 
 /* libpcap's filter compiler keeps state across calls in some versions:
@@ -265,12 +265,12 @@ static int capture_loop(struct reader *r)
     int rc = 0;
     for (;;) {
         if (reading && (rc = pcap_next_ex(r->p, &h, &data)) != 1)
-            reading = false;   /* end of file or damage: never read again */
+            reading = false; /* end of file or damage: never read again */
         if (reading) {
             if (!push_packet(r, h, data) || r->pushed - r->done <= LOOKAHEAD)
                 continue;
         } else if (r->done == r->pushed) {
-            break;   /* nothing left waiting */
+            break; /* nothing left waiting */
         }
         take_packet(r);
     }

@@ -73,7 +73,7 @@ int cli_next(struct cli_parser *p)
     while (++p->i < p->argc) {
         const char *a = p->argv[p->i];
         if (p->options_done || a[0] != '-' || a[1] == '\0') {
-            p->value = a;   /* "-" is standard input */
+            p->value = a; /* "-" is standard input */
             return CLI_ARG;
         }
         if (strcmp(a, "--") == 0) {

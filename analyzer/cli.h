@@ -49,21 +49,24 @@ struct cli_option {
 
 /* Ids every command's table may use for the options all of them take. */
 enum { CLI_HELP = 1, CLI_VERSION, CLI_FIRST_ID };
+/* Braced initialisers read better as written. */
+/* clang-format off */
 #define CLI_OPT_HELP {CLI_HELP, "--help", "-h", NULL, "this help", 0}
 #define CLI_OPT_VERSION {CLI_VERSION, "--version", NULL, NULL, "print the version", 0}
 #define CLI_OPT_DASHDASH(what)                                                            \
     {0, "--", NULL, NULL, "the arguments after it are " what ",\neven if they start with -", \
      CLI_DOC_ONLY}
+/* clang-format on */
 
 /* A command's options and how it words an unknown one:
  * "PREFIX: unknown WORD 'ARG' (HINT --help)", quotes if quote is set. */
 struct cli_spec {
-    const char *prefix;             /* "smtpreply explain" and the like */
-    const struct cli_option *opts;  /* ends with an entry whose id is 0 and name NULL */
-    const char *unknown_word;       /* "option" or "argument" */
+    const char *prefix;            /* "smtpreply explain" and the like */
+    const struct cli_option *opts; /* ends with an entry whose id is 0 and name NULL */
+    const char *unknown_word;      /* "option" or "argument" */
     bool quote;
-    const char *hint;               /* "see" or "try" */
-    int help_column;                /* where --help starts the help text */
+    const char *hint; /* "see" or "try" */
+    int help_column;  /* where --help starts the help text */
 };
 
 /* The parser's state over argv[1..argc-1]. */
@@ -72,11 +75,11 @@ struct cli_parser {
     int argc;
     char **argv;
     int i;
-    bool options_done;              /* after "--" */
+    bool options_done; /* after "--" */
     /* The last result: */
-    const char *value;              /* an option's value, or the argument */
-    const char *spelling;           /* the option's name as given ("-o", "--output") */
-    bool attached;                  /* the value came as "-j4" */
+    const char *value;    /* an option's value, or the argument */
+    const char *spelling; /* the option's name as given ("-o", "--output") */
+    bool attached;        /* the value came as "-j4" */
     const struct cli_option *opt;
 };
 

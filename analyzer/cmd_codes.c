@@ -22,11 +22,13 @@ static const struct cli_option options[] = {
     {OPT_JSON, "--json", NULL, NULL,
      "the same as --format json: one JSON object\n"
      "{\"codes\": [...], \"enhanced\": [...], \"subjects\": [...]}\n"
-     "(each code as `explain --json` prints it)", 0},
+     "(each code as `explain --json` prints it)",
+     0},
     {OPT_CSV, "--csv", NULL, NULL,
      "the same as --format csv: CSV with the header\n"
      "kind,code,class,category,status,meaning,rfc,commands,notes\n"
-     "(kind is basic or enhanced; lists are joined with \"; \")", 0},
+     "(kind is basic or enhanced; lists are joined with \"; \")",
+     0},
     CLI_OPT_HELP,
     CLI_OPT_VERSION,
     {0, NULL, NULL, NULL, NULL, 0},
@@ -37,15 +39,14 @@ static const struct cli_spec spec = {"smtpreply codes", options, "argument", fal
 
 static void usage(FILE *out)
 {
-    fprintf(out,
-            "Usage: smtpreply codes [--format text|json|csv]\n"
-            "\n"
-            "Lists the whole knowledge base: every basic reply code it knows (RFC 5321\n"
-            "and extensions, registry-only, historic, non-standard and invalid codes\n"
-            "seen on web lists), then the IANA enhanced status code registry\n"
-            "(X.0.0 ... X.7.30) and the RFC 3463 subjects.\n"
-            "\n"
-            "Options:\n");
+    fprintf(out, "Usage: smtpreply codes [--format text|json|csv]\n"
+                 "\n"
+                 "Lists the whole knowledge base: every basic reply code it knows (RFC 5321\n"
+                 "and extensions, registry-only, historic, non-standard and invalid codes\n"
+                 "seen on web lists), then the IANA enhanced status code registry\n"
+                 "(X.0.0 ... X.7.30) and the RFC 3463 subjects.\n"
+                 "\n"
+                 "Options:\n");
     cli_print_options(out, &spec, false);
 }
 

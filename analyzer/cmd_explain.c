@@ -34,15 +34,15 @@
 
 /* What one argument turned out to be. */
 struct explain_arg {
-    const char *item;         /* the argument (or standard input), blanks before
+    const char *item; /* the argument (or standard input), blanks before
                                  it and line ends after it trimmed */
     size_t item_len;
-    bool has_code;            /* a basic code (alone or in a reply) */
+    bool has_code; /* a basic code (alone or in a reply) */
     unsigned code;
     bool has_esc;
     struct smtpreply_esc esc;
-    bool is_line;             /* more than a bare code: a reply with text */
-    char *text;               /* the reply's text, every line, joined with '\n'
+    bool is_line; /* more than a bare code: a reply with text */
+    char *text;   /* the reply's text, every line, joined with '\n'
                                  (owned); NULL when only a code was given */
     size_t text_len;
     unsigned nlines;
@@ -58,13 +58,15 @@ enum { OPT_JSON = CLI_FIRST_ID, OPT_FORMAT, OPT_COMMAND };
 static const struct cli_option options[] = {
     {OPT_FORMAT, "--format", NULL, "FORMAT",
      "text (the default) or json: one JSON object per ARG (an array\n"
-     "when there are several); also --format=FORMAT", 0},
+     "when there are several); also --format=FORMAT",
+     0},
     {OPT_JSON, "--json", NULL, NULL, "the same as --format json", 0},
     {OPT_COMMAND, "--command", NULL, "VERB",
      "the command the replies answer: a verb (EHLO, MAIL, RCPT,\n"
      "DATA, BDAT, AUTH, STARTTLS, VRFY, ...; any case), '.' for\n"
      "the end of the message data, or 'greeting' for the\n"
-     "connection greeting; overrides a command a log line names", 0},
+     "connection greeting; overrides a command a log line names",
+     0},
     CLI_OPT_DASHDASH("ARGs"),
     CLI_OPT_HELP,
     CLI_OPT_VERSION,
@@ -75,37 +77,35 @@ static const struct cli_spec spec = {"smtpreply explain", options, "option", fal
 
 static void usage(FILE *out)
 {
-    fprintf(out,
-            "Usage: smtpreply explain [--format text|json] [--command VERB] ARG...\n"
-            "\n"
-            "Explains SMTP replies and why they failed.  Each ARG is a basic reply\n"
-            "code (550), an enhanced status code (5.1.1), or a reply in quotes:\n"
-            "one line (\"550 5.1.1 <bob@example.org>: Recipient address rejected\"),\n"
-            "a multi-line reply (lines separated by LF or CRLF), transcript lines\n"
-            "with \"S:\" or \"<-\" prefixes (a \"C:\" or \"->\" line before it names the\n"
-            "command), or an MTA log line: Postfix (\"... said: 550 ... (in reply to\n"
-            "RCPT TO command)\"), Exim (\"SMTP error from remote mail server after\n"
-            "RCPT TO:<...>: 550 ...\", \"host H [IP]: 550 ...\") or Microsoft (\"Remote\n"
-            "Server returned '550 5.1.10 ...'\").  \"-\" reads standard input as one\n"
-            "ARG (at most 1 MiB).\n"
-            "\n"
-            "For each: the failure reason (a stable identifier), which layer decided\n"
-            "it (text, enhanced, code), whether it is permanent, which party must act\n"
-            "and advice; then class and category (RFC 5321 §4.2), the meaning that\n"
-            "fits the reply and its command, its status (standard, registry,\n"
-            "historic, non-standard, invalid, unassigned) with the RFC, the commands\n"
-            "that may return it, retry advice, the enhanced code's meaning (RFC 3463,\n"
-            "IANA registry), meanings specific to a command, and notes on folklore\n"
-            "meanings.  Without a command (from the ARG or --command) a code's reason\n"
-            "is the one its code alone gives.\n"
-            "\n"
-            "Options:\n");
+    fprintf(out, "Usage: smtpreply explain [--format text|json] [--command VERB] ARG...\n"
+                 "\n"
+                 "Explains SMTP replies and why they failed.  Each ARG is a basic reply\n"
+                 "code (550), an enhanced status code (5.1.1), or a reply in quotes:\n"
+                 "one line (\"550 5.1.1 <bob@example.org>: Recipient address rejected\"),\n"
+                 "a multi-line reply (lines separated by LF or CRLF), transcript lines\n"
+                 "with \"S:\" or \"<-\" prefixes (a \"C:\" or \"->\" line before it names the\n"
+                 "command), or an MTA log line: Postfix (\"... said: 550 ... (in reply to\n"
+                 "RCPT TO command)\"), Exim (\"SMTP error from remote mail server after\n"
+                 "RCPT TO:<...>: 550 ...\", \"host H [IP]: 550 ...\") or Microsoft (\"Remote\n"
+                 "Server returned '550 5.1.10 ...'\").  \"-\" reads standard input as one\n"
+                 "ARG (at most 1 MiB).\n"
+                 "\n"
+                 "For each: the failure reason (a stable identifier), which layer decided\n"
+                 "it (text, enhanced, code), whether it is permanent, which party must act\n"
+                 "and advice; then class and category (RFC 5321 §4.2), the meaning that\n"
+                 "fits the reply and its command, its status (standard, registry,\n"
+                 "historic, non-standard, invalid, unassigned) with the RFC, the commands\n"
+                 "that may return it, retry advice, the enhanced code's meaning (RFC 3463,\n"
+                 "IANA registry), meanings specific to a command, and notes on folklore\n"
+                 "meanings.  Without a command (from the ARG or --command) a code's reason\n"
+                 "is the one its code alone gives.\n"
+                 "\n"
+                 "Options:\n");
     cli_print_options(out, &spec, false);
-    fprintf(out,
-            "\n"
-            "Exit status: 0 all explained; 2 an ARG was not a code or reply (the\n"
-            "others are still printed), standard input could not be read, or a\n"
-            "usage error.\n");
+    fprintf(out, "\n"
+                 "Exit status: 0 all explained; 2 an ARG was not a code or reply (the\n"
+                 "others are still printed), standard input could not be read, or a\n"
+                 "usage error.\n");
 }
 
 /* --command VERB: a verb the core knows, "." or "greeting"; false for
@@ -337,7 +337,7 @@ static const char *arg_stage(const struct explain_arg *a)
         break;
     case SMTPREPLY_CMD_AUTH:
         st = a->has_code && a->code == 334 ? SMTPREPLY_STAGE_AUTH_CHALLENGE
-                                            : SMTPREPLY_STAGE_AUTH_FINAL;
+                                           : SMTPREPLY_STAGE_AUTH_FINAL;
         break;
     default:
         st = SMTPREPLY_STAGE_REPLY;
@@ -450,8 +450,8 @@ static void print_esc_text(FILE *out, const struct smtpreply_esc *e)
     smtpreply_esc_explain(e, &info);
     smtpreply_esc_format(e, text, sizeof text);
     fprintf(out, "  enhanced:  %s %s\n", text, info.meaning);
-    fprintf(out, "             class %u %s; subject %u %s\n", e->cls, info.class_name,
-            e->subject, info.subject_name[0] ? info.subject_name : "(not defined)");
+    fprintf(out, "             class %u %s; subject %u %s\n", e->cls, info.class_name, e->subject,
+            info.subject_name[0] ? info.subject_name : "(not defined)");
     fprintf(out, "             status %s", smtpreply_status_name(info.status));
     if (info.rfc[0]) {
         fputs(" (", out);

@@ -39,18 +39,16 @@ static const struct cli_spec spec = {"smtpreply merge", options, "option", true,
 
 static void usage(FILE *out)
 {
-    fprintf(out,
-            "Usage: smtpreply merge [-o FILE] SUMMARY.json ...\n"
-            "\n"
-            "Combines JSON summaries from separate runs of `smtpreply --format json`\n"
-            "(for example one per machine or per day) into one summary with the same\n"
-            "keys: files and sessions concatenated in argument order, totals added.\n"
-            "Merging is associative: merged summaries can be merged again.\n"
-            "\n");
+    fprintf(out, "Usage: smtpreply merge [-o FILE] SUMMARY.json ...\n"
+                 "\n"
+                 "Combines JSON summaries from separate runs of `smtpreply --format json`\n"
+                 "(for example one per machine or per day) into one summary with the same\n"
+                 "keys: files and sessions concatenated in argument order, totals added.\n"
+                 "Merging is associative: merged summaries can be merged again.\n"
+                 "\n");
     cli_print_options(out, &spec, false);
-    fprintf(out,
-            "\n"
-            "Exit status: 0 merged, 2 usage error or an input that is not a summary.\n");
+    fprintf(out, "\n"
+                 "Exit status: 0 merged, 2 usage error or an input that is not a summary.\n");
 }
 
 /* dst += src for every number, recursively; other values: first wins.
@@ -63,12 +61,12 @@ static bool is_peak(const char *key)
     return n >= 5 && strcmp(key + n - 5, "_peak") == 0;
 }
 
-
 static int add_into(json_t *dst, json_t *src)
 {
     const char *key;
     json_t *sv;
-    json_object_foreach(src, key, sv) {
+    json_object_foreach(src, key, sv)
+    {
         json_t *dv = json_object_get(dst, key);
         if (dv == NULL) {
             json_object_set(dst, key, sv);
@@ -79,7 +77,8 @@ static int add_into(json_t *dst, json_t *src)
             json_object_set_new(dst, key,
                                 json_integer(json_integer_value(dv) + json_integer_value(sv)));
         } else if (json_is_number(dv) && json_is_number(sv)) {
-            json_object_set_new(dst, key, json_real(json_number_value(dv) + json_number_value(sv)));
+            json_object_set_new(dst, key,
+                                json_real(json_number_value(dv) + json_number_value(sv)));
         } else if (json_is_object(dv) && json_is_object(sv)) {
             if (add_into(dv, sv) != 0)
                 return -1;
@@ -95,7 +94,8 @@ static void names_union(json_t *dst, json_t *src)
 {
     size_t i, k;
     json_t *sv, *dv;
-    json_array_foreach(src, i, sv) {
+    json_array_foreach(src, i, sv)
+    {
         bool seen = false;
         json_array_foreach(dst, k, dv) seen = seen || json_equal(dv, sv);
         if (!seen)
@@ -110,10 +110,11 @@ static bool dests_add(json_t *by_key, json_t *arr, const char *field)
     size_t i;
     json_t *e;
     if (arr == NULL)
-        return true;   /* an older summary: no destinations */
+        return true; /* an older summary: no destinations */
     if (!json_is_array(arr))
         return false;
-    json_array_foreach(arr, i, e) {
+    json_array_foreach(arr, i, e)
+    {
         const char *key = json_string_value(json_object_get(e, field));
         if (!json_is_object(e) || key == NULL)
             return false;
@@ -124,15 +125,17 @@ static bool dests_add(json_t *by_key, json_t *arr, const char *field)
         }
         const char *k;
         json_t *sv;
-        json_object_foreach(e, k, sv) {
+        json_object_foreach(e, k, sv)
+        {
             json_t *dv = json_object_get(d, k);
             if (json_is_array(dv) && json_is_array(sv))
                 names_union(dv, sv);
             else if (dv == NULL)
                 json_object_set(d, k, sv);
             else if (json_is_integer(dv) && json_is_integer(sv))
-                json_object_set_new(d, k, json_integer(json_integer_value(dv) +
-                                                       json_integer_value(sv)));
+                json_object_set_new(d, k,
+                                    json_integer(json_integer_value(dv) +
+                                                 json_integer_value(sv)));
             else if (json_is_object(dv) && json_is_object(sv)) {
                 if (add_into(dv, sv) != 0)
                     return false;
@@ -202,8 +205,10 @@ static bool merge_one(const char *a, json_t *files, json_t *sessions, json_t *to
         return false;
     }
     if (!json_is_array(f) || !json_is_array(s) || !json_is_object(t)) {
-        fprintf(stderr, "smtpreply merge: %s: not a smtpreply JSON summary "
-                        "(needs files, sessions, totals)\n", a);
+        fprintf(stderr,
+                "smtpreply merge: %s: not a smtpreply JSON summary "
+                "(needs files, sessions, totals)\n",
+                a);
         json_decref(doc);
         return false;
     }
@@ -211,7 +216,8 @@ static bool merge_one(const char *a, json_t *files, json_t *sessions, json_t *to
     size_t base = json_array_size(sessions);
     size_t i;
     json_t *sv;
-    json_array_foreach(s, i, sv) {
+    json_array_foreach(s, i, sv)
+    {
         if (!json_is_object(sv))
             continue;
         json_t *id = json_object_get(sv, "id");
@@ -229,8 +235,10 @@ static bool merge_one(const char *a, json_t *files, json_t *sessions, json_t *to
     }
     if (!dests_add(servers, json_object_get(doc, "servers"), "server") ||
         !dests_add(domains, json_object_get(doc, "domains"), "domain")) {
-        fprintf(stderr, "smtpreply merge: %s: servers or domains do not match the others' "
-                        "shape\n", a);
+        fprintf(stderr,
+                "smtpreply merge: %s: servers or domains do not match the others' "
+                "shape\n",
+                a);
         json_decref(doc);
         return false;
     }

@@ -35,25 +35,43 @@ void progress_print(struct progress *pr)
 /* command line                                                       */
 
 enum {
-    OPT_FORMAT = CLI_FIRST_ID, OPT_JSON, OPT_REPLIES, OPT_OUTPUT, OPT_FILTER, OPT_PORT, OPT_JOBS,
-    OPT_QUIET, OPT_MAX_LINE, OPT_MAX_PENDING, OPT_MAX_REPLY_LINES, OPT_MAX_HELD, OPT_MAX_DETECT,
-    OPT_MAX_REASM, OPT_MAX_SESSIONS, OPT_IDLE_TIMEOUT, OPT_MAX_MEMORY, OPT_MAX_DESTINATIONS,
+    OPT_FORMAT = CLI_FIRST_ID,
+    OPT_JSON,
+    OPT_REPLIES,
+    OPT_OUTPUT,
+    OPT_FILTER,
+    OPT_PORT,
+    OPT_JOBS,
+    OPT_QUIET,
+    OPT_MAX_LINE,
+    OPT_MAX_PENDING,
+    OPT_MAX_REPLY_LINES,
+    OPT_MAX_HELD,
+    OPT_MAX_DETECT,
+    OPT_MAX_REASM,
+    OPT_MAX_SESSIONS,
+    OPT_IDLE_TIMEOUT,
+    OPT_MAX_MEMORY,
+    OPT_MAX_DESTINATIONS,
     OPT_REDACT
 };
 
 static const struct cli_option options[] = {
     {OPT_FORMAT, "--format", NULL, "FMT", "text (default), json or csv", 0},
     {OPT_JSON, "--json", NULL, NULL, "same as --format json", 0},
-    {OPT_REPLIES, "--replies", NULL, NULL, "one line per reply, JSON (or CSV rows), no summary", 0},
+    {OPT_REPLIES, "--replies", NULL, NULL, "one line per reply, JSON (or CSV rows), no summary",
+     0},
     {OPT_REDACT, "--redact", NULL, NULL,
      "hide the local part of every mail address (rcpt, reply\n"
-     "texts) behind a stable hash; domains stay", 0},
+     "texts) behind a stable hash; domains stay",
+     0},
     {OPT_OUTPUT, "--output", "-o", "FILE", "write to FILE instead of standard output", 0},
     {OPT_FILTER, "--filter", "-F", "EXPR", "read only packets matching the BPF filter EXPR", 0},
     {OPT_PORT, "--port", NULL, "N", "also treat TCP port N as SMTP (repeatable)", 0},
     {OPT_JOBS, "--jobs", "-j", "N",
      "read N files at once (default 1; 0 = one per core);\n"
-     "the output is the same as with -j 1; also -jN", CLI_ATTACHED_NUMBER},
+     "the output is the same as with -j 1; also -jN",
+     CLI_ATTACHED_NUMBER},
     {OPT_QUIET, "--quiet", "-q", NULL, "no progress bar, no chatter (errors still go to stderr)",
      0},
     CLI_OPT_DASHDASH("inputs"),
@@ -67,7 +85,8 @@ static const struct cli_option options[] = {
      "lines counted into one reply (default 1000)", CLI_GROUP2},
     {OPT_MAX_HELD, "--max-held", NULL, "N",
      "client bytes held until the reply that decides what they\n"
-     "are (DATA awaiting 354, AUTH awaiting 334; default 65536)", CLI_GROUP2},
+     "are (DATA awaiting 354, AUTH awaiting 334; default 65536)",
+     CLI_GROUP2},
     {OPT_MAX_DETECT, "--max-detect", NULL, "N",
      "bytes examined to decide whether a stream is SMTP\n(default 4096)", CLI_GROUP2},
     {OPT_MAX_REASM, "--max-reasm", NULL, "N",
@@ -76,12 +95,14 @@ static const struct cli_option options[] = {
      "flows tracked at once per file (default 100000)", CLI_GROUP2},
     {OPT_MAX_DESTINATIONS, "--max-destinations", NULL, "N",
      "servers, and recipient domains, listed at most; the rest\n"
-     "are counted in totals.destinations_dropped (default 10000)", CLI_GROUP2},
+     "are counted in totals.destinations_dropped (default 10000)",
+     CLI_GROUP2},
     {OPT_IDLE_TIMEOUT, "--idle-timeout", NULL, "S",
      "seconds of capture time before an idle flow ends (default 300)", CLI_GROUP2},
     {OPT_MAX_MEMORY, "--max-memory", NULL, "MB",
      "memory for all sessions and reassembly of one file\n"
-     "together (default 1024; with -j N, per file being read)", CLI_GROUP2},
+     "together (default 1024; with -j N, per file being read)",
+     CLI_GROUP2},
     {0, NULL, NULL, NULL, NULL, 0},
 };
 
@@ -89,29 +110,27 @@ static const struct cli_spec spec = {"smtpreply", options, "option", true, "see"
 
 static void usage(FILE *out)
 {
-    fprintf(out,
-            "Usage: smtpreply [tally] [OPTIONS] FILE|DIR|- ...\n"
-            "\n"
-            "Reads pcap and pcapng captures (directories recursively; - is standard\n"
-            "input), reassembles TCP, finds SMTP sessions (ports 25, 587, 2525 and\n"
-            "--port; 465 as implicit TLS; any other port by content, also inside SOCKS5\n"
-            "and HTTP CONNECT tunnels) and tallies the servers' reply codes per session\n"
-            "and in total, with their meaning and what looked wrong.  Each session is\n"
-            "written when it ends, so memory depends on the sessions open at once, not\n"
-            "on the size of the input.\n"
-            "\n"
-            "Options:\n");
+    fprintf(out, "Usage: smtpreply [tally] [OPTIONS] FILE|DIR|- ...\n"
+                 "\n"
+                 "Reads pcap and pcapng captures (directories recursively; - is standard\n"
+                 "input), reassembles TCP, finds SMTP sessions (ports 25, 587, 2525 and\n"
+                 "--port; 465 as implicit TLS; any other port by content, also inside SOCKS5\n"
+                 "and HTTP CONNECT tunnels) and tallies the servers' reply codes per session\n"
+                 "and in total, with their meaning and what looked wrong.  Each session is\n"
+                 "written when it ends, so memory depends on the sessions open at once, not\n"
+                 "on the size of the input.\n"
+                 "\n"
+                 "Options:\n");
     cli_print_options(out, &spec, false);
     fprintf(out, "Long options also take --name=VALUE.\n"
                  "Limits (hitting one is counted in the output; processing goes on):\n");
     cli_print_options(out, &spec, true);
-    fprintf(out,
-            "\n"
-            "Exit status:\n"
-            "  0  every input read completely\n"
-            "  1  some input unreadable, not a capture, truncated or damaged (results for\n"
-            "     everything readable are still printed; packet-level skips do not count)\n"
-            "  2  usage error, or nothing readable\n");
+    fprintf(out, "\n"
+                 "Exit status:\n"
+                 "  0  every input read completely\n"
+                 "  1  some input unreadable, not a capture, truncated or damaged (results for\n"
+                 "     everything readable are still printed; packet-level skips do not count)\n"
+                 "  2  usage error, or nothing readable\n");
 }
 
 static bool parse_u32(const char *s, uint32_t min, uint32_t max, uint32_t *out)
@@ -142,8 +161,7 @@ static bool filter_ok(const char *filter)
 }
 
 /* A whole number in [lo, hi]; otherwise one line naming the range. */
-static bool number_opt(const char *name, const char *val, uint32_t lo, uint32_t hi,
-                       uint32_t *out)
+static bool number_opt(const char *name, const char *val, uint32_t lo, uint32_t hi, uint32_t *out)
 {
     if (parse_u32(val, lo, hi, out))
         return true;
@@ -306,7 +324,8 @@ static int output_close(struct output *o, const char *outfile, int status)
             status = EXIT_USAGE;
         }
     } else if (fflush(stdout) != 0 || ferror(stdout)) {
-        fprintf(stderr, "smtpreply: cannot write the output: %s\n", strerror(errno ? errno : EIO));
+        fprintf(stderr, "smtpreply: cannot write the output: %s\n",
+                strerror(errno ? errno : EIO));
         status = EXIT_USAGE;
     }
     out_free(o);

@@ -31,11 +31,11 @@ struct item {
     bool virtual_data_end; /* the "." line, placed where the client sent it */
     enum smtpreply_tline_warning warning;
     struct smtpreply_event ev;
-    char *text;            /* command line, or the skipped line */
+    char *text; /* command line, or the skipped line */
     size_t text_len;
-    char *full;            /* REPLY: every line's text, joined with '\n' */
+    char *full; /* REPLY: every line's text, joined with '\n' */
     size_t full_len;
-    char *rcpt;            /* REPLY to RCPT / PRDR: the recipient */
+    char *rcpt; /* REPLY to RCPT / PRDR: the recipient */
     size_t rcpt_len;
     enum smtpreply_cmd rcmd; /* the command as the classifier reads it */
     struct smtpreply_reason_info why;
@@ -168,12 +168,14 @@ static const struct cli_option options[] = {
     {OPT_FORMAT, "--format", NULL, "text|json",
      "text (default) or one JSON object:\n"
      "{\"replies\": [...], \"unanswered\": [...], \"anomalies\": [...],\n"
-     " \"transactions\": [...], \"warnings\": [...], \"encrypted\": B}", 0},
+     " \"transactions\": [...], \"warnings\": [...], \"encrypted\": B}",
+     0},
     {OPT_JSON, "--json", NULL, NULL, "same as --format json", 0},
     {OPT_REDACT, "--redact", NULL, NULL,
      "replace the local part of every mail address (in\n"
      "commands, reply texts and recipients) with a short\n"
-     "stable hash (h-XXXXXXXX); domains stay", 0},
+     "stable hash (h-XXXXXXXX); domains stay",
+     0},
     {0, "--", NULL, NULL, "the argument after it is the dialogue,\neven if it starts with -",
      CLI_DOC_ONLY},
     CLI_OPT_HELP,
@@ -181,32 +183,29 @@ static const struct cli_option options[] = {
     {0, NULL, NULL, NULL, NULL, 0},
 };
 
-static const struct cli_spec spec = {"smtpreply transcript", options, "option", false, "try",
-                                     22};
+static const struct cli_spec spec = {"smtpreply transcript", options, "option", false, "try", 22};
 
 static void usage(FILE *out)
 {
-    fprintf(out,
-            "Usage: smtpreply transcript [--json|--format text|json] [--redact] FILE|-\n"
-            "\n"
-            "Annotates a plain-text SMTP dialogue: each reply under the command it\n"
-            "answers, with its meaning, class and anomalies; each failure (4xx, 5xx)\n"
-            "with its reason and advice; each mail transaction closed by a summary of\n"
-            "its recipients (accepted, deferred, refused, and why).  Formats:\n"
-            "  RFC style  'C: EHLO x' / 'S: 250 ok' (each line stands for text + CRLF;\n"
-            "             a client line may end in '<CRLF>' notation, a reply's text\n"
-            "             is kept whole)\n"
-            "  swaks      its output: ' -> ', '<-  ', ' ~> ', '<~  ', '**> ', '<** ' ...\n"
-            "             ('===', '***' and --show-raw-text dumps are not dialogue)\n"
-            "Other lines (blank, '#' comments, prose) are ignored.  A line that looks\n"
-            "like dialogue but is not (a lower-case 'c:' or 's:', a reply or command\n"
-            "without its prefix) is ignored with a warning in the output: a '?' note\n"
-            "where it stands, or an entry of \"warnings\" in the JSON.\n"
-            "\n");
+    fprintf(out, "Usage: smtpreply transcript [--json|--format text|json] [--redact] FILE|-\n"
+                 "\n"
+                 "Annotates a plain-text SMTP dialogue: each reply under the command it\n"
+                 "answers, with its meaning, class and anomalies; each failure (4xx, 5xx)\n"
+                 "with its reason and advice; each mail transaction closed by a summary of\n"
+                 "its recipients (accepted, deferred, refused, and why).  Formats:\n"
+                 "  RFC style  'C: EHLO x' / 'S: 250 ok' (each line stands for text + CRLF;\n"
+                 "             a client line may end in '<CRLF>' notation, a reply's text\n"
+                 "             is kept whole)\n"
+                 "  swaks      its output: ' -> ', '<-  ', ' ~> ', '<~  ', '**> ', '<** ' ...\n"
+                 "             ('===', '***' and --show-raw-text dumps are not dialogue)\n"
+                 "Other lines (blank, '#' comments, prose) are ignored.  A line that looks\n"
+                 "like dialogue but is not (a lower-case 'c:' or 's:', a reply or command\n"
+                 "without its prefix) is ignored with a warning in the output: a '?' note\n"
+                 "where it stands, or an entry of \"warnings\" in the JSON.\n"
+                 "\n");
     cli_print_options(out, &spec, false);
-    fprintf(out,
-            "\n"
-            "Exit status: 0 annotated, 2 usage error, unreadable file or no dialogue.\n");
+    fprintf(out, "\n"
+                 "Exit status: 0 annotated, 2 usage error, unreadable file or no dialogue.\n");
 }
 
 static json_t *anomaly_array(smtpreply_anomaly_set set)
@@ -214,7 +213,8 @@ static json_t *anomaly_array(smtpreply_anomaly_set set)
     json_t *a = json_array();
     for (unsigned i = 0; i < SMTPREPLY_ANOM__COUNT; i++)
         if (set & ((smtpreply_anomaly_set)1u << i))
-            json_array_append_new(a, json_string(smtpreply_anomaly_name((enum smtpreply_anomaly)i)));
+            json_array_append_new(a,
+                                  json_string(smtpreply_anomaly_name((enum smtpreply_anomaly)i)));
     return a;
 }
 
@@ -239,12 +239,12 @@ static const char *const rstatus_name[] = {"accepted", "deferred", "refused", "u
                                            "not-sent"};
 
 struct trans {
-    size_t mail;        /* item of the MAIL command */
-    size_t close;       /* item of the command that closed it, or SIZE_MAX */
-    size_t message;     /* item of the message's final reply, or SIZE_MAX */
+    size_t mail;         /* item of the MAIL command */
+    size_t close;        /* item of the command that closed it, or SIZE_MAX */
+    size_t message;      /* item of the message's final reply, or SIZE_MAX */
     size_t data_refused; /* item of a failed DATA / BDAT reply, or SIZE_MAX */
-    uint64_t lo, hi;    /* command sequence numbers it covers: [lo, hi) */
-    size_t end;         /* items [mail, end) hold all its replies */
+    uint64_t lo, hi;     /* command sequence numbers it covers: [lo, hi) */
+    size_t end;          /* items [mail, end) hold all its replies */
     bool printed;
 };
 
@@ -299,8 +299,8 @@ static size_t find_transactions(const struct run *r, struct trans *t, size_t cap
             t[n - 1].hi = it->ev.cmd.seq;
         }
         if (it->ev.cmd.cmd == SMTPREPLY_CMD_MAIL && n < cap) {
-            t[n] = (struct trans){i, SIZE_MAX, SIZE_MAX, SIZE_MAX, it->ev.cmd.seq, UINT64_MAX,
-                                  i + 1, false};
+            t[n] = (struct trans){i,          SIZE_MAX, SIZE_MAX, SIZE_MAX, it->ev.cmd.seq,
+                                  UINT64_MAX, i + 1,    false};
             n++;
         }
     }
@@ -376,10 +376,10 @@ static json_t *reply_brief(const struct item *it)
     json_t *o = json_object();
     char esc[16];
     json_object_set_new(o, "code", json_integer(it->ev.code));
-    json_object_set_new(o, "enhanced", it->ev.has_esc
-                                           ? json_string(smtpreply_esc_format(&it->ev.esc, esc,
-                                                                              sizeof esc))
-                                           : json_null());
+    json_object_set_new(o, "enhanced",
+                        it->ev.has_esc
+                            ? json_string(smtpreply_esc_format(&it->ev.esc, esc, sizeof esc))
+                            : json_null());
     json_object_set_new(o, "reason", it->why.name ? json_string(it->why.name) : json_null());
     json_object_set_new(o, "line", json_integer((json_int_t)it->ev.tag));
     return o;
@@ -399,16 +399,18 @@ static json_t *transactions_json(const struct run *r, const struct trans *t, siz
             enum rstatus st = recipient_status(r, &t[k], i, &by);
             json_t *x = json_object();
             const struct item *it = &r->items[i];
-            json_object_set_new(x, "rcpt", it->rcpt ? kbfmt_string_lossy(it->rcpt, it->rcpt_len)
-                                                    : json_null());
+            json_object_set_new(x, "rcpt",
+                                it->rcpt ? kbfmt_string_lossy(it->rcpt, it->rcpt_len)
+                                         : json_null());
             json_object_set_new(x, "status", json_string(rstatus_name[st]));
-            json_object_set_new(x, "reply", by == SIZE_MAX ? json_null() : reply_brief(&r->items[by]));
+            json_object_set_new(x, "reply",
+                                by == SIZE_MAX ? json_null() : reply_brief(&r->items[by]));
             json_array_append_new(rc, x);
         }
         json_object_set_new(o, "recipients", rc);
-        json_object_set_new(o, "message", t[k].message == SIZE_MAX
-                                              ? json_null()
-                                              : reply_brief(&r->items[t[k].message]));
+        json_object_set_new(o, "message",
+                            t[k].message == SIZE_MAX ? json_null()
+                                                     : reply_brief(&r->items[t[k].message]));
         json_array_append_new(a, o);
     }
     return a;
@@ -453,7 +455,9 @@ static void print_transaction(const struct run *r, struct trans *t)
     if (t->message != SIZE_MAX) {
         const struct item *m = &r->items[t->message];
         printf("     message    %03u %s%s%s\n", m->ev.code,
-               m->ev.code / 100 == 2 ? "accepted" : m->ev.code / 100 == 4 ? "deferred" : "refused",
+               m->ev.code / 100 == 2   ? "accepted"
+               : m->ev.code / 100 == 4 ? "deferred"
+                                       : "refused",
                m->why.name ? ": " : "", m->why.name ? m->why.name : "");
     } else {
         printf("     message    not sent\n");
@@ -465,7 +469,8 @@ static json_t *lone_anomaly(enum smtpreply_anomaly a, enum smtpreply_dir dir, ui
 {
     json_t *o = json_object();
     json_object_set_new(o, "anomaly", json_string(smtpreply_anomaly_name(a)));
-    json_object_set_new(o, "side", json_string(dir == SMTPREPLY_DIR_CLIENT ? "client" : "server"));
+    json_object_set_new(o, "side",
+                        json_string(dir == SMTPREPLY_DIR_CLIENT ? "client" : "server"));
     json_object_set_new(o, "line", json_integer((json_int_t)line));
     return o;
 }
@@ -498,12 +503,15 @@ static int print_json(const struct run *r, bool encrypted, const struct trans *t
         if (it->warning) {
             json_t *o = json_object();
             json_object_set_new(o, "line", json_integer((json_int_t)ev->tag));
-            json_object_set_new(o, "warning", json_string(smtpreply_tline_warning_name(it->warning)));
-            json_object_set_new(o, "text", kbfmt_string_lossy(it->text ? it->text : "", it->text_len));
+            json_object_set_new(o, "warning",
+                                json_string(smtpreply_tline_warning_name(it->warning)));
+            json_object_set_new(o, "text",
+                                kbfmt_string_lossy(it->text ? it->text : "", it->text_len));
             json_array_append_new(warnings, o);
         } else if (it->type == SMTPREPLY_EV_REPLY) {
             json_t *o = json_object();
-            json_object_set_new(o, "command", ev->has_cmd ? json_string(ev->cmd.verb) : json_null());
+            json_object_set_new(o, "command",
+                                ev->has_cmd ? json_string(ev->cmd.verb) : json_null());
             json_object_set_new(o, "code", json_integer(ev->code));
             if (ev->has_esc) {
                 char esc[16];
@@ -511,7 +519,8 @@ static int print_json(const struct run *r, bool encrypted, const struct trans *t
                 smtpreply_esc_explain(&ev->esc, &ei);
                 json_object_set_new(o, "enhanced",
                                     json_string(smtpreply_esc_format(&ev->esc, esc, sizeof esc)));
-                json_object_set_new(o, "enhanced_meaning", json_string(ei.meaning ? ei.meaning : ""));
+                json_object_set_new(o, "enhanced_meaning",
+                                    json_string(ei.meaning ? ei.meaning : ""));
             } else {
                 json_object_set_new(o, "enhanced", json_null());
             }
@@ -521,13 +530,16 @@ static int print_json(const struct run *r, bool encrypted, const struct trans *t
             json_object_set_new(o, "anomalies", anomaly_array(ev->anomalies));
             json_object_set_new(o, "stage", json_string(smtpreply_stage_name(ev->stage)));
             json_object_set_new(o, "lines", json_integer(ev->nlines));
-            json_object_set_new(o, "text", kbfmt_string_lossy(it->full ? it->full : "", it->full_len));
-            json_object_set_new(o, "reason", it->why.name ? json_string(it->why.name) : json_null());
-            json_object_set_new(o, "reason_source", it->why.source_name
-                                                        ? json_string(it->why.source_name)
-                                                        : json_null());
-            json_object_set_new(o, "rcpt", it->rcpt ? kbfmt_string_lossy(it->rcpt, it->rcpt_len)
+            json_object_set_new(o, "text",
+                                kbfmt_string_lossy(it->full ? it->full : "", it->full_len));
+            json_object_set_new(o, "reason",
+                                it->why.name ? json_string(it->why.name) : json_null());
+            json_object_set_new(o, "reason_source",
+                                it->why.source_name ? json_string(it->why.source_name)
                                                     : json_null());
+            json_object_set_new(o, "rcpt",
+                                it->rcpt ? kbfmt_string_lossy(it->rcpt, it->rcpt_len)
+                                         : json_null());
             json_object_set_new(o, "line", json_integer((json_int_t)ev->tag));
             json_object_set_new(o, "first_line", json_integer((json_int_t)ev->first_tag));
             if (ev->has_cmd)
@@ -541,7 +553,8 @@ static int print_json(const struct run *r, bool encrypted, const struct trans *t
             for (unsigned a = 0; a < SMTPREPLY_ANOM__COUNT; a++) {
                 if (!(ev->anomalies & ((smtpreply_anomaly_set)1u << a)))
                     continue;
-                json_t *o = lone_anomaly((enum smtpreply_anomaly)a, SMTPREPLY_DIR_CLIENT, ev->tag);
+                json_t *o =
+                    lone_anomaly((enum smtpreply_anomaly)a, SMTPREPLY_DIR_CLIENT, ev->tag);
                 json_object_set_new(o, "command", json_string(ev->cmd.verb));
                 json_array_append_new(others, o);
             }
@@ -709,7 +722,8 @@ static void print_text(const struct run *r, struct trans *t, size_t nt)
             }
             break;
         case SMTPREPLY_EV_UNANSWERED:
-            printf("unanswered: %s   [line %llu]\n", ev->cmd.verb, (unsigned long long)ev->cmd.tag);
+            printf("unanswered: %s   [line %llu]\n", ev->cmd.verb,
+                   (unsigned long long)ev->cmd.tag);
             break;
         case SMTPREPLY_EV_ANOMALY:
             printf("! %s (%s, line %llu): %s\n", smtpreply_anomaly_name(ev->anomaly),

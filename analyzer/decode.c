@@ -35,7 +35,10 @@ const char *const decode_skip_names[SKIP__COUNT] = {
 #define DLT_IPV6 229
 #endif
 
-static uint16_t be16(const uint8_t *p) { return (uint16_t)(p[0] << 8 | p[1]); }
+static uint16_t be16(const uint8_t *p)
+{
+    return (uint16_t)(p[0] << 8 | p[1]);
+}
 static uint32_t be32(const uint8_t *p)
 {
     return (uint32_t)p[0] << 24 | (uint32_t)p[1] << 16 | (uint32_t)p[2] << 8 | p[3];
@@ -44,8 +47,14 @@ static uint32_t be32(const uint8_t *p)
 bool decode_linktype_supported(int dlt)
 {
     switch (dlt) {
-    case DLT_EN10MB: case DLT_LINUX_SLL: case DLT_LINUX_SLL2: case DLT_RAW:
-    case DLT_IPV4: case DLT_IPV6: case DLT_NULL: case DLT_LOOP:
+    case DLT_EN10MB:
+    case DLT_LINUX_SLL:
+    case DLT_LINUX_SLL2:
+    case DLT_RAW:
+    case DLT_IPV4:
+    case DLT_IPV6:
+    case DLT_NULL:
+    case DLT_LOOP:
     case 14: /* DLT_RAW as OpenBSD numbers it */
         return true;
     default:
@@ -131,7 +140,12 @@ static enum decode_skip decode_ipv6(const uint8_t *p, uint32_t caplen, struct tc
             if (plen + 40 < off)
                 return SKIP_MALFORMED;
             return decode_tcp(p + off, caplen - off, plen + 40 - off, seg);
-        case 0: case 43: case 60: case 135: case 139: case 140:
+        case 0:
+        case 43:
+        case 60:
+        case 135:
+        case 139:
+        case 140:
             if (caplen < off + 2)
                 return SKIP_TRUNCATED;
             next = p[off];
@@ -158,9 +172,12 @@ static enum decode_skip decode_ethertype(uint16_t type, const uint8_t *p, uint32
                                          struct tcp_segment *seg)
 {
     switch (type) {
-    case 0x0800: return decode_ipv4(p, caplen, seg);
-    case 0x86dd: return decode_ipv6(p, caplen, seg);
-    default: return SKIP_NOT_IP;
+    case 0x0800:
+        return decode_ipv4(p, caplen, seg);
+    case 0x86dd:
+        return decode_ipv6(p, caplen, seg);
+    default:
+        return SKIP_NOT_IP;
     }
 }
 
@@ -169,9 +186,12 @@ static enum decode_skip decode_ip_any(const uint8_t *p, uint32_t caplen, struct 
     if (caplen < 1)
         return SKIP_TRUNCATED;
     switch (p[0] >> 4) {
-    case 4: return decode_ipv4(p, caplen, seg);
-    case 6: return decode_ipv6(p, caplen, seg);
-    default: return SKIP_NOT_IP;
+    case 4:
+        return decode_ipv4(p, caplen, seg);
+    case 6:
+        return decode_ipv6(p, caplen, seg);
+    default:
+        return SKIP_NOT_IP;
     }
 }
 
@@ -185,7 +205,8 @@ static enum decode_skip decode_link(int dlt, const uint8_t *p, uint32_t caplen,
         uint32_t off = 12;
         uint16_t type = be16(p + off);
         /* 802.1Q, 802.1ad, and the old QinQ 0x9100: up to 4 tags. */
-        for (int tags = 0; (type == 0x8100 || type == 0x88a8 || type == 0x9100) && tags < 4; tags++) {
+        for (int tags = 0; (type == 0x8100 || type == 0x88a8 || type == 0x9100) && tags < 4;
+             tags++) {
             off += 4;
             if (caplen < off + 2)
                 return SKIP_TRUNCATED;
@@ -213,9 +234,15 @@ static enum decode_skip decode_link(int dlt, const uint8_t *p, uint32_t caplen,
         if (fam > 0xffff)
             fam = (uint32_t)p[0] | (uint32_t)p[1] << 8;
         switch (fam) {
-        case 2: return decode_ipv4(p + 4, caplen - 4, seg);
-        case 10: case 24: case 28: case 30: return decode_ipv6(p + 4, caplen - 4, seg);
-        default: return SKIP_NOT_IP;
+        case 2:
+            return decode_ipv4(p + 4, caplen - 4, seg);
+        case 10:
+        case 24:
+        case 28:
+        case 30:
+            return decode_ipv6(p + 4, caplen - 4, seg);
+        default:
+            return SKIP_NOT_IP;
         }
     }
     case DLT_IPV4:

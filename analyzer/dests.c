@@ -16,7 +16,7 @@
 
 static uint64_t key_hash(const char *k, size_t n)
 {
-    uint64_t h = 1469598103934665603ull;   /* FNV-1a 64 */
+    uint64_t h = 1469598103934665603ull; /* FNV-1a 64 */
     for (size_t i = 0; i < n; i++) {
         h ^= (unsigned char)k[i];
         h *= 1099511628211ull;

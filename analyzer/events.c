@@ -89,28 +89,30 @@ static void reply_line_json(struct job *j, const struct flow *f, const struct sm
     json_t *an = json_array();
     for (unsigned i = 0; i < SMTPREPLY_ANOM__COUNT; i++)
         if (ev->anomalies & ((smtpreply_anomaly_set)1 << i))
-            json_array_append_new(an, json_string(smtpreply_anomaly_name((enum smtpreply_anomaly)i)));
+            json_array_append_new(an,
+                                  json_string(smtpreply_anomaly_name((enum smtpreply_anomaly)i)));
     json_object_set_new(o, "anomalies", an);
     json_object_set_new(o, "class", json_integer(ev->code / 100));
     json_object_set_new(o, "client", kbfmt_string_lossy(s->client, strlen(s->client)));
     json_object_set_new(o, "code", json_integer(ev->code));
-    json_object_set_new(o, "command", ev->has_cmd && ev->cmd.verb[0]
-                                          ? kbfmt_string_lossy(ev->cmd.verb, strlen(ev->cmd.verb))
-                                          : json_null());
-    json_object_set_new(o, "enhanced", ev->has_esc ? json_string(smtpreply_esc_format(
-                                                         &ev->esc, esc, sizeof esc))
-                                                   : json_null());
+    json_object_set_new(o, "command",
+                        ev->has_cmd && ev->cmd.verb[0]
+                            ? kbfmt_string_lossy(ev->cmd.verb, strlen(ev->cmd.verb))
+                            : json_null());
+    json_object_set_new(o, "enhanced",
+                        ev->has_esc ? json_string(smtpreply_esc_format(&ev->esc, esc, sizeof esc))
+                                    : json_null());
     json_object_set_new(o, "file", kbfmt_string_lossy(j->fr->path, strlen(j->fr->path)));
     json_object_set_new(o, "frame", json_integer((json_int_t)ev->tag));
     const char *meaning = smtpreply_reply_meaning(rcmd, ev->code, ev->has_esc ? &ev->esc : NULL);
     json_object_set_new(o, "meaning", kbfmt_string_lossy(meaning, strlen(meaning)));
-    json_object_set_new(o, "rcpt", sh->rcpt ? kbfmt_string_lossy(sh->rcpt, sh->rcpt_len)
-                                            : json_null());
+    json_object_set_new(o, "rcpt",
+                        sh->rcpt ? kbfmt_string_lossy(sh->rcpt, sh->rcpt_len) : json_null());
     json_object_set_new(o, "reason", ri->name ? json_string(ri->name) : json_null());
     json_object_set_new(o, "reason_source",
                         ri->source_name ? json_string(ri->source_name) : json_null());
-    json_object_set_new(o, "rt_ms", ev->rt_us >= 0 ? json_real((double)ev->rt_us / 1000.0)
-                                                   : json_null());
+    json_object_set_new(o, "rt_ms",
+                        ev->rt_us >= 0 ? json_real((double)ev->rt_us / 1000.0) : json_null());
     json_object_set_new(o, "server", kbfmt_string_lossy(s->server, strlen(s->server)));
     json_t *k = json_object();
     json_object_set_new(k, "stage", json_string(smtpreply_stage_name(ev->stage)));
@@ -245,8 +247,10 @@ void flow_on_event(void *user, const struct smtpreply_event *ev)
             count_add(&s->enhanced, esc_key(&ev->esc), 1);
         if (ev->rt_us >= 0) {
             int64_t us = ev->rt_us;
-            if (s->rt_n == 0 || us < s->rt_min_us) s->rt_min_us = us;
-            if (s->rt_n == 0 || us > s->rt_max_us) s->rt_max_us = us;
+            if (s->rt_n == 0 || us < s->rt_min_us)
+                s->rt_min_us = us;
+            if (s->rt_n == 0 || us > s->rt_max_us)
+                s->rt_max_us = us;
             /* A bounded sample: the median is exact up to RT_SAMPLES
              * timed replies per session; past that, each later reply
              * replaces a deterministic slot (still bounded memory). */

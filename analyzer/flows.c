@@ -66,8 +66,10 @@ uint64_t flow_hash(const struct flow_key *k)
         py = k->pa;
     }
     uint64_t h = 1469598103934665603ULL;
-    for (int i = 0; i < 16; i++) h = (h ^ x[i]) * 1099511628211ULL;
-    for (int i = 0; i < 16; i++) h = (h ^ y[i]) * 1099511628211ULL;
+    for (int i = 0; i < 16; i++)
+        h = (h ^ x[i]) * 1099511628211ULL;
+    for (int i = 0; i < 16; i++)
+        h = (h ^ y[i]) * 1099511628211ULL;
     h = (h ^ px) * 1099511628211ULL;
     h = (h ^ py) * 1099511628211ULL;
     h = (h ^ k->family) * 1099511628211ULL;
@@ -93,8 +95,14 @@ static bool key_match(const struct flow_key *f, const struct flow_key *k, bool *
 
 static void list_unlink(struct flow **head, struct flow **tail, struct flow *f)
 {
-    if (f->prev) f->prev->next = f->next; else *head = f->next;
-    if (f->next) f->next->prev = f->prev; else *tail = f->prev;
+    if (f->prev)
+        f->prev->next = f->next;
+    else
+        *head = f->next;
+    if (f->next)
+        f->next->prev = f->prev;
+    else
+        *tail = f->prev;
     f->prev = f->next = NULL;
 }
 
@@ -102,7 +110,10 @@ static void list_append(struct flow **head, struct flow **tail, struct flow *f)
 {
     f->prev = *tail;
     f->next = NULL;
-    if (*tail) (*tail)->next = f; else *head = f;
+    if (*tail)
+        (*tail)->next = f;
+    else
+        *head = f;
     *tail = f;
 }
 

@@ -142,12 +142,12 @@ static void job_settle(struct output *o, struct file_result *fr)
 struct pool {
     struct job *jobs;
     size_t njobs;
-    size_t next;                /* the next job to start */
-    size_t replayed;            /* jobs written out by the main thread */
+    size_t next;     /* the next job to start */
+    size_t replayed; /* jobs written out by the main thread */
     size_t window;
     pthread_mutex_t lock;
-    pthread_cond_t done;        /* a job finished */
-    pthread_cond_t room;        /* a job was written out */
+    pthread_cond_t done; /* a job finished */
+    pthread_cond_t room; /* a job was written out */
 };
 
 static void *worker(void *arg)

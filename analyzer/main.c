@@ -31,23 +31,21 @@ static const struct command {
 
 static void usage(FILE *out)
 {
-    fprintf(out,
-            "Usage: smtpreply [COMMAND] [OPTIONS] ARGS...\n"
-            "\n"
-            "Makes SMTP server replies legible: what each reply code means (RFC 5321,\n"
-            "RFC 3463 enhanced codes), which command it answers, and what looks wrong.\n"
-            "\n"
-            "Commands:\n");
+    fprintf(out, "Usage: smtpreply [COMMAND] [OPTIONS] ARGS...\n"
+                 "\n"
+                 "Makes SMTP server replies legible: what each reply code means (RFC 5321,\n"
+                 "RFC 3463 enhanced codes), which command it answers, and what looks wrong.\n"
+                 "\n"
+                 "Commands:\n");
     for (size_t i = 0; i < sizeof commands / sizeof commands[0]; i++)
         fprintf(out, "  %-11s %s\n", commands[i].name, commands[i].summary);
-    fprintf(out,
-            "\n"
-            "Without a command, the arguments are captures for `tally`:\n"
-            "  smtpreply capture.pcap          smtpreply explain 550 5.1.1\n"
-            "\n"
-            "`smtpreply COMMAND --help` describes each command.\n"
-            "Exit status: 0 all read, 1 some input damaged or skipped (results given),\n"
-            "2 usage error or nothing readable.\n");
+    fprintf(out, "\n"
+                 "Without a command, the arguments are captures for `tally`:\n"
+                 "  smtpreply capture.pcap          smtpreply explain 550 5.1.1\n"
+                 "\n"
+                 "`smtpreply COMMAND --help` describes each command.\n"
+                 "Exit status: 0 all read, 1 some input damaged or skipped (results given),\n"
+                 "2 usage error or nothing readable.\n");
 }
 
 /* Runs what the arguments ask for; *ran is the sub-command, if any. */

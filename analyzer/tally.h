@@ -25,7 +25,7 @@
 /* A small map from a code to a count: sessions see a handful of codes, so
  * a linear list beats a hash here. */
 struct count_entry {
-    uint32_t key;           /* reply code, or enhanced code packed by esc_key */
+    uint32_t key; /* reply code, or enhanced code packed by esc_key */
     uint64_t count;
 };
 
@@ -41,20 +41,20 @@ uint32_t esc_key(const struct smtpreply_esc *e);
 /* Destinations (dests.c): one entry per server address or recipient
  * domain, at most `max` entries; what finds no room is counted in
  * `dropped`. */
-#define DEST_NAMES_MAX 8        /* greeting names kept per server */
-#define DEST_KEY_MAX 255        /* bytes of a key kept */
+#define DEST_NAMES_MAX 8 /* greeting names kept per server */
+#define DEST_KEY_MAX 255 /* bytes of a key kept */
 struct dest {
     char *key;
     uint64_t sessions, replies, rcpts;
     struct count_list codes, reasons;
     char *names[DEST_NAMES_MAX];
     size_t nnames;
-    char *example[SMTPREPLY_REASON__COUNT];  /* text report: one text per reason */
+    char *example[SMTPREPLY_REASON__COUNT]; /* text report: one text per reason */
 };
 struct dest_table {
     struct dest *v;
     size_t n, cap;
-    uint32_t *index;            /* open addressing over v, UINT32_MAX empty */
+    uint32_t *index; /* open addressing over v, UINT32_MAX empty */
     size_t icap;
     size_t max;
     uint64_t dropped;
@@ -94,20 +94,20 @@ void note_text(char *out, const char *text, size_t len);
  * spooled to a temporary file by a -j worker and read back by the writer. */
 struct summary {
     char client[64], server[64];
-    char name[64];              /* first word of the 220 greeting's text, or "" */
-    uint64_t id;                /* number in its file, from 0, in the order the
+    char name[64];            /* first word of the 220 greeting's text, or "" */
+    uint64_t id;              /* number in its file, from 0, in the order the
                                    sessions were recognised (out_session adds
                                    the sessions of the files before) */
-    int64_t start_ns, end_ns;   /* capture time, ns since the epoch */
+    int64_t start_ns, end_ns; /* capture time, ns since the epoch */
     uint64_t replies, commands, unanswered;
     struct count_list codes, enhanced;
-    struct count_list reasons;  /* key: enum smtpreply_reason */
+    struct count_list reasons; /* key: enum smtpreply_reason */
     uint64_t anomalies[SMTPREPLY_ANOM__COUNT];
     int64_t rt_min_us, rt_max_us;
-    int64_t rt_median_x2_us;    /* twice the median: exact for an even count */
-    uint64_t rt_n;              /* replies with a response time */
+    int64_t rt_median_x2_us; /* twice the median: exact for an even count */
+    uint64_t rt_n;           /* replies with a response time */
     uint64_t missing_bytes;
-    uint64_t reasm_overflow;    /* segments dropped or forced by --max-reasm */
+    uint64_t reasm_overflow;               /* segments dropped or forced by --max-reasm */
     struct fail_note notes[SESSION_NOTES]; /* text report: the first failure of
                                                each reason, at most 4 */
     uint8_t nnotes;
@@ -127,9 +127,9 @@ struct file_counters {
 /* One input as listed in the output's files[]. */
 struct file_result {
     char *path;
-    bool capture;               /* to be read (else only listed) */
-    bool opened;                /* libpcap opened it */
-    bool trouble;               /* exit status 1 */
+    bool capture; /* to be read (else only listed) */
+    bool opened;  /* libpcap opened it */
+    bool trouble; /* exit status 1 */
     uint64_t packets, bytes;
     char **problems;
     size_t nproblems;
@@ -168,25 +168,25 @@ enum out_format { FMT_TEXT, FMT_JSON, FMT_CSV };
 struct output {
     FILE *fp;
     enum out_format format;
-    bool summary;               /* false with --replies: only reply lines */
+    bool summary; /* false with --replies: only reply lines */
     bool any_session;
     uint64_t sessions, replies, reasm_overflow;
-    uint64_t id_base;           /* sessions numbered in the files before this one */
+    uint64_t id_base; /* sessions numbered in the files before this one */
     struct count_list codes, enhanced, reasons;
     struct dest_table servers, domains;
     uint64_t classes[10];
     uint64_t anomalies[SMTPREPLY_ANOM__COUNT];
     struct file_counters counters;
     struct sbuf sb;
-    char *last_file;            /* text: the file whose sessions are being listed */
+    char *last_file; /* text: the file whose sessions are being listed */
 };
 
 void out_begin(struct output *o);
 /* Writes one finished session (its lists sorted) and adds it to the
  * totals.  json, if not NULL, is the session's JSON object already made by
  * out_session_json (a -j worker makes it, so serialising runs in parallel). */
-void out_session(struct output *o, const struct summary *s, const char *file,
-                 const char *json, size_t json_len, size_t json_id_at);
+void out_session(struct output *o, const struct summary *s, const char *file, const char *json,
+                 size_t json_len, size_t json_id_at);
 /* The JSON object of one session, appended to b, with id as its "id";
  * *id_at (if not NULL) is where the id's digits start in b. */
 void out_session_json(struct sbuf *b, const struct summary *s, const char *file, uint64_t id,
@@ -206,7 +206,8 @@ json_t *reasons_json(const struct count_list *l);
  * as \xNN, and the field is quoted when it holds a comma, quote or LF. */
 void sb_csv_text(struct sbuf *b, const char *p, size_t len);
 /* --replies --format csv: one row per reply under this header. */
-#define REPLIES_CSV_HEADER "ts,file,session,frame,client,server,command,rcpt,code,enhanced,reason,text"
+#define REPLIES_CSV_HEADER \
+    "ts,file,session,frame,client,server,command,rcpt,code,enhanced,reason,text"
 void out_file_counters(struct output *o, const struct file_counters *c);
 void out_end(struct output *o, const struct file_result *files, size_t nfiles);
 void out_free(struct output *o);

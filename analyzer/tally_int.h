@@ -28,8 +28,8 @@
 /* The command line, read once; every job reads it, none writes it. */
 struct options {
     enum out_format format;
-    bool replies;           /* --replies: one JSON line per reply */
-    bool redact;            /* --redact: local parts of addresses hashed */
+    bool replies; /* --replies: one JSON line per reply */
+    bool redact;  /* --redact: local parts of addresses hashed */
     bool quiet;
     const char *outfile;
     const char *filter;
@@ -37,9 +37,9 @@ struct options {
     size_t nports;
     struct smtpreply_limits limits;
     uint32_t max_flows;
-    double idle_timeout;    /* seconds of capture time */
-    uint64_t max_memory;    /* bytes the core may hold for one file's flows */
-    uint32_t jobs;          /* files read at once */
+    double idle_timeout;       /* seconds of capture time */
+    uint64_t max_memory;       /* bytes the core may hold for one file's flows */
+    uint32_t jobs;             /* files read at once */
     uint32_t max_destinations; /* entries kept in servers and in domains */
 };
 
@@ -74,18 +74,18 @@ struct flow_key {
 struct job;
 
 struct flow {
-    struct flow_key key;        /* a = source of the first segment */
+    struct flow_key key; /* a = source of the first segment */
     uint64_t hash;
     bool fin[2];
     bool closing;
     bool last_cmd_starttls;
-    double last_seen;           /* seconds, for the timeouts */
-    int64_t start_ns, last_ns;  /* the same times, exact, for the output */
-    struct flow *prev, *next;   /* LRU list (open or closing), oldest first */
+    double last_seen;          /* seconds, for the timeouts */
+    int64_t start_ns, last_ns; /* the same times, exact, for the output */
+    struct flow *prev, *next;  /* LRU list (open or closing), oldest first */
     struct smtpreply_conn *conn;
     struct job *job;
-    struct summary *sum;        /* made at the first event */
-    int64_t *rt;                /* response-time samples (us), for the median */
+    struct summary *sum; /* made at the first event */
+    int64_t *rt;         /* response-time samples (us), for the median */
     uint32_t rt_cap;
 };
 
@@ -94,7 +94,7 @@ struct job {
     const struct options *opt;
     struct file_result *fr;
     struct progress *progress;
-    bool show_progress;         /* the main thread reads this file itself */
+    bool show_progress; /* the main thread reads this file itself */
     /* where results go: straight to the writer, or to a spool for -j */
     struct output *direct;
     FILE *spool;
@@ -104,11 +104,11 @@ struct job {
     struct flow *open_head, *open_tail;
     struct flow *close_head, *close_tail;
     struct mem_budget mem;
-    struct sbuf line;           /* one --replies line being built */
+    struct sbuf line;               /* one --replies line being built */
     struct sbuf red_text, red_rcpt; /* --redact: the reply's text and rcpt */
-    struct sbuf render;         /* -j, JSON: one session's object */
-    uint64_t next_id;           /* sessions numbered so far in this file */
-    struct dest_table domains;  /* -j: this file's recipient domains */
+    struct sbuf render;             /* -j, JSON: one session's object */
+    uint64_t next_id;               /* sessions numbered so far in this file */
+    struct dest_table domains;      /* -j: this file's recipient domains */
     _Atomic bool finished;
 };
 
@@ -125,7 +125,7 @@ struct inputs {
     struct dir_id {
         dev_t dev;
         ino_t ino;
-    } *dirs;
+    } * dirs;
     size_t ndirs, dirs_cap;
 };
 

@@ -177,7 +177,7 @@ void sb_json_with_int(struct sbuf *b, json_t *before, const char *key, uint64_t 
     sb_json(&tail, after, flags);
     if (tail.n > 2) {
         sb_puts(b, sep);
-        sb_putn(b, tail.p + 1, tail.n - 1);   /* "{...}" without its '{' */
+        sb_putn(b, tail.p + 1, tail.n - 1); /* "{...}" without its '{' */
     } else {
         sb_putc(b, '}');
     }
@@ -224,22 +224,36 @@ static void sb_flush(struct output *o)
 static const char *status_flags(const struct summary *s, const char **flags, size_t *nflags)
 {
     size_t n = 0;
-    if (s->starttls) flags[n++] = "starttls";
-    if (s->implicit_tls) flags[n++] = "encrypted";
-    if (s->gaps) flags[n++] = "gaps";
-    if (s->midstream) flags[n++] = "midstream";
-    if (!s->closed) flags[n++] = "truncated";
-    if (s->unanswered > 0) flags[n++] = "unanswered";
-    if (s->tunnel) flags[n++] = "tunnel";
-    if (s->evicted) flags[n++] = "evicted";
+    if (s->starttls)
+        flags[n++] = "starttls";
+    if (s->implicit_tls)
+        flags[n++] = "encrypted";
+    if (s->gaps)
+        flags[n++] = "gaps";
+    if (s->midstream)
+        flags[n++] = "midstream";
+    if (!s->closed)
+        flags[n++] = "truncated";
+    if (s->unanswered > 0)
+        flags[n++] = "unanswered";
+    if (s->tunnel)
+        flags[n++] = "tunnel";
+    if (s->evicted)
+        flags[n++] = "evicted";
     *nflags = n;
     /* The main word: what most limits what the session's counts say. */
-    if (s->starttls) return "starttls";
-    if (s->implicit_tls) return "encrypted";
-    if (s->gaps) return "gaps";
-    if (s->midstream) return "midstream";
-    if (!s->closed) return "truncated";
-    if (s->unanswered > 0) return "unanswered";
+    if (s->starttls)
+        return "starttls";
+    if (s->implicit_tls)
+        return "encrypted";
+    if (s->gaps)
+        return "gaps";
+    if (s->midstream)
+        return "midstream";
+    if (!s->closed)
+        return "truncated";
+    if (s->unanswered > 0)
+        return "unanswered";
     return "complete";
 }
 
@@ -326,7 +340,7 @@ void sb_csv_text(struct sbuf *b, const char *p, size_t len)
         if (c == '"')
             sb_puts(b, "\"\"");
         else if ((c < 0x20 && c != '\n' && c != '\t') || c == 0x7f)
-            sb_printf(b, "\\x%02x", c);   /* CR, NUL, ESC...: shown, not sent */
+            sb_printf(b, "\\x%02x", c); /* CR, NUL, ESC...: shown, not sent */
         else
             sb_putc(b, (char)c);
     }
@@ -386,7 +400,8 @@ void out_session_json(struct sbuf *b, const struct summary *s, const char *file,
      * The median of an even count is a half microsecond. */
     json_t *rt = json_object();
     json_object_set_new(rt, "max", s->rt_n ? fixed_json(s->rt_max_us, 3) : json_null());
-    json_object_set_new(rt, "median", s->rt_n ? fixed_json(s->rt_median_x2_us * 5, 4) : json_null());
+    json_object_set_new(rt, "median",
+                        s->rt_n ? fixed_json(s->rt_median_x2_us * 5, 4) : json_null());
     json_object_set_new(rt, "min", s->rt_n ? fixed_json(s->rt_min_us, 3) : json_null());
     json_object_set_new(k, "rt_ms", rt);
     json_object_set_new(k, "server", kbfmt_string_lossy(s->server, strlen(s->server)));
@@ -515,8 +530,8 @@ static void dest_text(FILE *f, const struct dest_table *t, const char *what)
 }
 
 /* Writes one finished session (its lists sorted) and adds it to the totals. */
-void out_session(struct output *o, const struct summary *s, const char *file,
-                 const char *json, size_t json_len, size_t json_id_at)
+void out_session(struct output *o, const struct summary *s, const char *file, const char *json,
+                 size_t json_len, size_t json_id_at)
 {
     o->sessions++;
     o->replies += s->replies;
@@ -555,8 +570,12 @@ void out_session(struct output *o, const struct summary *s, const char *file,
             out_session_json(&o->sb, s, file, o->id_base + s->id, NULL);
         }
         break;
-    case FMT_CSV: session_csv(o, s, file); break;
-    case FMT_TEXT: session_text(o, s, file); break;
+    case FMT_CSV:
+        session_csv(o, s, file);
+        break;
+    case FMT_TEXT:
+        session_text(o, s, file);
+        break;
     }
     o->any_session = true;
     sb_flush(o);
@@ -657,9 +676,10 @@ static void end_text(struct output *o)
     const struct file_counters *c = &o->counters;
     fprintf(f, "\n%" PRIu64 " SMTP session%s, %" PRIu64 " repl%s\n", o->sessions,
             o->sessions == 1 ? "" : "s", o->replies, o->replies == 1 ? "y" : "ies");
-    static const char *const class_names[10] = {
-        [2] = "positive completion", [3] = "positive intermediate",
-        [4] = "transient negative", [5] = "permanent negative"};
+    static const char *const class_names[10] = {[2] = "positive completion",
+                                                [3] = "positive intermediate",
+                                                [4] = "transient negative",
+                                                [5] = "permanent negative"};
     for (int k = 0; k <= 9; k++) {
         if (o->classes[k] == 0)
             continue;
@@ -695,8 +715,9 @@ static void end_text(struct output *o)
         if (!any)
             fputs("\nanomalies\n", f);
         any = true;
-        fprintf(f, "  %-30s %8" PRIu64 "  %s\n", smtpreply_anomaly_name((enum smtpreply_anomaly)j),
-                o->anomalies[j], smtpreply_anomaly_description((enum smtpreply_anomaly)j));
+        fprintf(f, "  %-30s %8" PRIu64 "  %s\n",
+                smtpreply_anomaly_name((enum smtpreply_anomaly)j), o->anomalies[j],
+                smtpreply_anomaly_description((enum smtpreply_anomaly)j));
     }
     if (o->reasons.n) {
         fputs("\nfailures by reason\n", f);
@@ -758,9 +779,14 @@ void out_end(struct output *o, const struct file_result *files, size_t nfiles)
     dest_sort(&o->servers);
     dest_sort(&o->domains);
     switch (o->format) {
-    case FMT_JSON: end_json(o, files, nfiles); break;
-    case FMT_CSV: break;
-    case FMT_TEXT: end_text(o); break;
+    case FMT_JSON:
+        end_json(o, files, nfiles);
+        break;
+    case FMT_CSV:
+        break;
+    case FMT_TEXT:
+        end_text(o);
+        break;
     }
 }
 

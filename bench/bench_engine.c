@@ -78,7 +78,8 @@ static double bench_data(size_t total)
     free(body);
     /* The check that the body went through the body path, not as lines. */
     if (data_end_replies != 1 || anomaly_events != 0) {
-        fprintf(stderr, "bench: DATA workload misparsed (%llu data-end replies, %llu anomalies)\n",
+        fprintf(stderr,
+                "bench: DATA workload misparsed (%llu data-end replies, %llu anomalies)\n",
                 data_end_replies, anomaly_events);
         exit(1);
     }

@@ -41,7 +41,8 @@ static const char *const items[] = {
     "Gmail requires all senders to authenticate with either SPF or DKIM.\n550-5.7.26\n550-5.7.26 "
     " Authentication results:\n550-5.7.26  DKIM = did not pass\n550-5.7.26  SPF [example.com] "
     "with ip: [192.0.2.1] = did not pass\n550-5.7.26\n550-5.7.26  For instructions on setting up "
-    "authentication, go to\n550 5.7.26  https://support.google.com/mail/answer/81126#authentication "
+    "authentication, go to\n550 5.7.26  "
+    "https://support.google.com/mail/answer/81126#authentication "
     "- gsmtp",
     "421-4.7.28 [192.0.2.1      15] Our system has detected an unusual rate of\n421-4.7.28 "
     "unsolicited mail originating from your IP address. To protect our\n421-4.7.28 users from "
@@ -58,10 +59,9 @@ static const char *const items[] = {
 };
 #define NITEMS (sizeof items / sizeof items[0])
 static const enum smtpreply_cmd cmds[NITEMS] = {
-    SMTPREPLY_CMD_RCPT,     SMTPREPLY_CMD_RCPT,     SMTPREPLY_CMD_RCPT,
-    SMTPREPLY_CMD_RCPT,     SMTPREPLY_CMD_DATA_END, SMTPREPLY_CMD_DATA_END,
-    SMTPREPLY_CMD_RCPT,     SMTPREPLY_CMD_DATA_END, SMTPREPLY_CMD_DATA,
-    SMTPREPLY_CMD_DATA_END, SMTPREPLY_CMD_UNKNOWN,  SMTPREPLY_CMD_DATA_END,
+    SMTPREPLY_CMD_RCPT,     SMTPREPLY_CMD_RCPT,     SMTPREPLY_CMD_RCPT,    SMTPREPLY_CMD_RCPT,
+    SMTPREPLY_CMD_DATA_END, SMTPREPLY_CMD_DATA_END, SMTPREPLY_CMD_RCPT,    SMTPREPLY_CMD_DATA_END,
+    SMTPREPLY_CMD_DATA,     SMTPREPLY_CMD_DATA_END, SMTPREPLY_CMD_UNKNOWN, SMTPREPLY_CMD_DATA_END,
 };
 
 int main(int argc, char **argv)
@@ -76,7 +76,8 @@ int main(int argc, char **argv)
     char nomatch[301];
 
     for (size_t i = 0; i < NITEMS; i++) {
-        if (!smtpreply_read_reply(items[i], strlen(items[i]), texts[i], sizeof texts[i], &read[i])) {
+        if (!smtpreply_read_reply(items[i], strlen(items[i]), texts[i], sizeof texts[i],
+                                  &read[i])) {
             fprintf(stderr, "bench_reason: item %zu holds no reply\n", i);
             return 1;
         }
@@ -91,8 +92,8 @@ int main(int argc, char **argv)
         counts[info.reason]++;
     }
     t = now() - t0;
-    printf("classify:       %lu replies, %.1f ns/reply (mean text %zu bytes)\n", n, t * 1e9 / (double)n,
-           bytes / NITEMS);
+    printf("classify:       %lu replies, %.1f ns/reply (mean text %zu bytes)\n", n,
+           t * 1e9 / (double)n, bytes / NITEMS);
     for (unsigned r = 1; r < SMTPREPLY_REASON__COUNT; r++) {
         if (counts[r])
             printf("  %-22s %lu\n", smtpreply_reason_name((enum smtpreply_reason)r), counts[r]);
@@ -103,7 +104,8 @@ int main(int argc, char **argv)
     nomatch[sizeof nomatch - 1] = '\0';
     t0 = now();
     for (unsigned long k = 0; k < n; k++) {
-        smtpreply_reason_classify(550, NULL, SMTPREPLY_CMD_RCPT, nomatch, sizeof nomatch - 1, &info);
+        smtpreply_reason_classify(550, NULL, SMTPREPLY_CMD_RCPT, nomatch, sizeof nomatch - 1,
+                                  &info);
         sink += info.reason;
     }
     t = now() - t0;

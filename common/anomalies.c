@@ -29,8 +29,7 @@ const char *smtpreply_anomaly_description(enum smtpreply_anomaly a)
 enum smtpreply_anomaly smtpreply_anomaly_from_name(const char *name, size_t len)
 {
     for (unsigned i = 0; i < SMTPREPLY_ANOM__COUNT; i++) {
-        if (strlen(anomaly_table[i].name) == len &&
-            memcmp(anomaly_table[i].name, name, len) == 0)
+        if (strlen(anomaly_table[i].name) == len && memcmp(anomaly_table[i].name, name, len) == 0)
             return (enum smtpreply_anomaly)i;
     }
     return SMTPREPLY_ANOM__COUNT;

@@ -30,7 +30,7 @@
 
 struct conn_chunk {
     uint32_t len;
-    uint8_t end;     /* endpoint 0 (A) or 1 (B) */
+    uint8_t end; /* endpoint 0 (A) or 1 (B) */
     int64_t ts_us;
     uint64_t tag;
 };
@@ -39,10 +39,10 @@ struct conn_side {
     struct smtpreply_conn *c;
     uint8_t end;
     struct reasm r;
-    uint8_t *det;         /* first bytes while undecided */
+    uint8_t *det; /* first bytes while undecided */
     uint32_t det_len, det_cap;
-    bool det_ended;       /* no more detection bytes (closed, gap, full) */
-    uint64_t data_segs;   /* data deliveries, the other side's clock for holes */
+    bool det_ended;     /* no more detection bytes (closed, gap, full) */
+    uint64_t data_segs; /* data deliveries, the other side's clock for holes */
 };
 
 struct smtpreply_conn {
@@ -56,9 +56,9 @@ struct smtpreply_conn {
     uint32_t log_len, log_cap;
     struct smtpreply_session *sess;
     enum smtpreply_conn_state state;
-    int server;           /* endpoint of the server, -1 unknown */
+    int server; /* endpoint of the server, -1 unknown */
     bool saw_syn, closed, tunnel, implicit_tls, finished;
-    bool payload_seen;    /* a segment carried data (either side) */
+    bool payload_seen; /* a segment carried data (either side) */
     uint64_t segments;
 };
 
@@ -174,8 +174,8 @@ static bool hold(struct smtpreply_conn *c, struct conn_side *sd, const uint8_t *
     }
     if (c->log_len == c->log_cap) {
         uint32_t cap = c->log_cap ? c->log_cap * 2 : 4;
-        struct conn_chunk *nl = sr_mem_realloc(&c->mem, c->log, c->log_cap * sizeof *c->log,
-                                               cap * sizeof *c->log);
+        struct conn_chunk *nl =
+            sr_mem_realloc(&c->mem, c->log, c->log_cap * sizeof *c->log, cap * sizeof *c->log);
         if (!nl)
             return false;
         c->log = nl;
@@ -306,17 +306,16 @@ static void close_all(struct smtpreply_conn *c, int64_t ts, uint64_t tag)
         reasm_free(&c->side[e].r, &c->mem);
 }
 
-void smtpreply_conn_segment(struct smtpreply_conn *c, bool from_b, uint32_t seq,
-                            unsigned flags, const uint8_t *payload, size_t len,
-                            int64_t ts_us, uint64_t tag)
+void smtpreply_conn_segment(struct smtpreply_conn *c, bool from_b, uint32_t seq, unsigned flags,
+                            const uint8_t *payload, size_t len, int64_t ts_us, uint64_t tag)
 {
     smtpreply_conn_segment_cut(c, from_b, seq, flags, payload, len, payload ? len : 0, ts_us,
                                tag);
 }
 
 void smtpreply_conn_segment_cut(struct smtpreply_conn *c, bool from_b, uint32_t seq,
-                                unsigned flags, const uint8_t *payload, size_t len,
-                                size_t sent, int64_t ts_us, uint64_t tag)
+                                unsigned flags, const uint8_t *payload, size_t len, size_t sent,
+                                int64_t ts_us, uint64_t tag)
 {
     if (!c)
         return;
@@ -382,8 +381,7 @@ void smtpreply_conn_segment_cut(struct smtpreply_conn *c, bool from_b, uint32_t 
         close_all(c, ts_us, tag);
 }
 
-size_t smtpreply_segment_sent(size_t kept, size_t declared, uint64_t wire_len,
-                              uint64_t cap_len)
+size_t smtpreply_segment_sent(size_t kept, size_t declared, uint64_t wire_len, uint64_t cap_len)
 {
     if (declared <= kept)
         return kept;

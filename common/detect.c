@@ -15,10 +15,10 @@
  * worth waiting for. */
 #define DETECT_HTTP_HEAD_MAX 4096u
 
-#define NEED(k)                                           \
-    do {                                                  \
-        if (n < (size_t)(k))                              \
-            return ended ? DETECT_NO : DETECT_MAYBE;      \
+#define NEED(k)                                      \
+    do {                                             \
+        if (n < (size_t)(k))                         \
+            return ended ? DETECT_NO : DETECT_MAYBE; \
     } while (0)
 
 static uint8_t upper(uint8_t c)
@@ -106,7 +106,7 @@ enum detect_match detect_smtp_client_line(const uint8_t *p, size_t n, bool ended
     /* What a client may say first after a greeting (RFC 5321 §4.1.1; LHLO
      * is LMTP's, RFC 2033; STARTTLS and AUTH right away are misbehaving
      * but SMTP). */
-    static const char *const verbs[] = {"HELO", "EHLO", "LHLO", "QUIT", "NOOP", "RSET",
+    static const char *const verbs[] = {"HELO", "EHLO",     "LHLO", "QUIT", "NOOP", "RSET",
                                         "HELP", "STARTTLS", "AUTH", "MAIL", "VRFY", "EXPN"};
     size_t vl = 0;
     while (vl < n && vl < 9 && ((p[vl] >= 'A' && p[vl] <= 'Z') || (p[vl] >= 'a' && p[vl] <= 'z')))
@@ -139,21 +139,25 @@ enum detect_match detect_tls(const uint8_t *p, size_t n, bool ended)
 }
 
 /* SOCKS5 address of type atyp at p[i]: its length through the port. */
-static enum detect_match socks_addr(const uint8_t *p, size_t n, bool ended, size_t i,
-                                    size_t *end)
+static enum detect_match socks_addr(const uint8_t *p, size_t n, bool ended, size_t i, size_t *end)
 {
     NEED(i + 1);
     size_t alen;
     switch (p[i]) {
-    case 0x01: alen = 4; break;  /* IPv4 */
-    case 0x04: alen = 16; break; /* IPv6 */
-    case 0x03:                   /* domain name: length byte then name */
+    case 0x01:
+        alen = 4;
+        break; /* IPv4 */
+    case 0x04:
+        alen = 16;
+        break; /* IPv6 */
+    case 0x03: /* domain name: length byte then name */
         NEED(i + 2);
         if (p[i + 1] == 0)
             return DETECT_NO;
         alen = 1u + p[i + 1];
         break;
-    default: return DETECT_NO;
+    default:
+        return DETECT_NO;
     }
     NEED(i + 1 + alen + 2);
     *end = i + 1 + alen + 2;
@@ -356,8 +360,8 @@ static enum detect_match hypothesis(const struct detect_input *in, int srv, stru
             continue;
         }
         /* A side with no bytes yet may be NULL: no arithmetic on it. */
-        enum detect_match inner = smtp_start(s ? s + hs : s, sn - hs, se, c ? c + hc : c,
-                                             cn - hc, ce);
+        enum detect_match inner =
+            smtp_start(s ? s + hs : s, sn - hs, se, c ? c + hc : c, cn - hc, ce);
         if (inner == DETECT_YES) {
             h->skip_s = hs;
             h->skip_c = hc;

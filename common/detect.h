@@ -43,7 +43,7 @@ struct detect_input {
     const uint8_t *buf[2]; /* first bytes of endpoint A (0) and B (1) */
     size_t len[2];
     bool ended[2];
-    int server;            /* 0 or 1 when known (SYN, port), -1 otherwise */
+    int server;                    /* 0 or 1 when known (SYN, port), -1 otherwise */
     enum smtpreply_port_kind kind; /* the strongest of the two ports' kinds */
     bool saw_syn;
 };

@@ -30,8 +30,8 @@ bool smtpreply_esc_class_agrees(unsigned code, const struct smtpreply_esc *e);
 const char *smtpreply_code_dotted_note(unsigned code, struct smtpreply_esc *esc);
 
 /* Iterate the eight RFC 3463 subjects (idx = 0, 1, ...); false at the end. */
-bool smtpreply_esc_subject_at(size_t idx, unsigned *subject, const char **name,
-                              const char **rfc, const char **scope);
+bool smtpreply_esc_subject_at(size_t idx, unsigned *subject, const char **name, const char **rfc,
+                              const char **scope);
 
 /* Number of rows in the basic-code table and in the enhanced registry. */
 size_t smtpreply_code_count(void);

@@ -38,12 +38,9 @@ static const struct context_row {
 #define CONTEXT_ROWS (sizeof context_rows / sizeof context_rows[0])
 
 static const char *const status_names[SMTPREPLY_STATUS__COUNT] = {
-    [SMTPREPLY_STATUS_STANDARD] = "standard",
-    [SMTPREPLY_STATUS_REGISTRY] = "registry",
-    [SMTPREPLY_STATUS_HISTORIC] = "historic",
-    [SMTPREPLY_STATUS_NON_STANDARD] = "non-standard",
-    [SMTPREPLY_STATUS_INVALID] = "invalid",
-    [SMTPREPLY_STATUS_UNASSIGNED] = "unassigned",
+    [SMTPREPLY_STATUS_STANDARD] = "standard", [SMTPREPLY_STATUS_REGISTRY] = "registry",
+    [SMTPREPLY_STATUS_HISTORIC] = "historic", [SMTPREPLY_STATUS_NON_STANDARD] = "non-standard",
+    [SMTPREPLY_STATUS_INVALID] = "invalid",   [SMTPREPLY_STATUS_UNASSIGNED] = "unassigned",
 };
 
 const char *smtpreply_status_name(enum smtpreply_status st)
@@ -74,14 +71,21 @@ const char *smtpreply_retry_advice(enum smtpreply_retry r)
 
 /* RFC 5321 §4.2.1: first digit. */
 static const char *const class_names[10] = {
-    "Invalid", "Invalid", "Positive Completion", "Positive Intermediate",
-    "Transient Negative Completion", "Permanent Negative Completion",
-    "Invalid", "Invalid", "Invalid", "Invalid",
+    "Invalid",
+    "Invalid",
+    "Positive Completion",
+    "Positive Intermediate",
+    "Transient Negative Completion",
+    "Permanent Negative Completion",
+    "Invalid",
+    "Invalid",
+    "Invalid",
+    "Invalid",
 };
 /* RFC 5321 §4.2.1: second digit. */
 static const char *const category_names[10] = {
-    "Syntax", "Information", "Connections", "Unspecified", "Unspecified", "Mail system",
-    "Invalid", "Invalid", "Invalid", "Invalid",
+    "Syntax",      "Information", "Connections", "Unspecified", "Unspecified",
+    "Mail system", "Invalid",     "Invalid",     "Invalid",     "Invalid",
 };
 
 /* Meanings of codes defined nowhere, from their digits (RFC 5321 §4.2:
@@ -97,16 +101,21 @@ static const char *const category_names[10] = {
 #define CAT_4 "unspecified category (x4z)"
 #define CAT_5 "category mail system (x5z)"
 #define DERIVED(c, k) "Unassigned code, read from its digits: " CLS_##c "; " CAT_##k
-#define DERIVED_ROW(c) \
-    {DERIVED(c, 0), DERIVED(c, 1), DERIVED(c, 2), DERIVED(c, 3), DERIVED(c, 4), DERIVED(c, 5)}
+#define DERIVED_ROW(c)                                                                           \
+    {                                                                                            \
+        DERIVED(c, 0), DERIVED(c, 1), DERIVED(c, 2), DERIVED(c, 3), DERIVED(c, 4), DERIVED(c, 5) \
+    }
 static const char *const derived_meaning[4][6] = {
-    DERIVED_ROW(2), DERIVED_ROW(3), DERIVED_ROW(4), DERIVED_ROW(5),
+    DERIVED_ROW(2),
+    DERIVED_ROW(3),
+    DERIVED_ROW(4),
+    DERIVED_ROW(5),
 };
 #define BAD_FIRST(d) \
     "Invalid reply code: first digit " #d " is not 2-5 (RFC 5321 §4.2); not an SMTP reply"
 static const char *const invalid_first[10] = {
-    BAD_FIRST(0), BAD_FIRST(1), "", "", "", "", BAD_FIRST(6), BAD_FIRST(7), BAD_FIRST(8),
-    BAD_FIRST(9),
+    BAD_FIRST(0), BAD_FIRST(1), "",           "",           "",
+    "",           BAD_FIRST(6), BAD_FIRST(7), BAD_FIRST(8), BAD_FIRST(9),
 };
 #define BAD_SECOND(d) \
     "Invalid reply code: second digit " #d " is above 5 (RFC 5321 §4.2 Reply-code ABNF)"
@@ -127,7 +136,9 @@ static const char *derived_for(unsigned code)
 static enum smtpreply_retry retry_for(unsigned code)
 {
     static const enum smtpreply_retry by_class[4] = {
-        SMTPREPLY_RETRY_DONE, SMTPREPLY_RETRY_CONTINUE, SMTPREPLY_RETRY_LATER,
+        SMTPREPLY_RETRY_DONE,
+        SMTPREPLY_RETRY_CONTINUE,
+        SMTPREPLY_RETRY_LATER,
         SMTPREPLY_RETRY_NEVER,
     };
     /* RFC 5321 §4.2: clients interpret codes they do not know "by the first
@@ -168,7 +179,8 @@ static void fill_info(unsigned code, const struct code_row *row, struct smtprepl
         out->in_table = true;
     } else {
         const char *dotted = smtpreply_code_dotted_note(code, NULL);
-        out->status = smtpreply_code_valid(code) ? SMTPREPLY_STATUS_UNASSIGNED : SMTPREPLY_STATUS_INVALID;
+        out->status =
+            smtpreply_code_valid(code) ? SMTPREPLY_STATUS_UNASSIGNED : SMTPREPLY_STATUS_INVALID;
         out->meaning = derived_for(code);
         out->rfc = "";
         out->notes = dotted ? dotted : "";

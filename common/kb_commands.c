@@ -34,9 +34,9 @@ static const struct {
     const uint16_t *codes; /* codes[1..ncodes] */
     size_t ncodes;
 } cmd_table[SMTPREPLY_CMD__COUNT] = {
-#define SMTPREPLY_CMD(id, verb, rfc, ...)                                   \
-    [SMTPREPLY_CMD_##id] = {verb, rfc, cmd_codes_##id,                      \
-                            sizeof cmd_codes_##id / sizeof cmd_codes_##id[0] - 1},
+#define SMTPREPLY_CMD(id, verb, rfc, ...) \
+    [SMTPREPLY_CMD_##                     \
+        id] = {verb, rfc, cmd_codes_##id, sizeof cmd_codes_##id / sizeof cmd_codes_##id[0] - 1},
 #include "commands.def"
 #undef SMTPREPLY_CMD
 };
@@ -44,14 +44,14 @@ static const struct {
 #define CMD_BIT(id) (1u << SMTPREPLY_CMD_##id)
 /* Everything a client really sends (not the greeting, not the final dot,
  * not an unknown verb). */
-#define CMD_CLIENT                                                          \
-    (((1u << SMTPREPLY_CMD__COUNT) - 1u) &                                  \
+#define CMD_CLIENT                         \
+    (((1u << SMTPREPLY_CMD__COUNT) - 1u) & \
      ~(CMD_BIT(CONNECT) | CMD_BIT(DATA_END) | CMD_BIT(UNKNOWN)))
 /* Commands that carry parameters a server may not implement. */
-#define CMD_WITH_PARAMS                                                     \
-    (CMD_BIT(HELO) | CMD_BIT(EHLO) | CMD_BIT(MAIL) | CMD_BIT(RCPT) |        \
-     CMD_BIT(VRFY) | CMD_BIT(EXPN) | CMD_BIT(HELP) | CMD_BIT(AUTH) |        \
-     CMD_BIT(ETRN) | CMD_BIT(ATRN) | CMD_BIT(BDAT) | CMD_BIT(BURL))
+#define CMD_WITH_PARAMS                                                              \
+    (CMD_BIT(HELO) | CMD_BIT(EHLO) | CMD_BIT(MAIL) | CMD_BIT(RCPT) | CMD_BIT(VRFY) | \
+     CMD_BIT(EXPN) | CMD_BIT(HELP) | CMD_BIT(AUTH) | CMD_BIT(ETRN) | CMD_BIT(ATRN) | \
+     CMD_BIT(BDAT) | CMD_BIT(BURL))
 
 /* Codes allowed beyond the per-command lists.  `any` marks the codes
  * smtpreply_code_commands() reports as "ANY" (every client command may

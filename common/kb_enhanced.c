@@ -13,9 +13,9 @@
 /* The note given to a basic code whose three digits spell a registered
  * enhanced code (lists and NDR readers drop the dots, see the reference
  * §F).  Built at compile time per row and class, so lookups stay static. */
-#define DOTTED_NOTE(cls, s, d, name)                                         \
-    "Its digits match the enhanced status code " #cls "." #s "." #d " ("     \
-    name ") written without dots: web lists and NDR readers often print "   \
+#define DOTTED_NOTE(cls, s, d, name)                                          \
+    "Its digits match the enhanced status code " #cls "." #s "." #d " (" name \
+    ") written without dots: web lists and NDR readers often print "          \
     "enhanced codes that way."
 
 static const struct esc_row {
@@ -28,10 +28,14 @@ static const struct esc_row {
     const char *dotted[3]; /* classes 2, 4, 5; meaningful for detail <= 9 */
 } esc_rows[] = {
 #define SMTPREPLY_ESC_SUBJECT(s, name, rfc, scope)
-#define SMTPREPLY_ESC(s, d, name, rfc, assoc, notes)                          \
-    {s, d, name, rfc, assoc, notes,                                           \
-     {DOTTED_NOTE(2, s, d, name), DOTTED_NOTE(4, s, d, name),                 \
-      DOTTED_NOTE(5, s, d, name)}},
+#define SMTPREPLY_ESC(s, d, name, rfc, assoc, notes) \
+    {s,                                              \
+     d,                                              \
+     name,                                           \
+     rfc,                                            \
+     assoc,                                          \
+     notes,                                          \
+     {DOTTED_NOTE(2, s, d, name), DOTTED_NOTE(4, s, d, name), DOTTED_NOTE(5, s, d, name)}},
 #include "enhanced.def"
 #undef SMTPREPLY_ESC
 #undef SMTPREPLY_ESC_SUBJECT
@@ -257,8 +261,8 @@ bool smtpreply_esc_at(size_t idx, struct smtpreply_esc *code, struct smtpreply_e
     return true;
 }
 
-bool smtpreply_esc_subject_at(size_t idx, unsigned *subject, const char **name,
-                              const char **rfc, const char **scope)
+bool smtpreply_esc_subject_at(size_t idx, unsigned *subject, const char **name, const char **rfc,
+                              const char **scope)
 {
     if (idx >= ESC_SUBJECTS)
         return false;

@@ -50,8 +50,8 @@ bool smtpreply_parse_reply_line(const char *line, size_t len, struct smtpreply_l
         return false;
     if (len > 3 && p[3] != ' ' && p[3] != '-')
         return false;
-    out->code = (unsigned)(p[0] - '0') * 100u + (unsigned)(p[1] - '0') * 10u +
-                (unsigned)(p[2] - '0');
+    out->code =
+        (unsigned)(p[0] - '0') * 100u + (unsigned)(p[1] - '0') * 10u + (unsigned)(p[2] - '0');
     out->sep = len > 3 ? (char)p[3] : 0;
     out->text = len > 4 ? line + 4 : line + len;
     out->text_len = len > 4 ? len - 4 : 0;
@@ -59,8 +59,7 @@ bool smtpreply_parse_reply_line(const char *line, size_t len, struct smtpreply_l
     out->esc.cls = 0;
     out->esc.subject = 0;
     out->esc.detail = 0;
-    if (out->text_len > 0 &&
-        smtpreply_esc_parse(out->text, out->text_len, &out->esc) > 0)
+    if (out->text_len > 0 && smtpreply_esc_parse(out->text, out->text_len, &out->esc) > 0)
         out->has_esc = true;
     out->bad_esc = !out->has_esc && esc_shaped((const uint8_t *)out->text, out->text_len);
     return true;

@@ -88,8 +88,8 @@ static bool drain(struct reasm *r, struct sr_mem *m, reasm_sink_fn sink, void *c
         }
         if (behind > 0)
             r->overlaps++;
-        bool go = deliver(r, n->data + behind, n->len - (uint32_t)behind, n->ts_us, n->tag,
-                          sink, ctx);
+        bool go =
+            deliver(r, n->data + behind, n->len - (uint32_t)behind, n->ts_us, n->tag, sink, ctx);
         node_free(r, m, n);
         if (!go)
             return false;
@@ -132,8 +132,8 @@ static bool force_direct(struct reasm *r, uint32_t seq, const uint8_t *data, siz
  * inside that range (captured bytes win over a gap), then whatever waited
  * behind them follows.  For a whole segment (end == next) this is just the
  * drain.  Each round either reaches end or delivers a buffered segment. */
-static void lose_tail(struct reasm *r, struct sr_mem *m, uint32_t end, int64_t ts,
-                      uint64_t tag, reasm_sink_fn sink, void *ctx)
+static void lose_tail(struct reasm *r, struct sr_mem *m, uint32_t end, int64_t ts, uint64_t tag,
+                      reasm_sink_fn sink, void *ctx)
 {
     for (;;) {
         uint32_t stop = r->head && seq_diff(r->head->seq, end) < 0 ? r->head->seq : end;

@@ -46,18 +46,18 @@ struct reasm {
     bool started;                   /* next is known (from SYN or first data) */
     bool syn;                       /* started from a SYN */
     bool fin;
-    bool stopped;                   /* the sink asked to stop: ignore everything */
-    bool cut_seen;                  /* cut_end is valid */
-    uint32_t cut_end;               /* furthest end of a cut segment's sent bytes */
-    uint64_t hole_mark;             /* caller's clock when the first hole opened */
+    bool stopped;       /* the sink asked to stop: ignore everything */
+    bool cut_seen;      /* cut_end is valid */
+    uint32_t cut_end;   /* furthest end of a cut segment's sent bytes */
+    uint64_t hole_mark; /* caller's clock when the first hole opened */
     /* Counters. */
-    uint64_t delivered;             /* bytes handed to the sink */
-    uint64_t retransmitted;         /* segments wholly before next (or duplicates) */
-    uint64_t overlaps;              /* segments partly before next, trimmed */
-    uint64_t out_of_order;          /* segments buffered ahead of a hole */
-    uint64_t gaps;                  /* holes given up */
-    uint64_t missing;               /* bytes in those holes */
-    uint64_t overflow;              /* segments that forced a hole by the cap */
+    uint64_t delivered;     /* bytes handed to the sink */
+    uint64_t retransmitted; /* segments wholly before next (or duplicates) */
+    uint64_t overlaps;      /* segments partly before next, trimmed */
+    uint64_t out_of_order;  /* segments buffered ahead of a hole */
+    uint64_t gaps;          /* holes given up */
+    uint64_t missing;       /* bytes in those holes */
+    uint64_t overflow;      /* segments that forced a hole by the cap */
 };
 
 void reasm_init(struct reasm *r, uint32_t max);

@@ -116,8 +116,14 @@ static const struct pattern_row {
     const char *source;
 } pattern_rows[] = {
 #define SMTPREPLY_REASON_PATTERN(text, cls, cmd, subj, det, reason, source) \
-    {text, (unsigned char)(sizeof text - 1), PAT_CLS_##cls, (unsigned char)PAT_CMD_##cmd, subj, \
-     det, (unsigned char)SMTPREPLY_REASON_##reason, source},
+    {text,                                                                  \
+     (unsigned char)(sizeof text - 1),                                      \
+     PAT_CLS_##cls,                                                         \
+     (unsigned char)PAT_CMD_##cmd,                                          \
+     subj,                                                                  \
+     det,                                                                   \
+     (unsigned char)SMTPREPLY_REASON_##reason,                              \
+     source},
 #include "reason_patterns.def"
 #undef SMTPREPLY_REASON_PATTERN
 };
@@ -147,7 +153,10 @@ static const unsigned char lower_table[256] = {
 #define L1(i) ((i) + ((i) >= 'A' && (i) <= 'Z') * 32)
 #define L16(i) L4(i), L4(i + 4), L4(i + 8), L4(i + 12)
 #define L64(i) L16(i), L16(i + 16), L16(i + 32), L16(i + 48)
-    L64(0), L64(64), L64(128), L64(192),
+    L64(0),
+    L64(64),
+    L64(128),
+    L64(192),
 #undef L64
 #undef L16
 #undef L1
@@ -196,8 +205,8 @@ static bool contains(const unsigned char *hay, size_t n, const char *needle, siz
 }
 
 /* The reference: every applicable row in order, searched for in turn. */
-static size_t match_rows(unsigned cls_bit, enum smtpreply_cmd cmd, const struct smtpreply_esc *esc,
-                         const unsigned char *buf, size_t n)
+static size_t match_rows(unsigned cls_bit, enum smtpreply_cmd cmd,
+                         const struct smtpreply_esc *esc, const unsigned char *buf, size_t n)
 {
     for (size_t i = 0; i < PATTERN_ROWS; i++) {
         if (row_applies(&pattern_rows[i], cls_bit, cmd, esc) &&
@@ -230,9 +239,9 @@ static bool index_ready(void)
     uint16_t fill[BUCKETS];
     if (st == 2)
         return true;
-    if (st != 0 || !atomic_compare_exchange_strong_explicit(&index_state, &expect, 1,
-                                                            memory_order_acq_rel,
-                                                            memory_order_relaxed))
+    if (st != 0 ||
+        !atomic_compare_exchange_strong_explicit(&index_state, &expect, 1, memory_order_acq_rel,
+                                                 memory_order_relaxed))
         return false;
     memset(index_start, 0, sizeof index_start);
     memset(hash_used, 0, sizeof hash_used);
@@ -258,8 +267,8 @@ static bool index_ready(void)
  * When note is set (the index is built), cand receives (room for
  * SMTPREPLY_REASON_SCAN_MAX + 1) each position where some row's first
  * three bytes may end, and *ncand their number. */
-static size_t prepare(const char *text, size_t len, unsigned char *buf, bool note,
-                      uint16_t *cand, size_t *ncand)
+static size_t prepare(const char *text, size_t len, unsigned char *buf, bool note, uint16_t *cand,
+                      size_t *ncand)
 {
     /* Without the index (or while another thread builds it) the bitmap is
      * not read at all: an all-zero one stands in. */
@@ -272,8 +281,8 @@ static size_t prepare(const char *text, size_t len, unsigned char *buf, bool not
         unsigned char c = lower_table[(unsigned char)text[i++]];
         if (c <= '\r' && (c == '\n' || c == '\r')) {
             i += smtpreply_esc_parse(text + i, lim - i, NULL);
-            while (i < lim && (text[i] == ' ' || text[i] == '\t' || text[i] == '\r' ||
-                               text[i] == '\n'))
+            while (i < lim &&
+                   (text[i] == ' ' || text[i] == '\t' || text[i] == '\r' || text[i] == '\n'))
                 i++;
             c = ' ';
         }
@@ -376,7 +385,8 @@ static const struct esc_reason {
     {7, 19, 19, SMTPREPLY_REASON_POLICY, "RFC 7293 §4 (X.7.19)"},
     {7, 20, 26, SMTPREPLY_REASON_SENDER_AUTHENTICATION, "RFC 7372 §3 (X.7.20-X.7.26)"},
     {7, 27, 27, SMTPREPLY_REASON_SENDER_REJECTED, "RFC 7505 §4.1 (X.7.27)"},
-    {7, 28, 28, SMTPREPLY_REASON_RATE_LIMITED, "RFC 5248 registry (X.7.28 mail flood); Gmail SMTP error reference (4.7.28)"},
+    {7, 28, 28, SMTPREPLY_REASON_RATE_LIMITED,
+     "RFC 5248 registry (X.7.28 mail flood); Gmail SMTP error reference (4.7.28)"},
     {7, 29, 29, SMTPREPLY_REASON_SENDER_AUTHENTICATION, "RFC 8617 §10.4 (X.7.29)"},
     {7, 30, 30, SMTPREPLY_REASON_TLS_REQUIRED, "RFC 8689 §7 (X.7.30)"},
     {7, 606, 649, SMTPREPLY_REASON_BLOCKLISTED, "Microsoft 365 NDR reference (5.7.606-5.7.649)"},
@@ -618,7 +628,8 @@ const char *smtpreply_reply_meaning(enum smtpreply_cmd cmd, unsigned code,
          * says no more than its subject, so a meaning for this command
          * (250 2.0.0 after the final dot: the message was accepted) says
          * more. */
-        if (info.status == SMTPREPLY_STATUS_STANDARD && (esc->detail != 0 || !has_context(code, cmd)))
+        if (info.status == SMTPREPLY_STATUS_STANDARD &&
+            (esc->detail != 0 || !has_context(code, cmd)))
             return info.meaning;
     }
     return smtpreply_code_meaning_for(code, cmd);

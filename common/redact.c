@@ -14,8 +14,7 @@
  * allows in an internationalised local part. */
 static bool is_local(unsigned char c)
 {
-    if ((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
-        c >= 0x80)
+    if ((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c >= 0x80)
         return true;
     return c != 0 && strchr("!#$%&'*+-/=?^_`{|}~.", c) != NULL;
 }
@@ -128,8 +127,7 @@ size_t smtpreply_redact(const char *text, size_t len, char *out, size_t cap, boo
             end = quoted_end(text, len, i);
             /* Not a quoted local part: go on inside it, since the quotes
              * may hold an address ("bob@example.org" unknown). */
-            if (end == 0 || end >= len || text[end] != '@' ||
-                !domain_follows(text, len, end)) {
+            if (end == 0 || end >= len || text[end] != '@' || !domain_follows(text, len, end)) {
                 put(&k, text + i, 1, false);
                 i++;
                 continue;

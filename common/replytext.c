@@ -111,8 +111,7 @@ static bool code_token(const char *s, size_t end, size_t i, size_t start)
     if (end - i < 3 || !is_digit((unsigned char)s[i]) || !is_digit((unsigned char)s[i + 1]) ||
         !is_digit((unsigned char)s[i + 2]))
         return false;
-    if (end - i > 3 && s[i + 3] != ' ' && s[i + 3] != '-' && s[i + 3] != '\r' &&
-        s[i + 3] != '\t')
+    if (end - i > 3 && s[i + 3] != ' ' && s[i + 3] != '-' && s[i + 3] != '\r' && s[i + 3] != '\t')
         return false;
     if (i == start)
         return true;
@@ -157,8 +156,9 @@ static size_t flattened_next(const char *s, size_t from, size_t end, unsigned co
             continue;
         if (!smtpreply_parse_reply_line(s + i + 1, end - i - 1, &l))
             continue;
-        if (out->has_esc && (!l.has_esc || l.esc.cls != out->esc.cls ||
-                             l.esc.subject != out->esc.subject || l.esc.detail != out->esc.detail))
+        if (out->has_esc &&
+            (!l.has_esc || l.esc.cls != out->esc.cls || l.esc.subject != out->esc.subject ||
+             l.esc.detail != out->esc.detail))
             continue;
         return i + 1;
     }

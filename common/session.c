@@ -86,8 +86,8 @@ void sess_emit(struct smtpreply_session *s, struct smtpreply_event *ev)
         s->fn(s->user, ev);
 }
 
-void sess_event_init(struct smtpreply_event *ev, enum smtpreply_event_type type,
-                     int64_t ts, uint64_t tag)
+void sess_event_init(struct smtpreply_event *ev, enum smtpreply_event_type type, int64_t ts,
+                     uint64_t tag)
 {
     memset(ev, 0, sizeof *ev);
     ev->type = type;
@@ -159,7 +159,8 @@ static bool fifo_grow(struct smtpreply_session *s)
 
 /* Appends n bytes to a recipient store, growing it up to RCPT_STORE_MAX;
  * false when they do not fit (or memory runs out). */
-bool sess_store_append(struct smtpreply_session *s, struct rcpt_store *st, const void *p, size_t n)
+bool sess_store_append(struct smtpreply_session *s, struct rcpt_store *st, const void *p,
+                       size_t n)
 {
     if (n > RCPT_STORE_MAX - st->len)
         return false;
@@ -205,8 +206,8 @@ struct pending *sess_fifo_push(struct smtpreply_session *s, const struct smtprep
 /* Takes bytes up to and including the first LF.  Returns how many were
  * consumed; *done says a line ended (then *bare_lf says it ended without
  * CR).  The line's content excludes the CR of a CRLF. */
-size_t sess_line_take(struct smtpreply_session *s, struct line_asm *l, const uint8_t *p,
-                      size_t n, uint64_t tag, bool *done, bool *bare_lf)
+size_t sess_line_take(struct smtpreply_session *s, struct line_asm *l, const uint8_t *p, size_t n,
+                      uint64_t tag, bool *done, bool *bare_lf)
 {
     const uint8_t *lf = memchr(p, '\n', n);
     size_t take = lf ? (size_t)(lf - p) : n;
@@ -279,7 +280,6 @@ smtpreply_anomaly_set sess_line_end_anomalies(struct smtpreply_session *s,
 /* ---------------------------------------------------------------------- */
 /* TLS probe */
 
-
 /* TLS probe: a record starts 0x16 (handshake), then 0x03 (major version).
  * Returns bytes consumed; *decided_plain says the probe saw plain text
  * (its bytes are still in the probe, for the caller to replay). */
@@ -330,14 +330,12 @@ size_t sess_probe_bytes(struct smtpreply_session *s, enum smtpreply_dir dir, con
     return used;
 }
 
-
 /* ---------------------------------------------------------------------- */
 /* API */
 
 struct smtpreply_session *smtpreply_session_new(const struct smtpreply_limits *lim,
                                                 smtpreply_realloc_fn alloc, void *alloc_ctx,
-                                                smtpreply_event_fn fn, void *user,
-                                                unsigned flags)
+                                                smtpreply_event_fn fn, void *user, unsigned flags)
 {
     if (!alloc)
         alloc = sr_libc_realloc;
@@ -360,7 +358,8 @@ struct smtpreply_session *smtpreply_session_new(const struct smtpreply_limits *l
     s->stats.bytes_allocated = sizeof *s;
     s->c.mode = C_CMD;
     s->stats.flags = flags & SMTPREPLY_SESSION_MIDSTREAM;
-    s->srv.greet_strict = !(flags & (SMTPREPLY_SESSION_MIDSTREAM | SMTPREPLY_SESSION_NO_GREETING));
+    s->srv.greet_strict =
+        !(flags & (SMTPREPLY_SESSION_MIDSTREAM | SMTPREPLY_SESSION_NO_GREETING));
     if (flags & SMTPREPLY_SESSION_MIDSTREAM) {
         s->c.resync = true;
         s->srv.resync = true;
@@ -410,8 +409,8 @@ void smtpreply_session_feed(struct smtpreply_session *s, enum smtpreply_dir dir,
         sess_server_bytes(s, data, len, ts_us, tag);
 }
 
-void smtpreply_session_gap(struct smtpreply_session *s, enum smtpreply_dir dir,
-                           uint64_t missing, int64_t ts_us, uint64_t tag)
+void smtpreply_session_gap(struct smtpreply_session *s, enum smtpreply_dir dir, uint64_t missing,
+                           int64_t ts_us, uint64_t tag)
 {
     if (!s || (s->stats.flags & (SMTPREPLY_SESSION_ENCRYPTED | SMTPREPLY_SESSION_FINISHED)))
         return;
@@ -560,4 +559,3 @@ const struct smtpreply_session_stats *smtpreply_session_stats(const struct smtpr
 {
     return &s->stats;
 }
-

@@ -132,7 +132,6 @@ static void start_hold(struct smtpreply_session *s, uint64_t seq)
     sess_held_clear(s);
 }
 
-
 /* ---------------------------------------------------------------------- */
 /* Client side */
 
@@ -303,7 +302,8 @@ static void client_command(struct smtpreply_session *s, const uint8_t *p, size_t
     }
 
     struct pending *front = fifo_front(s);
-    if (s->srv.glued_seq && front && front->ref.seq == s->srv.glued_seq && front->ref.seq == s->cmd_seq)
+    if (s->srv.glued_seq && front && front->ref.seq == s->srv.glued_seq &&
+        front->ref.seq == s->cmd_seq)
         fifo_pop(s); /* its answer was glued into the greeting line, which the client read */
     s->srv.glued_seq = 0;
     /* Commands that waited at a server gap may have had their replies
@@ -627,7 +627,8 @@ void sess_client_bytes(struct smtpreply_session *s, const uint8_t *p, size_t n, 
         case C_CMD:
         case C_SASL: {
             bool done, bare;
-            i += sess_line_take(s, &s->line[SMTPREPLY_DIR_CLIENT], p + i, n - i, tag, &done, &bare);
+            i += sess_line_take(s, &s->line[SMTPREPLY_DIR_CLIENT], p + i, n - i, tag, &done,
+                                &bare);
             if (done)
                 sess_client_line(s, bare, ts, tag);
             break;
@@ -635,4 +636,3 @@ void sess_client_bytes(struct smtpreply_session *s, const uint8_t *p, size_t n, 
         }
     }
 }
-

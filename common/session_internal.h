@@ -39,23 +39,23 @@
 /* One direction's line being assembled. */
 struct line_asm {
     uint8_t *buf;
-    uint32_t len;       /* bytes kept (<= max_line) */
+    uint32_t len; /* bytes kept (<= max_line) */
     uint32_t cap;
-    uint64_t total;     /* bytes of the line so far, kept or not */
-    bool last_cr;       /* the last byte received was CR */
-    uint64_t first_tag; /* tag of the chunk holding the line's first byte */
-    uint8_t tail_n;     /* bytes in tail[] */
+    uint64_t total;          /* bytes of the line so far, kept or not */
+    bool last_cr;            /* the last byte received was CR */
+    uint64_t first_tag;      /* tag of the chunk holding the line's first byte */
+    uint8_t tail_n;          /* bytes in tail[] */
     uint8_t tail[LINE_TAIL]; /* the last bytes cut from an over-long line (a
                                 greeting cut at max_line may end in a glued
                                 reply); kept until the next line starts */
 };
 
 enum client_mode {
-    C_CMD,   /* command lines */
-    C_SASL,  /* the next line is a SASL response (after 334) */
-    C_BODY,  /* DATA body, up to the "." line */
-    C_BDAT,  /* counting a BDAT chunk's octets */
-    C_HOLD,  /* holding bytes until the reply to held.seq decides */
+    C_CMD,  /* command lines */
+    C_SASL, /* the next line is a SASL response (after 334) */
+    C_BODY, /* DATA body, up to the "." line */
+    C_BDAT, /* counting a BDAT chunk's octets */
+    C_HOLD, /* holding bytes until the reply to held.seq decides */
 };
 
 /* Why a command waits in the FIFO with extra meaning. */
@@ -112,16 +112,16 @@ enum client_tls {
 struct client_side {
     enum client_mode mode; /* what the next client bytes are */
     enum client_tls tls;   /* what the client's TLS probe stands for */
-    bool resync;        /* skip lines until one starts with a known verb */
-    bool flag_next_cmd; /* the next command was sent before a refusal: pipelining */
-    bool txn_prdr;      /* this transaction's MAIL asked for PRDR, which EHLO offered */
-    uint64_t bdat_left; /* C_BDAT: octets of the chunk still to come */
-    uint64_t bdat_seq;  /* C_BDAT: the BDAT whose chunk is being counted */
-    bool bdat_started;  /* C_BDAT: a chunk octet (or a gap) was seen */
-    bool bdat_refused;  /* C_BDAT: refused before its first octet; the next
+    bool resync;           /* skip lines until one starts with a known verb */
+    bool flag_next_cmd;    /* the next command was sent before a refusal: pipelining */
+    bool txn_prdr;         /* this transaction's MAIL asked for PRDR, which EHLO offered */
+    uint64_t bdat_left;    /* C_BDAT: octets of the chunk still to come */
+    uint64_t bdat_seq;     /* C_BDAT: the BDAT whose chunk is being counted */
+    bool bdat_started;     /* C_BDAT: a chunk octet (or a gap) was seen */
+    bool bdat_refused;     /* C_BDAT: refused before its first octet; the next
                            bytes decide whether a chunk follows at all */
-    uint8_t peek_n;     /* bdat_refused: bytes of peek[] kept so far */
-    uint8_t peek[10];   /* bdat_refused: the first bytes after the refusal */
+    uint8_t peek_n;        /* bdat_refused: bytes of peek[] kept so far */
+    uint8_t peek[10];      /* bdat_refused: the first bytes after the refusal */
     /* C_BODY: the DATA body, scanned line by line without copying. */
     struct {
         bool gap;          /* a gap fell inside the body: a verb line may end it */
@@ -168,7 +168,7 @@ struct server_side {
         unsigned nlines; /* lines so far */
         struct smtpreply_esc esc;
         smtpreply_anomaly_set anomalies; /* gathered from every line */
-        uint64_t first_tag; /* tag of the chunk holding the reply's first byte */
+        uint64_t first_tag;              /* tag of the chunk holding the reply's first byte */
         /* Every line's text so far (after code and separator), joined
          * with '\n'; at most REPLY_TEXT_MAX bytes, text_cut past that. */
         struct rcpt_store text;
@@ -180,7 +180,7 @@ struct smtpreply_session {
     struct smtpreply_limits lim; /* the caller's caps (max_line, max_pending at least 1) */
     smtpreply_realloc_fn alloc;  /* every byte the engine keeps goes through it */
     void *alloc_ctx;
-    smtpreply_event_fn fn;       /* receives each event; may be NULL */
+    smtpreply_event_fn fn; /* receives each event; may be NULL */
     void *user;
 
     struct line_asm line[2]; /* indexed by enum smtpreply_dir */
@@ -248,7 +248,8 @@ void sess_emit_anomaly_set(struct smtpreply_session *s, smtpreply_anomaly_set se
                            enum smtpreply_dir dir, int64_t ts, uint64_t tag);
 void sess_go_encrypted(struct smtpreply_session *s, enum smtpreply_dir dir, int64_t ts,
                        uint64_t tag);
-bool sess_store_append(struct smtpreply_session *s, struct rcpt_store *st, const void *p, size_t n);
+bool sess_store_append(struct smtpreply_session *s, struct rcpt_store *st, const void *p,
+                       size_t n);
 struct pending *sess_fifo_push(struct smtpreply_session *s, const struct smtpreply_cmd_ref *ref,
                                smtpreply_anomaly_set *flags);
 size_t sess_line_take(struct smtpreply_session *s, struct line_asm *l, const uint8_t *p, size_t n,

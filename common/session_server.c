@@ -238,8 +238,8 @@ static void reply_complete(struct smtpreply_session *s, const char *text, size_t
         if (!s->fifo_count)
             s->rcpts.len = 0;
     }
-    if (!s->fifo_count && s->srv.any_reply && code != 421 && s->c.mode == C_CMD &&
-        !s->c.resync && s->line[SMTPREPLY_DIR_CLIENT].total) {
+    if (!s->fifo_count && s->srv.any_reply && code != 421 && s->c.mode == C_CMD && !s->c.resync &&
+        s->line[SMTPREPLY_DIR_CLIENT].total) {
         /* Nothing waits, but the client has sent part of a line: a reply
          * (other than 421, which may come unasked, RFC 5321 §3.8) shows
          * the server took that line as a command, as servers do with the
@@ -275,8 +275,8 @@ static void reply_complete(struct smtpreply_session *s, const char *text, size_t
          * into its answer: if the client's next command comes before any
          * other reply, that answer was this line (the client read it:
          * RFC 2920 §3.1 makes EHLO end a group); client_command decides. */
-        if (front && (front->ref.cmd == SMTPREPLY_CMD_EHLO ||
-                      front->ref.cmd == SMTPREPLY_CMD_HELO) &&
+        if (front &&
+            (front->ref.cmd == SMTPREPLY_CMD_EHLO || front->ref.cmd == SMTPREPLY_CMD_HELO) &&
             (glued_reply(text, text_len, front->ref.cmd) || glued_tail(s, front->ref.cmd)))
             glued = front->ref.seq;
     } else if (!front) {
@@ -472,4 +472,3 @@ void sess_server_bytes(struct smtpreply_session *s, const uint8_t *p, size_t n, 
             sess_server_line(s, bare, ts, tag);
     }
 }
-

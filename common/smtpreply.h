@@ -58,11 +58,11 @@ const char *smtpreply_status_name(enum smtpreply_status st);
 
 /* What a client should do after a reply (RFC 5321 §4.2.1, §4.2.5). */
 enum smtpreply_retry {
-    SMTPREPLY_RETRY_DONE,      /* 2yz: completed, nothing to retry */
-    SMTPREPLY_RETRY_CONTINUE,  /* 3yz: send the rest (data, SASL response) */
-    SMTPREPLY_RETRY_LATER,     /* 4yz: transient; the same command may succeed later */
-    SMTPREPLY_RETRY_NEVER,     /* 5yz: permanent; do not repeat unchanged */
-    SMTPREPLY_RETRY_ABORT      /* invalid code: treat as fatal, end the transaction (§4.2) */
+    SMTPREPLY_RETRY_DONE,     /* 2yz: completed, nothing to retry */
+    SMTPREPLY_RETRY_CONTINUE, /* 3yz: send the rest (data, SASL response) */
+    SMTPREPLY_RETRY_LATER,    /* 4yz: transient; the same command may succeed later */
+    SMTPREPLY_RETRY_NEVER,    /* 5yz: permanent; do not repeat unchanged */
+    SMTPREPLY_RETRY_ABORT     /* invalid code: treat as fatal, end the transaction (§4.2) */
 };
 /* One sentence of advice for a person. */
 const char *smtpreply_retry_advice(enum smtpreply_retry r);
@@ -93,19 +93,19 @@ bool smtpreply_cmd_expects(enum smtpreply_cmd c, unsigned code);
  * Lists (rfc, notes) are '|'-separated strings; iterate them with
  * smtpreply_list_next().  All pointers are static. */
 struct smtpreply_code_info {
-    unsigned code;              /* 0..999 */
-    unsigned cls;               /* first digit */
-    unsigned category;          /* second digit */
-    const char *class_name;     /* "Positive Completion", ... ; "Invalid" for 0,1,6-9 */
-    const char *category_name;  /* "Syntax", "Information", "Connections",
+    unsigned code;             /* 0..999 */
+    unsigned cls;              /* first digit */
+    unsigned category;         /* second digit */
+    const char *class_name;    /* "Positive Completion", ... ; "Invalid" for 0,1,6-9 */
+    const char *category_name; /* "Syntax", "Information", "Connections",
                                    "Unspecified", "Mail system"; "Invalid" for 6-9 */
     enum smtpreply_status status;
-    const char *meaning;        /* RFC meaning; common meaning if non-standard;
+    const char *meaning; /* RFC meaning; common meaning if non-standard;
                                    derived from the digits if unassigned/invalid */
-    const char *rfc;            /* '|'-separated "RFC 5321 §4.2.3" etc; "" if none */
-    const char *notes;          /* '|'-separated notes (folklore, corrections); "" */
+    const char *rfc;     /* '|'-separated "RFC 5321 §4.2.3" etc; "" if none */
+    const char *notes;   /* '|'-separated notes (folklore, corrections); "" */
     enum smtpreply_retry retry;
-    bool in_table;              /* false: explained from its digits only */
+    bool in_table; /* false: explained from its digits only */
 };
 /* RFC 5321 §4.2 reply-code syntax: 0..999, first digit 2-5, second 0-5.
  * The one place that says which codes are valid. */
@@ -139,9 +139,9 @@ const char *smtpreply_list_next(const char **cursor, size_t *len);
 /* ---- Enhanced status codes (RFC 3463, RFC 5248, RFC 2034) ---- */
 
 struct smtpreply_esc {
-    uint8_t cls;       /* 2, 4, 5 */
-    uint16_t subject;  /* 0..999 */
-    uint16_t detail;   /* 0..999 */
+    uint8_t cls;      /* 2, 4, 5 */
+    uint16_t subject; /* 0..999 */
+    uint16_t detail;  /* 0..999 */
 };
 
 /* Strict RFC 3463 parse of "class.subject.detail" at the start of s:
@@ -154,13 +154,13 @@ char *smtpreply_esc_format(const struct smtpreply_esc *e, char *buf, size_t size
 
 struct smtpreply_esc_info {
     enum smtpreply_status status; /* STANDARD (registered), UNASSIGNED, INVALID */
-    const char *class_name;       /* "Success", "Persistent Transient Failure", "Permanent Failure" */
-    const char *subject_name;     /* "Addressing Status", ... ; "" if unknown subject */
-    const char *meaning;          /* registry name; subject meaning; class meaning */
-    const char *description;      /* a sentence for a person ("" if none) */
-    const char *rfc;              /* '|'-separated */
-    const char *assoc;            /* associated basic codes, e.g. "451|550"; "" */
-    const char *notes;            /* '|'-separated (deprecated, vendor reuse...) */
+    const char *class_name;   /* "Success", "Persistent Transient Failure", "Permanent Failure" */
+    const char *subject_name; /* "Addressing Status", ... ; "" if unknown subject */
+    const char *meaning;      /* registry name; subject meaning; class meaning */
+    const char *description;  /* a sentence for a person ("" if none) */
+    const char *rfc;          /* '|'-separated */
+    const char *assoc;        /* associated basic codes, e.g. "451|550"; "" */
+    const char *notes;        /* '|'-separated (deprecated, vendor reuse...) */
 };
 /* Explain a parsed enhanced code (registered detail, else subject, else
  * class).  Never allocates. */
@@ -173,12 +173,12 @@ bool smtpreply_esc_at(size_t idx, struct smtpreply_esc *code, struct smtpreply_e
 
 /* One server line split into its parts.  Lines are passed without CRLF. */
 struct smtpreply_line {
-    unsigned code;          /* three digits, 0..999 */
-    char sep;               /* ' ' (last line), '-' (continuation), 0 (bare code) */
-    const char *text;       /* after the separator (points into the input) */
+    unsigned code;    /* three digits, 0..999 */
+    char sep;         /* ' ' (last line), '-' (continuation), 0 (bare code) */
+    const char *text; /* after the separator (points into the input) */
     size_t text_len;
-    bool has_esc;           /* text starts with an enhanced code */
-    bool bad_esc;           /* text starts like one ("5.01.1", "6.1.1") but
+    bool has_esc; /* text starts with an enhanced code */
+    bool bad_esc; /* text starts like one ("5.01.1", "6.1.1") but
                                breaks RFC 3463 §2 */
     struct smtpreply_esc esc;
 };
@@ -212,16 +212,16 @@ enum smtpreply_dir { SMTPREPLY_DIR_CLIENT = 0, SMTPREPLY_DIR_SERVER = 1 };
 
 /* Which step of an exchange a reply closes. */
 enum smtpreply_stage {
-    SMTPREPLY_STAGE_GREETING,     /* connection opening (220/421/554/521) */
-    SMTPREPLY_STAGE_REPLY,        /* the one reply to an ordinary command */
-    SMTPREPLY_STAGE_DATA_START,   /* DATA's intermediate reply (354 or refusal) */
-    SMTPREPLY_STAGE_DATA_END,     /* reply to <CRLF>.<CRLF> */
-    SMTPREPLY_STAGE_BDAT,         /* reply to a BDAT chunk */
+    SMTPREPLY_STAGE_GREETING,       /* connection opening (220/421/554/521) */
+    SMTPREPLY_STAGE_REPLY,          /* the one reply to an ordinary command */
+    SMTPREPLY_STAGE_DATA_START,     /* DATA's intermediate reply (354 or refusal) */
+    SMTPREPLY_STAGE_DATA_END,       /* reply to <CRLF>.<CRLF> */
+    SMTPREPLY_STAGE_BDAT,           /* reply to a BDAT chunk */
     SMTPREPLY_STAGE_AUTH_CHALLENGE, /* 334 */
-    SMTPREPLY_STAGE_AUTH_FINAL,   /* AUTH's final reply (235/4xx/5xx) */
-    SMTPREPLY_STAGE_UNSOLICITED,  /* no command pending (e.g. 421 before close) */
-    SMTPREPLY_STAGE_PRDR_START,   /* PRDR: 353 after the end of data */
-    SMTPREPLY_STAGE_PRDR_RCPT,    /* PRDR: one accepted recipient's reply to the data */
+    SMTPREPLY_STAGE_AUTH_FINAL,     /* AUTH's final reply (235/4xx/5xx) */
+    SMTPREPLY_STAGE_UNSOLICITED,    /* no command pending (e.g. 421 before close) */
+    SMTPREPLY_STAGE_PRDR_START,     /* PRDR: 353 after the end of data */
+    SMTPREPLY_STAGE_PRDR_RCPT,      /* PRDR: one accepted recipient's reply to the data */
     SMTPREPLY_STAGE__COUNT
 };
 /* "greeting", "reply", "data-start", "data-end", "bdat", "auth-challenge",
@@ -229,26 +229,26 @@ enum smtpreply_stage {
 const char *smtpreply_stage_name(enum smtpreply_stage s);
 
 enum smtpreply_event_type {
-    SMTPREPLY_EV_COMMAND,     /* a client command line (not data, not SASL) */
-    SMTPREPLY_EV_REPLY,       /* a complete server reply (all its lines) */
-    SMTPREPLY_EV_UNANSWERED,  /* a command that never got its reply (at finish) */
-    SMTPREPLY_EV_ANOMALY,     /* an anomaly tied to no command or reply */
-    SMTPREPLY_EV_TLS          /* from here on the connection is encrypted */
+    SMTPREPLY_EV_COMMAND,    /* a client command line (not data, not SASL) */
+    SMTPREPLY_EV_REPLY,      /* a complete server reply (all its lines) */
+    SMTPREPLY_EV_UNANSWERED, /* a command that never got its reply (at finish) */
+    SMTPREPLY_EV_ANOMALY,    /* an anomaly tied to no command or reply */
+    SMTPREPLY_EV_TLS         /* from here on the connection is encrypted */
 };
 
 /* A command, as queued and as reported. */
 struct smtpreply_cmd_ref {
-    uint64_t seq;             /* ordinal of the command in the session, from 1 */
+    uint64_t seq; /* ordinal of the command in the session, from 1 */
     enum smtpreply_cmd cmd;
-    char verb[16];            /* uppercase verb as sent (truncated), "" if none */
-    int64_t ts_us;            /* time the command line completed */
-    uint64_t tag;             /* caller's tag of the chunk that completed it */
+    char verb[16]; /* uppercase verb as sent (truncated), "" if none */
+    int64_t ts_us; /* time the command line completed */
+    uint64_t tag;  /* caller's tag of the chunk that completed it */
 };
 
 struct smtpreply_event {
     enum smtpreply_event_type type;
-    int64_t ts_us;                  /* time of the chunk that produced the event */
-    uint64_t tag;                   /* caller's tag of that chunk (e.g. frame number) */
+    int64_t ts_us; /* time of the chunk that produced the event */
+    uint64_t tag;  /* caller's tag of that chunk (e.g. frame number) */
     smtpreply_anomaly_set anomalies;
 
     /* COMMAND, UNANSWERED: the command.  REPLY: the command it answers
@@ -274,10 +274,10 @@ struct smtpreply_event {
     unsigned code;
     unsigned nlines;
     bool has_esc;
-    struct smtpreply_esc esc;       /* from the first line that carries one */
+    struct smtpreply_esc esc; /* from the first line that carries one */
     enum smtpreply_stage stage;
-    int64_t rt_us;                  /* ts_us - cmd.ts_us, or -1 without a command */
-    uint64_t first_tag;             /* tag of the chunk holding the reply's first byte */
+    int64_t rt_us;      /* ts_us - cmd.ts_us, or -1 without a command */
+    uint64_t first_tag; /* tag of the chunk holding the reply's first byte */
 
     /* ANOMALY only: which one and on which side. */
     enum smtpreply_anomaly anomaly;
@@ -298,21 +298,21 @@ typedef void (*smtpreply_event_fn)(void *user, const struct smtpreply_event *ev)
 typedef void *(*smtpreply_realloc_fn)(void *ctx, void *ptr, size_t size);
 
 struct smtpreply_limits {
-    uint32_t max_line;          /* bytes kept per line (longer: cut, flagged); default 4096 */
-    uint32_t max_pending;       /* commands awaiting replies; default 1000 */
-    uint32_t max_reply_lines;   /* lines counted into one reply; default 1000 */
-    uint32_t max_held;          /* client bytes held while a reply decides what they are
+    uint32_t max_line;        /* bytes kept per line (longer: cut, flagged); default 4096 */
+    uint32_t max_pending;     /* commands awaiting replies; default 1000 */
+    uint32_t max_reply_lines; /* lines counted into one reply; default 1000 */
+    uint32_t max_held;        /* client bytes held while a reply decides what they are
                                    (DATA awaiting 354, AUTH awaiting 334); default 65536 */
-    uint32_t max_reasm;         /* out-of-order bytes buffered per direction; default 262144 */
-    uint32_t max_detect;        /* bytes examined to decide "is this SMTP"; default 4096 */
+    uint32_t max_reasm;       /* out-of-order bytes buffered per direction; default 262144 */
+    uint32_t max_detect;      /* bytes examined to decide "is this SMTP"; default 4096 */
 };
 void smtpreply_limits_default(struct smtpreply_limits *lim);
 
 /* Session flags (input and output). */
-#define SMTPREPLY_SESSION_MIDSTREAM  0x01u /* started mid-session: resynchronise */
-#define SMTPREPLY_SESSION_ENCRYPTED  0x02u /* TLS seen; parsing stopped */
-#define SMTPREPLY_SESSION_GAPS       0x04u /* bytes were lost */
-#define SMTPREPLY_SESSION_FINISHED   0x08u
+#define SMTPREPLY_SESSION_MIDSTREAM 0x01u /* started mid-session: resynchronise */
+#define SMTPREPLY_SESSION_ENCRYPTED 0x02u /* TLS seen; parsing stopped */
+#define SMTPREPLY_SESSION_GAPS 0x04u      /* bytes were lost */
+#define SMTPREPLY_SESSION_FINISHED 0x08u
 /* Input only: the record starts after the greeting (a transcript excerpt
  * that opens with a client line), so the first reply answers a command. */
 #define SMTPREPLY_SESSION_NO_GREETING 0x10u
@@ -321,13 +321,13 @@ struct smtpreply_session_stats {
     unsigned flags;
     uint64_t commands;
     uint64_t replies;
-    uint64_t unanswered;           /* set by finish */
-    uint64_t missing_bytes[2];     /* per direction, from gaps */
+    uint64_t unanswered;       /* set by finish */
+    uint64_t missing_bytes[2]; /* per direction, from gaps */
     uint64_t anomalies[SMTPREPLY_ANOM__COUNT];
-    uint64_t lines_cut;            /* limit hits, also counted as anomalies */
+    uint64_t lines_cut; /* limit hits, also counted as anomalies */
     uint64_t pending_overflow;
     uint64_t held_overflow;
-    size_t bytes_allocated;        /* current heap use of this session */
+    size_t bytes_allocated; /* current heap use of this session */
 };
 
 struct smtpreply_session;
@@ -343,8 +343,8 @@ void smtpreply_session_feed(struct smtpreply_session *s, enum smtpreply_dir dir,
                             const uint8_t *data, size_t len, int64_t ts_us, uint64_t tag);
 /* `missing` bytes of direction dir were lost: drop the partial line and
  * resynchronise on the next line that parses. */
-void smtpreply_session_gap(struct smtpreply_session *s, enum smtpreply_dir dir,
-                           uint64_t missing, int64_t ts_us, uint64_t tag);
+void smtpreply_session_gap(struct smtpreply_session *s, enum smtpreply_dir dir, uint64_t missing,
+                           int64_t ts_us, uint64_t tag);
 /* The connection ended: flush, report unanswered commands.  Idempotent. */
 void smtpreply_session_finish(struct smtpreply_session *s, int64_t ts_us, uint64_t tag);
 /* Commands waiting for a reply now (an AUTH exchange counts until its
@@ -386,7 +386,7 @@ enum smtpreply_port_kind {
 enum smtpreply_port_kind smtpreply_port_kind_for(unsigned port, bool user_smtp);
 
 enum smtpreply_conn_state {
-    SMTPREPLY_CONN_UNDECIDED,   /* still looking at the first bytes */
+    SMTPREPLY_CONN_UNDECIDED, /* still looking at the first bytes */
     SMTPREPLY_CONN_SMTP,
     SMTPREPLY_CONN_NOT_SMTP
 };
@@ -402,22 +402,22 @@ struct smtpreply_conn_config {
 
 struct smtpreply_conn_stats {
     enum smtpreply_conn_state state;
-    bool server_is_b;          /* valid once state == SMTP */
-    bool saw_syn;              /* the handshake was seen (else midstream) */
-    bool closed;               /* FIN or RST seen */
-    bool tunnel;               /* SMTP found inside SOCKS5 / HTTP CONNECT */
-    bool implicit_tls;         /* TLS from the first byte (port 465 style) */
+    bool server_is_b;  /* valid once state == SMTP */
+    bool saw_syn;      /* the handshake was seen (else midstream) */
+    bool closed;       /* FIN or RST seen */
+    bool tunnel;       /* SMTP found inside SOCKS5 / HTTP CONNECT */
+    bool implicit_tls; /* TLS from the first byte (port 465 style) */
     uint64_t segments;
-    uint64_t retransmitted;    /* segments wholly already seen */
-    uint64_t out_of_order;     /* segments buffered ahead of a hole */
-    uint64_t overlaps;         /* segments partly already seen (trimmed) */
-    uint64_t gaps;             /* holes given up on */
-    uint64_t missing_bytes;    /* bytes in those holes */
-    uint64_t reasm_overflow;   /* segments dropped/forced by max_reasm */
-    bool payload;              /* some data went by (seen, or lost in a hole):
+    uint64_t retransmitted;  /* segments wholly already seen */
+    uint64_t out_of_order;   /* segments buffered ahead of a hole */
+    uint64_t overlaps;       /* segments partly already seen (trimmed) */
+    uint64_t gaps;           /* holes given up on */
+    uint64_t missing_bytes;  /* bytes in those holes */
+    uint64_t reasm_overflow; /* segments dropped/forced by max_reasm */
+    bool payload;            /* some data went by (seen, or lost in a hole):
                                   without any, the flow is a connection
                                   attempt or a stray packet, not a dialogue */
-    size_t bytes_allocated;    /* current heap use (conn + session) */
+    size_t bytes_allocated;  /* current heap use (conn + session) */
 };
 
 /* When a caller ends a connection and starts a new one for the same
@@ -435,9 +435,8 @@ struct smtpreply_conn *smtpreply_conn_new(const struct smtpreply_conn_config *cf
 void smtpreply_conn_free(struct smtpreply_conn *c);
 /* One TCP segment.  from_b: sent by endpoint B.  seq: the raw sequence
  * number.  flags: SMTPREPLY_TCP_*.  Payload may be empty. */
-void smtpreply_conn_segment(struct smtpreply_conn *c, bool from_b, uint32_t seq,
-                            unsigned flags, const uint8_t *payload, size_t len,
-                            int64_t ts_us, uint64_t tag);
+void smtpreply_conn_segment(struct smtpreply_conn *c, bool from_b, uint32_t seq, unsigned flags,
+                            const uint8_t *payload, size_t len, int64_t ts_us, uint64_t tag);
 /* The same for a segment the capture cut short: payload holds the first
  * len of the sent bytes its headers declare.  The rest is counted as
  * missing at once rather than when a later segment shows the jump, and a
@@ -445,15 +444,14 @@ void smtpreply_conn_segment(struct smtpreply_conn *c, bool from_b, uint32_t seq,
  * holding a capture frame use smtpreply_conn_segment_frame, which bounds
  * it by what the frame lost. */
 void smtpreply_conn_segment_cut(struct smtpreply_conn *c, bool from_b, uint32_t seq,
-                                unsigned flags, const uint8_t *payload, size_t len,
-                                size_t sent, int64_t ts_us, uint64_t tag);
+                                unsigned flags, const uint8_t *payload, size_t len, size_t sent,
+                                int64_t ts_us, uint64_t tag);
 /* How many payload bytes a segment the capture cut short really sent: the
  * length its IP and TCP headers declare is believed only as far as the
  * capture dropped bytes from the frame (wire length minus captured
  * length), so a bogus IP length in a whole frame cannot turn the next
  * segment's data into a gap.  Never less than kept. */
-size_t smtpreply_segment_sent(size_t kept, size_t declared, uint64_t wire_len,
-                              uint64_t cap_len);
+size_t smtpreply_segment_sent(size_t kept, size_t declared, uint64_t wire_len, uint64_t cap_len);
 /* One TCP segment as a capture frame holds it: `kept` payload bytes
  * captured of the `declared` the headers claim, in a frame of wire_len
  * bytes of which cap_len were captured.  Applies smtpreply_segment_sent
@@ -588,14 +586,14 @@ enum smtpreply_cmd smtpreply_reply_cmd(bool has_cmd, enum smtpreply_cmd cmd,
 
 /* One row of the text-pattern table (reason_patterns.def). */
 struct smtpreply_reason_pattern {
-    const char *text;        /* lower-case substring */
-    bool temp, perm;         /* applies to 4yz / to 5yz replies */
-    bool any_cmd;            /* else only to replies to cmd */
+    const char *text; /* lower-case substring */
+    bool temp, perm;  /* applies to 4yz / to 5yz replies */
+    bool any_cmd;     /* else only to replies to cmd */
     enum smtpreply_cmd cmd;
-    int esc_subject;         /* -1, or the enhanced subject the reply must have */
-    int esc_detail;          /* -1, or the detail it must have */
+    int esc_subject; /* -1, or the enhanced subject the reply must have */
+    int esc_detail;  /* -1, or the detail it must have */
     enum smtpreply_reason reason;
-    const char *source;      /* who documents the wording */
+    const char *source; /* who documents the wording */
 };
 /* Iterate the text-pattern table (idx = 0, 1, ...; false at the end). */
 bool smtpreply_reason_pattern_at(size_t idx, struct smtpreply_reason_pattern *out);
@@ -659,7 +657,7 @@ void smtpreply_redact_token(const char *local, size_t len, char out[SMTPREPLY_RE
  * Returns the bytes written, NUL excluded.  Never allocates, never reads
  * past len; text may be NULL when len is 0.  SMTPREPLY_REDACT_CAP(len)
  * bytes always suffice. */
-#define SMTPREPLY_REDACT_CAP(len) ((len) * 4u + 4u)
+#define SMTPREPLY_REDACT_CAP(len) ((len)*4u + 4u)
 size_t smtpreply_redact(const char *text, size_t len, char *out, size_t cap, bool *cut);
 
 #ifdef __cplusplus

@@ -22,7 +22,8 @@ static bool is_data_summary(const char *t, size_t len)
     size_t i = 0;
     while (i < len && is_digit(t[i]))
         i++;
-    return i > 0 && len - i == strlen(" lines sent") && memcmp(t + i, " lines sent", len - i) == 0;
+    return i > 0 && len - i == strlen(" lines sent") &&
+           memcmp(t + i, " lines sent", len - i) == 0;
 }
 
 /* swaks hints are three characters, then one space, then the line. */
@@ -32,14 +33,10 @@ static const struct {
     bool tls;
     bool unexpected;
 } swaks_hints[] = {
-    {" ->", SMTPREPLY_TLINE_CLIENT, false, false},
-    {" ~>", SMTPREPLY_TLINE_CLIENT, true, false},
-    {"**>", SMTPREPLY_TLINE_CLIENT, false, true},
-    {"*~>", SMTPREPLY_TLINE_CLIENT, true, true},
-    {"<- ", SMTPREPLY_TLINE_SERVER, false, false},
-    {"<~ ", SMTPREPLY_TLINE_SERVER, true, false},
-    {"<**", SMTPREPLY_TLINE_SERVER, false, true},
-    {"<~*", SMTPREPLY_TLINE_SERVER, true, true},
+    {" ->", SMTPREPLY_TLINE_CLIENT, false, false}, {" ~>", SMTPREPLY_TLINE_CLIENT, true, false},
+    {"**>", SMTPREPLY_TLINE_CLIENT, false, true},  {"*~>", SMTPREPLY_TLINE_CLIENT, true, true},
+    {"<- ", SMTPREPLY_TLINE_SERVER, false, false}, {"<~ ", SMTPREPLY_TLINE_SERVER, true, false},
+    {"<**", SMTPREPLY_TLINE_SERVER, false, true},  {"<~*", SMTPREPLY_TLINE_SERVER, true, true},
 };
 
 static bool ends_with(const char *s, size_t len, const char *suffix)
@@ -98,7 +95,8 @@ static enum smtpreply_tline_warning looks_like_dialogue(const char *t, size_t n)
         v++;
     if (v >= 4 && (v == n || t[v] == ' ')) {
         enum smtpreply_cmd c = smtpreply_cmd_from_verb(t, v);
-        if (c != SMTPREPLY_CMD_UNKNOWN && c != SMTPREPLY_CMD_CONNECT && c != SMTPREPLY_CMD_DATA_END)
+        if (c != SMTPREPLY_CMD_UNKNOWN && c != SMTPREPLY_CMD_CONNECT &&
+            c != SMTPREPLY_CMD_DATA_END)
             return SMTPREPLY_TWARN_BARE_COMMAND;
     }
     return SMTPREPLY_TWARN_NONE;
@@ -138,7 +136,8 @@ void smtpreply_transcript_parse_line(const char *line, size_t len, struct smtpre
         out->format = SMTPREPLY_TFORMAT_RFC;
         size_t skip = n >= 3 && t[2] == ' ' ? 3 : 2;
         /* A reply never starts with a blank: more of them are alignment. */
-        while (out->kind == SMTPREPLY_TLINE_SERVER && skip < n && (t[skip] == ' ' || t[skip] == '\t'))
+        while (out->kind == SMTPREPLY_TLINE_SERVER && skip < n &&
+               (t[skip] == ' ' || t[skip] == '\t'))
             skip++;
         out->text = t + skip;
         out->len = n - skip;
@@ -168,7 +167,8 @@ void smtpreply_transcript_parse_line(const char *line, size_t len, struct smtpre
     };
     for (size_t k = 0; k < sizeof trimmed / sizeof trimmed[0]; k++) {
         size_t hl = strlen(trimmed[k].hint);
-        if (starts(t, n, trimmed[k].hint) || (n == hl - 1 && memcmp(t, trimmed[k].hint, n) == 0)) {
+        if (starts(t, n, trimmed[k].hint) ||
+            (n == hl - 1 && memcmp(t, trimmed[k].hint, n) == 0)) {
             out->kind = trimmed[k].kind;
             out->format = SMTPREPLY_TFORMAT_SWAKS;
             out->tls = trimmed[k].tls;
@@ -176,7 +176,8 @@ void smtpreply_transcript_parse_line(const char *line, size_t len, struct smtpre
                               trimmed[k].hint[2] == '*';
             /* swaks puts one space after a 3-char hint; "<-" has two. */
             size_t skip = hl <= n ? hl : n;
-            if (hl == 3 && skip < n && t[skip] == ' ' && trimmed[k].kind == SMTPREPLY_TLINE_SERVER)
+            if (hl == 3 && skip < n && t[skip] == ' ' &&
+                trimmed[k].kind == SMTPREPLY_TLINE_SERVER)
                 skip++;
             out->text = t + skip;
             out->len = n - skip;
@@ -281,8 +282,7 @@ void smtpreply_transcript_run_warn(const char *text, size_t len, smtpreply_event
     }
     if (s) {
         smtpreply_session_finish(s, (int64_t)(out->lines + 1) * 1000, out->lines + 1);
-        out->encrypted =
-            (smtpreply_session_stats(s)->flags & SMTPREPLY_SESSION_ENCRYPTED) != 0;
+        out->encrypted = (smtpreply_session_stats(s)->flags & SMTPREPLY_SESSION_ENCRYPTED) != 0;
         smtpreply_session_free(s);
     }
     free(line);

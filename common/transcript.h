@@ -26,10 +26,10 @@
 #include "smtpreply.h"
 
 enum smtpreply_tline_kind {
-    SMTPREPLY_TLINE_OTHER,        /* not dialogue: blank, comment, prose, swaks info */
-    SMTPREPLY_TLINE_CLIENT,       /* text the client sent */
-    SMTPREPLY_TLINE_SERVER,       /* text the server sent */
-    SMTPREPLY_TLINE_DATA_SUMMARY  /* swaks -n: a body was sent, ended by "." */
+    SMTPREPLY_TLINE_OTHER,       /* not dialogue: blank, comment, prose, swaks info */
+    SMTPREPLY_TLINE_CLIENT,      /* text the client sent */
+    SMTPREPLY_TLINE_SERVER,      /* text the server sent */
+    SMTPREPLY_TLINE_DATA_SUMMARY /* swaks -n: a body was sent, ended by "." */
 };
 
 enum smtpreply_tline_format {
@@ -56,9 +56,9 @@ struct smtpreply_tline {
     enum smtpreply_tline_kind kind;
     enum smtpreply_tline_warning warning; /* OTHER lines only */
     enum smtpreply_tline_format format;
-    bool tls;          /* swaks "~" hints: sent inside TLS (shown decrypted) */
-    bool unexpected;   /* swaks "*" hints: swaks did not expect this line */
-    const char *text;  /* the line's text without its end of line (into the input) */
+    bool tls;         /* swaks "~" hints: sent inside TLS (shown decrypted) */
+    bool unexpected;  /* swaks "*" hints: swaks did not expect this line */
+    const char *text; /* the line's text without its end of line (into the input) */
     size_t len;
 };
 
@@ -67,10 +67,10 @@ void smtpreply_transcript_parse_line(const char *line, size_t len, struct smtpre
 
 /* What a whole dialogue gave. */
 struct smtpreply_transcript_result {
-    size_t dialogue;    /* dialogue lines fed (0: the text holds no dialogue) */
-    uint64_t lines;     /* lines read */
-    bool encrypted;     /* TLS from some line on */
-    bool oom;           /* out of memory: the dialogue was cut short */
+    size_t dialogue; /* dialogue lines fed (0: the text holds no dialogue) */
+    uint64_t lines;  /* lines read */
+    bool encrypted;  /* TLS from some line on */
+    bool oom;        /* out of memory: the dialogue was cut short */
 };
 
 /* Runs a whole dialogue (a file's text) through a new session: each
@@ -88,8 +88,8 @@ void smtpreply_transcript_run(const char *text, size_t len, smtpreply_event_fn f
  * enum smtpreply_tline_warning): its number and text (without its end of
  * line; valid only during the call). */
 typedef void (*smtpreply_transcript_warn_fn)(void *user, uint64_t line,
-                                             enum smtpreply_tline_warning w,
-                                             const char *text, size_t len);
+                                             enum smtpreply_tline_warning w, const char *text,
+                                             size_t len);
 
 /* smtpreply_transcript_run, also reporting skipped lines to warn (may be
  * NULL), with the same user pointer; a warning comes before the events of

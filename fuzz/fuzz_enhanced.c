@@ -68,7 +68,8 @@ static void check_info(const struct smtpreply_esc_info *info)
     /* Touch every byte, so a dangling pointer shows under ASan. */
     if (strlen(info->class_name) + strlen(info->subject_name) + strlen(info->meaning) +
             strlen(info->description) + strlen(info->rfc) + strlen(info->assoc) +
-            strlen(info->notes) == (size_t)-1)
+            strlen(info->notes) ==
+        (size_t)-1)
         abort();
 }
 

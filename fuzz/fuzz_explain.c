@@ -53,8 +53,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     int argc = 0, nowned = 0, rc;
     size_t pos = 1;
     FILE *saved_out = stdout, *saved_err = stderr, *saved_in = stdin, *in;
-    static const char *const verbs[8] = {"RCPT", ".", "greeting", "data",
-                                         "AUTH", "BDAT", "bogus", ""};
+    static const char *const verbs[8] = {"RCPT", ".",    "greeting", "data",
+                                         "AUTH", "BDAT", "bogus",    ""};
 
     if (size == 0)
         return 0;

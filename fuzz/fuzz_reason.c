@@ -103,7 +103,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
             abort();
         if (!a.name || !a.advice || !a.party_name || !a.source_name || !a.basis)
             abort();
-        if (strcmp(a.name, smtpreply_reason_name(a.reason)) != 0 || a.permanent != (code / 100 == 5))
+        if (strcmp(a.name, smtpreply_reason_name(a.reason)) != 0 ||
+            a.permanent != (code / 100 == 5))
             abort();
         if ((a.source == SMTPREPLY_REASON_SOURCE_TEXT) != (a.pattern != NULL))
             abort();

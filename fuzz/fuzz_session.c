@@ -90,7 +90,8 @@ static uint64_t run(const uint8_t *data, size_t size, int mode, size_t cut, stru
         lim.max_held = 4 + (f >> 4);
     }
     struct smtpreply_session *s =
-        smtpreply_session_new(&lim, NULL, NULL, on_event, a, (f & 1) ? SMTPREPLY_SESSION_MIDSTREAM : 0);
+        smtpreply_session_new(&lim, NULL, NULL, on_event, a,
+                              (f & 1) ? SMTPREPLY_SESSION_MIDSTREAM : 0);
     if (!s)
         return 0;
     size_t i = 1;

@@ -46,8 +46,8 @@ static void on_warning(void *user, uint64_t line, enum smtpreply_tline_warning w
                        const char *text, size_t len)
 {
     const struct bounds *b = user;
-    if (line == 0 || !smtpreply_tline_warning_name(w) || text < b->text ||
-        len > b->len || text + len > b->text + b->len)
+    if (line == 0 || !smtpreply_tline_warning_name(w) || text < b->text || len > b->len ||
+        text + len > b->text + b->len)
         abort();
 }
 
@@ -65,8 +65,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         memcpy(line, text + pos, l);
         struct smtpreply_tline tl;
         smtpreply_transcript_parse_line(line, l, &tl);
-        if (tl.kind != SMTPREPLY_TLINE_OTHER &&
-            (tl.text < line || tl.text + tl.len > line + l))
+        if (tl.kind != SMTPREPLY_TLINE_OTHER && (tl.text < line || tl.text + tl.len > line + l))
             abort();
         free(line);
         pos += l + (nl ? 1 : 0);

@@ -81,8 +81,8 @@ static gint64 max_ts_us;
 static enum smtpreply_port_kind
 port_kind(guint32 port)
 {
-    return smtpreply_port_kind_for(port, pref_extra_ports &&
-                                             value_is_in_range(pref_extra_ports, port));
+    return smtpreply_port_kind_for(port,
+                                   pref_extra_ports && value_is_in_range(pref_extra_ports, port));
 }
 
 static void
@@ -110,8 +110,8 @@ static gboolean
 conv_expired(const struct sr_conv *sc, gint64 ts_us)
 {
     gint64 later = ts_us;
-    gint64 limit = (sc->rst || (sc->fin_a && sc->fin_b)) ? SMTPREPLY_CLOSE_GRACE_S
-                                                         : SMTPREPLY_IDLE_TIMEOUT_S;
+    gint64 limit =
+        (sc->rst || (sc->fin_a && sc->fin_b)) ? SMTPREPLY_CLOSE_GRACE_S : SMTPREPLY_IDLE_TIMEOUT_S;
 
     if (max_ts_us > sc->max_ts_at_last && max_ts_us > later)
         later = max_ts_us;
@@ -219,8 +219,8 @@ feed_segment(packet_info *pinfo, proto_tree *tree)
             payload = tvb_get_ptr(fi_sport->ds_tvb, payload_off, (gint)kept);
     }
 
-    conv = find_conversation(pinfo->num, &pinfo->net_src, &pinfo->net_dst, CONVERSATION_TCP,
-                             sport, dport, 0);
+    conv = find_conversation(pinfo->num, &pinfo->net_src, &pinfo->net_dst, CONVERSATION_TCP, sport,
+                             dport, 0);
     if (!conv)
         conv = conversation_new(pinfo->num, &pinfo->net_src, &pinfo->net_dst, CONVERSATION_TCP,
                                 sport, dport, 0);
@@ -343,8 +343,9 @@ render_request(proto_tree *tree, packet_info *pinfo, tvbuff_t *tvb, const struct
     proto_tree *qt;
     guint i, n;
 
-    ti = proto_tree_add_none_format(tree, hf_request, tvb, 0, 0, "Command %s (#%" G_GUINT64_FORMAT
-                                    " of its session)", rq->verb[0] ? rq->verb : "?", rq->seq);
+    ti = proto_tree_add_none_format(tree, hf_request, tvb, 0, 0,
+                                    "Command %s (#%" G_GUINT64_FORMAT " of its session)",
+                                    rq->verb[0] ? rq->verb : "?", rq->seq);
     proto_item_set_generated(ti);
     qt = proto_item_add_subtree(ti, ett_request);
     proto_item_set_generated(proto_tree_add_string(qt, hf_request_command, tvb, 0, 0, rq->verb));
@@ -361,8 +362,8 @@ render_request(proto_tree *tree, packet_info *pinfo, tvbuff_t *tvb, const struct
                                    "Command %s never answered before the connection ended",
                                    rq->verb[0] ? rq->verb : "?");
     }
-    sr_add_anomalies(qt, pinfo, tvb, want_expert, rq->anomalies & ~((smtpreply_anomaly_set)1
-                                                    << SMTPREPLY_ANOM_UNANSWERED));
+    sr_add_anomalies(qt, pinfo, tvb, want_expert,
+                     rq->anomalies & ~((smtpreply_anomaly_set)1 << SMTPREPLY_ANOM_UNANSWERED));
 }
 
 /* SMTP on a port Wireshark's SMTP dissector does not know: the packet
@@ -386,10 +387,8 @@ set_columns(packet_info *pinfo, const struct sr_frame *fr, guint nrep, guint nre
         }
     }
     for (i = 0; i < nreq; i++) {
-        const struct sr_request *rq =
-            (const struct sr_request *)wmem_array_index(fr->requests, i);
-        col_append_sep_fstr(pinfo->cinfo, COL_INFO, " | ", "C: %s",
-                            rq->verb[0] ? rq->verb : "?");
+        const struct sr_request *rq = (const struct sr_request *)wmem_array_index(fr->requests, i);
+        col_append_sep_fstr(pinfo->cinfo, COL_INFO, " | ", "C: %s", rq->verb[0] ? rq->verb : "?");
     }
 }
 
@@ -436,7 +435,8 @@ dissect_smtpreply(tvbuff_t *tvb, packet_info *pinfo, proto_tree *tree, void *dat
     proto_item_set_generated(ti);
     st = proto_item_add_subtree(ti, ett_smtpreply);
     for (i = 0; i < nreq; i++)
-        render_request(st, pinfo, tvb, (const struct sr_request *)wmem_array_index(fr->requests, i));
+        render_request(st, pinfo, tvb,
+                       (const struct sr_request *)wmem_array_index(fr->requests, i));
     for (i = 0; i < nrep; i++) {
         const struct sr_reply *r = (const struct sr_reply *)wmem_array_index(fr->replies, i);
         sr_render_reply(st, pinfo, tvb, r, want_expert);
@@ -462,25 +462,30 @@ static void
 proto_register_smtpreply(void)
 {
     static hf_register_info hf[] = {
-        { &hf_request, { "Command", "smtpreply.request", FT_NONE, BASE_NONE, NULL, 0x0,
-          "A client command line completed in this frame", HFILL } },
-        { &hf_request_command, { "Command", "smtpreply.request.command", FT_STRING, BASE_NONE,
-          NULL, 0x0, "Uppercase verb of the client command", HFILL } },
-        { &hf_response_in, { "Response in", "smtpreply.response_in", FT_FRAMENUM, BASE_NONE,
+        {&hf_request,
+         {"Command", "smtpreply.request", FT_NONE, BASE_NONE, NULL, 0x0,
+          "A client command line completed in this frame", HFILL}},
+        {&hf_request_command,
+         {"Command", "smtpreply.request.command", FT_STRING, BASE_NONE, NULL, 0x0,
+          "Uppercase verb of the client command", HFILL}},
+        {&hf_response_in,
+         {"Response in", "smtpreply.response_in", FT_FRAMENUM, BASE_NONE,
           FRAMENUM_TYPE(FT_FRAMENUM_RESPONSE), 0x0,
-          "Frame of a reply to this command (needs two passes)", HFILL } },
-        { &hf_unanswered, { "Unanswered", "smtpreply.unanswered", FT_BOOLEAN, BASE_NONE, NULL,
-          0x0, "The command got no reply before the connection ended (needs two passes)",
-          HFILL } },
-        { &hf_encrypted, { "Encrypted from here", "smtpreply.encrypted", FT_BOOLEAN, BASE_NONE,
-          NULL, 0x0, "TLS starts in this frame; nothing after it is counted", HFILL } },
+          "Frame of a reply to this command (needs two passes)", HFILL}},
+        {&hf_unanswered,
+         {"Unanswered", "smtpreply.unanswered", FT_BOOLEAN, BASE_NONE, NULL, 0x0,
+          "The command got no reply before the connection ended (needs two passes)", HFILL}},
+        {&hf_encrypted,
+         {"Encrypted from here", "smtpreply.encrypted", FT_BOOLEAN, BASE_NONE, NULL, 0x0,
+          "TLS starts in this frame; nothing after it is counted", HFILL}},
     };
-    static gint *ett[] = { &ett_smtpreply, &ett_request };
+    static gint *ett[] = {&ett_smtpreply, &ett_request};
     static ei_register_info ei[] = {
-        { &ei_unanswered, { "smtpreply.unanswered.expert", PI_SEQUENCE, PI_WARN,
-          "Command never answered", EXPFILL } },
-        { &ei_encrypted, { "smtpreply.encrypted.expert", PI_SEQUENCE, PI_CHAT,
-          "TLS starts here: the rest of the connection is not analysed", EXPFILL } },
+        {&ei_unanswered,
+         {"smtpreply.unanswered.expert", PI_SEQUENCE, PI_WARN, "Command never answered", EXPFILL}},
+        {&ei_encrypted,
+         {"smtpreply.encrypted.expert", PI_SEQUENCE, PI_CHAT,
+          "TLS starts here: the rest of the connection is not analysed", EXPFILL}},
     };
     module_t *module;
     expert_module_t *expert;
@@ -511,8 +516,8 @@ proto_register_smtpreply(void)
 static void
 proto_reg_handoff_smtpreply(void)
 {
-    static const char *const wanted_names[] = { "tcp.srcport", "tcp.len" };
-    int *const ids[] = { &hf_tcp_srcport, &hf_tcp_len };
+    static const char *const wanted_names[] = {"tcp.srcport", "tcp.len"};
+    int *const ids[] = {&hf_tcp_srcport, &hf_tcp_len};
     GArray *wanted = g_array_new(FALSE, FALSE, (guint)sizeof(int));
     guint i;
 

@@ -137,8 +137,8 @@ add_rfc_list(proto_tree *tree, packet_info *pinfo, tvbuff_t *tvb, const char *li
     size_t len;
 
     while (list && (item = smtpreply_list_next(&cursor, &len)) != NULL) {
-        proto_item_set_generated(proto_tree_add_string(
-            tree, hf_rfc, tvb, 0, 0, wmem_strndup(pinfo->pool, item, len)));
+        proto_item_set_generated(
+            proto_tree_add_string(tree, hf_rfc, tvb, 0, 0, wmem_strndup(pinfo->pool, item, len)));
     }
 }
 
@@ -152,8 +152,8 @@ add_text_lines(proto_tree *tree, packet_info *pinfo, tvbuff_t *tvb, const struct
     for (;;) {
         const char *nl = strchr(p, '\n');
         size_t n = nl ? (size_t)(nl - p) : strlen(p);
-        proto_item *it = proto_tree_add_string(tree, hf_text, tvb, 0, 0,
-                                               wmem_strndup(pinfo->pool, p, n));
+        proto_item *it =
+            proto_tree_add_string(tree, hf_text, tvb, 0, 0, wmem_strndup(pinfo->pool, p, n));
         proto_item_set_generated(it);
         if (!nl) {
             if (r->text_cut)
@@ -211,13 +211,13 @@ sr_info_column(packet_info *pinfo, const struct sr_reply *r)
         return;
     if (r->has_esc)
         smtpreply_esc_format(&r->esc, esc_text, sizeof esc_text);
-    col_append_fstr(pinfo->cinfo, COL_INFO, " [%03u%s%s%s%s%s%s]", r->code,
-                    r->has_esc ? " " : "", esc_text, pref_info_reason && reason ? " " : "",
+    col_append_fstr(pinfo->cinfo, COL_INFO, " [%03u%s%s%s%s%s%s]", r->code, r->has_esc ? " " : "",
+                    esc_text, pref_info_reason && reason ? " " : "",
                     pref_info_reason && reason ? reason : "", pref_info_meaning ? ": " : "",
-                    pref_info_meaning ? smtpreply_reply_meaning((enum smtpreply_cmd)r->reply_cmd,
-                                                                r->code,
-                                                                r->has_esc ? &r->esc : NULL)
-                                      : "");
+                    pref_info_meaning
+                        ? smtpreply_reply_meaning((enum smtpreply_cmd)r->reply_cmd, r->code,
+                                                  r->has_esc ? &r->esc : NULL)
+                        : "");
 }
 
 void
@@ -238,8 +238,7 @@ sr_render_reply(proto_tree *tree, packet_info *pinfo, tvbuff_t *tvb, const struc
     reply_head(r, head, sizeof head, esc_text);
 
     ti = proto_tree_add_none_format(tree, hf_reply, tvb, 0, 0, "Reply %s%s%s: %s", head,
-                                    r->has_cmd ? " to " : "", r->has_cmd ? r->verb : "",
-                                    meaning);
+                                    r->has_cmd ? " to " : "", r->has_cmd ? r->verb : "", meaning);
     proto_item_set_generated(ti);
     rt = proto_item_add_subtree(ti, ett_reply);
 
@@ -306,7 +305,7 @@ fill_names(void)
 {
     struct smtpreply_code_info ci;
     struct smtpreply_esc_info ei;
-    static const guint8 esc_classes[] = { 2, 4, 5 };
+    static const guint8 esc_classes[] = {2, 4, 5};
     guint i;
 
     for (i = 0; i < 10; i++) {
@@ -318,7 +317,7 @@ fill_names(void)
         category_vals[i].strptr = ci.category_name;
     }
     for (i = 0; i < G_N_ELEMENTS(esc_classes); i++) {
-        struct smtpreply_esc e = { esc_classes[i], 0, 0 };
+        struct smtpreply_esc e = {esc_classes[i], 0, 0};
         smtpreply_esc_explain(&e, &ei);
         esc_class_vals[i].value = esc_classes[i];
         esc_class_vals[i].strptr = ei.class_name;
@@ -329,70 +328,97 @@ void
 sr_register_reply(int proto, expert_module_t *expert, module_t *module)
 {
     static hf_register_info hf[] = {
-        { &hf_reply, { "Reply", "smtpreply.reply", FT_NONE, BASE_NONE, NULL, 0x0,
-          "One complete SMTP reply (all its lines), on the frame that completed it", HFILL } },
-        { &hf_code, { "Reply code", "smtpreply.code", FT_UINT16, BASE_DEC, NULL, 0x0,
-          "RFC 5321 §4.2 three-digit reply code", HFILL } },
-        { &hf_class, { "Class", "smtpreply.class", FT_UINT8, BASE_DEC, VALS(class_vals), 0x0,
-          "First digit of the reply code (RFC 5321 §4.2.1)", HFILL } },
-        { &hf_category, { "Category", "smtpreply.category", FT_UINT8, BASE_DEC,
-          VALS(category_vals), 0x0, "Second digit of the reply code (RFC 5321 §4.2.1)", HFILL } },
-        { &hf_meaning, { "Meaning", "smtpreply.meaning", FT_STRING, BASE_NONE, NULL, 0x0,
+        {&hf_reply,
+         {"Reply", "smtpreply.reply", FT_NONE, BASE_NONE, NULL, 0x0,
+          "One complete SMTP reply (all its lines), on the frame that completed it", HFILL}},
+        {&hf_code,
+         {"Reply code", "smtpreply.code", FT_UINT16, BASE_DEC, NULL, 0x0,
+          "RFC 5321 §4.2 three-digit reply code", HFILL}},
+        {&hf_class,
+         {"Class", "smtpreply.class", FT_UINT8, BASE_DEC, VALS(class_vals), 0x0,
+          "First digit of the reply code (RFC 5321 §4.2.1)", HFILL}},
+        {&hf_category,
+         {"Category", "smtpreply.category", FT_UINT8, BASE_DEC, VALS(category_vals), 0x0,
+          "Second digit of the reply code (RFC 5321 §4.2.1)", HFILL}},
+        {&hf_meaning,
+         {"Meaning", "smtpreply.meaning", FT_STRING, BASE_NONE, NULL, 0x0,
           "What the reply means: the enhanced code's registry meaning when it fits the code, "
-          "else the code's meaning as a reply to its command", HFILL } },
-        { &hf_status, { "Status", "smtpreply.status", FT_STRING, BASE_NONE, NULL, 0x0,
-          "standard, registry, historic, non-standard, invalid or unassigned", HFILL } },
-        { &hf_rfc, { "Defined in", "smtpreply.rfc", FT_STRING, BASE_NONE, NULL, 0x0,
-          "RFC section defining the code", HFILL } },
-        { &hf_esc, { "Enhanced status code", "smtpreply.esc", FT_STRING, BASE_NONE, NULL, 0x0,
-          "RFC 3463 class.subject.detail", HFILL } },
-        { &hf_esc_class, { "Class", "smtpreply.esc.class", FT_UINT8, BASE_DEC,
-          VALS(esc_class_vals), 0x0, NULL, HFILL } },
-        { &hf_esc_subject, { "Subject", "smtpreply.esc.subject", FT_UINT16, BASE_DEC, NULL, 0x0,
-          NULL, HFILL } },
-        { &hf_esc_detail, { "Detail", "smtpreply.esc.detail", FT_UINT16, BASE_DEC, NULL, 0x0,
-          NULL, HFILL } },
-        { &hf_esc_meaning, { "Meaning", "smtpreply.esc.meaning", FT_STRING, BASE_NONE, NULL, 0x0,
-          "IANA registry name of the enhanced code (or of its subject or class)", HFILL } },
-        { &hf_esc_status, { "Status", "smtpreply.esc.status", FT_STRING, BASE_NONE, NULL, 0x0,
-          "standard (registered), unassigned or invalid", HFILL } },
-        { &hf_reason, { "Failure reason", "smtpreply.reason", FT_STRING, BASE_NONE, NULL, 0x0,
-          "Why a 4yz or 5yz reply failed: a stable identifier (recipient-unknown, ...)",
-          HFILL } },
-        { &hf_reason_source, { "Reason from", "smtpreply.reason_source", FT_STRING, BASE_NONE,
-          NULL, 0x0, "What decided the reason: text (the reply's wording), enhanced (the "
-          "enhanced code) or code (the basic code with its command)", HFILL } },
-        { &hf_command, { "Command", "smtpreply.command", FT_STRING, BASE_NONE, NULL, 0x0,
-          "The command this reply answers (uppercase verb)", HFILL } },
-        { &hf_request_in, { "Request in", "smtpreply.request_in", FT_FRAMENUM, BASE_NONE,
+          "else the code's meaning as a reply to its command",
+          HFILL}},
+        {&hf_status,
+         {"Status", "smtpreply.status", FT_STRING, BASE_NONE, NULL, 0x0,
+          "standard, registry, historic, non-standard, invalid or unassigned", HFILL}},
+        {&hf_rfc,
+         {"Defined in", "smtpreply.rfc", FT_STRING, BASE_NONE, NULL, 0x0,
+          "RFC section defining the code", HFILL}},
+        {&hf_esc,
+         {"Enhanced status code", "smtpreply.esc", FT_STRING, BASE_NONE, NULL, 0x0,
+          "RFC 3463 class.subject.detail", HFILL}},
+        {&hf_esc_class,
+         {"Class", "smtpreply.esc.class", FT_UINT8, BASE_DEC, VALS(esc_class_vals), 0x0, NULL,
+          HFILL}},
+        {&hf_esc_subject,
+         {"Subject", "smtpreply.esc.subject", FT_UINT16, BASE_DEC, NULL, 0x0, NULL, HFILL}},
+        {&hf_esc_detail,
+         {"Detail", "smtpreply.esc.detail", FT_UINT16, BASE_DEC, NULL, 0x0, NULL, HFILL}},
+        {&hf_esc_meaning,
+         {"Meaning", "smtpreply.esc.meaning", FT_STRING, BASE_NONE, NULL, 0x0,
+          "IANA registry name of the enhanced code (or of its subject or class)", HFILL}},
+        {&hf_esc_status,
+         {"Status", "smtpreply.esc.status", FT_STRING, BASE_NONE, NULL, 0x0,
+          "standard (registered), unassigned or invalid", HFILL}},
+        {&hf_reason,
+         {"Failure reason", "smtpreply.reason", FT_STRING, BASE_NONE, NULL, 0x0,
+          "Why a 4yz or 5yz reply failed: a stable identifier (recipient-unknown, ...)", HFILL}},
+        {&hf_reason_source,
+         {"Reason from", "smtpreply.reason_source", FT_STRING, BASE_NONE, NULL, 0x0,
+          "What decided the reason: text (the reply's wording), enhanced (the "
+          "enhanced code) or code (the basic code with its command)",
+          HFILL}},
+        {&hf_command,
+         {"Command", "smtpreply.command", FT_STRING, BASE_NONE, NULL, 0x0,
+          "The command this reply answers (uppercase verb)", HFILL}},
+        {&hf_request_in,
+         {"Request in", "smtpreply.request_in", FT_FRAMENUM, BASE_NONE,
           FRAMENUM_TYPE(FT_FRAMENUM_REQUEST), 0x0, "Frame of the command this reply answers",
-          HFILL } },
-        { &hf_time, { "Response time", "smtpreply.time", FT_RELATIVE_TIME, BASE_NONE, NULL, 0x0,
-          "Time from the command to this reply", HFILL } },
-        { &hf_rcpt, { "Recipient", "smtpreply.rcpt", FT_STRING, BASE_NONE, NULL, 0x0,
+          HFILL}},
+        {&hf_time,
+         {"Response time", "smtpreply.time", FT_RELATIVE_TIME, BASE_NONE, NULL, 0x0,
+          "Time from the command to this reply", HFILL}},
+        {&hf_rcpt,
+         {"Recipient", "smtpreply.rcpt", FT_STRING, BASE_NONE, NULL, 0x0,
           "The address of the RCPT TO this reply answers (PRDR: of its recipient), as written, "
-          "without angle brackets and parameters", HFILL } },
-        { &hf_stage, { "Stage", "smtpreply.stage", FT_STRING, BASE_NONE, NULL, 0x0,
+          "without angle brackets and parameters",
+          HFILL}},
+        {&hf_stage,
+         {"Stage", "smtpreply.stage", FT_STRING, BASE_NONE, NULL, 0x0,
           "Which step of the exchange the reply closes (greeting, reply, data-start, data-end, "
-          "bdat, auth-challenge, auth-final, unsolicited)", HFILL } },
-        { &hf_lines, { "Lines", "smtpreply.lines", FT_UINT32, BASE_DEC, NULL, 0x0,
-          "Number of lines of the reply", HFILL } },
-        { &hf_text, { "Text", "smtpreply.text", FT_STRING, BASE_NONE, NULL, 0x0,
+          "bdat, auth-challenge, auth-final, unsolicited)",
+          HFILL}},
+        {&hf_lines,
+         {"Lines", "smtpreply.lines", FT_UINT32, BASE_DEC, NULL, 0x0,
+          "Number of lines of the reply", HFILL}},
+        {&hf_text,
+         {"Text", "smtpreply.text", FT_STRING, BASE_NONE, NULL, 0x0,
           "One line of the reply, without its code and separator (the first 16 KiB of a "
-          "reply are kept)", HFILL } },
-        { &hf_anomaly, { "Anomaly", "smtpreply.anomaly", FT_STRING, BASE_NONE, NULL, 0x0,
-          "What breaks the RFCs here (the analyzer's identifiers)", HFILL } },
+          "reply are kept)",
+          HFILL}},
+        {&hf_anomaly,
+         {"Anomaly", "smtpreply.anomaly", FT_STRING, BASE_NONE, NULL, 0x0,
+          "What breaks the RFCs here (the analyzer's identifiers)", HFILL}},
     };
-    static gint *ett[] = { &ett_reply, &ett_esc };
+    static gint *ett[] = {&ett_reply, &ett_esc};
     static ei_register_info ei[] = {
-        { &ei_transient, { "smtpreply.transient", PI_RESPONSE_CODE, PI_WARN,
-          "Transient negative reply (4yz)", EXPFILL } },
-        { &ei_permanent, { "smtpreply.permanent", PI_RESPONSE_CODE, PI_ERROR,
-          "Permanent negative reply (5yz)", EXPFILL } },
-        { &ei_invalid, { "smtpreply.invalid", PI_RESPONSE_CODE, PI_ERROR,
-          "Reply code outside RFC 5321 §4.2", EXPFILL } },
-        { &ei_anomaly, { "smtpreply.anomaly.expert", PI_PROTOCOL, PI_WARN,
-          "SMTP anomaly", EXPFILL } },
+        {&ei_transient,
+         {"smtpreply.transient", PI_RESPONSE_CODE, PI_WARN, "Transient negative reply (4yz)",
+          EXPFILL}},
+        {&ei_permanent,
+         {"smtpreply.permanent", PI_RESPONSE_CODE, PI_ERROR, "Permanent negative reply (5yz)",
+          EXPFILL}},
+        {&ei_invalid,
+         {"smtpreply.invalid", PI_RESPONSE_CODE, PI_ERROR, "Reply code outside RFC 5321 §4.2",
+          EXPFILL}},
+        {&ei_anomaly, {"smtpreply.anomaly.expert", PI_PROTOCOL, PI_WARN, "SMTP anomaly", EXPFILL}},
     };
 
     fill_names();
@@ -402,8 +428,7 @@ sr_register_reply(int proto, expert_module_t *expert, module_t *module)
     prefs_register_bool_preference(module, "info_meaning", "Add reply meanings to the Info column",
                                    "Append \"[code enhanced: meaning]\" for every reply",
                                    &pref_info_meaning);
-    prefs_register_bool_preference(module, "info_reason",
-                                   "Add failure reasons to the Info column",
+    prefs_register_bool_preference(module, "info_reason", "Add failure reasons to the Info column",
                                    "Append \"[code enhanced reason]\" for every 4yz and 5yz "
                                    "reply (with the meaning too when both are on)",
                                    &pref_info_reason);

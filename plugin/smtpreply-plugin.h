@@ -18,42 +18,42 @@
 
 struct sr_reply {
     guint16 code;
-    guint8 stage;              /* enum smtpreply_stage */
-    guint8 cmd;                /* enum smtpreply_cmd (valid when has_cmd) */
+    guint8 stage; /* enum smtpreply_stage */
+    guint8 cmd;   /* enum smtpreply_cmd (valid when has_cmd) */
     gboolean has_cmd;
     gboolean has_esc;
     struct smtpreply_esc esc;
-    char verb[16];             /* the command as sent ("" without one) */
-    guint32 request_in;        /* frame of the command, 0 if none */
-    gint64 rt_us;              /* -1 without a command */
+    char verb[16];      /* the command as sent ("" without one) */
+    guint32 request_in; /* frame of the command, 0 if none */
+    gint64 rt_us;       /* -1 without a command */
     guint32 nlines;
     smtpreply_anomaly_set anomalies;
-    guint8 reply_cmd;          /* enum smtpreply_cmd: smtpreply_reply_cmd() */
-    guint8 reason;             /* enum smtpreply_reason (NONE for 2yz, 3yz) */
-    guint8 reason_source;      /* enum smtpreply_reason_source */
-    gboolean text_cut;         /* the core kept only the first 16 KiB */
-    const char *text;          /* every line's text joined with "\n" (UTF-8) */
-    const char *rcpt;          /* the RCPT TO address answered, or NULL */
-    const char *server;        /* "addr:port" of the session's server (file scope) */
+    guint8 reply_cmd;     /* enum smtpreply_cmd: smtpreply_reply_cmd() */
+    guint8 reason;        /* enum smtpreply_reason (NONE for 2yz, 3yz) */
+    guint8 reason_source; /* enum smtpreply_reason_source */
+    gboolean text_cut;    /* the core kept only the first 16 KiB */
+    const char *text;     /* every line's text joined with "\n" (UTF-8) */
+    const char *rcpt;     /* the RCPT TO address answered, or NULL */
+    const char *server;   /* "addr:port" of the session's server (file scope) */
 };
 
 struct sr_request {
-    guint64 seq;               /* the command's ordinal in its session */
+    guint64 seq; /* the command's ordinal in its session */
     char verb[16];
-    wmem_array_t *responses;   /* guint32 frame numbers, in reply order */
+    wmem_array_t *responses; /* guint32 frame numbers, in reply order */
     gboolean unanswered;
     smtpreply_anomaly_set anomalies;
 };
 
 struct sr_frame {
-    wmem_array_t *replies;     /* struct sr_reply, completed in this frame */
-    wmem_array_t *late;        /* struct sr_reply shown on an earlier frame (a
+    wmem_array_t *replies;           /* struct sr_reply, completed in this frame */
+    wmem_array_t *late;              /* struct sr_reply shown on an earlier frame (a
                                   greeting detection held back) but tapped
                                   here, on the first pass only */
-    wmem_array_t *requests;    /* struct sr_request, command lines in it */
-    smtpreply_anomaly_set anomalies;  /* not tied to a command or a reply */
-    gboolean encrypted;        /* TLS starts in this frame */
-    gboolean smtp;             /* SMTP the built-in dissector did not show */
+    wmem_array_t *requests;          /* struct sr_request, command lines in it */
+    smtpreply_anomaly_set anomalies; /* not tied to a command or a reply */
+    gboolean encrypted;              /* TLS starts in this frame */
+    gboolean smtp;                   /* SMTP the built-in dissector did not show */
 };
 
 /* reply-smtpreply.c: keeps an event's reason, text and recipient in r
@@ -72,19 +72,19 @@ void sr_register_reply(int proto, expert_module_t *expert, module_t *module);
 /* One TCP connection: the core's connection layer and what the plugin
  * needs to orient segments and to finish it at the end of the file. */
 struct sr_conv {
-    struct smtpreply_conn *conn;   /* NULL once known not to be SMTP */
-    address addr_a;                /* endpoint A: source of the first segment */
+    struct smtpreply_conn *conn; /* NULL once known not to be SMTP */
+    address addr_a;              /* endpoint A: source of the first segment */
     guint16 port_a;
     address addr_b;
     guint16 port_b;
-    const char *server;            /* "addr:port" of the server, once known */
+    const char *server; /* "addr:port" of the server, once known */
     guint32 last_frame;
     gint64 last_ts_us;
-    guint32 feed_frame;            /* where the events being produced go */
+    guint32 feed_frame; /* where the events being produced go */
     gboolean finished;
-    gboolean fin_a, fin_b, rst;    /* how the TCP connection closed */
-    gint64 max_ts_at_last;         /* latest frame time of the file at last_frame */
-    gboolean show_smtp;            /* SMTP on a port the built-in dissector ignores */
+    gboolean fin_a, fin_b, rst; /* how the TCP connection closed */
+    gint64 max_ts_at_last;      /* latest frame time of the file at last_frame */
+    gboolean show_smtp;         /* SMTP on a port the built-in dissector ignores */
     gboolean smtp_checked;
 };
 

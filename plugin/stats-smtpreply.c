@@ -88,8 +88,7 @@ smtpreply_stats_packet(stats_tree *st, packet_info *pinfo _U_, epan_dissect_t *e
             if (r->stage == SMTPREPLY_STAGE_DATA_END)
                 verb = "DATA (end of data)";
             avg_stat_node_add_value_float(st, st_rt, 0, TRUE, (gfloat)r->rt_us / 1000.0f);
-            avg_stat_node_add_value_float(st, verb, st_node_rt, FALSE,
-                                          (gfloat)r->rt_us / 1000.0f);
+            avg_stat_node_add_value_float(st, verb, st_node_rt, FALSE, (gfloat)r->rt_us / 1000.0f);
         }
 
         tick_stat_node(st, st_by_server, 0, TRUE);

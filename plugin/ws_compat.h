@@ -23,8 +23,8 @@
 #endif
 #endif
 
-#define SR_WS_AT_LEAST(major, minor)                                        \
-    (WIRESHARK_VERSION_MAJOR > (major) ||                                   \
+#define SR_WS_AT_LEAST(major, minor)      \
+    (WIRESHARK_VERSION_MAJOR > (major) || \
      (WIRESHARK_VERSION_MAJOR == (major) && WIRESHARK_VERSION_MINOR >= (minor)))
 
 /* field_info.value: an fvalue_t inside the field_info up to 4.0, a
@@ -34,7 +34,7 @@
 #if SR_WS_AT_LEAST(4, 4)
 #define SR_FVALUE(fi) ((fi)->value)
 #elif SR_WS_AT_LEAST(4, 2)
-#define SR_FVALUE(fi) _Generic((fi)->value, fvalue_t *: (fi)->value, default: &(fi)->value)
+#define SR_FVALUE(fi) _Generic((fi)->value, fvalue_t * : (fi)->value, default : &(fi)->value)
 #else
 #define SR_FVALUE(fi) (&(fi)->value)
 #endif
@@ -68,33 +68,39 @@ typedef gboolean sr_pref_bool;
 /* The development series after 4.6 (untested here): one exported
  * wireshark_load_module() returning a struct ws_module; the loader checks
  * the ABI number it carries instead of plugin_want_major/minor. */
-#define SR_PLUGIN_ENTRY(fn)                                                 \
-    static struct ws_module sr_ws_module = {                                \
-        .flags = SR_PLUGIN_FLAGS,                                           \
-        .version = PLUGIN_VERSION,                                          \
-        .spdx_id = "MIT",                                                   \
-        .home_url = "",                                                     \
-        .blurb = "SMTP Reply Analysis: reply meanings, enhanced status "    \
-                 "codes, request/response links and statistics",           \
-        .register_cb = fn,                                                  \
-    };                                                                      \
+#define SR_PLUGIN_ENTRY(fn)                                              \
+    static struct ws_module sr_ws_module = {                             \
+        .flags = SR_PLUGIN_FLAGS,                                        \
+        .version = PLUGIN_VERSION,                                       \
+        .spdx_id = "MIT",                                                \
+        .home_url = "",                                                  \
+        .blurb = "SMTP Reply Analysis: reply meanings, enhanced status " \
+                 "codes, request/response links and statistics",         \
+        .register_cb = fn,                                               \
+    };                                                                   \
     WIRESHARK_PLUGIN_REGISTER_EPAN(&sr_ws_module, 0)
 #else
 #ifdef SR_PLUGIN_FLAGS
-#define SR_PLUGIN_DESCRIBE                                                  \
-    WS_DLL_PUBLIC uint32_t plugin_describe(void);                           \
-    uint32_t plugin_describe(void) { return SR_PLUGIN_FLAGS; }
+#define SR_PLUGIN_DESCRIBE                        \
+    WS_DLL_PUBLIC uint32_t plugin_describe(void); \
+    uint32_t plugin_describe(void)                \
+    {                                             \
+        return SR_PLUGIN_FLAGS;                   \
+    }
 #else
 #define SR_PLUGIN_DESCRIBE
 #endif
 /* 4.0 to 4.6: the version strings and plugin_register(); Wireshark loads
  * the plugin only into the minor version it was built for. */
-#define SR_PLUGIN_ENTRY(fn)                                                 \
-    WS_DLL_PUBLIC_DEF const char plugin_version[] = PLUGIN_VERSION;         \
+#define SR_PLUGIN_ENTRY(fn)                                                  \
+    WS_DLL_PUBLIC_DEF const char plugin_version[] = PLUGIN_VERSION;          \
     WS_DLL_PUBLIC_DEF const int plugin_want_major = WIRESHARK_VERSION_MAJOR; \
     WS_DLL_PUBLIC_DEF const int plugin_want_minor = WIRESHARK_VERSION_MINOR; \
-    WS_DLL_PUBLIC void plugin_register(void);                               \
-    void plugin_register(void) { fn(); }                                    \
+    WS_DLL_PUBLIC void plugin_register(void);                                \
+    void plugin_register(void)                                               \
+    {                                                                        \
+        fn();                                                                \
+    }                                                                        \
     SR_PLUGIN_DESCRIBE
 #endif
 

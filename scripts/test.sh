@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
 # test.sh - install what is missing, then build and run every test:
+#   (first: every C file must match .clang-format, scripts/check-format.sh)
 #   build/        the normal build (-Werror), with the Wireshark plugin
 #   build-asan/   the same suite under AddressSanitizer + UndefinedBehaviorSanitizer
 #   build-fuzz/   clang + libFuzzer: each fuzz target runs for a short time
@@ -13,6 +14,8 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 ./scripts/deps.sh test
+echo "==== C style (clang-format-14, .clang-format)" >&2
+./scripts/check-format.sh
 jobs=$(nproc)
 export ASAN_OPTIONS=detect_leaks=1:abort_on_error=1:halt_on_error=1
 export UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1

@@ -11,46 +11,42 @@
 
 static unsigned check_passed, check_failed;
 
-#define CHECK(cond)                                                        \
-    do {                                                                   \
-        if (cond) {                                                        \
-            check_passed++;                                                \
-        } else {                                                           \
-            check_failed++;                                                \
-            fprintf(stderr, "%s:%d: CHECK failed: %s\n", __FILE__,         \
-                    __LINE__, #cond);                                      \
-        }                                                                  \
+#define CHECK(cond)                                                                  \
+    do {                                                                             \
+        if (cond) {                                                                  \
+            check_passed++;                                                          \
+        } else {                                                                     \
+            check_failed++;                                                          \
+            fprintf(stderr, "%s:%d: CHECK failed: %s\n", __FILE__, __LINE__, #cond); \
+        }                                                                            \
     } while (0)
 
-#define CHECK_EQ_U(a, b)                                                   \
-    do {                                                                   \
-        unsigned long long check_a_ = (unsigned long long)(a);             \
-        unsigned long long check_b_ = (unsigned long long)(b);             \
-        if (check_a_ == check_b_) {                                        \
-            check_passed++;                                                \
-        } else {                                                           \
-            check_failed++;                                                \
-            fprintf(stderr, "%s:%d: %s == %s failed: %llu != %llu\n",      \
-                    __FILE__, __LINE__, #a, #b, check_a_, check_b_);       \
-        }                                                                  \
+#define CHECK_EQ_U(a, b)                                                                      \
+    do {                                                                                      \
+        unsigned long long check_a_ = (unsigned long long)(a);                                \
+        unsigned long long check_b_ = (unsigned long long)(b);                                \
+        if (check_a_ == check_b_) {                                                           \
+            check_passed++;                                                                   \
+        } else {                                                                              \
+            check_failed++;                                                                   \
+            fprintf(stderr, "%s:%d: %s == %s failed: %llu != %llu\n", __FILE__, __LINE__, #a, \
+                    #b, check_a_, check_b_);                                                  \
+        }                                                                                     \
     } while (0)
 
-#define CHECK_EQ_S(a, b)                                                   \
-    do {                                                                   \
-        const char *check_a_ = (a), *check_b_ = (b);                       \
-        if (check_a_ && check_b_ && strcmp(check_a_, check_b_) == 0) {     \
-            check_passed++;                                                \
-        } else {                                                           \
-            check_failed++;                                                \
-            fprintf(stderr, "%s:%d: %s == %s failed: \"%s\" != \"%s\"\n",  \
-                    __FILE__, __LINE__, #a, #b,                            \
-                    check_a_ ? check_a_ : "(null)",                        \
-                    check_b_ ? check_b_ : "(null)");                       \
-        }                                                                  \
+#define CHECK_EQ_S(a, b)                                                                      \
+    do {                                                                                      \
+        const char *check_a_ = (a), *check_b_ = (b);                                          \
+        if (check_a_ && check_b_ && strcmp(check_a_, check_b_) == 0) {                        \
+            check_passed++;                                                                   \
+        } else {                                                                              \
+            check_failed++;                                                                   \
+            fprintf(stderr, "%s:%d: %s == %s failed: \"%s\" != \"%s\"\n", __FILE__, __LINE__, \
+                    #a, #b, check_a_ ? check_a_ : "(null)", check_b_ ? check_b_ : "(null)");  \
+        }                                                                                     \
     } while (0)
 
-#define CHECK_DONE()                                                       \
-    (printf("%u passed, %u failed\n", check_passed, check_failed),         \
-     check_failed ? 1 : 0)
+#define CHECK_DONE() \
+    (printf("%u passed, %u failed\n", check_passed, check_failed), check_failed ? 1 : 0)
 
 #endif

@@ -32,8 +32,7 @@ static void on_event(void *user, const struct smtpreply_event *ev)
     case SMTPREPLY_EV_REPLY:
         n = snprintf(line, sizeof line, "R %u %s %s n%u t%llu f%llu\n", ev->code,
                      smtpreply_stage_name(ev->stage), ev->has_cmd ? ev->cmd.verb : "-",
-                     ev->nlines, (unsigned long long)ev->tag,
-                     (unsigned long long)ev->first_tag);
+                     ev->nlines, (unsigned long long)ev->tag, (unsigned long long)ev->first_tag);
         break;
     case SMTPREPLY_EV_UNANSWERED:
         n = snprintf(line, sizeof line, "U %s\n", ev->cmd.verb);
@@ -106,7 +105,8 @@ static void reference(struct rec *out, unsigned flags)
 {
     struct smtpreply_session *s = smtpreply_session_new(NULL, NULL, NULL, on_event, out, flags);
     for (size_t i = 0; i < NMSG; i++)
-        smtpreply_session_feed(s, dialogue[i].server ? SMTPREPLY_DIR_SERVER : SMTPREPLY_DIR_CLIENT,
+        smtpreply_session_feed(s,
+                               dialogue[i].server ? SMTPREPLY_DIR_SERVER : SMTPREPLY_DIR_CLIENT,
                                (const uint8_t *)dialogue[i].text, strlen(dialogue[i].text), 0,
                                i + 10);
     smtpreply_session_finish(s, 0, 99);
@@ -154,8 +154,8 @@ static void tcp_send(struct tcp *t, size_t i)
 
 static void tcp_close(struct tcp *t)
 {
-    smtpreply_conn_segment(t->c, false, t->seq[0], SMTPREPLY_TCP_FIN | SMTPREPLY_TCP_ACK, NULL,
-                           0, 0, 99);
+    smtpreply_conn_segment(t->c, false, t->seq[0], SMTPREPLY_TCP_FIN | SMTPREPLY_TCP_ACK, NULL, 0,
+                           0, 99);
     smtpreply_conn_segment(t->c, true, t->seq[1], SMTPREPLY_TCP_FIN | SMTPREPLY_TCP_ACK, NULL, 0,
                            0, 99);
 }
@@ -189,11 +189,11 @@ static void test_reordered_repeated_equals_reference(void)
     /* sequence numbers wrap inside the server's stream */
     tcp_open(&t, &got, SMTPREPLY_PORT_SMTP, true, 0xfffffff0u, 0xffffffe0u, NULL);
     tcp_send(&t, 0);
-    tcp_send(&t, 0);     /* retransmitted greeting */
+    tcp_send(&t, 0); /* retransmitted greeting */
     tcp_send(&t, 1);
-    tcp_send(&t, 3);     /* second half of the EHLO reply first */
+    tcp_send(&t, 3); /* second half of the EHLO reply first */
     tcp_send(&t, 2);
-    tcp_send(&t, 3);     /* and again */
+    tcp_send(&t, 3); /* and again */
     tcp_send(&t, 4);
     tcp_send(&t, 5);
     tcp_send(&t, 6);
@@ -201,8 +201,8 @@ static void test_reordered_repeated_equals_reference(void)
     smtpreply_conn_segment(t.c, true, t.off[7], SMTPREPLY_TCP_ACK, (const uint8_t *)"221 2.0", 7,
                            0, 17);
     smtpreply_conn_segment(t.c, true, t.off[7] + 4, SMTPREPLY_TCP_ACK,
-                           (const uint8_t *)dialogue[7].text + 4, strlen(dialogue[7].text) - 4,
-                           0, 17);
+                           (const uint8_t *)dialogue[7].text + 4, strlen(dialogue[7].text) - 4, 0,
+                           17);
     tcp_close(&t);
     CHECK_EQ_S(got.s, want.s);
     struct smtpreply_conn_stats st;

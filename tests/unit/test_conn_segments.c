@@ -39,10 +39,9 @@ static const char SERVER[] =
     "220 mx.example.org ESMTP\r\n"
     "250-mx.example.org\r\n250-PIPELINING\r\n250 8BITMIME\r\n"
     "250 2.1.0 Ok\r\n250 2.1.5 Ok\r\n354 go ahead\r\n250 2.0.0 queued\r\n221 2.0.0 Bye\r\n";
-static const char CLIENT[] =
-    "EHLO c.example\r\n"
-    "MAIL FROM:<a@c.example>\r\nRCPT TO:<b@example.org>\r\nDATA\r\n"
-    "Subject: hi\r\n\r\nbody\r\n.\r\nQUIT\r\n";
+static const char CLIENT[] = "EHLO c.example\r\n"
+                             "MAIL FROM:<a@c.example>\r\nRCPT TO:<b@example.org>\r\nDATA\r\n"
+                             "Subject: hi\r\n\r\nbody\r\n.\r\nQUIT\r\n";
 static const unsigned WANT[] = {220, 250, 250, 250, 354, 250, 221};
 #define NWANT (sizeof WANT / sizeof WANT[0])
 
@@ -330,8 +329,10 @@ static void test_detection(void)
     smtpreply_conn_segment(c, true, 100, SMTPREPLY_TCP_SYN | SMTPREPLY_TCP_ACK, NULL, 0, 0, 2);
     const char *req = "CONNECT mx.example.org:25 HTTP/1.0\r\n\r\n";
     const char *rsp = "HTTP/1.0 200 Connection established\r\n\r\n220 mx ESMTP\r\n";
-    smtpreply_conn_segment(c, false, 2, SMTPREPLY_TCP_ACK, (const uint8_t *)req, strlen(req), 1, 3);
-    smtpreply_conn_segment(c, true, 101, SMTPREPLY_TCP_ACK, (const uint8_t *)rsp, strlen(rsp), 2, 4);
+    smtpreply_conn_segment(c, false, 2, SMTPREPLY_TCP_ACK, (const uint8_t *)req, strlen(req), 1,
+                           3);
+    smtpreply_conn_segment(c, true, 101, SMTPREPLY_TCP_ACK, (const uint8_t *)rsp, strlen(rsp), 2,
+                           4);
     const char *helo = "HELO c\r\n";
     smtpreply_conn_segment(c, false, 2 + (uint32_t)strlen(req), SMTPREPLY_TCP_ACK,
                            (const uint8_t *)helo, strlen(helo), 3, 5);
@@ -367,7 +368,8 @@ static void test_detect_bound(void)
     memset(junk, 0x05, sizeof junk); /* looks like SOCKS5 forever */
     smtpreply_conn_segment(c, false, 1, SMTPREPLY_TCP_SYN, NULL, 0, 0, 1);
     for (uint32_t i = 0; i < 100; i++)
-        smtpreply_conn_segment(c, false, 2 + i * 1000, SMTPREPLY_TCP_ACK, junk, sizeof junk, i, i);
+        smtpreply_conn_segment(c, false, 2 + i * 1000, SMTPREPLY_TCP_ACK, junk, sizeof junk, i,
+                               i);
     struct smtpreply_conn_stats st;
     smtpreply_conn_stats(c, &st);
     CHECK(st.state == SMTPREPLY_CONN_NOT_SMTP);

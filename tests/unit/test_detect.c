@@ -50,18 +50,25 @@ static void test_matchers(void)
 
     /* RFC 1928 with the RFC 1929 sub-negotiation, domain-name address */
     static const char sc[] = "\x05\x02\x00\x02"
-                             "\x01\x03" "bob" "\x02" "pw"
-                             "\x05\x01\x00\x03\x0b" "example.org" "\x00\x19";
+                             "\x01\x03"
+                             "bob"
+                             "\x02"
+                             "pw"
+                             "\x05\x01\x00\x03\x0b"
+                             "example.org"
+                             "\x00\x19";
     CHECK(detect_socks5_client(S(sc), false, &hs) == DETECT_YES);
     CHECK_EQ_U(hs, sizeof sc - 1);
     CHECK(detect_socks5_client((const uint8_t *)sc, 10, false, &hs) == DETECT_MAYBE);
     CHECK(detect_socks5_client((const uint8_t *)sc, 10, true, &hs) == DETECT_NO);
-    CHECK(detect_socks5_client(S("\x05\x00"), false, &hs) == DETECT_NO); /* no methods */
+    CHECK(detect_socks5_client(S("\x05\x00"), false, &hs) == DETECT_NO);         /* no methods */
     CHECK(detect_socks5_client(S("\x04\x01\x00\x19"), false, &hs) == DETECT_NO); /* SOCKS4 */
-    static const char ss[] = "\x05\x02" "\x01\x00" "\x05\x00\x00\x01\x0a\x00\x00\x01\x04\x38";
+    static const char ss[] = "\x05\x02"
+                             "\x01\x00"
+                             "\x05\x00\x00\x01\x0a\x00\x00\x01\x04\x38";
     CHECK(detect_socks5_server(S(ss), false, &hs) == DETECT_YES);
     CHECK_EQ_U(hs, sizeof ss - 1);
-    CHECK(detect_socks5_server(S("\x05\xff"), false, &hs) == DETECT_NO); /* refused */
+    CHECK(detect_socks5_server(S("\x05\xff"), false, &hs) == DETECT_NO);         /* refused */
     CHECK(detect_socks5_server(S("\x05\x00\x05\x05"), false, &hs) == DETECT_NO); /* REP=5 */
 
     static const char cr[] = "CONNECT mailin03.sul.t-online.de:25 HTTP/1.0\r\n\r\n";
@@ -123,8 +130,8 @@ static void test_decide_other_port(void)
     CHECK(r.state == SMTPREPLY_CONN_SMTP);
     CHECK_EQ_U(r.server, 1);
     /* HTTP on port 80 */
-    run(S("GET / HTTP/1.1\r\nHost: x\r\n\r\n"), false, NONE, false, 1, SMTPREPLY_PORT_OTHER,
-        true, &r);
+    run(S("GET / HTTP/1.1\r\nHost: x\r\n\r\n"), false, NONE, false, 1, SMTPREPLY_PORT_OTHER, true,
+        &r);
     CHECK(r.state == SMTPREPLY_CONN_NOT_SMTP);
     run(S("GET / HTTP/1.1\r\n\r\n"), false, S("HTTP/1.1 220 odd\r\n\r\n"), false, -1,
         SMTPREPLY_PORT_OTHER, false, &r);
@@ -163,8 +170,8 @@ static void test_decide_tunnels(void)
     CHECK_EQ_U(r.skip[0], 13);
     CHECK_EQ_U(r.skip[1], 12);
     /* the proxy has answered but the greeting is not there yet */
-    run((const uint8_t *)cli, 13, false, (const uint8_t *)srv, 12, false, 1,
-        SMTPREPLY_PORT_OTHER, true, &r);
+    run((const uint8_t *)cli, 13, false, (const uint8_t *)srv, 12, false, 1, SMTPREPLY_PORT_OTHER,
+        true, &r);
     CHECK(r.state == SMTPREPLY_CONN_UNDECIDED);
     /* proxy refuses: no tunnel, not SMTP */
     run((const uint8_t *)cli, 13, false, S("\x05\x00\x05\x02\x00\x01"), false, 1,

@@ -141,7 +141,8 @@ static void check_invariants(void)
          * standard */
         CHECK_EQ_U(info.status == SMTPREPLY_STATUS_INVALID, !syntax_valid(info.code));
         /* standard, historic and registry codes name where they are defined */
-        if (info.status == SMTPREPLY_STATUS_STANDARD || info.status == SMTPREPLY_STATUS_HISTORIC ||
+        if (info.status == SMTPREPLY_STATUS_STANDARD ||
+            info.status == SMTPREPLY_STATUS_HISTORIC ||
             info.status == SMTPREPLY_STATUS_REGISTRY) {
             CHECK(strncmp(info.rfc, "RFC ", 4) == 0);
             cur = info.rfc;
@@ -199,9 +200,9 @@ static void check_invariants(void)
     /* every code an RFC defines (RFC 5321 §4.2.2-§4.2.3 and the extension
      * RFCs: 38 codes; 538 may be historic, RFC 4954 §6) */
     static const unsigned rfc_codes[] = {
-        211, 214, 220, 221, 235, 250, 251, 252, 253, 334, 354, 421, 432, 450, 451, 452, 453,
-        454, 455, 458, 459, 500, 501, 502, 503, 504, 521, 530, 534, 535, 538, 550, 551, 552,
-        553, 554, 555, 556,
+        211, 214, 220, 221, 235, 250, 251, 252, 253, 334, 354, 421, 432,
+        450, 451, 452, 453, 454, 455, 458, 459, 500, 501, 502, 503, 504,
+        521, 530, 534, 535, 538, 550, 551, 552, 553, 554, 555, 556,
     };
     CHECK_EQ_U(sizeof rfc_codes / sizeof rfc_codes[0], 38);
     for (size_t i = 0; i < sizeof rfc_codes / sizeof rfc_codes[0]; i++) {
@@ -234,7 +235,8 @@ static void check_contexts(void)
         }
     }
     /* 432 and 454: AUTH vs STARTTLS (RFC 4954 §6, RFC 3207 §4) */
-    CHECK(contains_ci(smtpreply_code_meaning_for(432, SMTPREPLY_CMD_AUTH), "password transition"));
+    CHECK(
+        contains_ci(smtpreply_code_meaning_for(432, SMTPREPLY_CMD_AUTH), "password transition"));
     CHECK(contains(smtpreply_code_meaning_for(454, SMTPREPLY_CMD_STARTTLS), "TLS not available"));
     CHECK(contains_ci(smtpreply_code_meaning_for(454, SMTPREPLY_CMD_AUTH),
                       "temporary authentication failure"));

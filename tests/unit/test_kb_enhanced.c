@@ -20,8 +20,12 @@ static size_t parse(const char *s, struct smtpreply_esc *e)
 static void check_parser(void)
 {
     struct smtpreply_esc e;
-    static const struct { const char *s; size_t n; unsigned c, sub, det; } good[] = {
-        {"5.1.1", 5, 5, 1, 1},      {"2.0.0 Ok", 5, 2, 0, 0},   {"4.7.12\tx", 6, 4, 7, 12},
+    static const struct {
+        const char *s;
+        size_t n;
+        unsigned c, sub, det;
+    } good[] = {
+        {"5.1.1", 5, 5, 1, 1},         {"2.0.0 Ok", 5, 2, 0, 0},    {"4.7.12\tx", 6, 4, 7, 12},
         {"5.999.999", 9, 5, 999, 999}, {"4.4.316 x", 7, 4, 4, 316}, {"5.0.0", 5, 5, 0, 0},
         {"2.6.10", 6, 2, 6, 10},
     };
@@ -34,9 +38,9 @@ static void check_parser(void)
     }
     /* RFC 3463 §2: class 2/4/5; 1-3 digits; no leading zeros; whole token */
     static const char *const bad[] = {
-        "5.01.1", "6.1.1", "5.1.1000", "5.1", "5.1.", "5..1", "5.1.1x", "05.1.1",
-        "3.1.1", "1.1.1", "5.1.01", "5.1.1.", "", "5", "5.", ".1.1", "5.1.1,", "5.0001.1",
-        "5-1-1", "x.1.1", "5.1.1:",
+        "5.01.1", "6.1.1", "5.1.1000", "5.1",      "5.1.",   "5..1",  "5.1.1x",
+        "05.1.1", "3.1.1", "1.1.1",    "5.1.01",   "5.1.1.", "",      "5",
+        "5.",     ".1.1",  "5.1.1,",   "5.0001.1", "5-1-1",  "x.1.1", "5.1.1:",
     };
     for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
         if (parse(bad[i], &e) != 0)

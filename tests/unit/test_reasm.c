@@ -275,9 +275,9 @@ static void test_cut_segments(void)
      * win, the gaps go around them, up to all the cut segment sent. */
     fix_init(&f, 262144);
     seg(&f, 1000, SMTPREPLY_TCP_SYN, NULL, 1);
-    seg(&f, 1011, 0, "XYZ", 2);        /* ahead of a hole */
+    seg(&f, 1011, 0, "XYZ", 2); /* ahead of a hole */
     seg(&f, 1016, 0, "Q", 3);
-    cut(&f, 1001, 0, "ab", 20, 4);      /* sent 1001..1020, kept 1001..1002 */
+    cut(&f, 1001, 0, "ab", 20, 4); /* sent 1001..1020, kept 1001..1002 */
     CHECK_EQ_S(f.o.buf, "ab[GAP 8]XYZ[GAP 2]Q[GAP 4]");
     CHECK_EQ_U(f.r.next, 1021);
     CHECK(!reasm_has_hole(&f.r));
@@ -293,9 +293,9 @@ static void test_cut_segments(void)
     CHECK_EQ_U(f.r.retransmitted, 1);
     cut(&f, 1001, 0, "ab", 9, 4);
     CHECK_EQ_S(f.o.buf, "abcdef[GAP 3]");
-    CHECK_EQ_U(f.r.retransmitted, 1);  /* it sent something new: an overlap */
+    CHECK_EQ_U(f.r.retransmitted, 1); /* it sent something new: an overlap */
     CHECK_EQ_U(f.r.overlaps, 1);
-    cut(&f, 1001, 0, NULL, 5, 5);       /* a headers-only copy of old bytes */
+    cut(&f, 1001, 0, NULL, 5, 5); /* a headers-only copy of old bytes */
     CHECK_EQ_U(f.r.retransmitted, 2);
     CHECK_EQ_S(f.o.buf, "abcdef[GAP 3]");
     fix_done(&f);
@@ -305,7 +305,7 @@ static void test_cut_segments(void)
     fix_init(&f, 262144);
     seg(&f, 1000, SMTPREPLY_TCP_SYN, NULL, 1);
     cut(&f, 1001, 0, NULL, 10, 2);
-    cut(&f, 1021, 0, NULL, 10, 3);      /* 1011..1020 never captured */
+    cut(&f, 1021, 0, NULL, 10, 3); /* 1011..1020 never captured */
     cut(&f, 1031, 0, NULL, 10, 4);
     CHECK_EQ_U(f.r.missing, 10);
     flush(&f);
@@ -335,13 +335,13 @@ static void test_cap(void)
     uint32_t cap = (uint32_t)(2 * (100 + 48));
     fix_init(&f, cap);
     seg(&f, 1000, SMTPREPLY_TCP_SYN, NULL, 1);
-    seg(&f, 1001, 0, "a", 2);                /* next = 1002 */
-    seg(&f, 1102, 0, p, 3);                  /* hole 1002..1101 (100) */
-    seg(&f, 1302, 0, p, 4);                  /* hole 1202..1301 (100) */
+    seg(&f, 1001, 0, "a", 2); /* next = 1002 */
+    seg(&f, 1102, 0, p, 3);   /* hole 1002..1101 (100) */
+    seg(&f, 1302, 0, p, 4);   /* hole 1202..1301 (100) */
     CHECK(f.r.buffered <= cap);
     size_t before = f.o.len;
     CHECK_EQ_U(before, 1);
-    seg(&f, 1502, 0, p, 5);                  /* over the cap: first hole given up */
+    seg(&f, 1502, 0, p, 5); /* over the cap: first hole given up */
     CHECK(f.r.buffered <= cap);
     CHECK_EQ_U(f.r.overflow, 1);
     CHECK_EQ_U(f.r.gaps, 1);

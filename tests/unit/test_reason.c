@@ -25,8 +25,8 @@ static struct smtpreply_esc esc3(unsigned c, unsigned s, unsigned d)
 
 /* Classify a reply given as one string "code[ esc] text" (lines joined
  * with '\n' after the first's code, as the outputs give them). */
-static struct smtpreply_reason_info classify(unsigned code, const char *esc, enum smtpreply_cmd cmd,
-                                             const char *text)
+static struct smtpreply_reason_info classify(unsigned code, const char *esc,
+                                             enum smtpreply_cmd cmd, const char *text)
 {
     struct smtpreply_reason_info info;
     struct smtpreply_esc e;
@@ -61,14 +61,34 @@ static void check_table(void)
 {
     /* The identifiers, exactly and in this order (never renamed). */
     static const char *const names[] = {
-        "recipient-unknown", "recipient-domain", "mailbox-full", "mailbox-disabled",
-        "message-too-big", "too-many-recipients", "sender-rejected", "sender-authentication",
-        "blocklisted", "rate-limited", "greylisted", "spam", "virus", "content", "policy",
-        "relay-denied", "auth-required", "auth-failed", "tls-required", "tls-failed",
-        "protocol", "server-error", "timeout", "unavailable", "other",
+        "recipient-unknown",
+        "recipient-domain",
+        "mailbox-full",
+        "mailbox-disabled",
+        "message-too-big",
+        "too-many-recipients",
+        "sender-rejected",
+        "sender-authentication",
+        "blocklisted",
+        "rate-limited",
+        "greylisted",
+        "spam",
+        "virus",
+        "content",
+        "policy",
+        "relay-denied",
+        "auth-required",
+        "auth-failed",
+        "tls-required",
+        "tls-failed",
+        "protocol",
+        "server-error",
+        "timeout",
+        "unavailable",
+        "other",
     };
     static const char *const parties[] = {"recipient", "sender-setup", "sender-reputation",
-                                          "message", "client", "receiver"};
+                                          "message",   "client",       "receiver"};
     CHECK_EQ_U(SMTPREPLY_REASON__COUNT, 1 + sizeof names / sizeof names[0]);
     CHECK(smtpreply_reason_name(SMTPREPLY_REASON_NONE) == NULL);
     CHECK(smtpreply_reason_advice(SMTPREPLY_REASON_NONE) == NULL);
@@ -91,7 +111,8 @@ static void check_table(void)
     CHECK_EQ_S(smtpreply_reason_source_name(SMTPREPLY_REASON_SOURCE_ENHANCED), "enhanced");
     CHECK_EQ_S(smtpreply_reason_source_name(SMTPREPLY_REASON_SOURCE_CODE), "code");
     CHECK(smtpreply_reason_source_name(SMTPREPLY_REASON_SOURCE_NONE) == NULL);
-    CHECK_EQ_U(smtpreply_reason_party(SMTPREPLY_REASON_RECIPIENT_UNKNOWN), SMTPREPLY_PARTY_RECIPIENT);
+    CHECK_EQ_U(smtpreply_reason_party(SMTPREPLY_REASON_RECIPIENT_UNKNOWN),
+               SMTPREPLY_PARTY_RECIPIENT);
     CHECK_EQ_U(smtpreply_reason_party(SMTPREPLY_REASON_BLOCKLISTED),
                SMTPREPLY_PARTY_SENDER_REPUTATION);
     CHECK_EQ_U(smtpreply_reason_party(SMTPREPLY_REASON_SPAM), SMTPREPLY_PARTY_MESSAGE);
@@ -106,17 +127,19 @@ static void check_patterns(void)
     size_t n = 0;
     for (size_t i = 0; smtpreply_reason_pattern_at(i, &p); i++, n++) {
         struct smtpreply_reason_info info;
-        struct smtpreply_esc e = esc3(p.perm ? 5 : 4, p.esc_subject < 0 ? 0 : (unsigned)p.esc_subject,
-                                      p.esc_detail < 0 ? 0 : (unsigned)p.esc_detail);
+        struct smtpreply_esc e =
+            esc3(p.perm ? 5 : 4, p.esc_subject < 0 ? 0 : (unsigned)p.esc_subject,
+                 p.esc_detail < 0 ? 0 : (unsigned)p.esc_detail);
         unsigned code = p.perm ? 550 : 450;
         size_t len = strlen(p.text);
         CHECK(len >= 3);
         for (size_t k = 0; k < len; k++)
             CHECK(!(p.text[k] >= 'A' && p.text[k] <= 'Z'));
         CHECK(p.reason > SMTPREPLY_REASON_NONE && p.reason < SMTPREPLY_REASON__COUNT);
-        CHECK(p.source && (strncmp(p.source, "RFC ", 4) == 0 || strstr(p.source, "reference") ||
-                           strstr(p.source, "documentation") || strstr(p.source, "specification") ||
-                           strstr(p.source, "Spamhaus") || strstr(p.source, "error codes")));
+        CHECK(p.source &&
+              (strncmp(p.source, "RFC ", 4) == 0 || strstr(p.source, "reference") ||
+               strstr(p.source, "documentation") || strstr(p.source, "specification") ||
+               strstr(p.source, "Spamhaus") || strstr(p.source, "error codes")));
         CHECK(p.temp || p.perm);
         smtpreply_reason_classify(code, p.esc_subject >= 0 ? &e : NULL,
                                   p.any_cmd ? SMTPREPLY_CMD_UNKNOWN : p.cmd, p.text, len, &info);
@@ -150,7 +173,8 @@ static void check_layers(void)
            "5.7.1 Service unavailable; Client host [192.0.2.9] blocked using zen.spamhaus.org",
            "blocklisted", T);
     expect(421, "4.7.28", SMTPREPLY_CMD_DATA_END,
-           "4.7.28 Our system has detected an unusual rate of\n4.7.28 unsolicited mail originating "
+           "4.7.28 Our system has detected an unusual rate of\n4.7.28 unsolicited mail "
+           "originating "
            "from your IP address.",
            "rate-limited", T);
     expect(450, "4.2.0", SMTPREPLY_CMD_RCPT,
@@ -168,8 +192,8 @@ static void check_layers(void)
     /* ... the same words under another enhanced code are not Microsoft's. */
     expect(554, "5.7.1", SMTPREPLY_CMD_RCPT,
            "5.7.1 <a@example.org>: Recipient address rejected: Access denied", "policy", E);
-    expect(550, "5.7.606", SMTPREPLY_CMD_RCPT, "5.7.606 Access denied, banned sending IP [192.0.2.1]",
-           "blocklisted", T);
+    expect(550, "5.7.606", SMTPREPLY_CMD_RCPT,
+           "5.7.606 Access denied, banned sending IP [192.0.2.1]", "blocklisted", T);
     expect(550, "5.7.620", SMTPREPLY_CMD_RCPT, "5.7.620 Access denied", "blocklisted", E);
     expect(421, "4.7.0", SMTPREPLY_CMD_MAIL,
            "4.7.0 [TSS04] Messages from 192.0.2.1 temporarily deferred due to unexpected volume "
@@ -239,7 +263,8 @@ static void check_layers(void)
     expect(550, "5.1.0", SMTPREPLY_CMD_MAIL, "5.1.0", "sender-rejected", C);
 
     /* Code layer with the command. */
-    expect(421, NULL, SMTPREPLY_CMD_CONNECT, "mx.example Service not available", "unavailable", C);
+    expect(421, NULL, SMTPREPLY_CMD_CONNECT, "mx.example Service not available", "unavailable",
+           C);
     expect(554, NULL, SMTPREPLY_CMD_CONNECT, "mx.example", "unavailable", C);
     expect(521, NULL, SMTPREPLY_CMD_CONNECT, "mx.example", "unavailable", C);
     expect(530, NULL, SMTPREPLY_CMD_MAIL, "Access denied", "auth-required", C);
@@ -320,7 +345,8 @@ static void check_regressions(void)
 
     /* 452 4.2.2 over quota at RCPT: mailbox full, not "too many recipients". */
     expect(452, "4.2.2", SMTPREPLY_CMD_RCPT,
-           "4.2.2 The email account that you tried to reach is over quota. Please direct\n4.2.2 the "
+           "4.2.2 The email account that you tried to reach is over quota. Please direct\n4.2.2 "
+           "the "
            "recipient to https://support.google.com/mail/?p=OverQuotaTemp - gsmtp",
            "mailbox-full", SMTPREPLY_REASON_SOURCE_TEXT);
     e = esc3(4, 2, 2);
@@ -432,7 +458,8 @@ int main(void)
     check_scan_bound();
     for (unsigned r = 1; r < SMTPREPLY_REASON__COUNT; r++) {
         if (!seen[r])
-            fprintf(stderr, "  reason %s never reached\n", smtpreply_reason_name((enum smtpreply_reason)r));
+            fprintf(stderr, "  reason %s never reached\n",
+                    smtpreply_reason_name((enum smtpreply_reason)r));
         CHECK(seen[r]);
     }
     return CHECK_DONE();

@@ -122,7 +122,8 @@ int main(void)
     CHECK(rows >= 60);
     for (unsigned r = 1; r < SMTPREPLY_REASON__COUNT; r++) {
         if (per_reason[r] == 0)
-            fprintf(stderr, "  no quiz row for %s\n", smtpreply_reason_name((enum smtpreply_reason)r));
+            fprintf(stderr, "  no quiz row for %s\n",
+                    smtpreply_reason_name((enum smtpreply_reason)r));
         CHECK(per_reason[r] > 0);
     }
     printf("%u quiz rows\n", rows);

@@ -15,7 +15,8 @@
 static const char *const texts[] = {
     "5.7.1 Service unavailable; Client host [192.0.2.9] blocked using zen.spamhaus.org",
     "4.2.0 <a@example.org>: Recipient address rejected: Greylisted, see http://postgrey.example",
-    "5.1.1 <nobody@example.com>: Recipient address rejected: User unknown in local recipient table",
+    "5.1.1 <nobody@example.com>: Recipient address rejected: User unknown in local recipient "
+    "table",
     "4.2.2 The email account that you tried to reach is over quota. Please direct\n4.2.2 the "
     "recipient to https://support.google.com/mail/?p=OverQuotaTemp - gsmtp",
     "5.7.26 This mail has been blocked because the sender is\n5.7.26 unauthenticated.",
@@ -38,8 +39,8 @@ static void *worker(void *arg)
         unsigned code = r % 2 ? 550 : 450;
         struct smtpreply_reason_info info;
         smtpreply_reason_classify(code, NULL, SMTPREPLY_CMD_RCPT, t, strlen(t), &info);
-        if (info.pattern != smtpreply__reason_pattern_reference(code, NULL, SMTPREPLY_CMD_RCPT, t,
-                                                                strlen(t)))
+        if (info.pattern !=
+            smtpreply__reason_pattern_reference(code, NULL, SMTPREPLY_CMD_RCPT, t, strlen(t)))
             bad++;
     }
     return (void *)bad;

@@ -60,9 +60,8 @@ static void check_replies(void)
     expect("221", 221, NULL, -1, "", 1);
     expect("  550 No such user here  \r\n", 550, NULL, -1, "No such user here", 1);
     /* Multi-line, LF and CRLF; the code and separator go, the rest stays. */
-    expect("550-5.7.26 This mail has been blocked\n550-5.7.26 \n550 5.7.26 see the guide",
-           550, "5.7.26", -1, "5.7.26 This mail has been blocked\n5.7.26\n5.7.26 see the guide",
-           3);
+    expect("550-5.7.26 This mail has been blocked\n550-5.7.26 \n550 5.7.26 see the guide", 550,
+           "5.7.26", -1, "5.7.26 This mail has been blocked\n5.7.26\n5.7.26 see the guide", 3);
     expect("250-mx.example greets\r\n250-8BITMIME\r\n250 SIZE 1000\r\n", 250, NULL, -1,
            "mx.example greets\n8BITMIME\nSIZE 1000", 3);
     /* The reply ends at its last line; what follows is not part of it. */
@@ -73,7 +72,8 @@ static void check_replies(void)
            "5.1.1 <a@example.org>: User unknown", 1);
     expect("C: RCPT TO:<bob@example.org>\nS: 554 5.7.1 <bob@example.org>: Relay access denied",
            554, "5.7.1", SMTPREPLY_CMD_RCPT, "5.7.1 <bob@example.org>: Relay access denied", 1);
-    expect("-> MAIL FROM:<a@example.org> SIZE=250\n<-  552 5.3.4 Message size exceeds fixed limit",
+    expect("-> MAIL FROM:<a@example.org> SIZE=250\n<-  552 5.3.4 Message size exceeds fixed "
+           "limit",
            552, "5.3.4", SMTPREPLY_CMD_MAIL, "5.3.4 Message size exceeds fixed limit", 1);
     expect("C: .\r\nS: 554-5.7.1 first\r\nS: 554 5.7.1 second\r\n", 554, "5.7.1",
            SMTPREPLY_CMD_DATA_END, "5.7.1 first\n5.7.1 second", 2);
@@ -88,8 +88,10 @@ static void check_logs(void)
     /* Postfix: the command from "(in reply to ...)", which is not text. */
     expect("Dec  5 10:00:00 mx postfix/smtp[1234]: 4F2A81C0: to=<nobody@example.com>, "
            "relay=mx.example.com[192.0.2.10]:25, delay=1.2, delays=0.1/0/0.5/0.6, dsn=5.1.1, "
-           "status=bounced (host mx.example.com[192.0.2.10] said: 550 5.1.1 <nobody@example.com>: "
-           "Recipient address rejected: User unknown in local recipient table (in reply to RCPT TO "
+           "status=bounced (host mx.example.com[192.0.2.10] said: 550 5.1.1 "
+           "<nobody@example.com>: "
+           "Recipient address rejected: User unknown in local recipient table (in reply to RCPT "
+           "TO "
            "command))",
            550, "5.1.1", SMTPREPLY_CMD_RCPT,
            "5.1.1 <nobody@example.com>: Recipient address rejected: User unknown in local "
@@ -117,10 +119,12 @@ static void check_logs(void)
     expect("host mx.example.com[192.0.2.10] refused to talk to me: 554 5.7.1 Service "
            "unavailable; Client host [192.0.2.1] blocked using zen.spamhaus.org",
            554, "5.7.1", SMTPREPLY_CMD_CONNECT,
-           "5.7.1 Service unavailable; Client host [192.0.2.1] blocked using zen.spamhaus.org", 1);
+           "5.7.1 Service unavailable; Client host [192.0.2.1] blocked using zen.spamhaus.org",
+           1);
     /* Exim: the log line (also "pipelined"), its bounce form. */
     expect("2024-01-15 10:00:00 1rPQ2x-0001Ab-CD ** nobody@example.org R=dnslookup "
-           "T=remote_smtp H=mx.example.org [192.0.2.20]: SMTP error from remote mail server after "
+           "T=remote_smtp H=mx.example.org [192.0.2.20]: SMTP error from remote mail server "
+           "after "
            "RCPT TO:<nobody@example.org>: 550 5.1.1 <nobody@example.org>: Recipient address "
            "rejected: User unknown",
            550, "5.1.1", SMTPREPLY_CMD_RCPT,
@@ -138,7 +142,8 @@ static void check_logs(void)
            "  host mx.example.net [192.0.2.30]: 550-5.7.1 Rejected\n"
            "  550 5.7.1 see the policy\n",
            550, "5.7.1", SMTPREPLY_CMD_DATA_END, "5.7.1 Rejected\n5.7.1 see the policy", 2);
-    expect("SMTP error from remote mail server after initial connection: 554 No SMTP service here",
+    expect("SMTP error from remote mail server after initial connection: 554 No SMTP service "
+           "here",
            554, NULL, SMTPREPLY_CMD_CONNECT, "No SMTP service here", 1);
     expect("  host mx.example.net [192.0.2.30]: 550 Unrouteable address", 550, NULL, -1,
            "Unrouteable address", 1);
@@ -146,7 +151,8 @@ static void check_logs(void)
     expect("Remote Server returned '550 5.1.10 RESOLVER.ADR.RecipientNotFound; Recipient not "
            "found by SMTP address lookup'",
            550, "5.1.10", -1,
-           "5.1.10 RESOLVER.ADR.RecipientNotFound; Recipient not found by SMTP address lookup", 1);
+           "5.1.10 RESOLVER.ADR.RecipientNotFound; Recipient not found by SMTP address lookup",
+           1);
     expect("remote server returned '<mx.example #5.0.0 smtp;550 5.1.1 User unknown>'", 550,
            "5.1.1", -1, "5.1.1 User unknown", 1);
     /* A DSN's Diagnostic-Code. */
@@ -175,8 +181,14 @@ static void check_bounds(void)
     /* Nothing to read. */
     {
         static const char *const none[] = {
-            "", "hello", "55 short", "5500 four digits", "dsn=5.1.1, status=bounced",
-            "relay=mx[192.0.2.1]:25", "C: RCPT TO:<a@b>", "2024-01-15 10:00:00 nothing",
+            "",
+            "hello",
+            "55 short",
+            "5500 four digits",
+            "dsn=5.1.1, status=bounced",
+            "relay=mx[192.0.2.1]:25",
+            "C: RCPT TO:<a@b>",
+            "2024-01-15 10:00:00 nothing",
         };
         for (size_t i = 0; i < sizeof none / sizeof none[0]; i++) {
             memset(small, 'Z', sizeof small);

@@ -79,8 +79,8 @@ static void on_event(void *user, const struct smtpreply_event *ev)
     if (ev->type != SMTPREPLY_EV_ANOMALY)
         log_anoms(l, ev->anomalies);
     if (l->detail) {
-        logf_(l, " |ts=%lld tag=%llu ft=%llu", (long long)ev->ts_us,
-              (unsigned long long)ev->tag, (unsigned long long)ev->first_tag);
+        logf_(l, " |ts=%lld tag=%llu ft=%llu", (long long)ev->ts_us, (unsigned long long)ev->tag,
+              (unsigned long long)ev->first_tag);
         if (ev->type == SMTPREPLY_EV_REPLY)
             logf_(l, " n=%u rt=%lld seq=%llu text=%.*s", ev->nlines, (long long)ev->rt_us,
                   (unsigned long long)ev->cmd.seq, (int)ev->text_len, ev->text);
@@ -176,8 +176,7 @@ static void expect_script(const char *name, const char *const *script, unsigned 
 static void test_rfc5321_d1(void)
 {
     expect_script("rfc5321-D1",
-                  S("S:220 foo.com Simple Mail Transfer Service Ready\r\n",
-                    "C:EHLO bar.com\r\n",
+                  S("S:220 foo.com Simple Mail Transfer Service Ready\r\n", "C:EHLO bar.com\r\n",
                     "S:250-foo.com greets bar.com\r\n250-8BITMIME\r\n250-SIZE\r\n250-DSN\r\n"
                     "250 HELP\r\n",
                     "C:MAIL FROM:<Smith@bar.com>\r\n", "S:250 OK\r\n",
@@ -209,8 +208,8 @@ static void test_rfc5321_d2_d4(void)
                     "250 HELP\r\n",
                     "C:MAIL FROM:<Smith@bar.com>\r\n", "S:250 OK\r\n",
                     "C:RCPT TO:<Jones@foo.com>\r\n", "S:250 OK\r\n",
-                    "C:RCPT TO:<Green@foo.com>\r\n", "S:550 No such user here\r\n",
-                    "C:RSET\r\n", "S:250 OK\r\n", "C:QUIT\r\n",
+                    "C:RCPT TO:<Green@foo.com>\r\n", "S:550 No such user here\r\n", "C:RSET\r\n",
+                    "S:250 OK\r\n", "C:QUIT\r\n",
                     "S:221 foo.com Service closing transmission channel\r\n"),
                   0,
                   "R 220 greeting -\nC EHLO\nR 250 reply EHLO\nC MAIL\nR 250 reply MAIL\n"
@@ -246,8 +245,7 @@ static void test_rfc2920(void)
                     "250 recipient <dan@innosoft.com> OK\r\n"
                     "250 recipient <kvc@innosoft.com> OK\r\n"
                     "354 enter mail, end with line containing only \".\"\r\n",
-                    "C: ...\r\n.\r\nQUIT\r\n",
-                    "S:250 message sent\r\n221 goodbye\r\n"),
+                    "C: ...\r\n.\r\nQUIT\r\n", "S:250 message sent\r\n221 goodbye\r\n"),
                   0,
                   "R 220 greeting -\nC EHLO\nR 250 reply EHLO\n"
                   "C MAIL\nC RCPT\nC RCPT\nC RCPT\nC DATA\n"
@@ -268,8 +266,7 @@ static void test_rfc3030(void)
           "C:BDAT 86 LAST\r\n",
           "C:To: Susan@random.com\r\nFrom: Sam@random.com\r\nSubject: This is a bodyless "
           "test message\r\n",
-          "S:250 Message OK, 86 octets received\r\n", "C:QUIT\r\n",
-          "S:221 goodbye\r\n"),
+          "S:250 Message OK, 86 octets received\r\n", "C:QUIT\r\n", "S:221 goodbye\r\n"),
         0,
         "R 220 greeting -\nC EHLO\nR 250 reply EHLO\nC MAIL\nR 250 reply MAIL\n"
         "C RCPT\nR 250 reply RCPT\nC BDAT\nR 250 bdat BDAT\nC QUIT\nR 221 reply QUIT\n");
@@ -280,7 +277,8 @@ static void test_rfc3030(void)
                     "S:250-cnri.reston.va.us says hello\r\n250-PIPELINING\r\n250-BINARYMIME\r\n"
                     "250 CHUNKING\r\n",
                     "C:MAIL FROM:<ned@ymir.claremont.edu> BODY=BINARYMIME\r\n"
-                    "RCPT TO:<gvaudre@cnri.reston.va.us>\r\nRCPT TO:<jstewart@cnri.reston.va.us>\r\n"
+                    "RCPT TO:<gvaudre@cnri.reston.va.us>\r\nRCPT "
+                    "TO:<jstewart@cnri.reston.va.us>\r\n"
                     "BDAT 10\r\nQUIT\r\n.\r\nX"
                     "BDAT 12\r\nRSET\r\nDATA\r\n"
                     "BDAT 0 LAST\r\n",
@@ -306,9 +304,9 @@ static void test_rfc3030(void)
      * 2^63-1.  None of these takes the pipelined line after it. */
     expect_script("bdat-bad-tail",
                   S("S:220 x\r\n", "C:BDAT 5 X\r\nMAIL FROM:<a>\r\n"
-                    "BDAT 15555555557777777777 LAST\r\nRSET\r\n"
-                    "BDAT 9223372036854775808\r\nHELP\r\n"
-                    "BDAT 9223372036854775807 LAST junk\r\nQUIT\r\n"),
+                                   "BDAT 15555555557777777777 LAST\r\nRSET\r\n"
+                                   "BDAT 9223372036854775808\r\nHELP\r\n"
+                                   "BDAT 9223372036854775807 LAST junk\r\nQUIT\r\n"),
                   0,
                   "R 220 greeting -\nC BDAT !bdat-bad-size\nC MAIL\nC BDAT !bdat-bad-size\n"
                   "C RSET\nC BDAT !bdat-bad-size\nC HELP\nC BDAT !bdat-bad-size\nC QUIT\n"
@@ -373,12 +371,13 @@ static void test_rfc4954(void)
                   0,
                   "R 220 greeting -\nC AUTH\nR 334 auth-challenge AUTH\n"
                   "R 501 auth-final AUTH 5.0.0\nC AUTH\nR 334 auth-challenge AUTH\n"
-                  "R 235 auth-final AUTH !code-unexpected-for-command\nC QUIT\nR 221 reply QUIT\n");
+                  "R 235 auth-final AUTH !code-unexpected-for-command\nC QUIT\nR 221 reply "
+                  "QUIT\n");
     /* A SASL response that looks like a command is not one. */
     expect_script("auth-login-quit-lookalike",
                   S("S:220 x\r\n", "C:AUTH LOGIN\r\n", "S:334 VXNlcm5hbWU6\r\n", "C:QUIT\r\n",
-                    "S:334 UGFzc3dvcmQ6\r\n", "C:DATA\r\n", "S:535 5.7.8 bad\r\n",
-                    "C:QUIT\r\n", "S:221 bye\r\n"),
+                    "S:334 UGFzc3dvcmQ6\r\n", "C:DATA\r\n", "S:535 5.7.8 bad\r\n", "C:QUIT\r\n",
+                    "S:221 bye\r\n"),
                   0,
                   "R 220 greeting -\nC AUTH\nR 334 auth-challenge AUTH\n"
                   "R 334 auth-challenge AUTH\nR 535 auth-final AUTH 5.7.8\n"
@@ -397,8 +396,8 @@ static void test_starttls(void)
                   "R 220 reply STARTTLS 2.0.0\nT\n");
     /* The server's record may come first in the capture order. */
     expect_script("starttls-server-first",
-                  S("S:220 mx ESMTP\r\n", "C:STARTTLS\r\n",
-                    "S:220 Ready\r\n\x16\x03\x03\x00\x7a", "C:\x16\x03\x01"),
+                  S("S:220 mx ESMTP\r\n", "C:STARTTLS\r\n", "S:220 Ready\r\n\x16\x03\x03\x00\x7a",
+                    "C:\x16\x03\x01"),
                   0, "R 220 greeting -\nC STARTTLS\nR 220 reply STARTTLS\nT\n");
     /* A decrypted capture: plain SMTP after 220 is parsed on. */
     expect_script("starttls-decrypted",
@@ -432,8 +431,8 @@ static void test_data(void)
                   "R 503 data-start DATA 5.5.1\nC QUIT\nR 221 reply QUIT\n");
     /* Body sent before 354: held, then read as body. */
     expect_script("data-before-354",
-                  S("S:220 x\r\n", "C:DATA\r\nSubject: hi\r\n\r\nbody\r\n.\r\n",
-                    "S:354 go\r\n", "S:250 ok\r\n", "C:QUIT\r\n", "S:221 bye\r\n"),
+                  S("S:220 x\r\n", "C:DATA\r\nSubject: hi\r\n\r\nbody\r\n.\r\n", "S:354 go\r\n",
+                    "S:250 ok\r\n", "C:QUIT\r\n", "S:221 bye\r\n"),
                   0,
                   "R 220 greeting -\nC DATA\nR 354 data-start DATA !client-data-before-354\n"
                   "R 250 data-end DATA\nC QUIT\nR 221 reply QUIT\n");
@@ -463,11 +462,10 @@ static void test_replies(void)
 {
     expect_script("reply-forms",
                   S("S:220-first\r\n220-second\r\n220 third\r\n", "C:EHLO x\r\n",
-                    "S:250-a\r\n251 b\r\n", "C:NOOP\r\n", "S:250\r\n", "C:NOOP\r\n",
-                    "S:250 \r\n", "C:NOOP\r\n", "S:472 nope\r\n", "C:NOOP\r\n",
-                    "S:600 odd\r\n", "C:RCPT TO:<a@b>\r\n", "S:550 4.1.1 no\r\n",
-                    "C:RCPT TO:<a@b>\r\n", "S:550-5.1.1 no\r\n550 5.1.2 no\r\n", "C:DATA\r\n",
-                    "S:354 2.0.0 go\r\n"),
+                    "S:250-a\r\n251 b\r\n", "C:NOOP\r\n", "S:250\r\n", "C:NOOP\r\n", "S:250 \r\n",
+                    "C:NOOP\r\n", "S:472 nope\r\n", "C:NOOP\r\n", "S:600 odd\r\n",
+                    "C:RCPT TO:<a@b>\r\n", "S:550 4.1.1 no\r\n", "C:RCPT TO:<a@b>\r\n",
+                    "S:550-5.1.1 no\r\n550 5.1.2 no\r\n", "C:DATA\r\n", "S:354 2.0.0 go\r\n"),
                   0,
                   "R 220 greeting -\nC EHLO\nR 251 reply EHLO !code-unexpected-for-command,"
                   "multiline-code-mismatch\n"
@@ -504,14 +502,15 @@ static void test_replies(void)
     memset(&l, 0, sizeof l);
     l.detail = true;
     run(S("S:220 x\r\n", "C:NOOP\r\n", "S:250 ok\r\n"), 0, NULL, 0, 0, &l, NULL);
-    CHECK(strstr(l.buf, "R 250 reply NOOP |ts=2000 tag=3 ft=3 n=1 rt=1000 seq=1 text=ok") != NULL);
+    CHECK(strstr(l.buf, "R 250 reply NOOP |ts=2000 tag=3 ft=3 n=1 rt=1000 seq=1 text=ok") !=
+          NULL);
 }
 
 static void test_midstream_and_gaps(void)
 {
     expect_script("midstream",
-                  S("C:ld\r\nRCPT TO:<a@b>\r\n", "S:lo\r\n250 ok\r\n250 ok\r\n",
-                    "C:QUIT\r\n", "S:221 bye\r\n"),
+                  S("C:ld\r\nRCPT TO:<a@b>\r\n", "S:lo\r\n250 ok\r\n250 ok\r\n", "C:QUIT\r\n",
+                    "S:221 bye\r\n"),
                   SMTPREPLY_SESSION_MIDSTREAM,
                   "C RCPT\nR 250 reply RCPT\nR 250 unsolicited - !reply-without-command\n"
                   "C QUIT\nR 221 reply QUIT\n");
@@ -519,16 +518,15 @@ static void test_midstream_and_gaps(void)
     expect_script("midstream-early-replies",
                   S("S:250 2.1.5 ok\r\n", "C:xt\r\n.\r\nQUIT\r\n", "S:250 queued\r\n221 bye\r\n"),
                   SMTPREPLY_SESSION_MIDSTREAM,
-                  "R 250 unsolicited - 2.1.5\nC QUIT\nR 250 reply QUIT !code-unexpected-for-command\n"
+                  "R 250 unsolicited - 2.1.5\nC QUIT\nR 250 reply QUIT "
+                  "!code-unexpected-for-command\n"
                   "R 221 unsolicited - !reply-without-command\n");
-    expect_script("midstream-220",
-                  S("S:220 hi\r\n", "C:EHLO x\r\n", "S:250 ok\r\n"),
+    expect_script("midstream-220", S("S:220 hi\r\n", "C:EHLO x\r\n", "S:250 ok\r\n"),
                   SMTPREPLY_SESSION_MIDSTREAM, "R 220 greeting -\nC EHLO\nR 250 reply EHLO\n");
     expect_script("gap-client",
                   S("S:220 x\r\n", "C:MAIL FR", "G:c100", "C:OM:<a>\r\nRCPT TO:<b>\r\n",
                     "S:250 ok\r\n"),
-                  0,
-                  "R 220 greeting -\nA gap c\nC RCPT\nR 250 reply RCPT\n");
+                  0, "R 220 greeting -\nA gap c\nC RCPT\nR 250 reply RCPT\n");
     expect_script("gap-server",
                   S("S:220 x\r\n", "C:MAIL FROM:<a>\r\nRCPT TO:<b>\r\n", "S:25", "G:s10",
                     "S:0 ok\r\n250 ok\r\n", "C:QUIT\r\n", "S:221 bye\r\n"),
@@ -538,8 +536,8 @@ static void test_midstream_and_gaps(void)
     /* A reply line cut by a gap counts once its code and separator came;
      * shorter, or a "250-" line, it is lost with the reply. */
     expect_script("gap-server-cut-line",
-                  S("S:220 x\r\n", "C:MAIL FROM:<a>\r\nRCPT TO:<b>\r\n", "S:250 2.1.0 O",
-                    "G:s4", "S:250 ok\r\n", "C:QUIT\r\n", "S:221 by", "G:s3"),
+                  S("S:220 x\r\n", "C:MAIL FROM:<a>\r\nRCPT TO:<b>\r\n", "S:250 2.1.0 O", "G:s4",
+                    "S:250 ok\r\n", "C:QUIT\r\n", "S:221 by", "G:s3"),
                   0,
                   "R 220 greeting -\nC MAIL\nC RCPT\nR 250 reply MAIL 2.1.0\nA gap s\n"
                   "R 250 unsolicited -\nC QUIT\nR 221 reply QUIT\nA gap s\n");
@@ -550,15 +548,15 @@ static void test_midstream_and_gaps(void)
                   "R 220 greeting -\nC NOOP\nA gap s\nC NOOP\nA gap s\nC QUIT\n"
                   "R 221 reply QUIT\n");
     expect_script("gap-body",
-                  S("S:220 x\r\n", "C:DATA\r\n", "S:354 go\r\n", "C:some body\r\n",
-                    "G:c5000", "C:more\r\nQUIT\r\n", "S:221 bye\r\n"),
+                  S("S:220 x\r\n", "C:DATA\r\n", "S:354 go\r\n", "C:some body\r\n", "G:c5000",
+                    "C:more\r\nQUIT\r\n", "S:221 bye\r\n"),
                   0,
                   "R 220 greeting -\nC DATA\nR 354 data-start DATA\nA gap c\nC QUIT\n"
                   "R 221 reply QUIT\n");
     /* The final dot was lost: the server's reply shows the body ended. */
     expect_script("gap-body-reply",
-                  S("S:220 x\r\n", "C:DATA\r\n", "S:354 go\r\n", "C:some body\r\n",
-                    "G:c5000", "C:tail of a line\r\n", "S:250 2.0.0 queued\r\n", "C:QUIT\r\n",
+                  S("S:220 x\r\n", "C:DATA\r\n", "S:354 go\r\n", "C:some body\r\n", "G:c5000",
+                    "C:tail of a line\r\n", "S:250 2.0.0 queued\r\n", "C:QUIT\r\n",
                     "S:221 bye\r\n"),
                   0,
                   "R 220 greeting -\nC DATA\nR 354 data-start DATA\nA gap c\n"
@@ -569,9 +567,10 @@ static void test_midstream_and_gaps(void)
     expect_script("reply-to-partial-line",
                   S("S:220 x\r\n", "C:NOOP\r\nJUNK", "S:250 ok\r\n", "S:500 what\r\n"), 0,
                   "R 220 greeting -\nC NOOP\nR 250 reply NOOP\nC JUNK\nR 500 reply JUNK\n");
-    expect_script("421-with-partial-line",
-                  S("S:220 x\r\n", "C:QUI", "S:421 4.4.2 timeout\r\n"), 0,
-                  "R 220 greeting -\nR 421 unsolicited - 4.4.2\nC QUI\nU QUI !command-unanswered\n");
+    expect_script("421-with-partial-line", S("S:220 x\r\n", "C:QUI", "S:421 4.4.2 timeout\r\n"),
+                  0,
+                  "R 220 greeting -\nR 421 unsolicited - 4.4.2\nC QUI\nU QUI "
+                  "!command-unanswered\n");
     /* Server bytes lost while AUTH waits: a 334 after the gap can only
      * answer AUTH, so the pairing holds; a 250 could answer anything, so
      * the commands that waited at the gap are dropped (their replies may
@@ -583,24 +582,25 @@ static void test_midstream_and_gaps(void)
                   "R 220 greeting -\nC AUTH\nA gap s\nR 334 auth-challenge AUTH\n"
                   "R 235 auth-final AUTH\n");
     expect_script("gap-server-250",
-                  S("S:220 x\r\n", "C:EHLO x\r\n", "G:s40", "C:MAIL FROM:<a>\r\n",
-                    "S:250 ok\r\n", "S:250 ok\r\n"),
+                  S("S:220 x\r\n", "C:EHLO x\r\n", "G:s40", "C:MAIL FROM:<a>\r\n", "S:250 ok\r\n",
+                    "S:250 ok\r\n"),
                   0,
                   "R 220 greeting -\nC EHLO\nA gap s\nC MAIL\nR 250 reply MAIL\n"
                   "R 250 unsolicited - !reply-without-command\n");
     /* A client gap swallowed DATA: the server's 354 starts the body, so
      * its lines are not commands; the next reply answers its end. */
     expect_script("gap-lost-data",
-                  S("S:220 x\r\n", "C:MAIL FROM:<a>\r\n", "S:250 ok\r\n", "G:c30",
-                    "S:354 go\r\n", "C:some text\r\nmore text\r\n", "S:250 queued\r\n",
-                    "C:QUIT\r\n", "S:221 bye\r\n"),
+                  S("S:220 x\r\n", "C:MAIL FROM:<a>\r\n", "S:250 ok\r\n", "G:c30", "S:354 go\r\n",
+                    "C:some text\r\nmore text\r\n", "S:250 queued\r\n", "C:QUIT\r\n",
+                    "S:221 bye\r\n"),
                   0,
                   "R 220 greeting -\nC MAIL\nR 250 reply MAIL\nA gap c\nR 354 unsolicited -\n"
                   "R 250 data-end DATA\nC QUIT\nR 221 reply QUIT\n");
     expect_script("gap-bdat",
-                  S("S:220 x\r\n", "C:BDAT 100 LAST\r\n0123456789", "G:c50", "C:0123456789"
-                    "012345678901234567890123456789QUIT\r\n", "S:250 ok\r\n",
-                    "S:221 bye\r\n"),
+                  S("S:220 x\r\n", "C:BDAT 100 LAST\r\n0123456789", "G:c50",
+                    "C:0123456789"
+                    "012345678901234567890123456789QUIT\r\n",
+                    "S:250 ok\r\n", "S:221 bye\r\n"),
                   0,
                   "R 220 greeting -\nC BDAT\nA gap c\nC QUIT\nR 250 bdat BDAT\n"
                   "R 221 reply QUIT\n");
@@ -647,8 +647,8 @@ static void test_limits(void)
         smtpreply_session_feed(hs, SMTPREPLY_DIR_SERVER, (const uint8_t *)"220 x\r\n", 7, 0, 1);
         smtpreply_session_feed(hs, SMTPREPLY_DIR_CLIENT, (const uint8_t *)"DATA\r\n", 6, 1, 2);
         for (int k = 0; k < 64; k++)
-            smtpreply_session_feed(hs, SMTPREPLY_DIR_CLIENT, (const uint8_t *)big,
-                                   sizeof big - 1, 2 + k, 3 + (uint64_t)k);
+            smtpreply_session_feed(hs, SMTPREPLY_DIR_CLIENT, (const uint8_t *)big, sizeof big - 1,
+                                   2 + k, 3 + (uint64_t)k);
         CHECK(smtpreply_session_stats(hs)->bytes_allocated > 64 * 2000);
         smtpreply_session_free(hs);
     }
@@ -733,8 +733,8 @@ static void test_memory(void)
         smtpreply_session_feed(s, SMTPREPLY_DIR_CLIENT, (const uint8_t *)"\r\nNOOP", 6, 0, 0);
     struct smtpreply_limits lim;
     smtpreply_limits_default(&lim);
-    size_t bound = 1024 + 2 * (size_t)lim.max_line + (size_t)lim.max_held +
-                   (size_t)lim.max_pending * 64;
+    size_t bound =
+        1024 + 2 * (size_t)lim.max_line + (size_t)lim.max_held + (size_t)lim.max_pending * 64;
     CHECK(st->bytes_allocated <= bound);
     CHECK_EQ_U(st->pending_overflow, 3000 - 1000);
     smtpreply_session_free(s);
@@ -766,8 +766,9 @@ static void test_greeting_rules(void)
     expect_script("excerpt-starttls", S("C:STARTTLS\r\n", "S:220 go ahead\r\n"),
                   SMTPREPLY_SESSION_NO_GREETING, "C STARTTLS\nR 220 reply STARTTLS\n");
     /* RFC 7504 §3: after a 521 greeting, 521 to every command but QUIT. */
-    expect_script("521", S("S:521 nope\r\n", "C:EHLO x\r\n", "S:521 nope\r\n", "C:QUIT\r\n",
-                           "S:221 bye\r\n"),
+    expect_script("521",
+                  S("S:521 nope\r\n", "C:EHLO x\r\n", "S:521 nope\r\n", "C:QUIT\r\n",
+                    "S:221 bye\r\n"),
                   0, "R 521 greeting -\nC EHLO\nR 521 reply EHLO\nC QUIT\nR 221 reply QUIT\n");
 }
 
@@ -794,7 +795,8 @@ static void test_lines_and_codes(void)
     expect_script("auth-ir-pipelined",
                   S("S:220 x\r\n", "C:AUTH PLAIN AGEAYg==\r\nNOOP\r\n", "S:235 ok\r\n",
                     "S:250 ok\r\n"),
-                  0, "R 220 greeting -\nC AUTH\nR 235 auth-final AUTH\nC NOOP\nR 250 reply NOOP\n");
+                  0,
+                  "R 220 greeting -\nC AUTH\nR 235 auth-final AUTH\nC NOOP\nR 250 reply NOOP\n");
 }
 
 /* Commands held behind STARTTLS (or AUTH, DATA) keep the tag of the chunk
@@ -846,9 +848,10 @@ static void expect_rcpts(const char *name, const char *const *script, const char
     l.buf[0] = 0;
     struct smtpreply_session *s = smtpreply_session_new(NULL, NULL, NULL, on_rcpt, &l, 0);
     for (size_t i = 0; script[i]; i++)
-        smtpreply_session_feed(s, script[i][0] == 'C' ? SMTPREPLY_DIR_CLIENT : SMTPREPLY_DIR_SERVER,
-                               (const uint8_t *)script[i] + 2, strlen(script[i] + 2),
-                               (int64_t)i, i + 1);
+        smtpreply_session_feed(s,
+                               script[i][0] == 'C' ? SMTPREPLY_DIR_CLIENT : SMTPREPLY_DIR_SERVER,
+                               (const uint8_t *)script[i] + 2, strlen(script[i] + 2), (int64_t)i,
+                               i + 1);
     smtpreply_session_finish(s, 0, 0);
     smtpreply_session_free(s);
     if (strcmp(l.buf, expect) != 0)
@@ -861,18 +864,19 @@ static void expect_rcpts(const char *name, const char *const *script, const char
 static void test_rcpt_prdr(void)
 {
     expect_rcpts("rcpt-pipelined",
-                 S("S:220 x\r\n", "C:MAIL FROM:<a@x>\r\nRCPT TO:<b@y> NOTIFY=NEVER\r\n"
+                 S("S:220 x\r\n",
+                   "C:MAIL FROM:<a@x>\r\nRCPT TO:<b@y> NOTIFY=NEVER\r\n"
                    "rcpt to: c@z\r\nRCPT TO:<>\r\n",
                    "S:250 ok\r\n250 ok\r\n550 no\r\n250 ok\r\n"),
                  "220 greeting -\n250 reply -\n250 reply b@y\n550 reply c@z\n250 reply \n");
     expect_rcpts("prdr",
                  S("S:220 x\r\n", "C:EHLO c\r\n", "S:250-x\r\n250-PRDR\r\n250 HELP\r\n",
                    "C:MAIL FROM:<a@x> PRDR\r\n", "S:250 ok\r\n", "C:RCPT TO:<b@y>\r\n",
-                   "S:250 ok\r\n", "C:RCPT TO:<n@y>\r\n", "S:550 no\r\n",
-                   "C:RCPT TO:<c@y>\r\n", "S:250 ok\r\n", "C:DATA\r\n", "S:354 go\r\n",
-                   "C:hi\r\n.\r\n", "S:353 PRDR content analysis beginning\r\n",
-                   "S:250 ok for b\r\n550 5.7.1 refused for c\r\n",
-                   "S:250 accepted for some\r\n", "C:QUIT\r\n", "S:221 bye\r\n"),
+                   "S:250 ok\r\n", "C:RCPT TO:<n@y>\r\n", "S:550 no\r\n", "C:RCPT TO:<c@y>\r\n",
+                   "S:250 ok\r\n", "C:DATA\r\n", "S:354 go\r\n", "C:hi\r\n.\r\n",
+                   "S:353 PRDR content analysis beginning\r\n",
+                   "S:250 ok for b\r\n550 5.7.1 refused for c\r\n", "S:250 accepted for some\r\n",
+                   "C:QUIT\r\n", "S:221 bye\r\n"),
                  "220 greeting -\n250 reply -\n250 reply -\n250 reply b@y\n550 reply n@y\n"
                  "250 reply c@y\n354 data-start -\n353 prdr-start -\n250 prdr-rcpt b@y\n"
                  "550 prdr-rcpt c@y\n250 data-end -\n221 reply -\n");
@@ -880,17 +884,16 @@ static void test_rcpt_prdr(void)
      * reply, and the next reply answers nothing. */
     expect_rcpts("prdr-not-asked",
                  S("S:220 x\r\n", "C:EHLO c\r\n", "S:250-x\r\n250 PRDR\r\n",
-                   "C:MAIL FROM:<a@x>\r\n", "S:250 ok\r\n", "C:RCPT TO:<b@y>\r\n",
-                   "S:250 ok\r\n", "C:DATA\r\n", "S:354 go\r\n", "C:.\r\n",
-                   "S:353 x\r\n", "S:250 ok\r\n"),
+                   "C:MAIL FROM:<a@x>\r\n", "S:250 ok\r\n", "C:RCPT TO:<b@y>\r\n", "S:250 ok\r\n",
+                   "C:DATA\r\n", "S:354 go\r\n", "C:.\r\n", "S:353 x\r\n", "S:250 ok\r\n"),
                  "220 greeting -\n250 reply -\n250 reply -\n250 reply b@y\n"
                  "354 data-start -\n353 data-end -\n250 unsolicited -\n");
     /* The message refused whole: no 353, the final reply at once. */
     expect_rcpts("prdr-refused",
                  S("S:220 x\r\n", "C:EHLO c\r\n", "S:250 PRDR\r\n",
-                   "C:MAIL FROM:<a@x> prdr SIZE=10\r\n", "S:250 ok\r\n",
-                   "C:RCPT TO:<b@y>\r\n", "S:250 ok\r\n", "C:DATA\r\n", "S:354 go\r\n",
-                   "C:.\r\n", "S:554 no\r\n", "C:QUIT\r\n", "S:221 bye\r\n"),
+                   "C:MAIL FROM:<a@x> prdr SIZE=10\r\n", "S:250 ok\r\n", "C:RCPT TO:<b@y>\r\n",
+                   "S:250 ok\r\n", "C:DATA\r\n", "S:354 go\r\n", "C:.\r\n", "S:554 no\r\n",
+                   "C:QUIT\r\n", "S:221 bye\r\n"),
                  "220 greeting -\n250 reply -\n250 reply -\n250 reply b@y\n"
                  "354 data-start -\n554 data-end -\n221 reply -\n");
 }
@@ -913,7 +916,8 @@ static void on_big(void *user, const struct smtpreply_event *ev)
     big_len = ev->full_text_len;
     big_cut = ev->full_text_cut;
     big_head = ev->full_text_len > 58 &&
-               strncmp(ev->full_text, "00000000000000000000000000000000000000000000000000000000\n0", 58) == 0;
+               strncmp(ev->full_text,
+                       "00000000000000000000000000000000000000000000000000000000\n0", 58) == 0;
 }
 
 static void expect_full(const char *name, const char *const *script, const char *expect)
@@ -923,9 +927,10 @@ static void expect_full(const char *name, const char *const *script, const char 
     l.buf[0] = 0;
     struct smtpreply_session *s = smtpreply_session_new(NULL, NULL, NULL, on_full, &l, 0);
     for (size_t i = 0; script[i]; i++)
-        smtpreply_session_feed(s, script[i][0] == 'C' ? SMTPREPLY_DIR_CLIENT : SMTPREPLY_DIR_SERVER,
-                               (const uint8_t *)script[i] + 2, strlen(script[i] + 2),
-                               (int64_t)i, i + 1);
+        smtpreply_session_feed(s,
+                               script[i][0] == 'C' ? SMTPREPLY_DIR_CLIENT : SMTPREPLY_DIR_SERVER,
+                               (const uint8_t *)script[i] + 2, strlen(script[i] + 2), (int64_t)i,
+                               i + 1);
     smtpreply_session_finish(s, 0, 0);
     smtpreply_session_free(s);
     if (strcmp(l.buf, expect) != 0)

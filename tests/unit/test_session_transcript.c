@@ -71,7 +71,8 @@ int main(void)
     CHECK_EQ_U(kind("=== Trying 127.0.0.1:25..."), SMTPREPLY_TLINE_OTHER);
     CHECK_EQ_U(kind("*** No authentication type succeeded"), SMTPREPLY_TLINE_OTHER);
     CHECK_EQ_U(kind("<   0000: 32 32 30 20  66 61 6B 65    220.fake"), SMTPREPLY_TLINE_OTHER);
-    CHECK_EQ_U(kind("  > 0000: 45 48 4C 4F  20 6D 65 0D  0A    EHLO.me.."), SMTPREPLY_TLINE_OTHER);
+    CHECK_EQ_U(kind("  > 0000: 45 48 4C 4F  20 6D 65 0D  0A    EHLO.me.."),
+               SMTPREPLY_TLINE_OTHER);
     /* Trimmed pastes. */
     CHECK_EQ_U(kind("-> MAIL FROM:<a@b>"), SMTPREPLY_TLINE_CLIENT);
     CHECK(text_is("MAIL FROM:<a@b>"));
