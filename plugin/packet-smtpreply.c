@@ -185,8 +185,11 @@ feed_segment(packet_info *pinfo, proto_tree *tree)
     sport = tvb_get_ntohs(ds, hdr);
     dport = tvb_get_ntohs(ds, hdr + 2);
     seq = tvb_get_ntohl(ds, hdr + 4);
-    hlen = (guint32)(tvb_get_guint8(ds, hdr + 12) >> 4) * 4;
-    flags = tvb_get_guint8(ds, hdr + 13);
+    /* Data offset (4 bits), reserved, then the flags byte: one 16-bit read
+     * (tvb_get_guint8 is deprecated from 4.4 on, tvb_get_uint8 missing in 4.0). */
+    flags = tvb_get_ntohs(ds, hdr + 12);
+    hlen = (flags >> 12) * 4;
+    flags &= 0xffu;
     seglen = fvalue_get_uinteger(SR_FVALUE(fi_len));
     if (hlen < 20)
         return; /* a bogus header length, as for the CLI */
