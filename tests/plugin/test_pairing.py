@@ -109,8 +109,15 @@ def main():
             links = []
             for c, s, code, req, frame in h:
                 if c is None:
-                    if req is not None:
+                    # No verb: the greeting and an unsolicited reply link
+                    # nowhere; a reply to a verbless command (binary junk,
+                    # "-" in the expected files, null in --replies) links
+                    # to an earlier frame, with no verb to compare.
+                    if s in ("greeting", "unsolicited") and req is not None:
                         links.append("frame %d: %03u %s links to frame %d" % (frame, code, s, req))
+                    elif req is not None and req >= frame:
+                        links.append("frame %d: %03u %s links to a later frame %d" %
+                                     (frame, code, s, req))
                 elif c == "":
                     continue  # a command with no verb: linked, nothing to compare
                 elif req is None or req >= frame:
