@@ -841,12 +841,15 @@ static void on_rcpt(void *user, const struct smtpreply_event *ev)
               ev->rcpt ? (int)ev->rcpt_len : 1, ev->rcpt ? ev->rcpt : "-");
 }
 
-static void expect_rcpts(const char *name, const char *const *script, const char *expect)
+/* Runs a script (each segment one feed) with fn as the event callback and
+ * compares what fn logged with expect. */
+static void expect_log(const char *name, smtpreply_event_fn fn, const char *const *script,
+                       const char *expect)
 {
     static struct log l;
     l.len = 0;
     l.buf[0] = 0;
-    struct smtpreply_session *s = smtpreply_session_new(NULL, NULL, NULL, on_rcpt, &l, 0);
+    struct smtpreply_session *s = smtpreply_session_new(NULL, NULL, NULL, fn, &l, 0);
     for (size_t i = 0; script[i]; i++)
         smtpreply_session_feed(s,
                                script[i][0] == 'C' ? SMTPREPLY_DIR_CLIENT : SMTPREPLY_DIR_SERVER,
@@ -863,39 +866,39 @@ static void expect_rcpts(const char *name, const char *const *script, const char
  * reply per accepted recipient in RCPT order, then the final reply. */
 static void test_rcpt_prdr(void)
 {
-    expect_rcpts("rcpt-pipelined",
-                 S("S:220 x\r\n",
-                   "C:MAIL FROM:<a@x>\r\nRCPT TO:<b@y> NOTIFY=NEVER\r\n"
-                   "rcpt to: c@z\r\nRCPT TO:<>\r\n",
-                   "S:250 ok\r\n250 ok\r\n550 no\r\n250 ok\r\n"),
-                 "220 greeting -\n250 reply -\n250 reply b@y\n550 reply c@z\n250 reply \n");
-    expect_rcpts("prdr",
-                 S("S:220 x\r\n", "C:EHLO c\r\n", "S:250-x\r\n250-PRDR\r\n250 HELP\r\n",
-                   "C:MAIL FROM:<a@x> PRDR\r\n", "S:250 ok\r\n", "C:RCPT TO:<b@y>\r\n",
-                   "S:250 ok\r\n", "C:RCPT TO:<n@y>\r\n", "S:550 no\r\n", "C:RCPT TO:<c@y>\r\n",
-                   "S:250 ok\r\n", "C:DATA\r\n", "S:354 go\r\n", "C:hi\r\n.\r\n",
-                   "S:353 PRDR content analysis beginning\r\n",
-                   "S:250 ok for b\r\n550 5.7.1 refused for c\r\n", "S:250 accepted for some\r\n",
-                   "C:QUIT\r\n", "S:221 bye\r\n"),
-                 "220 greeting -\n250 reply -\n250 reply -\n250 reply b@y\n550 reply n@y\n"
-                 "250 reply c@y\n354 data-start -\n353 prdr-start -\n250 prdr-rcpt b@y\n"
-                 "550 prdr-rcpt c@y\n250 data-end -\n221 reply -\n");
+    expect_log("rcpt-pipelined", on_rcpt,
+               S("S:220 x\r\n",
+                 "C:MAIL FROM:<a@x>\r\nRCPT TO:<b@y> NOTIFY=NEVER\r\n"
+                 "rcpt to: c@z\r\nRCPT TO:<>\r\n",
+                 "S:250 ok\r\n250 ok\r\n550 no\r\n250 ok\r\n"),
+               "220 greeting -\n250 reply -\n250 reply b@y\n550 reply c@z\n250 reply \n");
+    expect_log("prdr", on_rcpt,
+               S("S:220 x\r\n", "C:EHLO c\r\n", "S:250-x\r\n250-PRDR\r\n250 HELP\r\n",
+                 "C:MAIL FROM:<a@x> PRDR\r\n", "S:250 ok\r\n", "C:RCPT TO:<b@y>\r\n",
+                 "S:250 ok\r\n", "C:RCPT TO:<n@y>\r\n", "S:550 no\r\n", "C:RCPT TO:<c@y>\r\n",
+                 "S:250 ok\r\n", "C:DATA\r\n", "S:354 go\r\n", "C:hi\r\n.\r\n",
+                 "S:353 PRDR content analysis beginning\r\n",
+                 "S:250 ok for b\r\n550 5.7.1 refused for c\r\n", "S:250 accepted for some\r\n",
+                 "C:QUIT\r\n", "S:221 bye\r\n"),
+               "220 greeting -\n250 reply -\n250 reply -\n250 reply b@y\n550 reply n@y\n"
+               "250 reply c@y\n354 data-start -\n353 prdr-start -\n250 prdr-rcpt b@y\n"
+               "550 prdr-rcpt c@y\n250 data-end -\n221 reply -\n");
     /* Without PRDR on MAIL (or in EHLO), 353 is just the end of data's
      * reply, and the next reply answers nothing. */
-    expect_rcpts("prdr-not-asked",
-                 S("S:220 x\r\n", "C:EHLO c\r\n", "S:250-x\r\n250 PRDR\r\n",
-                   "C:MAIL FROM:<a@x>\r\n", "S:250 ok\r\n", "C:RCPT TO:<b@y>\r\n", "S:250 ok\r\n",
-                   "C:DATA\r\n", "S:354 go\r\n", "C:.\r\n", "S:353 x\r\n", "S:250 ok\r\n"),
-                 "220 greeting -\n250 reply -\n250 reply -\n250 reply b@y\n"
-                 "354 data-start -\n353 data-end -\n250 unsolicited -\n");
+    expect_log("prdr-not-asked", on_rcpt,
+               S("S:220 x\r\n", "C:EHLO c\r\n", "S:250-x\r\n250 PRDR\r\n",
+                 "C:MAIL FROM:<a@x>\r\n", "S:250 ok\r\n", "C:RCPT TO:<b@y>\r\n", "S:250 ok\r\n",
+                 "C:DATA\r\n", "S:354 go\r\n", "C:.\r\n", "S:353 x\r\n", "S:250 ok\r\n"),
+               "220 greeting -\n250 reply -\n250 reply -\n250 reply b@y\n"
+               "354 data-start -\n353 data-end -\n250 unsolicited -\n");
     /* The message refused whole: no 353, the final reply at once. */
-    expect_rcpts("prdr-refused",
-                 S("S:220 x\r\n", "C:EHLO c\r\n", "S:250 PRDR\r\n",
-                   "C:MAIL FROM:<a@x> prdr SIZE=10\r\n", "S:250 ok\r\n", "C:RCPT TO:<b@y>\r\n",
-                   "S:250 ok\r\n", "C:DATA\r\n", "S:354 go\r\n", "C:.\r\n", "S:554 no\r\n",
-                   "C:QUIT\r\n", "S:221 bye\r\n"),
-                 "220 greeting -\n250 reply -\n250 reply -\n250 reply b@y\n"
-                 "354 data-start -\n554 data-end -\n221 reply -\n");
+    expect_log("prdr-refused", on_rcpt,
+               S("S:220 x\r\n", "C:EHLO c\r\n", "S:250 PRDR\r\n",
+                 "C:MAIL FROM:<a@x> prdr SIZE=10\r\n", "S:250 ok\r\n", "C:RCPT TO:<b@y>\r\n",
+                 "S:250 ok\r\n", "C:DATA\r\n", "S:354 go\r\n", "C:.\r\n", "S:554 no\r\n",
+                 "C:QUIT\r\n", "S:221 bye\r\n"),
+               "220 greeting -\n250 reply -\n250 reply -\n250 reply b@y\n"
+               "354 data-start -\n554 data-end -\n221 reply -\n");
 }
 
 static void on_full(void *user, const struct smtpreply_event *ev)
@@ -920,40 +923,22 @@ static void on_big(void *user, const struct smtpreply_event *ev)
                        "00000000000000000000000000000000000000000000000000000000\n0", 58) == 0;
 }
 
-static void expect_full(const char *name, const char *const *script, const char *expect)
-{
-    static struct log l;
-    l.len = 0;
-    l.buf[0] = 0;
-    struct smtpreply_session *s = smtpreply_session_new(NULL, NULL, NULL, on_full, &l, 0);
-    for (size_t i = 0; script[i]; i++)
-        smtpreply_session_feed(s,
-                               script[i][0] == 'C' ? SMTPREPLY_DIR_CLIENT : SMTPREPLY_DIR_SERVER,
-                               (const uint8_t *)script[i] + 2, strlen(script[i] + 2), (int64_t)i,
-                               i + 1);
-    smtpreply_session_finish(s, 0, 0);
-    smtpreply_session_free(s);
-    if (strcmp(l.buf, expect) != 0)
-        printf("%s: expected\n%s--- got\n%s---\n", name, expect, l.buf);
-    CHECK(strcmp(l.buf, expect) == 0);
-}
-
 /* A reply event carries every line's text, not only the last line's:
  * Gmail's multi-line 550-5.7.26 keeps its first lines (the SPF/DKIM
  * result), a bare code has empty text, and a reply past 16 KiB is cut. */
 static void test_full_text(void)
 {
-    expect_full("gmail-multiline",
-                S("S:220 mx.google.com ESMTP\r\n", "C:RCPT TO:<b@gmail.com>\r\n",
-                  "S:550-5.7.26 This mail is unauthenticated, which poses a security\r\n"
-                  "550-5.7.26 risk to the sender and Gmail users.\r\n"
-                  "550 5.7.26  https://support.google.com/mail/answer/81126\r\n",
-                  "C:QUIT\r\n", "S:221\r\n"),
-                "220 [mx.google.com ESMTP]\n"
-                "550 [5.7.26 This mail is unauthenticated, which poses a security\n"
-                "5.7.26 risk to the sender and Gmail users.\n"
-                "5.7.26  https://support.google.com/mail/answer/81126]\n"
-                "221 []\n");
+    expect_log("gmail-multiline", on_full,
+               S("S:220 mx.google.com ESMTP\r\n", "C:RCPT TO:<b@gmail.com>\r\n",
+                 "S:550-5.7.26 This mail is unauthenticated, which poses a security\r\n"
+                 "550-5.7.26 risk to the sender and Gmail users.\r\n"
+                 "550 5.7.26  https://support.google.com/mail/answer/81126\r\n",
+                 "C:QUIT\r\n", "S:221\r\n"),
+               "220 [mx.google.com ESMTP]\n"
+               "550 [5.7.26 This mail is unauthenticated, which poses a security\n"
+               "5.7.26 risk to the sender and Gmail users.\n"
+               "5.7.26  https://support.google.com/mail/answer/81126]\n"
+               "221 []\n");
     /* 300 continuation lines of 60 bytes: 18,300 bytes of text, cut at 16 KiB. */
     static char big[300 * 66 + 64];
     size_t n = 0;
