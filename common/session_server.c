@@ -137,7 +137,9 @@ static void rcpt_reply(struct smtpreply_session *s, const struct pending *pc, un
     bool known = (pc->flags & PF_RCPT) && pc->rcpt_off <= s->rcpts.len &&
                  pc->rcpt_len <= s->rcpts.len - pc->rcpt_off;
     if (known) {
-        ev->rcpt = (const char *)s->rcpts.buf + pc->rcpt_off;
+        /* An empty address (RCPT TO:<>) may come before the store has a
+         * buffer. */
+        ev->rcpt = s->rcpts.buf ? (const char *)s->rcpts.buf + pc->rcpt_off : "";
         ev->rcpt_len = pc->rcpt_len;
     }
     if (code / 100 != 2)
