@@ -16,7 +16,8 @@ what test_tls_captures.py checks per capture:
 - --max-keys 1 with two sessions' key logs decrypts the first only and
   says so on stderr;
 - -F keeps its meaning (a filter that leaves out the server's port finds
-  nothing to decrypt);
+  nothing to decrypt); --max-held bounds what an implicit-TLS client's
+  first bytes may take; --max-memory 1 holds the TLS state;
 - --replies --format csv keeps its header, one row per JSON reply;
 - merge adds tls_decrypted and tls_not_decrypted, and counts them as 0 in
   a summary that lacks them."""
@@ -235,6 +236,16 @@ def main():
         check(d["sessions"] == [] and d["totals"].get("tls_decrypted") == 0, "-F 'tcp port 25' on port 465: nothing")
         d = summary(["--keylog", kl, "-F", "tcp port 465", path])
         check(len(d["sessions"]) == 1 and d["sessions"][0]["tls"]["decrypted"], "-F 'tcp port 465': decrypted")
+
+        # --max-held bounds the implicit-TLS client bytes kept until the
+        # server speaks: a ClientHello longer than 512 bytes is lost.
+        d = summary(["--keylog", kl, "--max-held", "512", path])
+        s = (d["sessions"] or [{}])[0]
+        check(s.get("status") == "encrypted" and s.get("tls", {}).get("errors") == ["no-handshake"],
+              "--max-held 512 on implicit TLS: the ClientHello does not fit, no-handshake (%s)"
+              % s.get("tls"))
+        d = summary(["--keylog", keys, "--max-memory", "1", DIR])
+        check(d["totals"].get("tls_decrypted") == 11, "--max-memory 1: the TLS state fits one MB")
 
         # CSV replies: header unchanged, a row per reply.
         p = run(["tally", "--replies", "--format", "csv", "--keylog", kl, path])
