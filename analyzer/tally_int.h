@@ -7,6 +7,7 @@
  *   flows.c      the flow table: key, hash, LRU lists, sweep, eviction
  *   events.c     what the core reports about a flow, into its summary
  *   jobs.c       one job per capture: in turn, or by -j workers and spools
+ *   tls_glue.c   key logs (--keylog, pcapng DSBs) and each flow's TLS decoder
  * tally.h is the other side: the summary and the writer (tally_out.c).
  */
 #ifndef SMTPREPLY_TALLY_INT_H
