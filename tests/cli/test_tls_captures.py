@@ -25,9 +25,10 @@ the client's own transcript).  For every capture:
   TLS, status the usual word, flags starttls or encrypted plus
   decrypted, a "tls" object (version, cipher, keys found, records, no
   errors), and totals tls_decrypted / tls_not_decrypted; a session whose
-  keys are withheld stays as without keys, with "no-keys"; the same
-  with -j 2 and two inputs; and the client's own transcript (NAME.client.txt)
-  lists the same replies after TLS (its "<~" lines)."""
+  keys are withheld stays as without keys, with "no-keys"; the client's
+  own transcript (NAME.client.txt) lists the same replies after TLS (its
+  "<~" lines), and tshark with the same key log reads the same codes per
+  session."""
 import json
 import os
 import re
@@ -278,9 +279,11 @@ def check_with_keys(cap, path, kpath, sessions):
             check(t.get("decrypted") is False and t.get("keys") == "missing"
                   and t.get("errors") == ["no-keys"],
                   "%s %s: withheld keys: tls object says no-keys (%s)" % (cap, s["client"], t))
+    mine_all = [[r["code"] for r in replies if r["session"] == g["id"]] for g in got]
     tot = doc.get("totals", {})
     check(tot.get("tls_decrypted") == want_dec and tot.get("tls_not_decrypted") == len(sessions) - want_dec,
           "%s: totals tls_decrypted %d, tls_not_decrypted %d" % (cap, want_dec, len(sessions) - want_dec))
+    return mine_all
 
 
 def main():
@@ -383,6 +386,9 @@ def main():
                         check(st.get("keys") == "missing" and "no-keys" in st.get("errors", []),
                               "%s %s: tls_replay reports no keys" % (cap, s["client"]))
 
+            # smtpreply with the keys.
+            ours = check_with_keys(cap, path, None if cap.endswith(".pcapng") else kpath, sessions)
+
             # tshark with the key log: the truth's codes per session.
             if TSHARK:
                 rc, per = tshark_codes(path, None if cap.endswith(".pcapng") else kpath)
@@ -391,9 +397,9 @@ def main():
                 want = {i: w for i, w in want.items() if w}
                 check(rc == 0 and per == want, "%s: tshark decrypts the truth's codes per session%s"
                       % (cap, "" if per == want else " (tshark %s, truth %s)" % (per, want)))
-
-            # smtpreply with the keys.
-            check_with_keys(cap, path, None if cap.endswith(".pcapng") else kpath, sessions)
+                mine = {i: c for i, c in enumerate(ours) if c}
+                check(mine == per, "%s: smtpreply --keylog reads tshark's codes per session%s"
+                      % (cap, "" if mine == per else " (smtpreply %s, tshark %s)" % (mine, per)))
 
             # smtpreply without keys (a pcapng's own secrets removed).
             nokeys = path
