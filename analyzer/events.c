@@ -117,6 +117,7 @@ static void reply_line_json(struct job *j, const struct flow *f, const struct sm
     json_t *k = json_object();
     json_object_set_new(k, "stage", json_string(smtpreply_stage_name(ev->stage)));
     json_object_set_new(k, "text", kbfmt_string_lossy(sh->text, sh->text_len));
+    json_object_set_new(k, "tls", json_boolean(ev->tls));
     json_object_set_new(k, "ts", fixed_json(ev->ts_us, 6));
     size_t at;
     sb_json_with_int(b, o, "session", s->id + (j->direct ? j->direct->id_base : 0), k,
@@ -320,6 +321,7 @@ void flow_on_event(void *user, const struct smtpreply_event *ev)
             s->starttls = true;
         else
             s->implicit_tls = true;
+        tls_flow_started(f);
         break;
     case SMTPREPLY_EV_ANOMALY:
         break;

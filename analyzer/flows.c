@@ -23,7 +23,7 @@
  * --max-memory.  The core treats a refusal like a full buffer: counted,
  * and processing goes on.  Each block carries its size in front.  The
  * budget is per file, so -j N gives exactly the answers of -j 1. */
-static void *budget_realloc(void *ctx, void *ptr, size_t size)
+void *flow_budget_realloc(void *ctx, void *ptr, size_t size)
 {
     struct mem_budget *b = ctx;
     size_t old = 0;
@@ -227,6 +227,7 @@ static void flow_end(struct job *j, struct flow *f, int64_t ts_us, bool evicted)
             s->midstream = (st->flags & SMTPREPLY_SESSION_MIDSTREAM) != 0;
             s->gaps = (st->flags & SMTPREPLY_SESSION_GAPS) != 0 || cs.gaps > 0;
         }
+        tls_flow_end(f, s);
         count_sort(&s->codes);
         count_sort(&s->enhanced);
         count_sort(&s->reasons);
@@ -243,6 +244,7 @@ static void flow_end(struct job *j, struct flow *f, int64_t ts_us, bool evicted)
     }
     free_summary(f->sum);
     free(f->rt);
+    tls_flow_end(f, NULL);
     smtpreply_conn_free(f->conn);
     flow_unlink(j, f);
     table_remove(j, f);
@@ -338,7 +340,9 @@ static struct flow *flow_get(struct job *j, const struct flow_key *k, uint64_t h
     cfg.limits = j->opt->limits;
     cfg.port_kind_a = port_kind(j->opt, k->pa);
     cfg.port_kind_b = port_kind(j->opt, k->pb);
-    f->conn = smtpreply_conn_new(&cfg, budget_realloc, &j->mem, flow_on_event, f);
+    f->tls = NULL;
+    tls_flow_config(f, &cfg);
+    f->conn = smtpreply_conn_new(&cfg, flow_budget_realloc, &j->mem, flow_on_event, f);
     if (f->conn == NULL) {
         free(f);
         return NULL;

@@ -90,6 +90,22 @@ struct fail_note {
  * character boundary with "..." when longer than NOTE_TEXT bytes. */
 void note_text(char *out, const char *text, size_t len);
 
+/* What a session's TLS came to (its "tls" object); seen false: no TLS. */
+struct tls_summary {
+    bool seen;        /* TLS started: STARTTLS or implicit */
+    bool decrypted;   /* a protected record authenticated */
+    bool keys_found;  /* the key table had the session's secrets */
+    char version[4];  /* "1.2", "1.3", or "" (none, or another) */
+    char cipher[64];  /* the suite's IANA name, or "" */
+    uint64_t records; /* TLS records read, both directions */
+    uint32_t errors;  /* SMTPREPLY_TLS_ERR_* (tls.h) */
+};
+
+/* The session's "tls" object (null when no TLS was seen), and its text
+ * report line ("" when there is nothing to say); tls_glue.c. */
+json_t *tls_summary_json(const struct tls_summary *t);
+void tls_summary_text(const struct tls_summary *t, char *out, size_t size);
+
 /* One finished SMTP session: plain data (the two lists aside), so it can be
  * spooled to a temporary file by a -j worker and read back by the writer. */
 struct summary {
@@ -113,6 +129,7 @@ struct summary {
     uint8_t nnotes;
     bool starttls, implicit_tls;
     bool midstream, gaps, closed, tunnel, evicted;
+    struct tls_summary tls;
 };
 
 /* Run-wide counters of one file; added into the totals in file order. */
@@ -171,6 +188,7 @@ struct output {
     bool summary; /* false with --replies: only reply lines */
     bool any_session;
     uint64_t sessions, replies, reasm_overflow;
+    uint64_t tls_decrypted, tls_not_decrypted; /* sessions with TLS */
     uint64_t id_base; /* sessions numbered in the files before this one */
     struct count_list codes, enhanced, reasons;
     struct dest_table servers, domains;

@@ -7,6 +7,7 @@
  *   flows.c      the flow table: key, hash, LRU lists, sweep, eviction
  *   events.c     what the core reports about a flow, into its summary
  *   jobs.c       one job per capture: in turn, or by -j workers and spools
+ *   tls_glue.c   key logs (--keylog, pcapng DSBs) and each flow's TLS decoder
  * tally.h is the other side: the summary and the writer (tally_out.c).
  */
 #ifndef SMTPREPLY_TALLY_INT_H
@@ -21,6 +22,7 @@
 #include "decode.h"
 #include "smtpreply.h"
 #include "tally.h"
+#include "tls.h"
 
 /* ------------------------------------------------------------------ */
 /* cmd_tally.c                                                        */
@@ -41,6 +43,10 @@ struct options {
     uint64_t max_memory;       /* bytes the core may hold for one file's flows */
     uint32_t jobs;             /* files read at once */
     uint32_t max_destinations; /* entries kept in servers and in domains */
+    uint32_t max_keys;         /* --max-keys: client randoms per key table */
+    const char *keylogs[64];   /* --keylog FILEs, in order */
+    size_t nkeylogs;
+    struct smtpreply_tls_keylog *keys; /* their secrets (tls_glue.c), read-only once read */
 };
 
 /* Progress on a terminal: bytes of input consumed, added by the workers. */
@@ -83,6 +89,7 @@ struct flow {
     int64_t start_ns, last_ns; /* the same times, exact, for the output */
     struct flow *prev, *next;  /* LRU list (open or closing), oldest first */
     struct smtpreply_conn *conn;
+    struct flow_tls *tls; /* TLS decryption state (tls_glue.c), NULL until TLS starts */
     struct job *job;
     struct summary *sum; /* made at the first event */
     int64_t *rt;         /* response-time samples (us), for the median */
@@ -109,6 +116,7 @@ struct job {
     struct sbuf render;             /* -j, JSON: one session's object */
     uint64_t next_id;               /* sessions numbered so far in this file */
     struct dest_table domains;      /* -j: this file's recipient domains */
+    struct tls_file *tls;           /* this file's secrets (pcapng DSBs), tls_glue.c */
     _Atomic bool finished;
 };
 
@@ -180,6 +188,30 @@ void flow_segment(struct job *j, const struct flow_key *k, uint64_t h,
 void flow_sweep(struct job *j, double now);
 /* Ends every flow: the capture is over. */
 void flow_end_all(struct job *j);
+
+/* The allocator the core's state of one file's flows goes through: it
+ * keeps --max-memory. */
+void *flow_budget_realloc(void *ctx, void *ptr, size_t size);
+
+/* ------------------------------------------------------------------ */
+/* tls_glue.c                                                         */
+
+/* Reads the --keylog files into opt->keys; false after saying why not. */
+bool tls_keys_load(struct options *opt);
+void tls_keys_free(struct options *opt);
+/* Opens the job's capture for libpcap through a stream that hands every
+ * byte read to a pcapng Decryption Secrets Block reader, so a pcapng's own
+ * secrets are known before the packets after them.  NULL with errno set
+ * when the file cannot be opened (the caller lets libpcap say why). */
+FILE *tls_file_open(struct job *j, const char *path);
+/* Frees the job's file secrets (after its flows ended). */
+void tls_file_end(struct job *j);
+/* Sets the connection's TLS hook: every flow follows TLS. */
+void tls_flow_config(struct flow *f, struct smtpreply_conn_config *cfg);
+/* TLS started on the flow (EV_TLS): its state exists from then on. */
+void tls_flow_started(struct flow *f);
+/* The flow ends: the TLS status into its summary, the state freed. */
+void tls_flow_end(struct flow *f, struct summary *s);
 
 /* ------------------------------------------------------------------ */
 /* events.c                                                           */

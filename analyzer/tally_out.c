@@ -228,6 +228,8 @@ static const char *status_flags(const struct summary *s, const char **flags, siz
         flags[n++] = "starttls";
     if (s->implicit_tls)
         flags[n++] = "encrypted";
+    if (s->tls.decrypted)
+        flags[n++] = "decrypted";
     if (s->gaps)
         flags[n++] = "gaps";
     if (s->midstream)
@@ -241,10 +243,11 @@ static const char *status_flags(const struct summary *s, const char **flags, siz
     if (s->evicted)
         flags[n++] = "evicted";
     *nflags = n;
-    /* The main word: what most limits what the session's counts say. */
-    if (s->starttls)
+    /* The main word: what most limits what the session's counts say.
+     * Decrypted, TLS limits nothing: the usual word for how it ended. */
+    if (s->starttls && !s->tls.decrypted)
         return "starttls";
-    if (s->implicit_tls)
+    if (s->implicit_tls && !s->tls.decrypted)
         return "encrypted";
     if (s->gaps)
         return "gaps";
@@ -376,7 +379,7 @@ void out_begin(struct output *o)
 void out_session_json(struct sbuf *b, const struct summary *s, const char *file, uint64_t id,
                       size_t *id_at)
 {
-    const char *flags[8];
+    const char *flags[9];
     size_t nflags;
     const char *status = status_flags(s, flags, &nflags);
     json_t *j = json_object();
@@ -407,6 +410,7 @@ void out_session_json(struct sbuf *b, const struct summary *s, const char *file,
     json_object_set_new(k, "server", kbfmt_string_lossy(s->server, strlen(s->server)));
     json_object_set_new(k, "start", fixed_json(s->start_ns / 1000, 6));
     json_object_set_new(k, "status", json_string(status));
+    json_object_set_new(k, "tls", tls_summary_json(&s->tls));
     json_object_set_new(k, "unanswered", json_integer((json_int_t)s->unanswered));
     size_t at;
     sb_json_with_int(b, j, "id", id, k, 0, &at);
@@ -431,7 +435,7 @@ static void csv_session(struct sbuf *b, const struct summary *s, const char *fil
 static void session_csv(struct output *o, const struct summary *s, const char *file)
 {
     struct sbuf *b = &o->sb;
-    const char *flags[8];
+    const char *flags[9];
     size_t nflags;
     const char *status = status_flags(s, flags, &nflags);
     if (s->codes.n == 0) {
@@ -463,7 +467,7 @@ static void session_text(struct output *o, const struct summary *s, const char *
         sb_puts(b, file);
         sb_putc(b, '\n');
     }
-    const char *flags[8];
+    const char *flags[9];
     size_t nflags;
     const char *status = status_flags(s, flags, &nflags);
     char when[32] = "";
@@ -478,6 +482,13 @@ static void session_text(struct output *o, const struct summary *s, const char *
     if (s->codes.n == 0)
         sb_puts(b, " (no replies)");
     sb_putc(b, '\n');
+    char tls[160];
+    tls_summary_text(&s->tls, tls, sizeof tls);
+    if (tls[0]) {
+        sb_puts(b, "       ");
+        sb_puts(b, tls);
+        sb_putc(b, '\n');
+    }
     /* Its failures: the first of each reason, with how many had it. */
     for (unsigned i = 0; i < s->nnotes; i++) {
         const struct fail_note *n = &s->notes[i];
@@ -536,6 +547,12 @@ void out_session(struct output *o, const struct summary *s, const char *file, co
     o->sessions++;
     o->replies += s->replies;
     o->reasm_overflow += s->reasm_overflow;
+    if (s->tls.seen) {
+        if (s->tls.decrypted)
+            o->tls_decrypted++;
+        else
+            o->tls_not_decrypted++;
+    }
     for (size_t j = 0; j < s->codes.n; j++) {
         count_add(&o->codes, s->codes.v[j].key, s->codes.v[j].count);
         o->classes[(s->codes.v[j].key / 100) % 10] += s->codes.v[j].count;
@@ -656,6 +673,8 @@ static void end_json(struct output *o, const struct file_result *files, size_t n
             json_object_set_new(sk, decode_skip_names[i], json_integer((json_int_t)c->skips[i]));
     json_object_set_new(t, "skipped_packets", sk);
     json_object_set_new(t, "snaplen_cut_packets", json_integer((json_int_t)c->cut_packets));
+    json_object_set_new(t, "tls_decrypted", json_integer((json_int_t)o->tls_decrypted));
+    json_object_set_new(t, "tls_not_decrypted", json_integer((json_int_t)o->tls_not_decrypted));
     /* Indented one level deeper than jansson starts (JSON strings hold
      * no raw newline, so each one is a line break of the layout). */
     struct sbuf tb = {0};
