@@ -73,10 +73,32 @@ static void fail_note(struct job *j, struct summary *s, const struct smtpreply_e
     }
 }
 
+void emit_line(struct job *j, const char *p, size_t n, size_t at, uint64_t id)
+{
+    if (j->direct)
+        out_spliced(j->direct->fp, p, n, at, j->direct->id_base + id);
+    else
+        spool_line(j->spool, p, n, at, id);
+}
+
+/* Writes out the line just made in j->line, or holds it until its
+ * session has its number (ready: the line already shows it). */
+static void line_out(struct job *j, const struct flow *f, bool ready, size_t at)
+{
+    const struct sbuf *b = &j->line;
+    if (!ready)
+        order_hold_line(j, f, b->p, b->n, at);
+    else if (j->direct)
+        fwrite(b->p, 1, b->n, j->direct->fp);
+    else
+        spool_line(j->spool, b->p, b->n, at, 0);
+}
+
 /* One --replies line, by jansson.  The reply's text is kept as sent:
  * bytes that break UTF-8 become U+FFFD and JSON escapes the rest.  The
  * session number is the file's own (a -j worker cannot know the files
- * before); the writer, or the spool's replay, adds the files before. */
+ * before); the writer, or the spool's replay, adds the files before.  A
+ * line whose session has no number yet says 0 and waits (order.c). */
 static void reply_line_json(struct job *j, const struct flow *f, const struct smtpreply_event *ev,
                             enum smtpreply_cmd rcmd, const struct smtpreply_reason_info *ri,
                             const struct shown *sh)
@@ -119,13 +141,11 @@ static void reply_line_json(struct job *j, const struct flow *f, const struct sm
     json_object_set_new(k, "text", kbfmt_string_lossy(sh->text, sh->text_len));
     json_object_set_new(k, "ts", fixed_json(ev->ts_us, 6));
     size_t at;
-    sb_json_with_int(b, o, "session", s->id + (j->direct ? j->direct->id_base : 0), k,
+    bool ready = order_ready(j, f);
+    sb_json_with_int(b, o, "session", ready ? s->id + (j->direct ? j->direct->id_base : 0) : 0, k,
                      JSON_COMPACT, &at);
     sb_putc(b, '\n');
-    if (j->direct)
-        fwrite(b->p, 1, b->n, j->direct->fp);
-    else
-        spool_line(j->spool, b->p, b->n, at);
+    line_out(j, f, ready, at);
 }
 
 /* One --replies --format csv row (REPLIES_CSV_HEADER); the session
@@ -142,8 +162,9 @@ static void reply_line_csv(struct job *j, const struct flow *f, const struct smt
     sb_csv_text(b, j->fr->path, strlen(j->fr->path));
     sb_putc(b, ',');
     size_t at = b->n;
-    sb_printf(b, "%" PRIu64 ",%" PRIu64 ",", s->id + (j->direct ? j->direct->id_base : 0),
-              ev->tag);
+    bool ready = order_ready(j, f);
+    sb_printf(b, "%" PRIu64 ",%" PRIu64 ",",
+              ready ? s->id + (j->direct ? j->direct->id_base : 0) : 0, ev->tag);
     sb_csv_text(b, s->client, strlen(s->client));
     sb_putc(b, ',');
     sb_csv_text(b, s->server, strlen(s->server));
@@ -158,10 +179,7 @@ static void reply_line_csv(struct job *j, const struct flow *f, const struct smt
               ri->name ? ri->name : "");
     sb_csv_text(b, sh->text, sh->text_len);
     sb_putc(b, '\n');
-    if (j->direct)
-        fwrite(b->p, 1, b->n, j->direct->fp);
-    else
-        spool_line(j->spool, b->p, b->n, at);
+    line_out(j, f, ready, at);
 }
 
 /* The host name a 220 greeting gives: its text's first word. */
@@ -198,9 +216,9 @@ struct summary *flow_summary(struct flow *f)
     if (f->sum == NULL) {
         f->sum = calloc(1, sizeof *f->sum);
         if (f->sum) {
-            f->sum->id = f->job->next_id++;
             f->sum->start_ns = f->start_ns;
             fill_endpoints(f);
+            order_flow_listed(f->job, f);
         }
     }
     return f->sum;

@@ -95,9 +95,9 @@ void note_text(char *out, const char *text, size_t len);
 struct summary {
     char client[64], server[64];
     char name[64];            /* first word of the 220 greeting's text, or "" */
-    uint64_t id;              /* number in its file, from 0, in the order the
-                                   sessions were recognised (out_session adds
-                                   the sessions of the files before) */
+    uint64_t id;              /* number in its file, from 0, in the order of
+                                   the sessions' first packets (order.c;
+                                   out_session adds the files before) */
     int64_t start_ns, end_ns; /* capture time, ns since the epoch */
     uint64_t replies, commands, unanswered;
     struct count_list codes, enhanced;
