@@ -159,6 +159,16 @@ void sb_json(struct sbuf *b, json_t *j, size_t flags);
  * converted apart so times since the epoch keep their microseconds. */
 json_t *fixed_json(int64_t v, unsigned decimals);
 
+/* JSON values appended to b exactly as sb_json dumps them (jsonw.c):
+ * a string that may not be UTF-8 (as kbfmt_string_lossy, escaped), a C
+ * string or null, integers, a real, and v / 10^decimals (fixed_json). */
+void jw_str(struct sbuf *b, const char *s, size_t n);
+void jw_cstr(struct sbuf *b, const char *s);
+void jw_uint(struct sbuf *b, uint64_t v);
+void jw_int(struct sbuf *b, int64_t v);
+void jw_real(struct sbuf *b, double v);
+void jw_fixed(struct sbuf *b, int64_t v, unsigned decimals);
+
 /* The JSON summary's "schema": 2 added ids, reasons, servers, domains. */
 #define TALLY_SCHEMA 2
 
