@@ -18,17 +18,11 @@ static inline bool special(unsigned char c)
     return c < 0x20 || c == '"' || c == '\\';
 }
 
-void jw_str(struct sbuf *b, const char *s, size_t n)
+/* s[0..n), valid UTF-8, as a JSON string: bytes of 0x80 and more as
+ * they are, as jansson writes them without JSON_ENSURE_ASCII. */
+static void jw_utf8(struct sbuf *b, const char *s, size_t n)
 {
     const unsigned char *u = (const unsigned char *)s;
-    bool ascii = true;
-    for (size_t i = 0; i < n && ascii; i++)
-        ascii = u[i] < 0x80;
-    if (!ascii) {
-        /* Rare: UTF-8 to check, bad bytes to replace; jansson does it. */
-        sb_json(b, kbfmt_string_lossy(s, n), JSON_ENCODE_ANY | JSON_COMPACT);
-        return;
-    }
     if (!sb_reserve(b, n * 6 + 2))
         return;
     char *o = b->p + b->n;
@@ -71,6 +65,25 @@ void jw_str(struct sbuf *b, const char *s, size_t n)
     }
     *o++ = '"';
     b->n = (size_t)(o - b->p);
+}
+
+void jw_str(struct sbuf *b, const char *s, size_t n)
+{
+    const unsigned char *u = (const unsigned char *)s;
+    bool ascii = true;
+    for (size_t i = 0; i < n && ascii; i++)
+        ascii = u[i] < 0x80;
+    if (ascii) {
+        jw_utf8(b, s, n);
+        return;
+    }
+    /* Rare: UTF-8 to check and bad bytes to replace, as for the rest. */
+    json_t *j = kbfmt_string_lossy(s, n);
+    if (json_is_string(j))
+        jw_utf8(b, json_string_value(j), json_string_length(j));
+    else
+        sb_putn(b, "null", 4);
+    json_decref(j);
 }
 
 void jw_cstr(struct sbuf *b, const char *s)
@@ -136,4 +149,56 @@ void jw_fixed(struct sbuf *b, int64_t v, unsigned decimals)
     for (unsigned i = 0; i < decimals; i++)
         scale *= 10;
     jw_real(b, (double)(v / scale) + (double)(v % scale) / (double)scale);
+}
+
+bool jw_json(struct sbuf *b, const json_t *j, bool compact)
+{
+    const char *sep = compact ? "," : ", ";
+    size_t seplen = compact ? 1 : 2;
+    switch (json_typeof(j)) {
+    case JSON_OBJECT: {
+        sb_putc(b, '{');
+        for (void *it = json_object_iter((json_t *)j); it;) {
+            const char *key = json_object_iter_key(it);
+            jw_utf8(b, key, strlen(key));
+            sb_putn(b, compact ? ":" : ": ", seplen);
+            if (!jw_json(b, json_object_iter_value(it), compact))
+                return false;
+            it = json_object_iter_next((json_t *)j, it);
+            if (it)
+                sb_putn(b, sep, seplen);
+        }
+        sb_putc(b, '}');
+        return true;
+    }
+    case JSON_ARRAY:
+        sb_putc(b, '[');
+        for (size_t i = 0; i < json_array_size(j); i++) {
+            if (i)
+                sb_putn(b, sep, seplen);
+            if (!jw_json(b, json_array_get(j, i), compact))
+                return false;
+        }
+        sb_putc(b, ']');
+        return true;
+    case JSON_STRING:
+        jw_utf8(b, json_string_value(j), json_string_length(j));
+        return true;
+    case JSON_INTEGER:
+        jw_int(b, (int64_t)json_integer_value(j));
+        return true;
+    case JSON_REAL:
+        jw_real(b, json_real_value(j));
+        return true;
+    case JSON_TRUE:
+        sb_putn(b, "true", 4);
+        return true;
+    case JSON_FALSE:
+        sb_putn(b, "false", 5);
+        return true;
+    case JSON_NULL:
+        sb_putn(b, "null", 4);
+        return true;
+    }
+    return false;
 }

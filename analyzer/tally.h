@@ -168,6 +168,10 @@ void jw_uint(struct sbuf *b, uint64_t v);
 void jw_int(struct sbuf *b, int64_t v);
 void jw_real(struct sbuf *b, double v);
 void jw_fixed(struct sbuf *b, int64_t v, unsigned decimals);
+/* j as json_dump_callback writes it with TALLY_JSON_FLAGS and no indent
+ * (compact: no space after ',' and ':'); false if it holds a type it does
+ * not know. */
+bool jw_json(struct sbuf *b, const json_t *j, bool compact);
 
 /* The JSON summary's "schema": 2 added ids, reasons, servers, domains. */
 #define TALLY_SCHEMA 2
