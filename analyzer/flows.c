@@ -231,8 +231,9 @@ static void flow_end(struct job *j, struct flow *f, int64_t ts_us, bool evicted)
         count_sort(&s->codes);
         count_sort(&s->enhanced);
         count_sort(&s->reasons);
-        /* Only the JSON summary shows the session's number. */
-        if (j->opt->format == FMT_JSON && !j->opt->replies && !order_ready(j, f))
+        /* The JSON summary and the text report show the session's
+         * number; the session CSV and --replies (no sessions) do not. */
+        if (j->opt->format != FMT_CSV && !j->opt->replies && !order_ready(j, f))
             order_hold_session(j, f, s);
         else
             emit_session(j, s);

@@ -164,8 +164,11 @@ static void hold(struct job *j, const struct flow *f, uint8_t type, size_t at,
         slot(nb, f->ord)->held++;
     }
     size_t need = sizeof h + ((len + 7u) & ~(size_t)7);
-    if (nb->head > 0 && nb->q.n + need > j->opt->max_memory / 16) {
-        /* Room freed at the front: move what still waits down to it. */
+    if (nb->head > 0 &&
+        (nb->head >= nb->q.n - nb->head || nb->q.n + need > j->opt->max_memory / 16)) {
+        /* Room freed at the front: move what still waits down to it once
+         * it is no more than what was written out (amortised: each byte
+         * moves at most once per byte written before it). */
         memmove(nb->q.p, nb->q.p + nb->head, nb->q.n - nb->head);
         nb->q.n -= nb->head;
         nb->head = 0;

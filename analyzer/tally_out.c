@@ -495,7 +495,8 @@ static void session_text(struct output *o, const struct summary *s, const char *
     struct tm tm;
     if (gmtime_r(&sec, &tm))
         strftime(when, sizeof when, "%Y-%m-%d %H:%M:%S", &tm);
-    sb_printf(b, "%-4" PRIu64 " %-21s %-21s %-19s %8.3fs  %-10s ", o->sessions, s->client,
+    /* "#" is the session's number, as --replies' session and JSON's id. */
+    sb_printf(b, "%-4" PRIu64 " %-21s %-21s %-19s %8.3fs  %-10s ", o->id_base + s->id, s->client,
               s->server, when, (double)(s->end_ns - s->start_ns) / 1e9, status);
     for (size_t j = 0; j < s->codes.n; j++)
         sb_printf(b, " %u:%" PRIu64, s->codes.v[j].key, s->codes.v[j].count);

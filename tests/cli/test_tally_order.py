@@ -136,6 +136,13 @@ csv_rows = run("--replies", "--format", "csv", one).decode().splitlines()[1:]
 check([int(row.split(",")[2]) for row in csv_rows] == [r["session"] for r in lines],
       "one file: the CSV rows carry the same session numbers as the JSON lines")
 
+text = run(one, two).decode().splitlines()
+rows = {int(ln.split()[1].rsplit(":", 1)[1]): int(ln.split()[0]) for ln in text
+        if ln[:1].isdigit() and ":" in ln.split()[1]}
+check(rows == {p: i for i, p in enumerate(order1 + order2)},
+      f"text report: '#' is the session number of the JSON id (got {rows})")
+check(run("-j", "2", one, two).decode().splitlines() == text, "text report: -j 2 equals -j 1")
+
 # ------------------------------------------------- two files, and -j 2
 both = json.loads(run("--json", one, two))
 want = {p: i for i, p in enumerate(order1 + order2)}
