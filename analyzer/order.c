@@ -178,7 +178,8 @@ static void hold(struct job *j, const struct flow *f, uint8_t type, size_t at,
         memcpy(nb->q.p + nb->q.n, &h, sizeof h);
         size_t off = nb->q.n + sizeof h;
         for (size_t i = 0; i < n; i++) {
-            memcpy(nb->q.p + off, parts[i], lens[i]);
+            if (lens[i]) /* an empty list has no array */
+                memcpy(nb->q.p + off, parts[i], lens[i]);
             off += lens[i];
         }
         nb->q.n += need;
