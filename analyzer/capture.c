@@ -311,6 +311,7 @@ static void capture_finish(struct reader *r, int rc)
     /* Files are independent captures: their flows end with them. */
     flow_end_all(j);
     tls_file_end(j);
+    order_finish(j);
     c->sessions_numbered = j->next_id;
     c->mem_peak = j->mem.peak;
     c->refused = j->mem.refused;

@@ -108,7 +108,9 @@ static const struct cli_option options[] = {
      "seconds of capture time before an idle flow ends (default 300)", CLI_GROUP2},
     {OPT_MAX_MEMORY, "--max-memory", NULL, "MB",
      "memory for all sessions and reassembly of one file\n"
-     "together (default 1024; with -j N, per file being read)",
+     "together (default 1024; with -j N, per file being read);\n"
+     "output waiting for its session number keeps 1/16 of it\n"
+     "in memory, the rest in a temporary file",
      CLI_GROUP2},
     {OPT_MAX_KEYS, "--max-keys", NULL, "N",
      "TLS sessions whose secrets are kept, per key table (the\n"

@@ -111,9 +111,9 @@ void tls_summary_text(const struct tls_summary *t, char *out, size_t size);
 struct summary {
     char client[64], server[64];
     char name[64];            /* first word of the 220 greeting's text, or "" */
-    uint64_t id;              /* number in its file, from 0, in the order the
-                                   sessions were recognised (out_session adds
-                                   the sessions of the files before) */
+    uint64_t id;              /* number in its file, from 0, in the order of
+                                   the sessions' first packets (order.c;
+                                   out_session adds the files before) */
     int64_t start_ns, end_ns; /* capture time, ns since the epoch */
     uint64_t replies, commands, unanswered;
     struct count_list codes, enhanced;
@@ -175,6 +175,20 @@ void sb_json(struct sbuf *b, json_t *j, size_t flags);
 /* v / 10^decimals as a JSON real, the integer part and the fraction
  * converted apart so times since the epoch keep their microseconds. */
 json_t *fixed_json(int64_t v, unsigned decimals);
+
+/* JSON values appended to b exactly as sb_json dumps them (jsonw.c):
+ * a string that may not be UTF-8 (as kbfmt_string_lossy, escaped), a C
+ * string or null, integers, a real, and v / 10^decimals (fixed_json). */
+void jw_str(struct sbuf *b, const char *s, size_t n);
+void jw_cstr(struct sbuf *b, const char *s);
+void jw_uint(struct sbuf *b, uint64_t v);
+void jw_int(struct sbuf *b, int64_t v);
+void jw_real(struct sbuf *b, double v);
+void jw_fixed(struct sbuf *b, int64_t v, unsigned decimals);
+/* j as json_dump_callback writes it with TALLY_JSON_FLAGS and no indent
+ * (compact: no space after ',' and ':'); false if it holds a type it does
+ * not know. */
+bool jw_json(struct sbuf *b, const json_t *j, bool compact);
 
 /* The JSON summary's "schema": 2 added ids, reasons, servers, domains. */
 #define TALLY_SCHEMA 2

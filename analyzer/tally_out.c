@@ -63,9 +63,28 @@ uint32_t esc_key(const struct smtpreply_esc *e)
     return (uint32_t)e->cls << 20 | (uint32_t)e->subject << 10 | e->detail;
 }
 
-static void esc_key_str(uint32_t key, char *buf, size_t size)
+/* v in decimal at p; returns the end (no snprintf: it ran per key). */
+static char *put_u32(char *p, uint32_t v)
 {
-    snprintf(buf, size, "%u.%u.%u", key >> 20, (key >> 10) & 0x3ff, key & 0x3ff);
+    char tmp[10];
+    size_t k = sizeof tmp;
+    do {
+        tmp[--k] = (char)('0' + v % 10);
+        v /= 10;
+    } while (v);
+    memcpy(p, tmp + k, sizeof tmp - k);
+    return p + (sizeof tmp - k);
+}
+
+/* "X.Y.Z" of a packed enhanced code; buf holds at least 24 bytes. */
+static void esc_key_str(uint32_t key, char *buf)
+{
+    char *p = put_u32(buf, key >> 20);
+    *p++ = '.';
+    p = put_u32(p, (key >> 10) & 0x3ff);
+    *p++ = '.';
+    p = put_u32(p, key & 0x3ff);
+    *p = 0;
 }
 
 void file_problem(struct file_result *fr, const char *msg)
@@ -152,8 +171,13 @@ static int sb_dump_cb(const char *buf, size_t size, void *data)
 
 void sb_json(struct sbuf *b, json_t *j, size_t flags)
 {
-    if (j)
+    /* Without indentation jsonw.c writes what jansson would, in a fifth
+     * of the time (no callback per token, no snprintf per integer). */
+    size_t n = b->n;
+    if (j && ((flags & JSON_MAX_INDENT) != 0 || !jw_json(b, j, (flags & JSON_COMPACT) != 0))) {
+        b->n = n;
         json_dump_callback(j, sb_dump_cb, b, flags | TALLY_JSON_FLAGS);
+    }
     json_decref(j);
 }
 
@@ -266,9 +290,9 @@ static json_t *codes_json(const struct count_list *l, bool enhanced)
     char key[24];
     for (size_t i = 0; i < l->n; i++) {
         if (enhanced)
-            esc_key_str(l->v[i].key, key, sizeof key);
+            esc_key_str(l->v[i].key, key);
         else
-            snprintf(key, sizeof key, "%u", l->v[i].key);
+            *put_u32(key, l->v[i].key) = 0;
         json_object_set_new(o, key, json_integer((json_int_t)l->v[i].count));
     }
     return o;
@@ -475,7 +499,8 @@ static void session_text(struct output *o, const struct summary *s, const char *
     struct tm tm;
     if (gmtime_r(&sec, &tm))
         strftime(when, sizeof when, "%Y-%m-%d %H:%M:%S", &tm);
-    sb_printf(b, "%-4" PRIu64 " %-21s %-21s %-19s %8.3fs  %-10s ", o->sessions, s->client,
+    /* "#" is the session's number, as --replies' session and JSON's id. */
+    sb_printf(b, "%-4" PRIu64 " %-21s %-21s %-19s %8.3fs  %-10s ", o->id_base + s->id, s->client,
               s->server, when, (double)(s->end_ns - s->start_ns) / 1e9, status);
     for (size_t j = 0; j < s->codes.n; j++)
         sb_printf(b, " %u:%" PRIu64, s->codes.v[j].key, s->codes.v[j].count);
@@ -723,7 +748,7 @@ static void end_text(struct output *o)
                                       (uint16_t)(key & 0x3ff)};
             struct smtpreply_esc_info ei;
             smtpreply_esc_explain(&e, &ei);
-            esc_key_str(key, k, sizeof k);
+            esc_key_str(key, k);
             fprintf(f, "  %-9s %8" PRIu64 "  %s\n", k, o->enhanced.v[j].count, ei.meaning);
         }
     }
