@@ -101,9 +101,10 @@ def check_read(rc, err, args):
     cap = args[list(args).index("-r") + 1] if "-r" in args else "?"
     if cap not in _stopped_noted:
         _stopped_noted.add(cap)
-        print("note: tshark stopped at a damaged record of %s (exit %d: %s); "
+        why = [l.strip() for l in err.splitlines() if l.strip()]
+        print("note: tshark stopped at a damaged record of %s (exit %d, %s); "
               "what it read before is compared"
-              % (os.path.basename(cap), rc, " ".join(err.split())[:160]))
+              % (os.path.basename(cap), rc, why[-1] if why else "no message"))
 
 
 def require_plugin_loaded():
