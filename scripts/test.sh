@@ -17,6 +17,11 @@
 # Fails on any test failure or sanitizer report.
 set -euo pipefail
 cd "$(dirname "$0")/.."
+versions=${SMTPREPLY_VERSIONS:-ci}
+case $versions in
+  0 | ci | 1 | full) ;;
+  *) echo "SMTPREPLY_VERSIONS is 0, ci or full, not $versions" >&2; exit 2 ;;
+esac
 ./scripts/deps.sh test
 echo "==== C style (clang-format-14, .clang-format)" >&2
 ./scripts/check-format.sh
@@ -25,11 +30,6 @@ export ASAN_OPTIONS=detect_leaks=1:abort_on_error=1:halt_on_error=1
 export UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1
 
 timings=()
-versions=${SMTPREPLY_VERSIONS:-ci}
-case $versions in
-  0 | ci | 1 | full) ;;
-  *) echo "SMTPREPLY_VERSIONS is 0, ci or full, not $versions" >&2; exit 2 ;;
-esac
 # The chroots of the last part (Debian 13, testing, clean Debian 12) are
 # made, or their packages updated, while the host builds run: that is
 # mostly waiting on the archive and the disk.  The last part reuses what
