@@ -1,10 +1,10 @@
 /* SPDX-License-Identifier: MIT */
 /*
  * ws_compat.h - the differences between the Wireshark releases the plugin
- * builds for, in one place: 4.0 (Debian 12), 4.2 (Ubuntu 24.04; builds
- * from the same source but is not tested), 4.4 (Debian 13) and 4.6
- * (Debian testing, Homebrew, the installers).  Keyed on the version macros
- * of ws_version.h; the plugin's other files use only what is named here.
+ * builds for, in one place: 4.0 (Debian 12), 4.2 (Ubuntu 24.04), 4.4
+ * (Debian 13) and 4.6 (Debian testing, Homebrew, the installers).  Keyed
+ * on the version macros of ws_version.h; the plugin's other files use only
+ * what is named here.
  *
  * Already the same everywhere, so not here: pinfo->pool (3.6 and later;
  * wmem_packet_scope() is gone in 4.6), tap_packet_status with tap_flags_t,
@@ -28,19 +28,16 @@
      (WIRESHARK_VERSION_MAJOR == (major) && WIRESHARK_VERSION_MINOR >= (minor)))
 
 /* field_info.value: an fvalue_t inside the field_info up to 4.0, a
- * pointer (fvalue_t *) from 4.4.  SR_FVALUE(fi) is the fvalue_t * the
- * fvalue_get_*() calls take.  Which form 4.2 has is not checked here, so
- * for 4.2 the member's own type picks (C11 _Generic). */
-#if SR_WS_AT_LEAST(4, 4)
+ * pointer (fvalue_t *) from 4.2 (Ubuntu 24.04's 4.2.2 headers).
+ * SR_FVALUE(fi) is the fvalue_t * the fvalue_get_*() calls take. */
+#if SR_WS_AT_LEAST(4, 2)
 #define SR_FVALUE(fi) ((fi)->value)
-#elif SR_WS_AT_LEAST(4, 2)
-#define SR_FVALUE(fi) _Generic((fi)->value, fvalue_t * : (fi)->value, default : &(fi)->value)
 #else
 #define SR_FVALUE(fi) (&(fi)->value)
 #endif
 
 /* prefs_register_bool_preference() stores through a bool * from 4.4 (a
- * gboolean * before). */
+ * gboolean * in 4.0 and 4.2). */
 #if SR_WS_AT_LEAST(4, 4)
 typedef bool sr_pref_bool;
 #else

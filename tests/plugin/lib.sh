@@ -41,6 +41,14 @@ as_nobody() {
 # ts ARGS...: tshark with the freshly built plugin.
 ts() { as_nobody timeout "$TSHARK_TIMEOUT" tshark "$@"; }
 
+# read_stopped RC FILE: true when tshark stopped at a damaged or cut record
+# after reading the ones before, and said so in FILE (its stderr): exit 2
+# up to 4.4, WS_EXIT_READ_ERROR (14) from 4.6 (srtshark.read_stopped).
+read_stopped() {
+    { [ "$1" -eq 2 ] || [ "$1" -eq 14 ]; } &&
+        grep -qE 'appears to be damaged or corrupt|appears to have been cut short|may be damaged or corrupt' "$2"
+}
+
 # Fails loudly unless `tshark -G plugins` lists the plugin we copied.
 require_plugin_loaded() {
     local out

@@ -340,10 +340,9 @@ def anomalies_in(node, out):
 def plugin_sessions(path):
     """{frozenset(endpoints): {"replies": [...], "anomalies": set}} from
     tshark -2."""
-    rc, out, err = T.tshark("-r", path, "-2", "-Y", "smtpreply", "-T", "json", "-J",
-                            "ip ipv6 tcp smtpreply", check=False)
-    if rc not in (0, 2):
-        T.fail("tshark on %s exited %d: %s" % (path, rc, err))
+    args = ("-r", path, "-2", "-Y", "smtpreply", "-T", "json", "-J", "ip ipv6 tcp smtpreply")
+    rc, out, err = T.tshark(*args, check=False)
+    T.check_read(rc, err, args)
     frames = json.loads(out or "[]", object_pairs_hook=lambda p: p)
     sessions = collections.OrderedDict()
     for fr in frames:

@@ -1,6 +1,6 @@
 # SPDX-License-Identifier: MIT
 """One pass against two, on a port no dissector knows, with default
-preferences and tshark's default columns.
+preferences and the packet list's columns.
 
 A session on port 3025: the core is sure it is SMTP only at the client's
 EHLO (a 220 alone could be FTP), so in one pass the greeting's frame is
@@ -50,13 +50,21 @@ def codes_by_frame(path, extra=()):
             for r in rows if r["smtpreply.code"]}
 
 
+# The packet list's columns as the GUI and tshark's summary lines show
+# them: number, protocol, info, tab-separated.  Not the _ws.col.* fields of
+# -T fields: from 4.2 on those are tree items that the frame dissector adds
+# (col_dissect in packet-frame.c) before it calls the postdissectors, so
+# they never show what a postdissector wrote; 4.0 read them from the
+# finished columns.
+COLUMNS = 'gui.column.format:"No.","%m","Protocol","%p","Info","%i"'
+
+
 def columns(path, extra=()):
-    """{frame: (protocol, info)} from tshark's default columns."""
-    _, out, _ = T.tshark("-r", path, *extra, "-T", "fields", "-e", "frame.number",
-                         "-e", "_ws.col.Protocol", "-e", "_ws.col.Info")
+    """{frame: (protocol, info)} from the packet list's columns."""
+    _, out, _ = T.tshark("-r", path, *extra, "-o", COLUMNS, "-T", "tabs")
     cols = {}
     for line in out.splitlines():
-        parts = line.split("\t")
+        parts = line.strip(" ").split("\t")
         if len(parts) == 3:
             cols[int(parts[0])] = (parts[1], parts[2])
     return cols

@@ -47,9 +47,9 @@ def endpoint(addr, port):
 def plugin_replies(cap):
     """({endpoints: [(command, stage, code, request_in, frame)]},
     {frame: [request.command verbs]}) from a two-pass PDML dissection."""
-    rc, out, err = T.tshark("-r", cap, "-2", "-T", "pdml", "-Y", "smtpreply", check=False)
-    if rc not in (0, 2):
-        T.fail("tshark on %s exited %d: %s" % (cap, rc, err))
+    args = ("-r", cap, "-2", "-T", "pdml", "-Y", "smtpreply")
+    rc, out, err = T.tshark(*args, check=False)
+    T.check_read(rc, err, args)
     replies = collections.OrderedDict()
     commands = collections.defaultdict(list)
     for pkt in ET.fromstring(out).iter("packet"):

@@ -51,10 +51,10 @@ def endpoint(addr, port):
 
 def plugin_replies(path):
     """{frozenset(endpoints): [reply dict]} from tshark -2 -T json."""
-    rc, out, err = T.tshark("-r", path, "-2", "-Y", "smtpreply.reply", "-T", "json", "-J",
-                            "frame ip ipv6 tcp smtpreply", check=False)
-    if rc not in (0, 2):
-        T.fail("tshark on %s exited %d: %s" % (path, rc, err))
+    args = ("-r", path, "-2", "-Y", "smtpreply.reply", "-T", "json", "-J",
+            "frame ip ipv6 tcp smtpreply")
+    rc, out, err = T.tshark(*args, check=False)
+    T.check_read(rc, err, args)
     sessions = collections.OrderedDict()
     for fr in json.loads(out or "[]", object_pairs_hook=lambda p: p):
         layers = pairs_one(pairs_one(fr, "_source"), "layers")

@@ -62,9 +62,24 @@ run() { chroot "$root" env -i PATH=/usr/bin:/bin:/usr/sbin:/sbin LC_ALL=C.UTF-8 
             DEBIAN_FRONTEND=noninteractive "$@"; }
 
 echo "==== packages: apt install ./$(basename "$cli_deb") in a clean $suite" >&2
-run apt-get -q -o Dpkg::Use-Pty=0 update >/dev/null
-run apt-get -y -q -o Dpkg::Use-Pty=0 -o APT::Keep-Downloaded-Packages=true \
-    install "./tmp/$(basename "$cli_deb")" > "$tmp/apt-cli.log" 2>&1 ||
+# What comes from the archive is fetched first, retried when the archive
+# fails (chroot_retry); the installs then use only what was fetched, and
+# are not retried: their failure is the package's (apt finds everything
+# in its cache then; --no-download cannot be used: apt rejects it with a
+# local .deb, "Pathname to install is not absolute").
+apt_run() { run apt-get -y -q -o Dpkg::Use-Pty=0 -o APT::Keep-Downloaded-Packages=true "$@"; }
+fetch() {  # fetch LOG DEB: download what installing DEB needs
+    local log=$1 deb=$2
+    chroot_retry "apt-get update and download for $(basename "$deb")" \
+        sh -c 'run() { chroot "$0" env -i PATH=/usr/bin:/bin:/usr/sbin:/sbin LC_ALL=C.UTF-8 \
+                           DEBIAN_FRONTEND=noninteractive "$@"; }
+               run apt-get -q -o Dpkg::Use-Pty=0 update >/dev/null &&
+               run apt-get -y -q -o Dpkg::Use-Pty=0 -o APT::Keep-Downloaded-Packages=true \
+                   --download-only install "$1"' "$root" "./tmp/$(basename "$deb")" >"$log" 2>&1 ||
+        { cat "$log" >&2; fail "could not fetch what $(basename "$deb") needs from the archive"; }
+}
+fetch "$tmp/fetch-cli.log" "$cli_deb"
+apt_run install "./tmp/$(basename "$cli_deb")" > "$tmp/apt-cli.log" 2>&1 ||
     { cat "$tmp/apt-cli.log" >&2; fail "apt install of the CLI package failed"; }
 out=$(run smtpreply explain 550) || fail "smtpreply explain 550 failed"
 head -1 <<<"$out" >&2
@@ -73,8 +88,8 @@ run test -f /usr/share/man/man1/smtpreply.1.gz || fail "no man page smtpreply(1)
 run test -f /usr/share/doc/smtpreply/copyright || fail "no /usr/share/doc/smtpreply/copyright"
 
 echo "==== packages: apt install ./$(basename "$plugin_deb")" >&2
-run apt-get -y -q -o Dpkg::Use-Pty=0 -o APT::Keep-Downloaded-Packages=true \
-    install "./tmp/$(basename "$plugin_deb")" > "$tmp/apt-plugin.log" 2>&1 ||
+fetch "$tmp/fetch-plugin.log" "$plugin_deb"
+apt_run install "./tmp/$(basename "$plugin_deb")" > "$tmp/apt-plugin.log" 2>&1 ||
     { cat "$tmp/apt-plugin.log" >&2; fail "apt install of the plugin package failed"; }
 run test -f /usr/share/doc/smtpreply-wireshark-plugin/copyright ||
     fail "no /usr/share/doc/smtpreply-wireshark-plugin/copyright"
