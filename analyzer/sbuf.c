@@ -12,8 +12,15 @@
 
 #include "tally.h"
 
+/* The most a buffer may hold, its NUL included. */
+#define SB_MAX (SIZE_MAX / 2)
+
 bool sb_reserve(struct sbuf *b, size_t more)
 {
+    /* Below SIZE_MAX / 2 with the NUL, so that neither the sum nor the
+     * doubling can wrap (a wrapped sum said yes to any size). */
+    if (more >= SB_MAX - b->n)
+        return false;
     if (b->n + more + 1 <= b->cap)
         return true;
     size_t cap = b->cap ? b->cap : 256;

@@ -112,18 +112,6 @@ void out_spliced(FILE *fp, const char *p, size_t n, size_t at, uint64_t add)
     fwrite(p + end, 1, n - end, fp);
 }
 
-/* A time or duration from an integer count of 10^-decimals units, split so
- * that seconds since the epoch keep their fraction in a double.  A double
- * holds times since the epoch to about 0.24 us, so they are given in whole
- * microseconds (nanosecond captures are truncated, as --replies' ts is). */
-json_t *fixed_json(int64_t v, unsigned decimals)
-{
-    int64_t scale = 1;
-    for (unsigned i = 0; i < decimals; i++)
-        scale *= 10;
-    return json_real((double)(v / scale) + (double)(v % scale) / (double)scale);
-}
-
 static void sb_flush(struct output *o)
 {
     if (o->sb.n)
