@@ -6,6 +6,8 @@
  * dumping it through a callback per token cost most of a --replies run.
  */
 #include <inttypes.h>
+#include <math.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -18,13 +20,18 @@ static inline bool special(unsigned char c)
     return c < 0x20 || c == '"' || c == '\\';
 }
 
+/* The longest string written: each byte may take 6 ("\\u001F"), and
+ * n * 6 + 2 must not wrap. */
+#define JW_STR_MAX ((SIZE_MAX - 2) / 6)
+
 /* s[0..n), valid UTF-8, as a JSON string: bytes of 0x80 and more as
- * they are, as jansson writes them without JSON_ENSURE_ASCII. */
-static void jw_utf8(struct sbuf *b, const char *s, size_t n)
+ * they are, as jansson writes them without JSON_ENSURE_ASCII.  False
+ * (nothing written) if the buffer cannot hold the worst case. */
+static bool jw_utf8(struct sbuf *b, const char *s, size_t n)
 {
     const unsigned char *u = (const unsigned char *)s;
-    if (!sb_reserve(b, n * 6 + 2))
-        return;
+    if (n > JW_STR_MAX || !sb_reserve(b, n * 6 + 2))
+        return false;
     char *o = b->p + b->n;
     *o++ = '"';
     for (size_t i = 0; i < n;) {
@@ -65,23 +72,28 @@ static void jw_utf8(struct sbuf *b, const char *s, size_t n)
     }
     *o++ = '"';
     b->n = (size_t)(o - b->p);
+    return true;
 }
 
 void jw_str(struct sbuf *b, const char *s, size_t n)
 {
     const unsigned char *u = (const unsigned char *)s;
+    /* Too long to bound (nothing read): null, as when out of memory. */
+    if (n > JW_STR_MAX) {
+        sb_putn(b, "null", 4);
+        return;
+    }
     bool ascii = true;
     for (size_t i = 0; i < n && ascii; i++)
         ascii = u[i] < 0x80;
     if (ascii) {
-        jw_utf8(b, s, n);
+        if (!jw_utf8(b, s, n))
+            sb_putn(b, "null", 4);
         return;
     }
     /* Rare: UTF-8 to check and bad bytes to replace, as for the rest. */
     json_t *j = kbfmt_string_lossy(s, n);
-    if (json_is_string(j))
-        jw_utf8(b, json_string_value(j), json_string_length(j));
-    else
+    if (!json_is_string(j) || !jw_utf8(b, json_string_value(j), json_string_length(j)))
         sb_putn(b, "null", 4);
     json_decref(j);
 }
@@ -116,13 +128,16 @@ void jw_int(struct sbuf *b, int64_t v)
 }
 
 /* As jansson's jsonp_dtostr with precision 16: "%.16g", ".0" added when
- * neither '.' nor 'e' is there, the exponent without '+' or leading 0s. */
+ * neither '.' nor 'e' is there, the exponent without '+' or leading 0s.
+ * jansson holds no infinity or NaN; JSON has none: null. */
 void jw_real(struct sbuf *b, double v)
 {
     char tmp[64];
-    int len = snprintf(tmp, sizeof tmp - 3, "%.16g", v);
-    if (len < 0 || (size_t)len >= sizeof tmp - 3)
+    int len = isfinite(v) ? snprintf(tmp, sizeof tmp - 3, "%.16g", v) : -1;
+    if (len < 0 || (size_t)len >= sizeof tmp - 3) {
+        sb_putn(b, "null", 4);
         return;
+    }
     size_t n = (size_t)len;
     char *e = memchr(tmp, 'e', n);
     if (e == NULL && memchr(tmp, '.', n) == NULL) {
@@ -143,13 +158,35 @@ void jw_real(struct sbuf *b, double v)
     sb_putn(b, tmp, n);
 }
 
+/* v / 10^decimals, the integer part and the fraction converted apart.
+ * 10^18 is the largest power of ten an int64_t holds: more decimals
+ * divide the double further. */
+static double fixed_value(int64_t v, unsigned decimals)
+{
+    unsigned d = decimals < 18 ? decimals : 18;
+    int64_t scale = 1;
+    for (unsigned i = 0; i < d; i++)
+        scale *= 10;
+    double x = (double)(v / scale) + (double)(v % scale) / (double)scale;
+    return d == decimals ? x : x / pow(10, (double)(decimals - d));
+}
+
+json_t *fixed_json(int64_t v, unsigned decimals)
+{
+    return json_real(fixed_value(v, decimals));
+}
+
 void jw_fixed(struct sbuf *b, int64_t v, unsigned decimals)
 {
-    int64_t scale = 1;
-    for (unsigned i = 0; i < decimals; i++)
-        scale *= 10;
-    jw_real(b, (double)(v / scale) + (double)(v % scale) / (double)scale);
+    jw_real(b, fixed_value(v, decimals));
 }
+
+/* A key's length: 2.14 keys may hold NUL bytes, and jansson dumps them. */
+#if JANSSON_VERSION_HEX >= 0x020e00
+#define KEY_LEN(it) json_object_iter_key_len(it)
+#else
+#define KEY_LEN(it) strlen(json_object_iter_key(it))
+#endif
 
 bool jw_json(struct sbuf *b, const json_t *j, bool compact)
 {
@@ -157,48 +194,45 @@ bool jw_json(struct sbuf *b, const json_t *j, bool compact)
     size_t seplen = compact ? 1 : 2;
     switch (json_typeof(j)) {
     case JSON_OBJECT: {
-        sb_putc(b, '{');
+        if (!sb_putn(b, "{", 1))
+            return false;
         for (void *it = json_object_iter((json_t *)j); it;) {
-            const char *key = json_object_iter_key(it);
-            jw_utf8(b, key, strlen(key));
-            sb_putn(b, compact ? ":" : ": ", seplen);
-            if (!jw_json(b, json_object_iter_value(it), compact))
+            if (!jw_utf8(b, json_object_iter_key(it), KEY_LEN(it)) ||
+                !sb_putn(b, compact ? ":" : ": ", seplen) ||
+                !jw_json(b, json_object_iter_value(it), compact))
                 return false;
             it = json_object_iter_next((json_t *)j, it);
-            if (it)
-                sb_putn(b, sep, seplen);
-        }
-        sb_putc(b, '}');
-        return true;
-    }
-    case JSON_ARRAY:
-        sb_putc(b, '[');
-        for (size_t i = 0; i < json_array_size(j); i++) {
-            if (i)
-                sb_putn(b, sep, seplen);
-            if (!jw_json(b, json_array_get(j, i), compact))
+            if (it && !sb_putn(b, sep, seplen))
                 return false;
         }
-        sb_putc(b, ']');
-        return true;
+        return sb_putn(b, "}", 1);
+    }
+    case JSON_ARRAY:
+        if (!sb_putn(b, "[", 1))
+            return false;
+        for (size_t i = 0; i < json_array_size(j); i++) {
+            if ((i && !sb_putn(b, sep, seplen)) || !jw_json(b, json_array_get(j, i), compact))
+                return false;
+        }
+        return sb_putn(b, "]", 1);
     case JSON_STRING:
-        jw_utf8(b, json_string_value(j), json_string_length(j));
-        return true;
-    case JSON_INTEGER:
+        return jw_utf8(b, json_string_value(j), json_string_length(j));
+    case JSON_INTEGER: {
+        size_t n = b->n;
         jw_int(b, (int64_t)json_integer_value(j));
-        return true;
-    case JSON_REAL:
+        return b->n > n;
+    }
+    case JSON_REAL: {
+        size_t n = b->n;
         jw_real(b, json_real_value(j));
-        return true;
+        return b->n > n;
+    }
     case JSON_TRUE:
-        sb_putn(b, "true", 4);
-        return true;
+        return sb_putn(b, "true", 4);
     case JSON_FALSE:
-        sb_putn(b, "false", 5);
-        return true;
+        return sb_putn(b, "false", 5);
     case JSON_NULL:
-        sb_putn(b, "null", 4);
-        return true;
+        return sb_putn(b, "null", 4);
     }
     return false;
 }

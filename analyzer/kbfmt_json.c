@@ -59,7 +59,9 @@ json_t *kbfmt_string_lossy(const char *s, size_t len)
     json_t *j = json_stringn(s, len);
     if (j)
         return j;
-    /* Each bad byte becomes U+FFFD (3 bytes). */
+    /* Each bad byte becomes U+FFFD (3 bytes): len * 3 + 1 must not wrap. */
+    if (len > (SIZE_MAX - 1) / 3)
+        return json_null();
     char *copy = malloc(len * 3 + 1);
     if (!copy)
         return json_null();

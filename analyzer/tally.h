@@ -1,7 +1,8 @@
 /* SPDX-License-Identifier: MIT */
 /*
  * tally.h - what `smtpreply tally` keeps per finished session and per file,
- * and the writer that streams it out (tally_out.c).
+ * and the writer that streams it out (tally_out.c), which builds its
+ * output in an sbuf (sbuf.c) and writes JSON values straight (jsonw.c).
  *
  * Sessions are written the moment their flow ends, so the tool holds only
  * the flows alive at once plus the running totals, never a list of every
@@ -177,8 +178,10 @@ void sb_json(struct sbuf *b, json_t *j, size_t flags);
 json_t *fixed_json(int64_t v, unsigned decimals);
 
 /* JSON values appended to b exactly as sb_json dumps them (jsonw.c):
- * a string that may not be UTF-8 (as kbfmt_string_lossy, escaped), a C
- * string or null, integers, a real, and v / 10^decimals (fixed_json). */
+ * a string that may not be UTF-8 (as kbfmt_string_lossy, escaped; null
+ * if it cannot be held), a C string or null, integers (jw_uint writes
+ * values above INT64_MAX unsigned, which a jansson integer cannot hold),
+ * a real (null if not finite) and v / 10^decimals (fixed_json). */
 void jw_str(struct sbuf *b, const char *s, size_t n);
 void jw_cstr(struct sbuf *b, const char *s);
 void jw_uint(struct sbuf *b, uint64_t v);
@@ -187,7 +190,7 @@ void jw_real(struct sbuf *b, double v);
 void jw_fixed(struct sbuf *b, int64_t v, unsigned decimals);
 /* j as json_dump_callback writes it with TALLY_JSON_FLAGS and no indent
  * (compact: no space after ',' and ':'); false if it holds a type it does
- * not know. */
+ * not know or b cannot grow (b then ends in a partial value). */
 bool jw_json(struct sbuf *b, const json_t *j, bool compact);
 
 /* The JSON summary's "schema": 2 added ids, reasons, servers, domains. */
