@@ -19,6 +19,10 @@
 #include "cli.h"
 #include "tally_int.h"
 
+/* A numeric constant of the core as text, for the help. */
+#define SR_STR_(x) #x
+#define SR_STR(x) SR_STR_(x)
+
 /* ------------------------------------------------------------------ */
 /* progress                                                           */
 
@@ -105,7 +109,9 @@ static const struct cli_option options[] = {
      "are counted in totals.destinations_dropped (default 10000)",
      CLI_GROUP2},
     {OPT_IDLE_TIMEOUT, "--idle-timeout", NULL, "S",
-     "seconds of capture time before an idle flow ends (default 300)", CLI_GROUP2},
+     "seconds of capture time before an idle flow ends (default " SR_STR(
+         SMTPREPLY_IDLE_TIMEOUT_S) ")",
+     CLI_GROUP2},
     {OPT_MAX_MEMORY, "--max-memory", NULL, "MB",
      "memory for all sessions and reassembly of one file\n"
      "together (default 1024; with -j N, per file being read);\n"
@@ -424,7 +430,7 @@ int cmd_tally(int argc, char **argv)
     opt.max_flows = 100000;
     opt.max_destinations = 10000;
     opt.max_keys = 100000;
-    opt.idle_timeout = 300;
+    opt.idle_timeout = SMTPREPLY_IDLE_TIMEOUT_S;
     opt.max_memory = (uint64_t)1024 << 20;
     opt.jobs = 1;
     const char **args = calloc((size_t)argc + 1, sizeof *args);

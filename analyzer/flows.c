@@ -265,8 +265,9 @@ void emit_session(struct job *j, const struct summary *s)
 
 void flow_sweep(struct job *j, double now)
 {
-    /* Closed flows wait 5 s of capture time for late segments. */
-    while (j->close_head && now - j->close_head->last_seen > 5.0)
+    /* Closed flows wait SMTPREPLY_CLOSE_GRACE_S of capture time for late
+     * segments (the plugin ends its connections by the same constants). */
+    while (j->close_head && now - j->close_head->last_seen > SMTPREPLY_CLOSE_GRACE_S)
         flow_end(j, j->close_head, (int64_t)(now * 1e6), false);
     while (j->open_head && now - j->open_head->last_seen > j->opt->idle_timeout) {
         j->fr->counters.evicted++;

@@ -345,10 +345,10 @@ render_request(proto_tree *tree, packet_info *pinfo, tvbuff_t *tvb, const struct
     proto_item *ti;
     proto_tree *qt;
     guint i, n;
+    char label[128];
 
-    ti = proto_tree_add_none_format(tree, hf_request, tvb, 0, 0,
-                                    "Command %s (#%" G_GUINT64_FORMAT " of its session)",
-                                    rq->verb[0] ? rq->verb : "?", rq->seq);
+    sr_text_command(label, sizeof label, rq->verb[0] ? rq->verb : "?", rq->seq);
+    ti = proto_tree_add_none_format(tree, hf_request, tvb, 0, 0, "%s", label);
     proto_item_set_generated(ti);
     qt = proto_item_add_subtree(ti, ett_request);
     proto_item_set_generated(proto_tree_add_string(qt, hf_request_command, tvb, 0, 0, rq->verb));
@@ -402,6 +402,7 @@ dissect_smtpreply(tvbuff_t *tvb, packet_info *pinfo, proto_tree *tree, void *dat
     proto_item *ti;
     proto_tree *st;
     guint i, nrep, nreq;
+    guint16 codes[64];
 
     /* The core is fed once, in frame order; the TCP fields are only
      * primed on the first pass (and the tree may be NULL later). */
@@ -443,7 +444,14 @@ dissect_smtpreply(tvbuff_t *tvb, packet_info *pinfo, proto_tree *tree, void *dat
     for (i = 0; i < nrep; i++) {
         const struct sr_reply *r = (const struct sr_reply *)wmem_array_index(fr->replies, i);
         sr_render_reply(st, pinfo, tvb, r, want_expert);
-        proto_item_append_text(ti, "%s %03u", i ? "," : ":", r->code);
+        if (i < G_N_ELEMENTS(codes))
+            codes[i] = r->code;
+    }
+    if (nrep) {
+        /* ": 250, 250, 550, 354", appended once. */
+        char text[256];
+        sr_text_codes(text, sizeof text, codes, MIN(nrep, (guint)G_N_ELEMENTS(codes)));
+        proto_item_append_text(ti, "%s", text);
     }
     if (fr->encrypted) {
         proto_item *ei = proto_tree_add_boolean(st, hf_encrypted, tvb, 0, 0, TRUE);

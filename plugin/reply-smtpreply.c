@@ -60,6 +60,77 @@ static value_string class_vals[11];
 static value_string category_vals[11];
 static value_string esc_class_vals[4];
 
+/* ---- labels ----------------------------------------------------------- */
+
+/* Labels are put together here and handed to Wireshark as one "%s": the
+ * printf machinery cost more than the items themselves on every reply
+ * (tshark -T fields builds the whole visible tree).  A label longer than
+ * Wireshark keeps (ITEM_LABEL_LENGTH) is cut by Wireshark as before. */
+struct sr_text {
+    char buf[512];
+    size_t len;
+};
+
+static void
+text_put(struct sr_text *t, const char *s)
+{
+    size_t n = strlen(s);
+
+    if (n > sizeof t->buf - 1 - t->len)
+        n = sizeof t->buf - 1 - t->len;
+    memcpy(t->buf + t->len, s, n);
+    t->len += n;
+    t->buf[t->len] = '\0';
+}
+
+/* An unsigned number in decimal, at least `width` digits (zero-padded). */
+static void
+text_uint(struct sr_text *t, guint64 v, int width)
+{
+    char digits[24];
+    int n = 0;
+
+    do {
+        digits[n++] = (char)('0' + v % 10);
+        v /= 10;
+    } while (v && n < (int)sizeof digits);
+    while (n < width && n < (int)sizeof digits)
+        digits[n++] = '0';
+    while (n > 0 && t->len < sizeof t->buf - 1)
+        t->buf[t->len++] = digits[--n];
+    t->buf[t->len] = '\0';
+}
+
+void
+sr_text_command(char *out, size_t size, const char *verb, guint64 seq)
+{
+    struct sr_text t;
+
+    t.len = 0;
+    t.buf[0] = '\0';
+    text_put(&t, "Command ");
+    text_put(&t, verb);
+    text_put(&t, " (#");
+    text_uint(&t, seq, 1);
+    text_put(&t, " of its session)");
+    g_strlcpy(out, t.buf, size);
+}
+
+void
+sr_text_codes(char *out, size_t size, const guint16 *codes, guint n)
+{
+    struct sr_text t;
+    guint i;
+
+    t.len = 0;
+    t.buf[0] = '\0';
+    for (i = 0; i < n; i++) {
+        text_put(&t, i ? ", " : ": ");
+        text_uint(&t, codes[i], 3);
+    }
+    g_strlcpy(out, t.buf, size);
+}
+
 /* ---- first pass: what a reply keeps ---------------------------------- */
 
 /* A file-scope copy of s[0..len) that is valid UTF-8 for a string field:
@@ -68,9 +139,17 @@ static value_string esc_class_vals[4];
 static const char *
 utf8_copy(const char *s, size_t len)
 {
-    char *out = (char *)wmem_alloc(wmem_file_scope(), len * 3 + 1);
+    char *out;
     size_t i = 0, n = 0;
 
+    /* Most replies are printable ASCII: one copy of the exact size. */
+    while (i < len && (guchar)s[i] - 1u < 0x7fu)
+        i++;
+    if (i == len)
+        return wmem_strndup(wmem_file_scope(), s, len);
+    out = (char *)wmem_alloc(wmem_file_scope(), len * 3 + 1);
+    memcpy(out, s, i);
+    n = i;
     while (i < len) {
         gunichar c = s[i] ? g_utf8_get_char_validated(s + i, (gssize)(len - i)) : (gunichar)-1;
         if (c == (gunichar)-1 || c == (gunichar)-2) {
@@ -114,12 +193,12 @@ void
 sr_add_anomalies(proto_tree *tree, packet_info *pinfo, tvbuff_t *tvb, gboolean want_expert,
                  smtpreply_anomaly_set set)
 {
-    int a;
-
-    for (a = 0; a < SMTPREPLY_ANOM__COUNT; a++) {
+    /* Lowest bit first, as the anomalies' order; most sets are empty. */
+    for (; set; set &= set - 1) {
+        int a = __builtin_ctzll(set);
         proto_item *it;
-        if (!(set & ((smtpreply_anomaly_set)1 << a)))
-            continue;
+        if (a >= SMTPREPLY_ANOM__COUNT)
+            break;
         it = proto_tree_add_string(tree, hf_anomaly, tvb, 0, 0,
                                    smtpreply_anomaly_name((enum smtpreply_anomaly)a));
         proto_item_set_generated(it);
@@ -137,8 +216,14 @@ add_rfc_list(proto_tree *tree, packet_info *pinfo, tvbuff_t *tvb, const char *li
     size_t len;
 
     while (list && (item = smtpreply_list_next(&cursor, &len)) != NULL) {
-        proto_item_set_generated(
-            proto_tree_add_string(tree, hf_rfc, tvb, 0, 0, wmem_strndup(pinfo->pool, item, len)));
+        char one[128];
+        /* The item is copied by the field: a stack copy ends it. */
+        const char *text = len < sizeof one ? one : wmem_strndup(pinfo->pool, item, len);
+        if (text == one) {
+            memcpy(one, item, len);
+            one[len] = '\0';
+        }
+        proto_item_set_generated(proto_tree_add_string(tree, hf_rfc, tvb, 0, 0, text));
     }
 }
 
@@ -151,9 +236,9 @@ add_text_lines(proto_tree *tree, packet_info *pinfo, tvbuff_t *tvb, const struct
 
     for (;;) {
         const char *nl = strchr(p, '\n');
-        size_t n = nl ? (size_t)(nl - p) : strlen(p);
-        proto_item *it =
-            proto_tree_add_string(tree, hf_text, tvb, 0, 0, wmem_strndup(pinfo->pool, p, n));
+        /* The last line ends the text: no copy (the field copies it). */
+        proto_item *it = proto_tree_add_string(
+            tree, hf_text, tvb, 0, 0, nl ? wmem_strndup(pinfo->pool, p, (size_t)(nl - p)) : p);
         proto_item_set_generated(it);
         if (!nl) {
             if (r->text_cut)
@@ -171,15 +256,26 @@ add_esc(proto_tree *rt, tvbuff_t *tvb, const struct sr_reply *r, const char *esc
     proto_item *eti;
     proto_tree *et;
 
+    struct sr_text t;
+
     smtpreply_esc_explain(&r->esc, &ei);
-    eti = proto_tree_add_string_format_value(rt, hf_esc, tvb, 0, 0, esc_text, "%s (%s)", esc_text,
-                                             ei.meaning);
+    t.len = 0;
+    t.buf[0] = '\0';
+    text_put(&t, esc_text);
+    text_put(&t, " (");
+    text_put(&t, ei.meaning);
+    text_put(&t, ")");
+    eti = proto_tree_add_string_format_value(rt, hf_esc, tvb, 0, 0, esc_text, "%s", t.buf);
     proto_item_set_generated(eti);
     et = proto_item_add_subtree(eti, ett_esc);
     proto_item_set_generated(proto_tree_add_uint(et, hf_esc_class, tvb, 0, 0, r->esc.cls));
-    proto_item_set_generated(proto_tree_add_uint_format_value(
-        et, hf_esc_subject, tvb, 0, 0, r->esc.subject, "%u (%s)", r->esc.subject,
-        ei.subject_name && ei.subject_name[0] ? ei.subject_name : "unknown subject"));
+    t.len = 0;
+    text_uint(&t, r->esc.subject, 1);
+    text_put(&t, " (");
+    text_put(&t, ei.subject_name && ei.subject_name[0] ? ei.subject_name : "unknown subject");
+    text_put(&t, ")");
+    proto_item_set_generated(proto_tree_add_uint_format_value(et, hf_esc_subject, tvb, 0, 0,
+                                                              r->esc.subject, "%s", t.buf));
     proto_item_set_generated(proto_tree_add_uint(et, hf_esc_detail, tvb, 0, 0, r->esc.detail));
     proto_item_set_generated(proto_tree_add_string(et, hf_esc_meaning, tvb, 0, 0, ei.meaning));
     proto_item_set_generated(
@@ -192,11 +288,22 @@ reply_head(const struct sr_reply *r, char *head, size_t size, char esc_text[16])
 {
     const char *reason = smtpreply_reason_name((enum smtpreply_reason)r->reason);
 
+    struct sr_text t;
+
     esc_text[0] = '\0';
     if (r->has_esc)
         smtpreply_esc_format(&r->esc, esc_text, 16);
-    snprintf(head, size, "%03u%s%s%s%s", r->code, r->has_esc ? " " : "", esc_text,
-             reason ? " " : "", reason ? reason : "");
+    t.len = 0;
+    text_uint(&t, r->code, 3);
+    if (r->has_esc) {
+        text_put(&t, " ");
+        text_put(&t, esc_text);
+    }
+    if (reason) {
+        text_put(&t, " ");
+        text_put(&t, reason);
+    }
+    g_strlcpy(head, t.buf, size);
 }
 
 /* Info column: "[550 5.1.1 recipient-unknown: meaning]" with both
@@ -231,19 +338,32 @@ sr_render_reply(proto_tree *tree, packet_info *pinfo, tvbuff_t *tvb, const struc
     const char *reason = smtpreply_reason_name((enum smtpreply_reason)r->reason);
     char esc_text[16];
     char head[64];
+    struct sr_text t;
 
     smtpreply_code_explain(r->code, &ci);
     meaning = smtpreply_reply_meaning((enum smtpreply_cmd)r->reply_cmd, r->code,
                                       r->has_esc ? &r->esc : NULL);
     reply_head(r, head, sizeof head, esc_text);
 
-    ti = proto_tree_add_none_format(tree, hf_reply, tvb, 0, 0, "Reply %s%s%s: %s", head,
-                                    r->has_cmd ? " to " : "", r->has_cmd ? r->verb : "", meaning);
+    t.len = 0;
+    text_put(&t, "Reply ");
+    text_put(&t, head);
+    if (r->has_cmd) {
+        text_put(&t, " to ");
+        text_put(&t, r->verb);
+    }
+    text_put(&t, ": ");
+    text_put(&t, meaning);
+    ti = proto_tree_add_none_format(tree, hf_reply, tvb, 0, 0, "%s", t.buf);
     proto_item_set_generated(ti);
     rt = proto_item_add_subtree(ti, ett_reply);
 
-    code_item = proto_tree_add_uint_format_value(rt, hf_code, tvb, 0, 0, r->code, "%03u (%s)",
-                                                 r->code, meaning);
+    t.len = 0;
+    text_uint(&t, r->code, 3);
+    text_put(&t, " (");
+    text_put(&t, meaning);
+    text_put(&t, ")");
+    code_item = proto_tree_add_uint_format_value(rt, hf_code, tvb, 0, 0, r->code, "%s", t.buf);
     proto_item_set_generated(code_item);
     proto_item_set_generated(proto_tree_add_uint(rt, hf_class, tvb, 0, 0, ci.cls));
     proto_item_set_generated(proto_tree_add_uint(rt, hf_category, tvb, 0, 0, ci.category));
@@ -254,9 +374,13 @@ sr_render_reply(proto_tree *tree, packet_info *pinfo, tvbuff_t *tvb, const struc
     if (r->has_esc)
         add_esc(rt, tvb, r, esc_text);
     if (reason) {
-        proto_item_set_generated(proto_tree_add_string_format_value(
-            rt, hf_reason, tvb, 0, 0, reason, "%s (%s)", reason,
-            smtpreply_reason_advice((enum smtpreply_reason)r->reason)));
+        t.len = 0;
+        text_put(&t, reason);
+        text_put(&t, " (");
+        text_put(&t, smtpreply_reason_advice((enum smtpreply_reason)r->reason));
+        text_put(&t, ")");
+        proto_item_set_generated(
+            proto_tree_add_string_format_value(rt, hf_reason, tvb, 0, 0, reason, "%s", t.buf));
         proto_item_set_generated(proto_tree_add_string(
             rt, hf_reason_source, tvb, 0, 0,
             smtpreply_reason_source_name((enum smtpreply_reason_source)r->reason_source)));

@@ -69,6 +69,10 @@ void sr_add_anomalies(proto_tree *tree, packet_info *pinfo, tvbuff_t *tvb, gbool
  * are off). */
 void sr_info_column(packet_info *pinfo, const struct sr_reply *r);
 void sr_register_reply(int proto, expert_module_t *expert, module_t *module);
+/* Labels without printf: "Command VERB (#SEQ of its session)", and
+ * ": 250, 354" for the protocol item (codes[0..n)). */
+void sr_text_command(char *out, size_t size, const char *verb, guint64 seq);
+void sr_text_codes(char *out, size_t size, const guint16 *codes, guint n);
 /* One TCP connection: the core's connection layer and what the plugin
  * needs to orient segments and to finish it at the end of the file. */
 struct sr_conv {
