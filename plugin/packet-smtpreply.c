@@ -275,6 +275,8 @@ feed_segment(packet_info *pinfo, proto_tree *tree)
     }
     smtpreply_conn_segment_frame(sc->conn, from_b, seq, flags & 0xffu, payload, kept, seglen,
                                  pinfo->fd->pkt_len, pinfo->fd->cap_len, ts_us, pinfo->num);
+    /* What Wireshark decrypted in this frame, after its raw segment. */
+    sr_tls_feed(sc, pinfo, from_b, ts_us);
     smtpreply_conn_stats(sc->conn, &cst);
     if (cst.state == SMTPREPLY_CONN_SMTP) {
         sc->smtp_checked = TRUE;
@@ -506,6 +508,7 @@ proto_register_smtpreply(void)
                                     "implicit TLS); other streams are found by content",
                                     &pref_extra_ports, 65535);
     sr_register_reply(proto_smtpreply, expert, module);
+    sr_tls_register(proto_smtpreply);
 
     smtpreply_handle = create_dissector_handle(dissect_smtpreply, proto_smtpreply);
     register_postdissector(smtpreply_handle);
@@ -527,6 +530,7 @@ proto_reg_handoff_smtpreply(void)
     hf_ws_expert = proto_registrar_get_id_byname("_ws.expert");
     proto_icmp = proto_get_id_by_filter_name("icmp");
     proto_icmpv6 = proto_get_id_by_filter_name("icmpv6");
+    sr_tls_handoff();
 
     for (i = 0; i < G_N_ELEMENTS(wanted_names); i++) {
         *ids[i] = proto_registrar_get_id_byname(wanted_names[i]);
