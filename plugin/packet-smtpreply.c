@@ -482,7 +482,7 @@ proto_register_smtpreply(void)
           "The command got no reply before the connection ended (needs two passes)", HFILL}},
         {&hf_encrypted,
          {"Encrypted from here", "smtpreply.encrypted", FT_BOOLEAN, BASE_NONE, NULL, 0x0,
-          "TLS starts in this frame; nothing after it is counted", HFILL}},
+          "TLS starts in this frame; what follows is counted if Wireshark decrypts it", HFILL}},
     };
     static gint *ett[] = {&ett_smtpreply, &ett_request};
     static ei_register_info ei[] = {
@@ -490,7 +490,7 @@ proto_register_smtpreply(void)
          {"smtpreply.unanswered.expert", PI_SEQUENCE, PI_WARN, "Command never answered", EXPFILL}},
         {&ei_encrypted,
          {"smtpreply.encrypted.expert", PI_SEQUENCE, PI_CHAT,
-          "TLS starts here: the rest of the connection is not analysed", EXPFILL}},
+          "TLS starts here: the rest is analysed only if Wireshark decrypts it", EXPFILL}},
     };
     module_t *module;
     expert_module_t *expert;
