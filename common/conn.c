@@ -45,6 +45,16 @@ struct conn_side {
     uint64_t data_segs; /* data deliveries, the other side's clock for holes */
 };
 
+/* Decrypted data given while the session was busy, in order: records of
+ * a header and the bytes (none for a loss). */
+struct dq_hdr {
+    uint8_t dir;
+    uint8_t lost; /* no bytes: `len` decrypted bytes did not fit */
+    uint32_t len;
+    int64_t ts_us;
+    uint64_t tag;
+};
+
 struct smtpreply_conn {
     struct smtpreply_limits lim;
     enum smtpreply_port_kind kind[2];
@@ -60,6 +70,13 @@ struct smtpreply_conn {
     bool saw_syn, closed, tunnel, implicit_tls, finished;
     bool payload_seen; /* a segment carried data (either side) */
     uint64_t segments;
+    /* TLS (smtpreply_conn_decrypted) */
+    smtpreply_tls_bytes_fn tls_bytes;
+    void *tls_user;
+    unsigned busy;        /* inside a call that may reach the session */
+    uint64_t tls_lost[2]; /* raw bytes lost inside TLS since the last decrypted data */
+    uint8_t *dq;          /* the queue of decrypted data (struct dq_hdr records) */
+    uint32_t dq_len, dq_cap, dq_bytes;
 };
 
 static enum smtpreply_dir dir_of(const struct smtpreply_conn *c, int end)
@@ -92,6 +109,118 @@ static void go_not_smtp(struct smtpreply_conn *c)
     }
 }
 
+/* ---- TLS: raw bytes out, decrypted bytes in ---- */
+
+static void tls_raw(void *user, enum smtpreply_dir dir, const uint8_t *data, size_t len,
+                    uint64_t missing, int64_t ts, uint64_t tag)
+{
+    struct smtpreply_conn *c = user;
+    c->busy++; /* what the hook decrypts waits for the session */
+    c->tls_bytes(c->tls_user, dir, data, len, missing, ts, tag);
+    c->busy--;
+}
+
+/* Feeds one piece of decrypted data (or a loss) to the session. */
+static void decrypted_in(struct smtpreply_conn *c, enum smtpreply_dir dir, const uint8_t *data,
+                         size_t len, bool lost, int64_t ts, uint64_t tag)
+{
+    int d = dir == SMTPREPLY_DIR_SERVER;
+    if (lost) {
+        c->tls_lost[d] += len ? len : 1;
+        return;
+    }
+    if (c->tls_lost[d]) {
+        smtpreply_session_gap_decrypted(c->sess, dir, c->tls_lost[d], ts, tag);
+        c->tls_lost[d] = 0;
+    }
+    smtpreply_session_feed_decrypted(c->sess, dir, data, len, ts, tag);
+}
+
+/* Feeds what waits in the queue, in order.  The queue is detached while
+ * it is read, so data queued meanwhile lands in a new one (read next). */
+static void drain(struct smtpreply_conn *c)
+{
+    while (c->dq_len && c->sess) {
+        uint8_t *q = c->dq;
+        uint32_t len = c->dq_len, cap = c->dq_cap;
+        c->dq = NULL;
+        c->dq_len = c->dq_cap = c->dq_bytes = 0;
+        for (uint32_t off = 0; off + sizeof(struct dq_hdr) <= len;) {
+            struct dq_hdr h;
+            memcpy(&h, q + off, sizeof h);
+            off += sizeof h;
+            uint32_t n = h.lost ? 0 : h.len;
+            if (n > len - off)
+                n = len - off; /* cannot happen; bounds the read regardless */
+            decrypted_in(c, (enum smtpreply_dir)h.dir, q + off, h.lost ? h.len : n, h.lost,
+                         h.ts_us, h.tag);
+            off += n;
+        }
+        if (!c->dq && q) {
+            c->dq = q; /* keep the buffer for later */
+            c->dq_cap = cap;
+        } else if (q) {
+            sr_mem_realloc(&c->mem, q, cap, 0);
+        }
+    }
+    c->dq_len = c->dq_bytes = 0;
+}
+
+static void enqueue(struct smtpreply_conn *c, enum smtpreply_dir dir, const uint8_t *data,
+                    size_t len, int64_t ts, uint64_t tag)
+{
+    struct dq_hdr h = {(uint8_t)(dir == SMTPREPLY_DIR_SERVER), 0, (uint32_t)len, ts, tag};
+    bool fits = len <= SMTPREPLY_CONN_DECRYPTED_QUEUE - c->dq_bytes;
+    uint32_t need = c->dq_len + (uint32_t)sizeof h + (fits ? (uint32_t)len : 0);
+    if (fits && need > c->dq_cap) {
+        uint32_t cap = c->dq_cap ? c->dq_cap : 4096;
+        while (cap < need)
+            cap *= 2;
+        uint8_t *nq = sr_mem_realloc(&c->mem, c->dq, c->dq_cap, cap);
+        if (nq) {
+            c->dq = nq;
+            c->dq_cap = cap;
+        } else {
+            fits = false;
+        }
+    }
+    if (!fits) {
+        /* No room: the bytes are lost, in their place in the order. */
+        h.lost = 1;
+        if (len > UINT32_MAX)
+            h.len = UINT32_MAX;
+        if (c->dq_len + sizeof h > c->dq_cap) {
+            int d = h.dir;
+            c->tls_lost[d] += len; /* not even a header fits: lost, roughly here */
+            return;
+        }
+    }
+    memcpy(c->dq + c->dq_len, &h, sizeof h);
+    c->dq_len += (uint32_t)sizeof h;
+    if (!h.lost) {
+        memcpy(c->dq + c->dq_len, data, len);
+        c->dq_len += (uint32_t)len;
+        c->dq_bytes += (uint32_t)len;
+    }
+}
+
+void smtpreply_conn_decrypted(struct smtpreply_conn *c, enum smtpreply_dir dir,
+                              const uint8_t *data, size_t len, int64_t ts_us, uint64_t tag)
+{
+    if (!c || !c->sess || !data || !len || c->finished)
+        return;
+    if (c->busy || c->dq_len) {
+        enqueue(c, dir, data, len, ts_us, tag);
+        if (!c->busy)
+            drain(c);
+        return;
+    }
+    c->busy++;
+    decrypted_in(c, dir, data, len, false, ts_us, tag);
+    drain(c);
+    c->busy--;
+}
+
 /* The stream is SMTP: start the session and replay what detection held. */
 static void go_smtp(struct smtpreply_conn *c, const struct detect_result *res)
 {
@@ -105,6 +234,8 @@ static void go_smtp(struct smtpreply_conn *c, const struct detect_result *res)
         go_not_smtp(c); /* out of memory: nothing more can be done for it */
         return;
     }
+    if (c->tls_bytes)
+        smtpreply_session_set_tls_sink(c->sess, tls_raw, c);
     /* A client that opened with TLS and met a plaintext server: the
      * server's bytes go first, so the engine sees the greeting before the
      * client's record (real captures show this on port 465: the client
@@ -131,6 +262,7 @@ static void go_smtp(struct smtpreply_conn *c, const struct detect_result *res)
         }
     }
     free_detect(c);
+    drain(c);
 }
 
 static void decide(struct smtpreply_conn *c, bool force)
@@ -224,12 +356,18 @@ static bool sink(void *ctx, const uint8_t *data, size_t len, uint64_t missing, i
     }
     if (c->state != SMTPREPLY_CONN_SMTP)
         return false;
+    enum smtpreply_dir dir = dir_of(c, sd->end);
     if (missing) {
-        smtpreply_session_gap(c->sess, dir_of(c, sd->end), missing, ts, tag);
+        /* Lost inside TLS: the decrypted stream has a hole before its next
+         * bytes (smtpreply_conn_decrypted). */
+        if (smtpreply_session_stats(c->sess)->flags & SMTPREPLY_SESSION_ENCRYPTED)
+            c->tls_lost[dir == SMTPREPLY_DIR_SERVER] += missing;
+        smtpreply_session_gap(c->sess, dir, missing, ts, tag);
     } else {
         sd->data_segs++;
-        smtpreply_session_feed(c->sess, dir_of(c, sd->end), data, len, ts, tag);
+        smtpreply_session_feed(c->sess, dir, data, len, ts, tag);
     }
+    drain(c);
     return true;
 }
 
@@ -249,6 +387,8 @@ struct smtpreply_conn *smtpreply_conn_new(const struct smtpreply_conn_config *cf
         c->lim = cfg->limits;
         c->kind[0] = cfg->port_kind_a;
         c->kind[1] = cfg->port_kind_b;
+        c->tls_bytes = cfg->tls_bytes;
+        c->tls_user = cfg->tls_user;
     } else {
         smtpreply_limits_default(&c->lim);
     }
@@ -280,6 +420,8 @@ void smtpreply_conn_free(struct smtpreply_conn *c)
     for (int e = 0; e < 2; e++)
         reasm_free(&c->side[e].r, &c->mem);
     smtpreply_session_free(c->sess);
+    if (c->dq)
+        sr_mem_realloc(&c->mem, c->dq, c->dq_cap, 0);
     struct sr_mem mem = c->mem;
     sr_mem_realloc(&mem, c, sizeof *c, 0);
 }
@@ -292,14 +434,17 @@ static void close_all(struct smtpreply_conn *c, int64_t ts, uint64_t tag)
     /* Decide on what detection holds before the holes are given up: the
      * first gap would otherwise reach detection from one side alone and
      * could make a midstream session whose greeting was cut "not SMTP". */
+    c->busy++;
     if (c->state == SMTPREPLY_CONN_UNDECIDED)
         decide(c, true);
     for (int e = 0; e < 2; e++) {
         struct conn_side *sd = &c->side[e];
         reasm_flush(&sd->r, &c->mem, ts, tag, sink, sd);
     }
+    drain(c);
     if (c->sess)
         smtpreply_session_finish(c->sess, ts, tag);
+    c->busy--;
     c->finished = true;
     free_detect(c);
     for (int e = 0; e < 2; e++)
@@ -313,12 +458,26 @@ void smtpreply_conn_segment(struct smtpreply_conn *c, bool from_b, uint32_t seq,
                                tag);
 }
 
+static void segment_in(struct smtpreply_conn *c, bool from_b, uint32_t seq, unsigned flags,
+                       const uint8_t *payload, size_t len, size_t sent, int64_t ts_us,
+                       uint64_t tag);
+
 void smtpreply_conn_segment_cut(struct smtpreply_conn *c, bool from_b, uint32_t seq,
                                 unsigned flags, const uint8_t *payload, size_t len, size_t sent,
                                 int64_t ts_us, uint64_t tag)
 {
     if (!c)
         return;
+    c->busy++;
+    segment_in(c, from_b, seq, flags, payload, len, sent, ts_us, tag);
+    drain(c);
+    c->busy--;
+}
+
+static void segment_in(struct smtpreply_conn *c, bool from_b, uint32_t seq, unsigned flags,
+                       const uint8_t *payload, size_t len, size_t sent, int64_t ts_us,
+                       uint64_t tag)
+{
     c->segments++;
     if (c->finished || c->state == SMTPREPLY_CONN_NOT_SMTP)
         return;

@@ -81,6 +81,7 @@ static void count_anomalies(struct smtpreply_session *s, smtpreply_anomaly_set s
 
 void sess_emit(struct smtpreply_session *s, struct smtpreply_event *ev)
 {
+    ev->tls = (s->stats.flags & SMTPREPLY_SESSION_DECRYPTED) != 0;
     count_anomalies(s, ev->anomalies);
     if (s->fn)
         s->fn(s->user, ev);
@@ -127,11 +128,40 @@ void sess_go_encrypted(struct smtpreply_session *s, enum smtpreply_dir dir, int6
     sess_event_init(&ev, SMTPREPLY_EV_TLS, ts, tag);
     ev.dir = dir;
     sess_emit(s, &ev);
+    /* The TLS bytes already taken: what each probe holds (the one that
+     * decided, and a probe still waiting on the other side), and an
+     * implicit-TLS client's kept bytes.  The client's go first: the
+     * ClientHello has to precede the ServerHello. */
+    bool first = s->c.tls == CT_TLS_FIRST;
+    uint8_t pb[2][2], pn[2];
+    for (int d = 0; d < 2; d++) {
+        struct probe *pr = &s->probe[d];
+        pn[d] = (pr->active || d == (int)dir) && !(d == 0 && first) ? pr->n : 0;
+        memcpy(pb[d], pr->b, pn[d]);
+        pr->active = false;
+        pr->n = 0;
+    }
+    s->srv.probe_after = false;
+    if (s->tls.fn) {
+        s->tls.on = true;
+        if (first)
+            sess_tls_stash_out(s);
+        for (int d = 0; d < 2; d++)
+            if (pn[d])
+                s->tls.fn(s->tls.user, (enum smtpreply_dir)d, pb[d], pn[d], 0, ts, tag);
+    }
     /* Nothing after this is parsed: drop what is buffered. */
     sess_held_clear(s);
     s->line[0].len = s->line[1].len = 0;
     s->line[0].total = s->line[1].total = 0;
     s->srv.reply.active = false;
+}
+
+void sess_tls_rest(struct smtpreply_session *s, enum smtpreply_dir dir, const uint8_t *p,
+                   size_t n, int64_t ts, uint64_t tag)
+{
+    if (s->tls.on && !s->tls.dec && (s->stats.flags & SMTPREPLY_SESSION_ENCRYPTED))
+        s->tls.fn(s->tls.user, dir, p, n, 0, ts, tag);
 }
 
 /* ---------------------------------------------------------------------- */
@@ -304,6 +334,7 @@ static size_t probe_take(struct smtpreply_session *s, enum smtpreply_dir dir, co
              * handshake, not commands; the server's own first bytes decide
              * whether the session is encrypted. */
             s->c.tls = CT_TLS_FIRST;
+            sess_tls_stash(s, pr->b, pr->n, ts, tag);
         } else
             sess_go_encrypted(s, dir, ts, tag);
     }
@@ -321,6 +352,8 @@ size_t sess_probe_bytes(struct smtpreply_session *s, enum smtpreply_dir dir, con
         uint8_t k = s->probe[dir].n;
         memcpy(b, s->probe[dir].b, k);
         s->probe[dir].n = 0;
+        if (dir == SMTPREPLY_DIR_SERVER && s->c.tls == CT_TLS_FIRST)
+            sess_tls_stash_drop(s); /* a plaintext server: no TLS after all */
         /* The probed bytes belong to the stream: replay them, then go on. */
         if (dir == SMTPREPLY_DIR_CLIENT)
             sess_client_bytes(s, b, k, ts, tag);
@@ -399,8 +432,13 @@ void smtpreply_session_feed(struct smtpreply_session *s, enum smtpreply_dir dir,
 {
     if (!s || !data || !len)
         return;
-    if (s->stats.flags & (SMTPREPLY_SESSION_ENCRYPTED | SMTPREPLY_SESSION_FINISHED))
+    if (s->stats.flags & SMTPREPLY_SESSION_FINISHED)
         return;
+    if (s->stats.flags & SMTPREPLY_SESSION_ENCRYPTED) {
+        if (s->tls.on)
+            s->tls.fn(s->tls.user, dir, data, len, 0, ts_us, tag);
+        return;
+    }
     if (dir == SMTPREPLY_DIR_SERVER)
         s->srv.spoke = true;
     if (dir == SMTPREPLY_DIR_CLIENT)
@@ -409,11 +447,29 @@ void smtpreply_session_feed(struct smtpreply_session *s, enum smtpreply_dir dir,
         sess_server_bytes(s, data, len, ts_us, tag);
 }
 
+static void gap_apply(struct smtpreply_session *s, enum smtpreply_dir dir, uint64_t missing,
+                      int64_t ts_us, uint64_t tag);
+
 void smtpreply_session_gap(struct smtpreply_session *s, enum smtpreply_dir dir, uint64_t missing,
                            int64_t ts_us, uint64_t tag)
 {
-    if (!s || (s->stats.flags & (SMTPREPLY_SESSION_ENCRYPTED | SMTPREPLY_SESSION_FINISHED)))
+    if (!s || (s->stats.flags & SMTPREPLY_SESSION_FINISHED))
         return;
+    if (s->stats.flags & SMTPREPLY_SESSION_ENCRYPTED) {
+        /* Lost TLS bytes: the decoder's business (it resynchronises on a
+         * record, and the decrypted stream gets its own gap). */
+        if (s->tls.on && missing)
+            s->tls.fn(s->tls.user, dir, NULL, 0, missing, ts_us, tag);
+        return;
+    }
+    if (dir == SMTPREPLY_DIR_CLIENT && s->c.tls == CT_TLS_FIRST)
+        sess_tls_stash(s, NULL, missing, ts_us, tag); /* the kept handshake is cut */
+    gap_apply(s, dir, missing, ts_us, tag);
+}
+
+static void gap_apply(struct smtpreply_session *s, enum smtpreply_dir dir, uint64_t missing,
+                      int64_t ts_us, uint64_t tag)
+{
     unsigned d = dir == SMTPREPLY_DIR_CLIENT ? 0 : 1;
     /* A reply line the gap cut still counts once its code and the
      * separator after it arrived, as a last line without CRLF does at the
@@ -493,7 +549,9 @@ void smtpreply_session_finish(struct smtpreply_session *s, int64_t ts_us, uint64
      * one side, an encrypted session. */
     if (s->c.tls == CT_TLS_FIRST && !s->srv.spoke)
         sess_go_encrypted(s, SMTPREPLY_DIR_CLIENT, ts_us, tag);
-    if (!(s->stats.flags & SMTPREPLY_SESSION_ENCRYPTED)) {
+    /* Decrypted data is parsed to its end like plaintext. */
+    s->tls.dec = (s->stats.flags & SMTPREPLY_SESSION_DECRYPTED) != 0;
+    if (sess_parsing(s)) {
         /* A probe still undecided holds one 0x16 byte: plain data after all. */
         for (int d = 0; d < 2; d++) {
             if (s->probe[d].active && s->probe[d].n) {
@@ -513,6 +571,7 @@ void smtpreply_session_finish(struct smtpreply_session *s, int64_t ts_us, uint64
         if (s->line[0].total && (s->c.mode == C_CMD || s->c.mode == C_SASL))
             sess_client_line(s, false, ts_us, tag);
     }
+    s->tls.dec = false;
     while (s->srv.gap_drop && s->fifo_count) {
         fifo_pop(s); /* waited before a server gap: their replies may be lost */
         s->srv.gap_drop--;
@@ -529,6 +588,66 @@ void smtpreply_session_finish(struct smtpreply_session *s, int64_t ts_us, uint64
         sess_emit(s, &ev);
     }
     s->stats.flags |= SMTPREPLY_SESSION_FINISHED;
+}
+
+void smtpreply_session_set_tls_sink(struct smtpreply_session *s, smtpreply_tls_bytes_fn fn,
+                                    void *user)
+{
+    if (!s)
+        return;
+    s->tls.fn = fn;
+    s->tls.user = user;
+    s->tls.on = fn && (s->stats.flags & SMTPREPLY_SESSION_ENCRYPTED);
+}
+
+/* The first decrypted bytes: the session goes on from where TLS started,
+ * with no probe (TLS inside TLS is not SMTP's), and an implicit-TLS
+ * client's bytes are commands again. */
+static void start_decrypted(struct smtpreply_session *s)
+{
+    s->stats.flags |= SMTPREPLY_SESSION_DECRYPTED;
+    s->c.tls = CT_INSIDE;
+    for (int d = 0; d < 2; d++) {
+        s->probe[d].active = false;
+        s->probe[d].n = 0;
+        line_reset(&s->line[d]);
+    }
+    s->srv.probe_after = false;
+}
+
+void smtpreply_session_feed_decrypted(struct smtpreply_session *s, enum smtpreply_dir dir,
+                                      const uint8_t *data, size_t len, int64_t ts_us,
+                                      uint64_t tag)
+{
+    if (!s || !data || !len || s->tls.dec)
+        return; /* s->tls.dec: called from inside the session's own callbacks */
+    if ((s->stats.flags & (SMTPREPLY_SESSION_ENCRYPTED | SMTPREPLY_SESSION_FINISHED)) !=
+        SMTPREPLY_SESSION_ENCRYPTED)
+        return;
+    if (!(s->stats.flags & SMTPREPLY_SESSION_DECRYPTED))
+        start_decrypted(s);
+    s->tls.dec = true;
+    if (dir == SMTPREPLY_DIR_CLIENT) {
+        sess_client_bytes(s, data, len, ts_us, tag);
+    } else {
+        s->srv.spoke = true;
+        sess_server_bytes(s, data, len, ts_us, tag);
+    }
+    s->tls.dec = false;
+}
+
+void smtpreply_session_gap_decrypted(struct smtpreply_session *s, enum smtpreply_dir dir,
+                                     uint64_t missing, int64_t ts_us, uint64_t tag)
+{
+    if (!s || s->tls.dec ||
+        (s->stats.flags & (SMTPREPLY_SESSION_ENCRYPTED | SMTPREPLY_SESSION_FINISHED)) !=
+            SMTPREPLY_SESSION_ENCRYPTED)
+        return;
+    if (!(s->stats.flags & SMTPREPLY_SESSION_DECRYPTED))
+        start_decrypted(s);
+    s->tls.dec = true;
+    gap_apply(s, dir, missing, ts_us, tag);
+    s->tls.dec = false;
 }
 
 void smtpreply_session_prefetch(const struct smtpreply_session *s)

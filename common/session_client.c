@@ -125,6 +125,49 @@ void sess_held_release(struct smtpreply_session *s)
     }
 }
 
+void sess_tls_stash(struct smtpreply_session *s, const uint8_t *p, size_t n, int64_t ts,
+                    uint64_t tag)
+{
+    if (!s->tls.fn || s->tls.stash_off || !s->probe[SMTPREPLY_DIR_SERVER].active)
+        return; /* no sink, or the server already spoke plaintext */
+    if (!p || s->tls.stash_lost || !held_append(s, p, n, ts, tag)) {
+        /* Past max_held, or lost (p NULL): the handshake is cut; only its
+         * length counts. */
+        s->tls.stash_lost += s->tls.stash_lost ? n : s->held.payload + n;
+        sess_held_clear(s);
+    }
+}
+
+void sess_tls_stash_out(struct smtpreply_session *s)
+{
+    if (s->tls.stash_lost) {
+        int64_t ts = 0;
+        uint64_t tag = 0;
+        s->tls.fn(s->tls.user, SMTPREPLY_DIR_CLIENT, NULL, 0, s->tls.stash_lost, ts, tag);
+    } else {
+        const uint8_t *b = s->held.buf;
+        for (uint32_t off = 0; b && off + HELD_HDR <= s->held.len;) {
+            uint64_t tag;
+            int64_t ts;
+            uint32_t n;
+            held_hdr_get(b + off, &tag, &ts, &n);
+            off += HELD_HDR;
+            if (n > s->held.len - off)
+                n = s->held.len - off;
+            s->tls.fn(s->tls.user, SMTPREPLY_DIR_CLIENT, b + off, n, 0, ts, tag);
+            off += n;
+        }
+    }
+    sess_tls_stash_drop(s);
+}
+
+void sess_tls_stash_drop(struct smtpreply_session *s)
+{
+    sess_held_clear(s);
+    s->tls.stash_lost = 0;
+    s->tls.stash_off = true;
+}
+
 static void start_hold(struct smtpreply_session *s, uint64_t seq)
 {
     s->c.mode = C_HOLD;
@@ -565,11 +608,12 @@ void sess_client_bytes(struct smtpreply_session *s, const uint8_t *p, size_t n, 
                        uint64_t tag)
 {
     size_t i = 0;
-    if (s->c.tls == CT_TLS_FIRST)
-        return;
-    while (i < n && !(s->stats.flags & SMTPREPLY_SESSION_ENCRYPTED)) {
-        if (s->c.tls == CT_TLS_FIRST)
+    while (i < n && sess_parsing(s)) {
+        if (s->c.tls == CT_TLS_FIRST) {
+            /* A TLS handshake, not commands: kept for a TLS sink only. */
+            sess_tls_stash(s, p + i, n - i, ts, tag);
             return;
+        }
         if (s->probe[SMTPREPLY_DIR_CLIENT].active) {
             i += sess_probe_bytes(s, SMTPREPLY_DIR_CLIENT, p + i, n - i, ts, tag);
             continue;
@@ -635,4 +679,6 @@ void sess_client_bytes(struct smtpreply_session *s, const uint8_t *p, size_t n, 
         }
         }
     }
+    if (i < n)
+        sess_tls_rest(s, SMTPREPLY_DIR_CLIENT, p + i, n - i, ts, tag);
 }

@@ -106,6 +106,18 @@ enum client_tls {
     CT_STARTTLS,  /* the probe after STARTTLS's 2xx reply (RFC 3207 section 4.2) */
     CT_TLS_FIRST, /* the client opened with a TLS record: its bytes are a
                      handshake, not commands; the server decides encryption */
+    CT_INSIDE,    /* decrypted data inside TLS: no more probes */
+};
+
+/* What the session does with TLS (smtpreply_session_set_tls_sink,
+ * smtpreply_session_feed_decrypted). */
+struct tls_side {
+    smtpreply_tls_bytes_fn fn; /* the sink of raw TLS bytes, or NULL */
+    void *user;
+    bool on;             /* TLS started and a sink is set: raw bytes go to it */
+    bool dec;            /* decrypted bytes are being parsed now (ENCRYPTED set) */
+    bool stash_off;      /* the implicit-TLS client's first bytes are not kept */
+    uint64_t stash_lost; /* of those, bytes lost or beyond max_held */
 };
 
 /* Client side: the mode machine and what each mode tracks. */
@@ -199,8 +211,16 @@ struct smtpreply_session {
     struct rcpt_store rcpts;    /* addresses of RCPTs waiting for their reply */
     struct rcpt_store accepted; /* addresses of this transaction's accepted RCPTs */
 
+    struct tls_side tls;
+
     struct smtpreply_session_stats stats; /* what smtpreply_session_stats returns */
 };
+
+/* Bytes fed now are parsed: before TLS, or decrypted data inside it. */
+static inline bool sess_parsing(const struct smtpreply_session *s)
+{
+    return !(s->stats.flags & SMTPREPLY_SESSION_ENCRYPTED) || s->tls.dec;
+}
 
 /* ---------------------------------------------------------------------- */
 /* Pending-command FIFO accessors and line reset (session.c has the rest) */
@@ -258,12 +278,25 @@ smtpreply_anomaly_set sess_line_end_anomalies(struct smtpreply_session *s,
                                               const struct line_asm *l, bool bare_lf);
 size_t sess_probe_bytes(struct smtpreply_session *s, enum smtpreply_dir dir, const uint8_t *p,
                         size_t n, int64_t ts, uint64_t tag);
+/* Raw bytes of dir that came after TLS started (the rest of a chunk):
+ * to the sink, if any. */
+void sess_tls_rest(struct smtpreply_session *s, enum smtpreply_dir dir, const uint8_t *p,
+                   size_t n, int64_t ts, uint64_t tag);
 
 /* ---------------------------------------------------------------------- */
 /* session_client.c */
 
 void sess_held_clear(struct smtpreply_session *s);
 void sess_held_release(struct smtpreply_session *s);
+/* An implicit-TLS client's bytes while the server has not said whether it
+ * speaks TLS: kept in the held buffer (only with a TLS sink); p NULL: n
+ * bytes were lost. */
+void sess_tls_stash(struct smtpreply_session *s, const uint8_t *p, size_t n, int64_t ts,
+                    uint64_t tag);
+/* Hands the kept bytes to the TLS sink (or their loss), then forgets them. */
+void sess_tls_stash_out(struct smtpreply_session *s);
+/* Forgets them: the server spoke plaintext. */
+void sess_tls_stash_drop(struct smtpreply_session *s);
 void sess_client_line(struct smtpreply_session *s, bool bare_lf, int64_t ts, uint64_t tag);
 void sess_body_start(struct smtpreply_session *s);
 void sess_body_end(struct smtpreply_session *s, smtpreply_anomaly_set flags, int64_t ts,

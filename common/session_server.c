@@ -73,8 +73,9 @@ static void reply_decides(struct smtpreply_session *s, const struct pending *pc,
         if (!hold_released)
             return;
         s->c.mode = C_CMD;
-        if (code / 100 == 2) {
-            /* RFC 3207 §4.2: TLS starts now, unless the capture was decrypted. */
+        if (code / 100 == 2 && !(s->stats.flags & SMTPREPLY_SESSION_DECRYPTED)) {
+            /* RFC 3207 §4.2: TLS starts now, unless the capture was
+             * decrypted (inside TLS a second one starts nothing). */
             s->probe[SMTPREPLY_DIR_CLIENT].active = true;
             s->probe[SMTPREPLY_DIR_CLIENT].n = 0;
             s->c.tls = CT_STARTTLS; /* after STARTTLS's 220 */
@@ -463,7 +464,7 @@ void sess_server_bytes(struct smtpreply_session *s, const uint8_t *p, size_t n, 
                        uint64_t tag)
 {
     size_t i = 0;
-    while (i < n && !(s->stats.flags & SMTPREPLY_SESSION_ENCRYPTED)) {
+    while (i < n && sess_parsing(s)) {
         if (s->probe[SMTPREPLY_DIR_SERVER].active) {
             i += sess_probe_bytes(s, SMTPREPLY_DIR_SERVER, p + i, n - i, ts, tag);
             continue;
@@ -473,4 +474,6 @@ void sess_server_bytes(struct smtpreply_session *s, const uint8_t *p, size_t n, 
         if (done)
             sess_server_line(s, bare, ts, tag);
     }
+    if (i < n)
+        sess_tls_rest(s, SMTPREPLY_DIR_SERVER, p + i, n - i, ts, tag);
 }

@@ -290,6 +290,12 @@ struct smtpreply_event {
      * callback. */
     const char *rcpt;
     size_t rcpt_len;
+
+    /* The event comes from bytes read inside TLS: decrypted application
+     * data fed with smtpreply_session_feed_decrypted (or
+     * smtpreply_conn_decrypted).  False for everything read in plaintext,
+     * and always false without decryption. */
+    bool tls;
 };
 
 typedef void (*smtpreply_event_fn)(void *user, const struct smtpreply_event *ev);
@@ -316,6 +322,9 @@ void smtpreply_limits_default(struct smtpreply_limits *lim);
 /* Input only: the record starts after the greeting (a transcript excerpt
  * that opens with a client line), so the first reply answers a command. */
 #define SMTPREPLY_SESSION_NO_GREETING 0x10u
+/* Output only: decrypted application data was fed after TLS started
+ * (ENCRYPTED stays set); parsing went on inside TLS. */
+#define SMTPREPLY_SESSION_DECRYPTED 0x20u
 
 struct smtpreply_session_stats {
     unsigned flags;
@@ -359,6 +368,43 @@ uint64_t smtpreply_session_chunk_skip(struct smtpreply_session *s, uint64_t n);
 /* A cache hint: start fetching the session's state (no effect on results). */
 void smtpreply_session_prefetch(const struct smtpreply_session *s);
 
+/* ---- Inside TLS (STARTTLS, RFC 3207; implicit TLS, RFC 8314) ----
+ *
+ * Where TLS starts, per direction, at a byte: for STARTTLS, the client's
+ * first byte after its STARTTLS line (bytes it sent before the 220 came
+ * included) and the server's first byte after the final line of its 2xx
+ * reply to STARTTLS, in the same chunk or a later one; for implicit TLS,
+ * the first byte of each direction.  A refused STARTTLS (454, 5xx) starts
+ * nothing.  From there on, the session parses nothing it is fed with
+ * smtpreply_session_feed; with a sink set, it hands those bytes on. */
+
+/* Raw bytes of one direction from the TLS start on, in stream order (the
+ * bytes before it in the same chunk are not included).  missing > 0: that
+ * many bytes of the direction were lost before `data` (len may then be
+ * 0).  ts_us and tag are those of the chunk the bytes came in.  The sink
+ * must not call back into the session (the connection layer queues what
+ * the TLS decoder gives back: smtpreply_conn_decrypted). */
+typedef void (*smtpreply_tls_bytes_fn)(void *user, enum smtpreply_dir dir, const uint8_t *data,
+                                       size_t len, uint64_t missing, int64_t ts_us, uint64_t tag);
+/* Installs the sink (NULL: none, the default).  Set it before the first
+ * byte: an implicit-TLS client's first bytes are then kept (at most
+ * max_held of them) until the server's first bytes say TLS. */
+void smtpreply_session_set_tls_sink(struct smtpreply_session *s, smtpreply_tls_bytes_fn fn,
+                                    void *user);
+/* Decrypted application data of one direction, in order, after TLS
+ * started (ignored before, and after finish).  The first call sets
+ * SMTPREPLY_SESSION_DECRYPTED; the bytes are then parsed as plaintext
+ * would be (under implicit TLS the greeting comes first), and their
+ * events carry tls = true. */
+void smtpreply_session_feed_decrypted(struct smtpreply_session *s, enum smtpreply_dir dir,
+                                      const uint8_t *data, size_t len, int64_t ts_us,
+                                      uint64_t tag);
+/* Decrypted bytes of one direction were lost (a record that did not
+ * decrypt after lost TCP bytes): resynchronise as smtpreply_session_gap
+ * does.  missing: the raw bytes lost, for the statistics. */
+void smtpreply_session_gap_decrypted(struct smtpreply_session *s, enum smtpreply_dir dir,
+                                     uint64_t missing, int64_t ts_us, uint64_t tag);
+
 /* ======================================================================
  * 3. Connection layer: TCP segments in, session events out
  * ==================================================================== */
@@ -398,6 +444,12 @@ struct smtpreply_conn_config {
      * a well-known port marks its endpoint as the server. */
     enum smtpreply_port_kind port_kind_a;
     enum smtpreply_port_kind port_kind_b;
+    /* Optional: receives each direction's raw bytes from where TLS starts
+     * (see smtpreply_tls_bytes_fn), for a TLS decoder whose output goes
+     * back through smtpreply_conn_decrypted.  NULL: TLS is not followed
+     * (the session stops at it, as without keys). */
+    smtpreply_tls_bytes_fn tls_bytes;
+    void *tls_user;
 };
 
 struct smtpreply_conn_stats {
@@ -466,6 +518,18 @@ void smtpreply_conn_finish(struct smtpreply_conn *c, int64_t ts_us, uint64_t tag
 void smtpreply_conn_stats(const struct smtpreply_conn *c, struct smtpreply_conn_stats *out);
 /* The session inside (NULL until the stream is known to be SMTP). */
 const struct smtpreply_session *smtpreply_conn_session(const struct smtpreply_conn *c);
+/* Decrypted application data of one direction of the connection, in
+ * stream order, once TLS started: the session parses it like plaintext
+ * (smtpreply_session_feed_decrypted).  May be called from inside the
+ * tls_bytes hook: the data then waits in a queue (at most
+ * SMTPREPLY_CONN_DECRYPTED_QUEUE bytes; past that, the rest counts as
+ * lost) until the session is free, and is fed in order.  After raw bytes
+ * of a direction were lost inside TLS, its next decrypted data is fed
+ * after a gap (smtpreply_session_gap_decrypted).  Both faces call this:
+ * the CLI with its own decryption, the plugin with Wireshark's. */
+#define SMTPREPLY_CONN_DECRYPTED_QUEUE (128u * 1024u)
+void smtpreply_conn_decrypted(struct smtpreply_conn *c, enum smtpreply_dir dir,
+                              const uint8_t *data, size_t len, int64_t ts_us, uint64_t tag);
 /* A hint for callers that read a few packets ahead: asks the CPU to start
  * fetching what the next segment will touch.  stage 0 fetches the
  * connection's own state; stage 1 (called later, once that has arrived)
