@@ -91,11 +91,9 @@ struct sr_conv {
 };
 
 /* tls-smtpreply.c: on the first pass, after a frame's segment, feeds the
- * application data the TLS dissector decrypted in that frame; whether
- * such data is being fed now (the replies it completes are read inside
- * TLS); the "smtpreply.tls" field of a reply; registration. */
+ * application data the TLS dissector decrypted in that frame; the
+ * "smtpreply.tls" field of a reply; registration. */
 void sr_tls_feed(struct sr_conv *sc, packet_info *pinfo, gboolean from_b, gint64 ts_us);
-gboolean sr_tls_feeding(void);
 void sr_tls_render(proto_tree *rt, tvbuff_t *tvb, const struct sr_reply *r);
 void sr_tls_register(int proto);
 void sr_tls_handoff(void);

@@ -26,10 +26,10 @@
  * decrypted records nothing changes: the plugin behaves as without TLS
  * support.
  *
- * The core takes decrypted bytes through smtpreply_conn_decrypted (the
- * CLI's own TLS layer feeds the same function).  Until common/ declares
- * it (SR_HAVE_CONN_DECRYPTED, set by plugin/CMakeLists.txt when the
- * header has it) the records are found and counted but not fed.
+ * The core takes the bytes through smtpreply_conn_decrypted, as the CLI's
+ * own TLS layer hands it its decrypted bytes, and marks the replies read
+ * from them (event.tls: the field smtpreply.tls).  It ignores decrypted
+ * bytes before TLS started in its view of the connection.
  */
 #define WS_BUILD_DLL
 #include <wireshark.h>
@@ -57,16 +57,6 @@ struct sr_tls {
 
 static int proto_tls = -1;
 static int hf_tls = -1;
-
-/* Replies produced while decrypted bytes are being fed are read inside
- * TLS (the core emits a reply when its last line arrives). */
-static gboolean feeding_tls;
-
-gboolean
-sr_tls_feeding(void)
-{
-    return feeding_tls;
-}
 
 #ifdef SR_TLS_RECORDS
 /* The records the TLS dissector decrypted in this frame (first TLS layer),
@@ -131,18 +121,8 @@ sr_tls_feed(struct sr_conv *sc, packet_info *pinfo, gboolean from_b, gint64 ts_u
         if ((guint32)ahead < rec->data_len)
             skip = rec->data_len - (guint32)ahead;
         d->next = rec->seq + rec->data_len;
-#ifdef SR_HAVE_CONN_DECRYPTED
-        feeding_tls = TRUE;
         smtpreply_conn_decrypted(sc->conn, dir, rec->plain_data + skip, rec->data_len - skip, ts_us,
                                  pinfo->num);
-        feeding_tls = FALSE;
-        if (!sc->conn)
-            return;
-#else
-        (void)dir;
-        (void)ts_us;
-        (void)skip;
-#endif
     }
 #else
     (void)sc;

@@ -17,22 +17,17 @@ two (-2):
 - when the CLI reads key logs (`smtpreply tally --help` names --keylog),
   the plugin's replies and session anomalies equal the CLI's with the
   same key log.
-Without keys (no option; the .pcapng's secrets discarded by editcap), the
+Without keys (no option; the .pcapng's Decryption Secrets Block removed), the
 plugin shows what it showed before TLS support: the replies before TLS,
 none marked smtpreply.tls, the same in one pass and in two, equal to the
 CLI's without --keylog.
 
-Until the core can take decrypted bytes (smtpreply_conn_decrypted in
-common/smtpreply.h) the plugin feeds none: then the runs with keys must
-give exactly what the runs without keys give, and the comparison with
-the truth inside TLS is skipped.
 """
 import collections
 import glob
 import json
 import os
 import re
-import shutil
 import subprocess
 import sys
 
@@ -41,14 +36,11 @@ sys.path.insert(0, os.path.join(HERE, "helpers"))
 sys.path.insert(0, os.path.join(HERE, "..", "lib"))
 import srtshark as T  # noqa: E402
 from checks import check, finish, skip  # noqa: E402
+from pcapgen import pcapng_block, read_pcapng_blocks  # noqa: E402
+
+PCAPNG_DSB = 0x0000000A
 
 TLS_DIR = os.path.join(T.SRCDIR, "captures", "tls")
-
-
-def core_decrypts():
-    """Does the core take decrypted bytes (so the plugin feeds them)?"""
-    with open(os.path.join(T.SRCDIR, "common", "smtpreply.h")) as f:
-        return "smtpreply_conn_decrypted(" in f.read()
 
 
 def cli_keylog():
@@ -179,11 +171,11 @@ def tree_counts(cap, opts):
     return total, codes
 
 
-def expected(truth, decrypting):
+def expected(truth, keys):
     """{frozenset(endpoints): (codes, enhanced, n_inside)} from the truth."""
     out = {}
     for s in truth["sessions"]:
-        n = len(s["replies"]) if (decrypting and s.get("keys")) else s.get("before_tls", 0)
+        n = len(s["replies"]) if (keys and s.get("keys")) else s.get("before_tls", 0)
         out[frozenset([s["client"], s["server"]])] = (
             s["replies"][:n], [e or None for e in s["enhanced"][:n]],
             n - s.get("before_tls", 0))
@@ -227,27 +219,26 @@ def same_as_cli(name, label, plug, cli):
 
 
 def without_secrets(cap):
-    """A copy of a pcapng without its Decryption Secrets Blocks, or None."""
+    """A copy of a pcapng without its Decryption Secrets Blocks (type 10),
+    every other block kept as it is; a pcap as it is."""
     if not cap.endswith(".pcapng"):
         return cap
-    if not shutil.which("editcap"):
-        return None
+    blocks = read_pcapng_blocks(cap)
     dst = cap[: -len(".pcapng")] + ".nosecrets.pcapng"
-    p = subprocess.run(["editcap", "--discard-all-secrets", cap, dst],
-                       stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
-    if p.returncode != 0:
-        return None
+    with open(dst, "wb") as f:
+        for btype, body in blocks:
+            if btype != PCAPNG_DSB:
+                f.write(pcapng_block(btype, body))
     os.chmod(dst, 0o644)
+    check(len(blocks) > sum(1 for b, _ in blocks if b != PCAPNG_DSB),
+          "%s carries a Decryption Secrets Block (removed for the run without keys)"
+          % os.path.basename(cap))
     return dst
 
 
 def main():
     T.require_plugin_loaded()
-    decrypting = core_decrypts()
     cli_keys = cli_keylog()
-    if not decrypting:
-        skip("the truth inside TLS: the core has no smtpreply_conn_decrypted yet, so the "
-             "plugin feeds no decrypted bytes (checked: keys change nothing)")
     if not cli_keys:
         skip("the CLI with --keylog: `smtpreply tally --help` names no --keylog (or no CLI)")
     truths = sorted(glob.glob(os.path.join(TLS_DIR, "*.truth.json")))
@@ -268,35 +259,27 @@ def main():
         one = plugin_sessions(cap, opts, False)
         two = plugin_sessions(cap, opts, True)
         check(one == two, "%s [keys]: one pass and two passes show the same replies" % name)
-        want = expected(truth, decrypting)
-        if decrypting:
-            check_against(name, "keys", two, want)
-            inside_total += sum(w[2] for w in want.values())
-            total, codes = tree_counts(cap, opts)
-            all_codes = collections.Counter(c for w in want.values() for c in w[0])
-            check(total == sum(all_codes.values()) and codes == all_codes,
-                  "%s [keys]: the statistics tree counts each reply once (%s replies, "
-                  "truth %d)" % (name, total, sum(all_codes.values())))
+        want = expected(truth, True)
+        check_against(name, "keys", two, want)
+        inside_total += sum(w[2] for w in want.values())
+        total, codes = tree_counts(cap, opts)
+        all_codes = collections.Counter(c for w in want.values() for c in w[0])
+        check(total == sum(all_codes.values()) and codes == all_codes,
+              "%s [keys]: the statistics tree counts each reply once (%s replies, "
+              "truth %d)" % (name, total, sum(all_codes.values())))
         if cli_keys:
             same_as_cli(name, "keys", two, cli_sessions(src, keylog or None))
 
         # Without keys: as before TLS support.
         bare = without_secrets(cap)
-        if bare is None:
-            skip("%s [no keys]: editcap cannot discard its secrets" % name)
-            continue
         one_n = plugin_sessions(bare, [], False)
         two_n = plugin_sessions(bare, [], True)
         check(one_n == two_n, "%s [no keys]: one pass and two passes show the same replies"
               % name)
         check_against(name, "no keys", two_n, expected(truth, False))
-        if not decrypting:
-            check(two == two_n, "%s: the key log changes nothing while the core cannot take "
-                  "decrypted bytes" % name)
         if T.CLI:
             same_as_cli(name, "no keys", two_n, cli_sessions(bare, None))
-    if decrypting:
-        check(inside_total > 0, "replies inside TLS were compared (%d)" % inside_total)
+    check(inside_total > 0, "replies inside TLS were compared (%d)" % inside_total)
     print("%d captures" % len(truths))
     finish()
 
