@@ -17,6 +17,9 @@ two (-2):
 - when the CLI reads key logs (`smtpreply tally --help` names --keylog),
   the plugin's replies and session anomalies equal the CLI's with the
   same key log.
+Damaged copies (editcap -E, the link/IP/TCP headers kept) read with their
+key logs, Wireshark told to pass on records whose MAC failed too, end
+normally, with no dissector bug or malformed-packet error of ours.
 Without keys (no option; the .pcapng's Decryption Secrets Block removed), the
 plugin shows what it showed before TLS support: the replies before TLS,
 none marked smtpreply.tls, the same in one pass and in two, equal to the
@@ -236,6 +239,27 @@ def without_secrets(cap):
     return dst
 
 
+def check_damaged(src, keylog):
+    """Damaged copies read with the key log: tshark -V -2 ends normally and
+    reports nothing malformed in smtpreply.  With the MAC check off, CBC
+    records whose bytes were changed are decrypted to garbage and fed."""
+    name = os.path.basename(src)
+    for rate, seed in (("0.02", 1), ("0.1", 2)):
+        dst = os.path.join(T.TMP, "captures", "damaged-%s-%d-%s" % (rate, seed, name))
+        p = subprocess.run(["editcap", "-E", rate, "--seed", str(seed), "-o", "66", src, dst],
+                           stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+        if p.returncode != 0:
+            skip("%s: editcap -E --seed failed: %s" % (name, p.stdout.strip()))
+            return
+        os.chmod(dst, 0o644)
+        rc, out, err = T.tshark("-r", dst, "-o", "tls.keylog_file:" + keylog, "-o",
+                                "tls.ignore_ssl_mac_failed:TRUE", "-2", "-V", check=False)
+        bad = [ln for ln in (out + err).splitlines()
+               if "SMTPREPLY" in ln and ("Malformed" in ln or "Dissector bug" in ln)]
+        check(rc in (0, 2) and not bad, "%s damaged at %s (seed %d), with keys: tshark exits "
+              "%d, %s" % (name, rate, seed, rc, bad[:1] or "nothing malformed in smtpreply"))
+
+
 def main():
     T.require_plugin_loaded()
     cli_keys = cli_keylog()
@@ -269,6 +293,9 @@ def main():
               "truth %d)" % (name, total, sum(all_codes.values())))
         if cli_keys:
             same_as_cli(name, "keys", two, cli_sessions(src, keylog or None))
+
+        if keylog:
+            check_damaged(src, keylog)
 
         # Without keys: as before TLS support.
         bare = without_secrets(cap)
