@@ -142,11 +142,19 @@ static pcap_t *capture_open(struct job *j, struct bpf_program *prog, bool *filte
     char err[PCAP_ERRBUF_SIZE] = "";
     pcap_t *p;
 
-    if (strcmp(path, "-") == 0)
+    /* Through tls_glue's stream, which picks up a pcapng's secrets on the
+     * way; libpcap opens the path itself only to say why it cannot. */
+    FILE *fp = tls_file_open(j, path);
+    if (fp)
+        p = pcap_fopen_offline_with_tstamp_precision(fp, PCAP_TSTAMP_PRECISION_NANO, err);
+    else if (strcmp(path, "-") == 0)
         p = pcap_fopen_offline_with_tstamp_precision(stdin, PCAP_TSTAMP_PRECISION_NANO, err);
     else
         p = pcap_open_offline_with_tstamp_precision(path, PCAP_TSTAMP_PRECISION_NANO, err);
+    if (p == NULL && fp)
+        fclose(fp);
     if (p == NULL) {
+        tls_file_end(j);
         char msg[PCAP_ERRBUF_SIZE + 32];
         snprintf(msg, sizeof msg, "cannot read: %s", err);
         job_problem(j, msg, true);
@@ -156,6 +164,7 @@ static pcap_t *capture_open(struct job *j, struct bpf_program *prog, bool *filte
     if (j->opt->filter) {
         if (!set_filter(j, p, prog)) {
             pcap_close(p);
+            tls_file_end(j);
             return NULL;
         }
         *filtered = true;
@@ -301,6 +310,8 @@ static void capture_finish(struct reader *r, int rc)
         pcap_freecode(&r->prog);
     /* Files are independent captures: their flows end with them. */
     flow_end_all(j);
+    tls_file_end(j);
+    order_finish(j);
     c->sessions_numbered = j->next_id;
     c->mem_peak = j->mem.peak;
     c->refused = j->mem.refused;
@@ -330,6 +341,7 @@ void run_job(struct job *j)
     if (j->table == NULL) {
         job_problem(j, "out of memory for the flow table", true);
         pcap_close(r.p);
+        tls_file_end(j);
         if (r.filtered)
             pcap_freecode(&r.prog);
         return;

@@ -53,7 +53,9 @@ enum {
     OPT_IDLE_TIMEOUT,
     OPT_MAX_MEMORY,
     OPT_MAX_DESTINATIONS,
-    OPT_REDACT
+    OPT_REDACT,
+    OPT_KEYLOG,
+    OPT_MAX_KEYS
 };
 
 static const struct cli_option options[] = {
@@ -73,6 +75,11 @@ static const struct cli_option options[] = {
      "the output is the same as with -j 1; also -jN",
      CLI_ATTACHED_NUMBER},
     {OPT_QUIET, "--quiet", "-q", NULL, "no progress bar, no chatter (errors still go to stderr)",
+     0},
+    {OPT_KEYLOG, "--keylog", NULL, "FILE",
+     "decrypt STARTTLS and implicit TLS with the secrets of the\n"
+     "NSS key log FILE (repeatable); a pcapng's own Decryption\n"
+     "Secrets Blocks are used without it",
      0},
     CLI_OPT_DASHDASH("inputs"),
     CLI_OPT_HELP,
@@ -101,7 +108,13 @@ static const struct cli_option options[] = {
      "seconds of capture time before an idle flow ends (default 300)", CLI_GROUP2},
     {OPT_MAX_MEMORY, "--max-memory", NULL, "MB",
      "memory for all sessions and reassembly of one file\n"
-     "together (default 1024; with -j N, per file being read)",
+     "together (default 1024; with -j N, per file being read);\n"
+     "output waiting for its session number keeps 1/16 of it\n"
+     "in memory, the rest in a temporary file",
+     CLI_GROUP2},
+    {OPT_MAX_KEYS, "--max-keys", NULL, "N",
+     "TLS sessions whose secrets are kept, per key table (the\n"
+     "--keylog files', and each pcapng's own; default 100000)",
      CLI_GROUP2},
     {0, NULL, NULL, NULL, NULL, 0},
 };
@@ -125,7 +138,9 @@ static void usage(FILE *out)
     fprintf(out, "Long options also take --name=VALUE.\n"
                  "Limits (hitting one is counted in the output; processing goes on):\n");
     cli_print_options(out, &spec, true);
-    fprintf(out, "\n"
+    fprintf(out, "TLS: a session being decrypted holds under 90 KiB (one record and its\n"
+                 "plaintext each way, the hellos), inside --max-memory.\n"
+                 "\n"
                  "Exit status:\n"
                  "  0  every input read completely\n"
                  "  1  some input unreadable, not a capture, truncated or damaged (results for\n"
@@ -202,6 +217,8 @@ static bool number_option(struct options *o, int id, const char *name, const cha
         return number_opt(name, val, 1, 1u << 26, &o->max_flows);
     case OPT_MAX_DESTINATIONS:
         return number_opt(name, val, 0, 1u << 24, &o->max_destinations);
+    case OPT_MAX_KEYS:
+        return number_opt(name, val, 1, 1u << 24, &o->max_keys);
     case OPT_IDLE_TIMEOUT:
         if (!number_opt(name, val, 1, 1u << 30, &u))
             return false;
@@ -262,6 +279,13 @@ static int parse_options(int argc, char **argv, struct options *opt, const char 
         case OPT_FILTER:
             opt->filter = cp.value;
             break;
+        case OPT_KEYLOG:
+            if (opt->nkeylogs == sizeof opt->keylogs / sizeof opt->keylogs[0]) {
+                fprintf(stderr, "smtpreply: at most 64 --keylog options\n");
+                return EXIT_USAGE;
+            }
+            opt->keylogs[opt->nkeylogs++] = cp.value;
+            break;
         default:
             /* "-j4" is named -j in a message, "-j 4" and "--jobs 4" --jobs. */
             if (!number_option(opt, id, cp.attached ? cp.spelling : cp.opt->name, cp.value))
@@ -280,6 +304,8 @@ static bool options_usable(struct options *opt, size_t nargs)
         return false;
     }
     if (opt->filter && !filter_ok(opt->filter))
+        return false;
+    if (!tls_keys_load(opt))
         return false;
     if (opt->jobs == 0) {
         long ncpu = sysconf(_SC_NPROCESSORS_ONLN);
@@ -397,6 +423,7 @@ int cmd_tally(int argc, char **argv)
     smtpreply_limits_default(&opt.limits);
     opt.max_flows = 100000;
     opt.max_destinations = 10000;
+    opt.max_keys = 100000;
     opt.idle_timeout = 300;
     opt.max_memory = (uint64_t)1024 << 20;
     opt.jobs = 1;
@@ -407,6 +434,7 @@ int cmd_tally(int argc, char **argv)
     int status = parse_options(argc, argv, &opt, args, &nargs);
     if (status < 0)
         status = options_usable(&opt, nargs) ? tally(&opt, args, nargs) : EXIT_USAGE;
+    tls_keys_free(&opt);
     free(args);
     return status;
 }

@@ -73,10 +73,34 @@ static void fail_note(struct job *j, struct summary *s, const struct smtpreply_e
     }
 }
 
-/* One --replies line, by jansson.  The reply's text is kept as sent:
- * bytes that break UTF-8 become U+FFFD and JSON escapes the rest.  The
- * session number is the file's own (a -j worker cannot know the files
- * before); the writer, or the spool's replay, adds the files before. */
+void emit_line(struct job *j, const char *p, size_t n, size_t at, uint64_t id)
+{
+    if (j->direct)
+        out_spliced(j->direct->fp, p, n, at, j->direct->id_base + id);
+    else
+        spool_line(j->spool, p, n, at, id);
+}
+
+/* Writes out the line just made in j->line, or holds it until its
+ * session has its number (ready: the line already shows it). */
+static void line_out(struct job *j, const struct flow *f, bool ready, size_t at)
+{
+    const struct sbuf *b = &j->line;
+    if (!ready)
+        order_hold_line(j, f, b->p, b->n, at);
+    else if (j->direct)
+        fwrite(b->p, 1, b->n, j->direct->fp);
+    else
+        spool_line(j->spool, b->p, b->n, at, 0);
+}
+
+/* One --replies line, written straight as JSON (jsonw.c: what jansson
+ * would dump, keys sorted, without an object per line).  The reply's text
+ * is kept as sent: bytes that break UTF-8 become U+FFFD and JSON escapes
+ * the rest.  The session number is the file's own (a -j worker cannot
+ * know the files before); the writer, or the spool's replay, adds the
+ * files before.  A line whose session has no number yet says 0 and waits
+ * (order.c). */
 static void reply_line_json(struct job *j, const struct flow *f, const struct smtpreply_event *ev,
                             enum smtpreply_cmd rcmd, const struct smtpreply_reason_info *ri,
                             const struct shown *sh)
@@ -85,47 +109,62 @@ static void reply_line_json(struct job *j, const struct flow *f, const struct sm
     struct sbuf *b = &j->line;
     char esc[16];
     b->n = 0;
-    json_t *o = json_object();
-    json_t *an = json_array();
-    for (unsigned i = 0; i < SMTPREPLY_ANOM__COUNT; i++)
-        if (ev->anomalies & ((smtpreply_anomaly_set)1 << i))
-            json_array_append_new(an,
-                                  json_string(smtpreply_anomaly_name((enum smtpreply_anomaly)i)));
-    json_object_set_new(o, "anomalies", an);
-    json_object_set_new(o, "class", json_integer(ev->code / 100));
-    json_object_set_new(o, "client", kbfmt_string_lossy(s->client, strlen(s->client)));
-    json_object_set_new(o, "code", json_integer(ev->code));
-    json_object_set_new(o, "command",
-                        ev->has_cmd && ev->cmd.verb[0]
-                            ? kbfmt_string_lossy(ev->cmd.verb, strlen(ev->cmd.verb))
-                            : json_null());
-    json_object_set_new(o, "enhanced",
-                        ev->has_esc ? json_string(smtpreply_esc_format(&ev->esc, esc, sizeof esc))
-                                    : json_null());
-    json_object_set_new(o, "file", kbfmt_string_lossy(j->fr->path, strlen(j->fr->path)));
-    json_object_set_new(o, "frame", json_integer((json_int_t)ev->tag));
-    const char *meaning = smtpreply_reply_meaning(rcmd, ev->code, ev->has_esc ? &ev->esc : NULL);
-    json_object_set_new(o, "meaning", kbfmt_string_lossy(meaning, strlen(meaning)));
-    json_object_set_new(o, "rcpt",
-                        sh->rcpt ? kbfmt_string_lossy(sh->rcpt, sh->rcpt_len) : json_null());
-    json_object_set_new(o, "reason", ri->name ? json_string(ri->name) : json_null());
-    json_object_set_new(o, "reason_source",
-                        ri->source_name ? json_string(ri->source_name) : json_null());
-    json_object_set_new(o, "rt_ms",
-                        ev->rt_us >= 0 ? json_real((double)ev->rt_us / 1000.0) : json_null());
-    json_object_set_new(o, "server", kbfmt_string_lossy(s->server, strlen(s->server)));
-    json_t *k = json_object();
-    json_object_set_new(k, "stage", json_string(smtpreply_stage_name(ev->stage)));
-    json_object_set_new(k, "text", kbfmt_string_lossy(sh->text, sh->text_len));
-    json_object_set_new(k, "ts", fixed_json(ev->ts_us, 6));
-    size_t at;
-    sb_json_with_int(b, o, "session", s->id + (j->direct ? j->direct->id_base : 0), k,
-                     JSON_COMPACT, &at);
-    sb_putc(b, '\n');
-    if (j->direct)
-        fwrite(b->p, 1, b->n, j->direct->fp);
+    sb_puts(b, "{\"anomalies\":[");
+    bool first = true;
+    for (smtpreply_anomaly_set set = ev->anomalies; set; set &= set - 1) {
+        unsigned i = (unsigned)__builtin_ctzll((unsigned long long)set);
+        if (i >= SMTPREPLY_ANOM__COUNT)
+            continue;
+        if (!first)
+            sb_putc(b, ',');
+        first = false;
+        jw_cstr(b, smtpreply_anomaly_name((enum smtpreply_anomaly)i));
+    }
+    sb_puts(b, "],\"class\":");
+    jw_uint(b, ev->code / 100);
+    sb_puts(b, ",\"client\":");
+    jw_cstr(b, s->client);
+    sb_puts(b, ",\"code\":");
+    jw_uint(b, ev->code);
+    sb_puts(b, ",\"command\":");
+    jw_cstr(b, ev->has_cmd && ev->cmd.verb[0] ? ev->cmd.verb : NULL);
+    sb_puts(b, ",\"enhanced\":");
+    jw_cstr(b, ev->has_esc ? smtpreply_esc_format(&ev->esc, esc, sizeof esc) : NULL);
+    sb_puts(b, ",\"file\":");
+    jw_cstr(b, j->fr->path);
+    sb_puts(b, ",\"frame\":");
+    jw_uint(b, ev->tag);
+    sb_puts(b, ",\"meaning\":");
+    jw_cstr(b, smtpreply_reply_meaning(rcmd, ev->code, ev->has_esc ? &ev->esc : NULL));
+    sb_puts(b, ",\"rcpt\":");
+    if (sh->rcpt)
+        jw_str(b, sh->rcpt, sh->rcpt_len);
     else
-        spool_line(j->spool, b->p, b->n, at);
+        sb_puts(b, "null");
+    sb_puts(b, ",\"reason\":");
+    jw_cstr(b, ri->name);
+    sb_puts(b, ",\"reason_source\":");
+    jw_cstr(b, ri->source_name);
+    sb_puts(b, ",\"rt_ms\":");
+    if (ev->rt_us >= 0)
+        jw_real(b, (double)ev->rt_us / 1000.0);
+    else
+        sb_puts(b, "null");
+    sb_puts(b, ",\"server\":");
+    jw_cstr(b, s->server);
+    sb_puts(b, ",\"session\":");
+    size_t at = b->n;
+    bool ready = order_ready(j, f);
+    jw_uint(b, ready ? s->id + (j->direct ? j->direct->id_base : 0) : 0);
+    sb_puts(b, ",\"stage\":");
+    jw_cstr(b, smtpreply_stage_name(ev->stage));
+    sb_puts(b, ",\"text\":");
+    jw_str(b, sh->text, sh->text_len);
+    sb_puts(b, ev->tls ? ",\"tls\":true" : ",\"tls\":false");
+    sb_puts(b, ",\"ts\":");
+    jw_fixed(b, ev->ts_us, 6);
+    sb_puts(b, "}\n");
+    line_out(j, f, ready, at);
 }
 
 /* One --replies --format csv row (REPLIES_CSV_HEADER); the session
@@ -142,8 +181,9 @@ static void reply_line_csv(struct job *j, const struct flow *f, const struct smt
     sb_csv_text(b, j->fr->path, strlen(j->fr->path));
     sb_putc(b, ',');
     size_t at = b->n;
-    sb_printf(b, "%" PRIu64 ",%" PRIu64 ",", s->id + (j->direct ? j->direct->id_base : 0),
-              ev->tag);
+    bool ready = order_ready(j, f);
+    sb_printf(b, "%" PRIu64 ",%" PRIu64 ",",
+              ready ? s->id + (j->direct ? j->direct->id_base : 0) : 0, ev->tag);
     sb_csv_text(b, s->client, strlen(s->client));
     sb_putc(b, ',');
     sb_csv_text(b, s->server, strlen(s->server));
@@ -158,10 +198,7 @@ static void reply_line_csv(struct job *j, const struct flow *f, const struct smt
               ri->name ? ri->name : "");
     sb_csv_text(b, sh->text, sh->text_len);
     sb_putc(b, '\n');
-    if (j->direct)
-        fwrite(b->p, 1, b->n, j->direct->fp);
-    else
-        spool_line(j->spool, b->p, b->n, at);
+    line_out(j, f, ready, at);
 }
 
 /* The host name a 220 greeting gives: its text's first word. */
@@ -198,9 +235,9 @@ struct summary *flow_summary(struct flow *f)
     if (f->sum == NULL) {
         f->sum = calloc(1, sizeof *f->sum);
         if (f->sum) {
-            f->sum->id = f->job->next_id++;
             f->sum->start_ns = f->start_ns;
             fill_endpoints(f);
+            order_flow_listed(f->job, f);
         }
     }
     return f->sum;
@@ -320,6 +357,7 @@ void flow_on_event(void *user, const struct smtpreply_event *ev)
             s->starttls = true;
         else
             s->implicit_tls = true;
+        tls_flow_started(f);
         break;
     case SMTPREPLY_EV_ANOMALY:
         break;

@@ -23,7 +23,7 @@
  * --max-memory.  The core treats a refusal like a full buffer: counted,
  * and processing goes on.  Each block carries its size in front.  The
  * budget is per file, so -j N gives exactly the answers of -j 1. */
-static void *budget_realloc(void *ctx, void *ptr, size_t size)
+void *flow_budget_realloc(void *ctx, void *ptr, size_t size)
 {
     struct mem_budget *b = ctx;
     size_t old = 0;
@@ -209,10 +209,11 @@ static void flow_end(struct job *j, struct flow *f, int64_t ts_us, bool evicted)
     smtpreply_conn_finish(f->conn, ts_us, 0);
     smtpreply_conn_stats(f->conn, &cs);
     /* A flow with no data at all (SYN only, refused, a stray ACK) holds no
-     * dialogue: it is counted, not listed as a session. */
-    if (cs.state == SMTPREPLY_CONN_SMTP && !cs.payload)
+     * dialogue: it is counted, not listed as a session.  A flow with a
+     * summary is a session (order.c has numbered it as one). */
+    if (f->sum == NULL && cs.state == SMTPREPLY_CONN_SMTP && !cs.payload)
         j->fr->counters.empty++;
-    else if (cs.state == SMTPREPLY_CONN_SMTP && flow_summary(f) != NULL) {
+    else if (f->sum != NULL || (cs.state == SMTPREPLY_CONN_SMTP && flow_summary(f) != NULL)) {
         const struct smtpreply_session *ss = smtpreply_conn_session(f->conn);
         struct summary *s = f->sum;
         s->closed = cs.closed;
@@ -227,26 +228,39 @@ static void flow_end(struct job *j, struct flow *f, int64_t ts_us, bool evicted)
             s->midstream = (st->flags & SMTPREPLY_SESSION_MIDSTREAM) != 0;
             s->gaps = (st->flags & SMTPREPLY_SESSION_GAPS) != 0 || cs.gaps > 0;
         }
+        tls_flow_end(f, s);
         count_sort(&s->codes);
         count_sort(&s->enhanced);
         count_sort(&s->reasons);
-        if (j->direct) {
-            out_session(j->direct, s, j->fr->path, NULL, 0, 0);
-        } else if (j->opt->format == FMT_JSON && !j->opt->replies) {
-            size_t at;
-            j->render.n = 0;
-            out_session_json(&j->render, s, j->fr->path, s->id, &at);
-            spool_session(j->spool, s, &j->render, at);
-        } else {
-            spool_session(j->spool, s, NULL, 0);
-        }
+        /* The JSON summary and the text report show the session's
+         * number; the session CSV and --replies (no sessions) do not. */
+        if (j->opt->format != FMT_CSV && !j->opt->replies && !order_ready(j, f))
+            order_hold_session(j, f, s);
+        else
+            emit_session(j, s);
     }
+    order_flow_end(j, f);
     free_summary(f->sum);
     free(f->rt);
+    tls_flow_end(f, NULL);
     smtpreply_conn_free(f->conn);
     flow_unlink(j, f);
     table_remove(j, f);
     free(f);
+}
+
+void emit_session(struct job *j, const struct summary *s)
+{
+    if (j->direct) {
+        out_session(j->direct, s, j->fr->path, NULL, 0, 0);
+    } else if (j->opt->format == FMT_JSON && !j->opt->replies) {
+        size_t at;
+        j->render.n = 0;
+        out_session_json(&j->render, s, j->fr->path, s->id, &at);
+        spool_session(j->spool, s, &j->render, at);
+    } else {
+        spool_session(j->spool, s, NULL, 0);
+    }
 }
 
 void flow_sweep(struct job *j, double now)
@@ -338,7 +352,9 @@ static struct flow *flow_get(struct job *j, const struct flow_key *k, uint64_t h
     cfg.limits = j->opt->limits;
     cfg.port_kind_a = port_kind(j->opt, k->pa);
     cfg.port_kind_b = port_kind(j->opt, k->pb);
-    f->conn = smtpreply_conn_new(&cfg, budget_realloc, &j->mem, flow_on_event, f);
+    f->tls = NULL;
+    tls_flow_config(f, &cfg);
+    f->conn = smtpreply_conn_new(&cfg, flow_budget_realloc, &j->mem, flow_on_event, f);
     if (f->conn == NULL) {
         free(f);
         return NULL;
@@ -347,6 +363,7 @@ static struct flow *flow_get(struct job *j, const struct flow_key *k, uint64_t h
     f->hash = h;
     f->job = j;
     f->start_ns = now_ns;
+    order_flow_new(j, f);
     j->table[i] = f;
     j->count++;
     list_append(&j->open_head, &j->open_tail, f);

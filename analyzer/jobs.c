@@ -43,10 +43,11 @@ void spool_session(FILE *sp, const struct summary *s, const struct sbuf *json, s
         fwrite(json->p, 1, len, sp);
 }
 
-void spool_line(FILE *sp, const char *p, size_t n, size_t at)
+void spool_line(FILE *sp, const char *p, size_t n, size_t at, uint64_t add)
 {
     uint32_t len = (uint32_t)n, a = (uint32_t)at;
     fputc(SPOOL_LINE, sp);
+    fwrite(&add, sizeof add, 1, sp);
     fwrite(&a, sizeof a, 1, sp);
     fwrite(&len, sizeof len, 1, sp);
     fwrite(p, 1, n, sp);
@@ -96,8 +97,9 @@ static bool spool_replay(FILE *sp, struct output *o, const char *path)
                 return false;
         } else if (type == SPOOL_LINE) {
             uint32_t len, at;
-            if (fread(&at, sizeof at, 1, sp) != 1 || fread(&len, sizeof len, 1, sp) != 1 ||
-                len > (1u << 26))
+            uint64_t add;
+            if (fread(&add, sizeof add, 1, sp) != 1 || fread(&at, sizeof at, 1, sp) != 1 ||
+                fread(&len, sizeof len, 1, sp) != 1 || len > (1u << 26))
                 return false;
             char *line = malloc(len ? len : 1);
             if (line == NULL || fread(line, 1, len, sp) != len) {
@@ -106,7 +108,7 @@ static bool spool_replay(FILE *sp, struct output *o, const char *path)
             }
             /* The line's session number is the file's own: add the
              * sessions of the files before, as -j 1 numbers them. */
-            out_spliced(o->fp, line, len, at, o->id_base);
+            out_spliced(o->fp, line, len, at, o->id_base + add);
             free(line);
         } else {
             return false;

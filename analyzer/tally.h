@@ -90,14 +90,30 @@ struct fail_note {
  * character boundary with "..." when longer than NOTE_TEXT bytes. */
 void note_text(char *out, const char *text, size_t len);
 
+/* What a session's TLS came to (its "tls" object); seen false: no TLS. */
+struct tls_summary {
+    bool seen;        /* TLS started: STARTTLS or implicit */
+    bool decrypted;   /* a protected record authenticated */
+    bool keys_found;  /* the key table had the session's secrets */
+    char version[4];  /* "1.2", "1.3", or "" (none, or another) */
+    char cipher[64];  /* the suite's IANA name, or "" */
+    uint64_t records; /* TLS records read, both directions */
+    uint32_t errors;  /* SMTPREPLY_TLS_ERR_* (tls.h) */
+};
+
+/* The session's "tls" object (null when no TLS was seen), and its text
+ * report line ("" when there is nothing to say); tls_glue.c. */
+json_t *tls_summary_json(const struct tls_summary *t);
+void tls_summary_text(const struct tls_summary *t, char *out, size_t size);
+
 /* One finished SMTP session: plain data (the two lists aside), so it can be
  * spooled to a temporary file by a -j worker and read back by the writer. */
 struct summary {
     char client[64], server[64];
     char name[64];            /* first word of the 220 greeting's text, or "" */
-    uint64_t id;              /* number in its file, from 0, in the order the
-                                   sessions were recognised (out_session adds
-                                   the sessions of the files before) */
+    uint64_t id;              /* number in its file, from 0, in the order of
+                                   the sessions' first packets (order.c;
+                                   out_session adds the files before) */
     int64_t start_ns, end_ns; /* capture time, ns since the epoch */
     uint64_t replies, commands, unanswered;
     struct count_list codes, enhanced;
@@ -113,6 +129,7 @@ struct summary {
     uint8_t nnotes;
     bool starttls, implicit_tls;
     bool midstream, gaps, closed, tunnel, evicted;
+    struct tls_summary tls;
 };
 
 /* Run-wide counters of one file; added into the totals in file order. */
@@ -159,6 +176,20 @@ void sb_json(struct sbuf *b, json_t *j, size_t flags);
  * converted apart so times since the epoch keep their microseconds. */
 json_t *fixed_json(int64_t v, unsigned decimals);
 
+/* JSON values appended to b exactly as sb_json dumps them (jsonw.c):
+ * a string that may not be UTF-8 (as kbfmt_string_lossy, escaped), a C
+ * string or null, integers, a real, and v / 10^decimals (fixed_json). */
+void jw_str(struct sbuf *b, const char *s, size_t n);
+void jw_cstr(struct sbuf *b, const char *s);
+void jw_uint(struct sbuf *b, uint64_t v);
+void jw_int(struct sbuf *b, int64_t v);
+void jw_real(struct sbuf *b, double v);
+void jw_fixed(struct sbuf *b, int64_t v, unsigned decimals);
+/* j as json_dump_callback writes it with TALLY_JSON_FLAGS and no indent
+ * (compact: no space after ',' and ':'); false if it holds a type it does
+ * not know. */
+bool jw_json(struct sbuf *b, const json_t *j, bool compact);
+
 /* The JSON summary's "schema": 2 added ids, reasons, servers, domains. */
 #define TALLY_SCHEMA 2
 
@@ -171,6 +202,7 @@ struct output {
     bool summary; /* false with --replies: only reply lines */
     bool any_session;
     uint64_t sessions, replies, reasm_overflow;
+    uint64_t tls_decrypted, tls_not_decrypted; /* sessions with TLS */
     uint64_t id_base; /* sessions numbered in the files before this one */
     struct count_list codes, enhanced, reasons;
     struct dest_table servers, domains;

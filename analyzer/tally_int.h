@@ -7,6 +7,8 @@
  *   flows.c      the flow table: key, hash, LRU lists, sweep, eviction
  *   events.c     what the core reports about a flow, into its summary
  *   jobs.c       one job per capture: in turn, or by -j workers and spools
+ *   tls_glue.c   key logs (--keylog, pcapng DSBs) and each flow's TLS decoder
+ *   order.c      session numbers in the order of the flows' first packets
  * tally.h is the other side: the summary and the writer (tally_out.c).
  */
 #ifndef SMTPREPLY_TALLY_INT_H
@@ -21,6 +23,7 @@
 #include "decode.h"
 #include "smtpreply.h"
 #include "tally.h"
+#include "tls.h"
 
 /* ------------------------------------------------------------------ */
 /* cmd_tally.c                                                        */
@@ -41,6 +44,10 @@ struct options {
     uint64_t max_memory;       /* bytes the core may hold for one file's flows */
     uint32_t jobs;             /* files read at once */
     uint32_t max_destinations; /* entries kept in servers and in domains */
+    uint32_t max_keys;         /* --max-keys: client randoms per key table */
+    const char *keylogs[64];   /* --keylog FILEs, in order */
+    size_t nkeylogs;
+    struct smtpreply_tls_keylog *keys; /* their secrets (tls_glue.c), read-only once read */
 };
 
 /* Progress on a terminal: bytes of input consumed, added by the workers. */
@@ -73,6 +80,19 @@ struct flow_key {
 
 struct job;
 
+/* Session numbers by first packet (order.c): places in line from the
+ * oldest still needed, and the output waiting for its number. */
+struct numbering {
+    struct ord_slot *v;
+    size_t cap;              /* ring of places, a power of two */
+    uint64_t base, wm, next; /* places [base, next) kept; [base, wm) numbered */
+    struct sbuf q;           /* the queue in memory: items from head to q.n */
+    size_t head;
+    struct sbuf item; /* an item read back from the spill */
+    FILE *spill;      /* the queue past 1/16 of --max-memory */
+    uint64_t spill_rd, spill_wr;
+};
+
 struct flow {
     struct flow_key key; /* a = source of the first segment */
     uint64_t hash;
@@ -83,8 +103,11 @@ struct flow {
     int64_t start_ns, last_ns; /* the same times, exact, for the output */
     struct flow *prev, *next;  /* LRU list (open or closing), oldest first */
     struct smtpreply_conn *conn;
+    struct flow_tls *tls; /* TLS decryption state (tls_glue.c), NULL until TLS starts */
     struct job *job;
     struct summary *sum; /* made at the first event */
+    uint64_t ord;        /* place by first packet (order.c); UINT64_MAX: none */
+    bool numbered;       /* sum->id is its session number */
     int64_t *rt;         /* response-time samples (us), for the median */
     uint32_t rt_cap;
 };
@@ -108,7 +131,9 @@ struct job {
     struct sbuf red_text, red_rcpt; /* --redact: the reply's text and rcpt */
     struct sbuf render;             /* -j, JSON: one session's object */
     uint64_t next_id;               /* sessions numbered so far in this file */
+    struct numbering num;           /* order.c */
     struct dest_table domains;      /* -j: this file's recipient domains */
+    struct tls_file *tls;           /* this file's secrets (pcapng DSBs), tls_glue.c */
     _Atomic bool finished;
 };
 
@@ -143,8 +168,9 @@ void inputs_free(struct inputs *in);
 /* A finished session, or one --replies line, into a -j worker's spool.
  * json, if not NULL, is the session's JSON object, made in the worker. */
 void spool_session(FILE *sp, const struct summary *s, const struct sbuf *json, size_t id_at);
-/* A --replies line whose session number (file-local) starts at byte at. */
-void spool_line(FILE *sp, const char *p, size_t n, size_t at);
+/* A --replies line whose session number (file-local) starts at byte at;
+ * add is added to it (a line held for its number says 0 there). */
+void spool_line(FILE *sp, const char *p, size_t n, size_t at, uint64_t add);
 /* Records a problem of the job's file; trouble: exit status 1. */
 void job_problem(struct job *j, const char *msg, bool trouble);
 /* Reads every capture of in, one after the other, straight to o. */
@@ -181,6 +207,30 @@ void flow_sweep(struct job *j, double now);
 /* Ends every flow: the capture is over. */
 void flow_end_all(struct job *j);
 
+/* The allocator the core's state of one file's flows goes through: it
+ * keeps --max-memory. */
+void *flow_budget_realloc(void *ctx, void *ptr, size_t size);
+
+/* ------------------------------------------------------------------ */
+/* tls_glue.c                                                         */
+
+/* Reads the --keylog files into opt->keys; false after saying why not. */
+bool tls_keys_load(struct options *opt);
+void tls_keys_free(struct options *opt);
+/* Opens the job's capture for libpcap through a stream that hands every
+ * byte read to a pcapng Decryption Secrets Block reader, so a pcapng's own
+ * secrets are known before the packets after them.  NULL with errno set
+ * when the file cannot be opened (the caller lets libpcap say why). */
+FILE *tls_file_open(struct job *j, const char *path);
+/* Frees the job's file secrets (after its flows ended). */
+void tls_file_end(struct job *j);
+/* Sets the connection's TLS hook: every flow follows TLS. */
+void tls_flow_config(struct flow *f, struct smtpreply_conn_config *cfg);
+/* TLS started on the flow (EV_TLS): its state exists from then on. */
+void tls_flow_started(struct flow *f);
+/* The flow ends: the TLS status into its summary, the state freed. */
+void tls_flow_end(struct flow *f, struct summary *s);
+
 /* ------------------------------------------------------------------ */
 /* events.c                                                           */
 
@@ -189,5 +239,28 @@ void flow_on_event(void *user, const struct smtpreply_event *ev);
 /* The flow's summary, made (client and server named) at its first use;
  * NULL if out of memory. */
 struct summary *flow_summary(struct flow *f);
+/* Writes out a --replies line whose session number at byte at (the
+ * file's own) gets id added. */
+void emit_line(struct job *j, const char *p, size_t n, size_t at, uint64_t id);
+
+/* ------------------------------------------------------------------ */
+/* flows.c, order.c: session numbers by first packet                  */
+
+/* Writes out a finished session (s->id is its number in the file). */
+void emit_session(struct job *j, const struct summary *s);
+/* A new flow takes its place in line. */
+void order_flow_new(struct job *j, struct flow *f);
+/* The flow has become a session (its summary was just made). */
+void order_flow_listed(struct job *j, struct flow *f);
+/* The flow ends (its session, if any, already written or held). */
+void order_flow_end(struct job *j, struct flow *f);
+/* True if f's output can be written now: f is numbered, nothing waits. */
+bool order_ready(const struct job *j, const struct flow *f);
+/* Keeps f's line (its session number, 0, at byte at) or finished session
+ * until f's number is known and what came before is written out. */
+void order_hold_line(struct job *j, const struct flow *f, const char *p, size_t n, size_t at);
+void order_hold_session(struct job *j, const struct flow *f, const struct summary *s);
+/* Every flow has ended: writes out what is left and frees the queue. */
+void order_finish(struct job *j);
 
 #endif

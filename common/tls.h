@@ -73,7 +73,13 @@ void smtpreply_tls_keylog_free(struct smtpreply_tls_keylog *kl);
 void smtpreply_tls_keylog_add(struct smtpreply_tls_keylog *kl, const char *text, size_t len);
 const struct smtpreply_tls_keylog_stats *
 smtpreply_tls_keylog_stats(const struct smtpreply_tls_keylog *kl);
-/* The secrets for a client random, or NULL. */
+/* A second table that smtpreply_tls_keylog_find asks when kl has nothing
+ * for a random (one level: the fallback's own fallback is not asked), so
+ * a file's own secrets (a pcapng's Decryption Secrets Blocks) and the
+ * run's key logs serve together.  It must outlive kl; NULL: none. */
+void smtpreply_tls_keylog_set_fallback(struct smtpreply_tls_keylog *kl,
+                                       const struct smtpreply_tls_keylog *fallback);
+/* The secrets for a client random (in kl, else in its fallback), or NULL. */
 const struct smtpreply_tls_secrets *
 smtpreply_tls_keylog_find(const struct smtpreply_tls_keylog *kl, const uint8_t client_random[32]);
 

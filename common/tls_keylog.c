@@ -21,6 +21,7 @@ struct smtpreply_tls_keylog {
     uint32_t *index; /* entry number + 1; 0: empty */
     size_t index_cap;
     struct smtpreply_tls_keylog_stats st;
+    const struct smtpreply_tls_keylog *fallback;
 };
 
 static const struct {
@@ -89,10 +90,25 @@ static size_t kl_slot(const struct smtpreply_tls_keylog *kl, const uint8_t r[32]
 const struct smtpreply_tls_secrets *
 smtpreply_tls_keylog_find(const struct smtpreply_tls_keylog *kl, const uint8_t client_random[32])
 {
-    if (!kl || !kl->index_cap)
+    if (!kl)
         return NULL;
-    size_t i = kl_slot(kl, client_random);
-    return kl->index[i] ? &kl->ent[kl->index[i] - 1] : NULL;
+    if (kl->index_cap) {
+        size_t i = kl_slot(kl, client_random);
+        if (kl->index[i])
+            return &kl->ent[kl->index[i] - 1];
+    }
+    const struct smtpreply_tls_keylog *fb = kl->fallback;
+    if (!fb || !fb->index_cap)
+        return NULL;
+    size_t i = kl_slot(fb, client_random);
+    return fb->index[i] ? &fb->ent[fb->index[i] - 1] : NULL;
+}
+
+void smtpreply_tls_keylog_set_fallback(struct smtpreply_tls_keylog *kl,
+                                       const struct smtpreply_tls_keylog *fallback)
+{
+    if (kl && fallback != kl)
+        kl->fallback = fallback;
 }
 
 /* Room for one more entry (array and index); false when full or out of memory. */

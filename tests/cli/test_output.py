@@ -119,13 +119,14 @@ with tempfile.TemporaryDirectory() as tmp:
               and b"No space left" in p.stderr,
               f"full disk {args or 'stdout'}: exit {p.returncode}, {p.stderr!r}")
 
-# Text: each file's sessions under a "-- FILE" line.
+# Text: each file's sessions under a "-- FILE" line, "#" the session number
+# (from 0, as --replies' session and the JSON summary's id).
 caps = [os.path.join(SRCDIR, "captures", n) for n in ("auth-plain.pcap", "ipv6.pcap")]
 p = subprocess.run([SMTPREPLY, "-q"] + caps, capture_output=True, text=True)
 lines = p.stdout.splitlines()
 heads = [k for k, line in enumerate(lines) if line.startswith("-- ")]
 check(p.returncode == 0 and [lines[k][3:] for k in heads] == caps
-      and lines[heads[0] + 1].startswith("1 ") and lines[heads[1] + 1].startswith("2 "),
+      and lines[heads[0] + 1].startswith("0 ") and lines[heads[1] + 1].startswith("1 "),
       f"text: a line naming each file above its sessions: {lines[:6]!r}")
 
 finish()

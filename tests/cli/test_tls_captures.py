@@ -16,7 +16,19 @@ the client's own transcript).  For every capture:
   session read from the capture, decrypts the server's replies to the
   truth's codes after TLS, or reports no keys;
 - smtpreply tally without keys marks each session starttls or encrypted
-  and counts exactly the replies the truth puts before TLS."""
+  and counts exactly the replies the truth puts before TLS (a pcapng
+  carries its keys: it is decrypted without --keylog, and read again
+  without its Decryption Secrets Block for this check);
+- smtpreply tally with the key log (--keylog, or the pcapng's own
+  secrets) counts every reply of the truth per session, codes and
+  enhanced codes, in order in --replies with "tls" true exactly after
+  TLS, status the usual word, flags starttls or encrypted plus
+  decrypted, a "tls" object (version, cipher, keys found, records, no
+  errors), and totals tls_decrypted / tls_not_decrypted; a session whose
+  keys are withheld stays as without keys, with "no-keys"; the client's
+  own transcript (NAME.client.txt) lists the same replies after TLS (its
+  "<~" lines), and tshark with the same key log reads the same codes per
+  session."""
 import json
 import os
 import re
@@ -182,6 +194,98 @@ def tshark_codes(capture, keylog):
     return p.returncode, per
 
 
+def strip_dsb(data):
+    """A pcapng without its Decryption Secrets Blocks."""
+    bo = "<" if data[8:12] == b"\x4d\x3c\x2b\x1a" else ">"
+    out, p = b"", 0
+    while p + 12 <= len(data):
+        btype, blen = struct.unpack(bo + "II", data[p:p + 8])
+        if btype != 10:
+            out += data[p:p + blen]
+        p += blen
+    return out
+
+
+def client_transcript_after_tls(stem):
+    """Per "# session" block of NAME.client.txt: the reply codes the
+    client read inside TLS ("<~" lines, a multi-line reply once)."""
+    path = os.path.join(DIR, stem + ".client.txt")
+    if not os.path.exists(path):
+        return None
+    blocks = []
+    for line in open(path, encoding="utf-8", errors="replace"):
+        if line.startswith("# session"):
+            blocks.append([])
+        m = re.match(r"^<~\s*(\d{3})([ -]?)", line)
+        if m and m.group(2) != "-":
+            if not blocks:
+                blocks.append([])
+            blocks[-1].append(int(m.group(1)))
+    return blocks
+
+
+def tally(args):
+    p = subprocess.run([SMTPREPLY, "tally"] + args, capture_output=True, text=True, timeout=60)
+    return p.returncode, p.stdout
+
+
+def check_with_keys(cap, path, kpath, sessions):
+    keyargs = ["--keylog", kpath] if kpath else []
+    rc, out = tally(["--json"] + keyargs + [path])
+    try:
+        doc = json.loads(out)
+        got = doc["sessions"]
+    except (ValueError, KeyError):
+        doc, got = {}, []
+    check(rc == 0 and len(got) == len(sessions), "%s: with keys, %d sessions (rc %d)"
+          % (cap, len(sessions), rc))
+    rc, lines = tally(["--replies"] + keyargs + [path])
+    replies = [json.loads(l) for l in lines.splitlines() if l.strip()]
+    want_dec = 0
+    transcript = client_transcript_after_tls(cap.rsplit(".", 1)[0])
+    for i, (g, s) in enumerate(zip(got, sessions)):
+        mine = [r for r in replies if r["session"] == g["id"]]
+        codes = [r["code"] for r in mine]
+        enh = [r["enhanced"] or "" for r in mine]
+        tls = [r["tls"] for r in mine]
+        t = g.get("tls") or {}
+        word = "encrypted" if s["tls"] == "implicit" else "starttls"
+        if s["keys"]:
+            want_dec += 1
+            counted = {}
+            for r in s["replies"]:
+                counted[str(r)] = counted.get(str(r), 0) + 1
+            check(codes == s["replies"] and enh == s["enhanced"],
+                  "%s %s: with keys, every reply in order as the truth (%s)" % (cap, s["client"], codes))
+            check(tls == [k >= s["before_tls"] for k in range(len(s["replies"]))],
+                  "%s %s: tls true exactly for the replies after TLS" % (cap, s["client"]))
+            check(g["codes"] == counted and g["replies"] == len(s["replies"]),
+                  "%s %s: session codes equal the truth's" % (cap, s["client"]))
+            check(g["status"] == "complete" and g["flags"] == [word, "decrypted"],
+                  "%s %s: status complete, flags %s+decrypted (%s %s)"
+                  % (cap, s["client"], word, g["status"], g["flags"]))
+            check(t.get("decrypted") is True and t.get("keys") == "found" and t.get("errors") == []
+                  and t.get("version") in ("1.2", "1.3") and t.get("cipher", "").startswith("TLS_")
+                  and t.get("records", 0) > 4,
+                  "%s %s: tls object decrypted, keys found, no errors (%s)" % (cap, s["client"], t))
+            if transcript is not None and i < len(transcript):
+                check(transcript[i] == codes[s["before_tls"]:],
+                      "%s %s: the client's transcript read the same replies inside TLS (%s)"
+                      % (cap, s["client"], transcript[i]))
+        else:
+            check(codes == s["replies"][:s["before_tls"]] and g["status"] == word
+                  and g["flags"] == [word] and not any(tls),
+                  "%s %s: withheld keys: as without keys (%s, %s)" % (cap, s["client"], codes, g["status"]))
+            check(t.get("decrypted") is False and t.get("keys") == "missing"
+                  and t.get("errors") == ["no-keys"],
+                  "%s %s: withheld keys: tls object says no-keys (%s)" % (cap, s["client"], t))
+    mine_all = [[r["code"] for r in replies if r["session"] == g["id"]] for g in got]
+    tot = doc.get("totals", {})
+    check(tot.get("tls_decrypted") == want_dec and tot.get("tls_not_decrypted") == len(sessions) - want_dec,
+          "%s: totals tls_decrypted %d, tls_not_decrypted %d" % (cap, want_dec, len(sessions) - want_dec))
+    return mine_all
+
+
 def main():
     if not os.path.isdir(DIR):
         fatal("no captures/tls/ folder")
@@ -282,6 +386,9 @@ def main():
                         check(st.get("keys") == "missing" and "no-keys" in st.get("errors", []),
                               "%s %s: tls_replay reports no keys" % (cap, s["client"]))
 
+            # smtpreply with the keys.
+            ours = check_with_keys(cap, path, None if cap.endswith(".pcapng") else kpath, sessions)
+
             # tshark with the key log: the truth's codes per session.
             if TSHARK:
                 rc, per = tshark_codes(path, None if cap.endswith(".pcapng") else kpath)
@@ -290,9 +397,16 @@ def main():
                 want = {i: w for i, w in want.items() if w}
                 check(rc == 0 and per == want, "%s: tshark decrypts the truth's codes per session%s"
                       % (cap, "" if per == want else " (tshark %s, truth %s)" % (per, want)))
+                mine = {i: c for i, c in enumerate(ours) if c}
+                check(mine == per, "%s: smtpreply --keylog reads tshark's codes per session%s"
+                      % (cap, "" if mine == per else " (smtpreply %s, tshark %s)" % (mine, per)))
 
-            # smtpreply today, without keys.
-            p = subprocess.run([SMTPREPLY, "tally", "--json", path], capture_output=True, text=True,
+            # smtpreply without keys (a pcapng's own secrets removed).
+            nokeys = path
+            if cap.endswith(".pcapng"):
+                nokeys = os.path.join(work, stem + ".nodsb.pcapng")
+                open(nokeys, "wb").write(strip_dsb(open(path, "rb").read()))
+            p = subprocess.run([SMTPREPLY, "tally", "--json", nokeys], capture_output=True, text=True,
                                timeout=60)
             try:
                 got = json.loads(p.stdout)["sessions"]
