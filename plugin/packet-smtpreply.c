@@ -275,6 +275,8 @@ feed_segment(packet_info *pinfo, proto_tree *tree)
     }
     smtpreply_conn_segment_frame(sc->conn, from_b, seq, flags & 0xffu, payload, kept, seglen,
                                  pinfo->fd->pkt_len, pinfo->fd->cap_len, ts_us, pinfo->num);
+    /* What Wireshark decrypted in this frame, after its raw segment. */
+    sr_tls_feed(sc, pinfo, from_b, ts_us);
     smtpreply_conn_stats(sc->conn, &cst);
     if (cst.state == SMTPREPLY_CONN_SMTP) {
         sc->smtp_checked = TRUE;
@@ -488,7 +490,7 @@ proto_register_smtpreply(void)
           "The command got no reply before the connection ended (needs two passes)", HFILL}},
         {&hf_encrypted,
          {"Encrypted from here", "smtpreply.encrypted", FT_BOOLEAN, BASE_NONE, NULL, 0x0,
-          "TLS starts in this frame; nothing after it is counted", HFILL}},
+          "TLS starts in this frame; what follows is counted if Wireshark decrypts it", HFILL}},
     };
     static gint *ett[] = {&ett_smtpreply, &ett_request};
     static ei_register_info ei[] = {
@@ -496,7 +498,7 @@ proto_register_smtpreply(void)
          {"smtpreply.unanswered.expert", PI_SEQUENCE, PI_WARN, "Command never answered", EXPFILL}},
         {&ei_encrypted,
          {"smtpreply.encrypted.expert", PI_SEQUENCE, PI_CHAT,
-          "TLS starts here: the rest of the connection is not analysed", EXPFILL}},
+          "TLS starts here: the rest is analysed only if Wireshark decrypts it", EXPFILL}},
     };
     module_t *module;
     expert_module_t *expert;
@@ -514,6 +516,7 @@ proto_register_smtpreply(void)
                                     "implicit TLS); other streams are found by content",
                                     &pref_extra_ports, 65535);
     sr_register_reply(proto_smtpreply, expert, module);
+    sr_tls_register(proto_smtpreply);
 
     smtpreply_handle = create_dissector_handle(dissect_smtpreply, proto_smtpreply);
     register_postdissector(smtpreply_handle);
@@ -535,6 +538,7 @@ proto_reg_handoff_smtpreply(void)
     hf_ws_expert = proto_registrar_get_id_byname("_ws.expert");
     proto_icmp = proto_get_id_by_filter_name("icmp");
     proto_icmpv6 = proto_get_id_by_filter_name("icmpv6");
+    sr_tls_handoff();
 
     for (i = 0; i < G_N_ELEMENTS(wanted_names); i++) {
         *ids[i] = proto_registrar_get_id_byname(wanted_names[i]);

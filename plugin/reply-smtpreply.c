@@ -404,6 +404,7 @@ sr_render_reply(proto_tree *tree, packet_info *pinfo, tvbuff_t *tvb, const struc
     proto_item_set_generated(proto_tree_add_string(
         rt, hf_stage, tvb, 0, 0, smtpreply_stage_name((enum smtpreply_stage)r->stage)));
     proto_item_set_generated(proto_tree_add_uint(rt, hf_lines, tvb, 0, 0, r->nlines));
+    sr_tls_render(rt, tvb, r);
     add_text_lines(rt, pinfo, tvb, r);
     sr_add_anomalies(rt, pinfo, tvb, want_expert, r->anomalies);
 

@@ -142,6 +142,7 @@ sr_on_event(void *user, const struct smtpreply_event *ev)
         r.rt_us = -1;
         sr_reply_fill_why(&r, ev);
         r.server = server_name(feed);
+        r.tls = ev->tls;
         if (ev->has_cmd) {
             r.has_cmd = TRUE;
             r.cmd = (guint8)ev->cmd.cmd;

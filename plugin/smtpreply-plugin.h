@@ -35,6 +35,7 @@ struct sr_reply {
     const char *text;     /* every line's text joined with "\n" (UTF-8) */
     const char *rcpt;     /* the RCPT TO address answered, or NULL */
     const char *server;   /* "addr:port" of the session's server (file scope) */
+    gboolean tls;         /* read from data Wireshark decrypted */
 };
 
 struct sr_request {
@@ -90,7 +91,16 @@ struct sr_conv {
     gint64 max_ts_at_last;      /* latest frame time of the file at last_frame */
     gboolean show_smtp;         /* SMTP on a port the built-in dissector ignores */
     gboolean smtp_checked;
+    struct sr_tls *tls; /* what was fed of the decrypted streams, or NULL */
 };
+
+/* tls-smtpreply.c: on the first pass, after a frame's segment, feeds the
+ * application data the TLS dissector decrypted in that frame; the
+ * "smtpreply.tls" field of a reply; registration. */
+void sr_tls_feed(struct sr_conv *sc, packet_info *pinfo, gboolean from_b, gint64 ts_us);
+void sr_tls_render(proto_tree *rt, tvbuff_t *tvb, const struct sr_reply *r);
+void sr_tls_register(int proto);
+void sr_tls_handoff(void);
 
 /* results-smtpreply.c: the per-frame results (NULL: none yet, unless
  * create), the core's event callback (user: the struct sr_conv being

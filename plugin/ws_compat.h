@@ -55,6 +55,70 @@ typedef gboolean sr_pref_bool;
 #endif
 #endif
 
+/* Decrypted TLS records (tls-smtpreply.c).  The TLS dissector keeps the
+ * records it decrypted in a frame as that frame's file-scope protocol
+ * data: p_get_proto_data(wmem_file_scope(), pinfo, proto_tls, key), an
+ * SslPacketInfo whose first member is the list of SslRecordInfo
+ * (epan/dissectors/packet-tls-utils.h).  That header is not included: it
+ * needs libgcrypt's headers, which libwireshark-dev does not pull in (the
+ * Debian 13 and testing chroots have none).  Its two structures are
+ * mirrored here as far as the plugin reads them, per release, from the
+ * installed headers of 4.0.17 (Debian 12), 4.4.19 (Debian 13) and 4.6.9
+ * (Debian testing), and checked there with tshark on the captures in
+ * captures/tls/ (the records' stream offsets come out right only with the
+ * right layout).  ContentType is an enum: an int.
+ *
+ * The key is the TLS layer's number within the frame: 4.4 and 4.6 store
+ * the first TLS layer under 1 (pinfo->curr_proto_layer_num), 4.0 under 0.
+ * SR_TLS_LAYER_KEY(n) is the key of the n-th TLS layer.
+ *
+ * 4.2 is not checked: without SR_TLS_RECORDS the plugin reads no decrypted
+ * records and counts what it counts without keys. */
+#if SR_WS_AT_LEAST(4, 6)
+#define SR_TLS_RECORDS 1
+#define SR_TLS_LAYER_KEY(n) (n)
+struct sr_tls_record {
+    unsigned char *plain_data;
+    unsigned data_len;
+    int id;
+    int type; /* ContentType */
+    void *flow;
+    uint64_t record_seq;
+    uint32_t seq; /* offset in the flow's decrypted stream */
+    struct sr_tls_record *next;
+};
+#elif SR_WS_AT_LEAST(4, 4)
+#define SR_TLS_RECORDS 1
+#define SR_TLS_LAYER_KEY(n) (n)
+struct sr_tls_record {
+    unsigned char *plain_data;
+    unsigned data_len;
+    int id;
+    int type;
+    void *flow;
+    uint32_t seq;
+    uint16_t dtls13_seq_suffix;
+    struct sr_tls_record *next;
+};
+#elif !SR_WS_AT_LEAST(4, 1)
+#define SR_TLS_RECORDS 1
+#define SR_TLS_LAYER_KEY(n) ((n)-1)
+struct sr_tls_record {
+    unsigned char *plain_data;
+    unsigned data_len;
+    int id;
+    int type;
+    void *flow;
+    uint32_t seq;
+    struct sr_tls_record *next;
+};
+#endif
+#ifdef SR_TLS_RECORDS
+struct sr_tls_packet_info {
+    struct sr_tls_record *records; /* in the order they were decrypted */
+};
+#endif
+
 #ifndef PLUGIN_VERSION
 #define PLUGIN_VERSION SMTPREPLY_VERSION
 #endif
