@@ -63,17 +63,18 @@ typedef gboolean sr_pref_bool;
  * needs libgcrypt's headers, which libwireshark-dev does not pull in (the
  * Debian 13 and testing chroots have none).  Its two structures are
  * mirrored here as far as the plugin reads them, per release, from the
- * installed headers of 4.0.17 (Debian 12), 4.4.19 (Debian 13) and 4.6.9
- * (Debian testing), and checked there with tshark on the captures in
- * captures/tls/ (the records' stream offsets come out right only with the
- * right layout).  ContentType is an enum: an int.
+ * installed headers of 4.0.17 (Debian 12), 4.2.2 (Ubuntu 24.04), 4.4.19
+ * (Debian 13) and 4.6.9 (Debian testing), and checked there with tshark
+ * on the captures in captures/tls/ (the records' stream offsets come out
+ * right only with the right layout).  ContentType is an enum: an int.
  *
  * The key is the TLS layer's number within the frame: 4.4 and 4.6 store
  * the first TLS layer under 1 (pinfo->curr_proto_layer_num), 4.0 under 0.
  * SR_TLS_LAYER_KEY(n) is the key of the n-th TLS layer.
  *
- * 4.2 is not checked: without SR_TLS_RECORDS the plugin reads no decrypted
- * records and counts what it counts without keys. */
+ * 4.2.2 (Ubuntu 24.04) has 4.0's layout and 4.4's key: checked by hand in
+ * a noble chroot (the only key under which starttls-tls13.pcap's 13
+ * replies come out decrypted); it is not in CI. */
 #if SR_WS_AT_LEAST(4, 6)
 #define SR_TLS_RECORDS 1
 #define SR_TLS_LAYER_KEY(n) (n)
@@ -100,9 +101,14 @@ struct sr_tls_record {
     uint16_t dtls13_seq_suffix;
     struct sr_tls_record *next;
 };
-#elif !SR_WS_AT_LEAST(4, 1)
+#else
+/* 4.0 and 4.2 share this layout; 4.2 keys by the layer as 4.4 does. */
 #define SR_TLS_RECORDS 1
+#if SR_WS_AT_LEAST(4, 1)
+#define SR_TLS_LAYER_KEY(n) (n)
+#else
 #define SR_TLS_LAYER_KEY(n) ((n)-1)
+#endif
 struct sr_tls_record {
     unsigned char *plain_data;
     unsigned data_len;
