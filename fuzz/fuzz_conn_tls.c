@@ -27,6 +27,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "fuzz_acct.h"
 #include "smtpreply.h"
 #include "tls.h"
 
@@ -79,26 +80,6 @@ struct ctx {
     uint8_t out[2][512];
     size_t out_n[2];
 };
-
-static void *acct_realloc(void *ctx, void *p, size_t size)
-{
-    struct ctx *x = ctx;
-    size_t *h = p ? (size_t *)p - 2 : NULL;
-    if (size == 0) {
-        if (h) {
-            x->live -= h[0];
-            free(h);
-        }
-        return NULL;
-    }
-    size_t old = h ? h[0] : 0;
-    size_t *nh = realloc(h, size + 2 * sizeof(size_t));
-    if (!nh)
-        return NULL;
-    nh[0] = size;
-    x->live = x->live - old + size;
-    return nh + 2;
-}
 
 static void on_event(void *user, const struct smtpreply_event *ev)
 {
@@ -168,8 +149,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     x.outside = (conf & 16u) != 0;
     cfg.tls_bytes = on_tls_bytes;
     cfg.tls_user = &x;
-    x.c = smtpreply_conn_new(&cfg, acct_realloc, &x, on_event, &x);
-    x.tls = smtpreply_tls_new(kl, on_plain, &x, acct_realloc, &x);
+    x.c = smtpreply_conn_new(&cfg, fuzz_acct_realloc, &x.live, on_event, &x);
+    x.tls = smtpreply_tls_new(kl, on_plain, &x, fuzz_acct_realloc, &x.live);
     if (!x.c || !x.tls)
         goto out;
     uint32_t seq[2] = {1001, 50001};

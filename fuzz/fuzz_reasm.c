@@ -18,31 +18,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "fuzz_acct.h"
 #include "smtpreply.h"
-
-struct acct {
-    size_t live;
-};
-
-static void *acct_realloc(void *ctx, void *p, size_t size)
-{
-    struct acct *a = ctx;
-    size_t *h = p ? (size_t *)p - 2 : NULL;
-    if (size == 0) {
-        if (h) {
-            a->live -= h[0];
-            free(h);
-        }
-        return NULL;
-    }
-    size_t old = h ? h[0] : 0;
-    size_t *nh = realloc(h, size + 2 * sizeof(size_t));
-    if (!nh)
-        return NULL;
-    nh[0] = size;
-    a->live = a->live - old + size;
-    return nh + 2;
-}
 
 static void on_event(void *user, const struct smtpreply_event *ev)
 {
@@ -71,9 +48,10 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     }
     if (conf & 16u)
         cfg.limits.max_pending = 4;
-    struct acct acct = {0};
+    size_t live = 0;
     size_t events = 0;
-    struct smtpreply_conn *c = smtpreply_conn_new(&cfg, acct_realloc, &acct, on_event, &events);
+    struct smtpreply_conn *c =
+        smtpreply_conn_new(&cfg, fuzz_acct_realloc, &live, on_event, &events);
     if (!c)
         return 0;
     /* The caps: reassembly per direction, detection per direction, the
@@ -115,16 +93,16 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         tag++;
         struct smtpreply_conn_stats st;
         smtpreply_conn_stats(c, &st);
-        if (st.bytes_allocated != acct.live || acct.live > bound)
+        if (st.bytes_allocated != live || live > bound)
             abort();
     }
     smtpreply_conn_finish(c, 0, tag);
     struct smtpreply_conn_stats st;
     smtpreply_conn_stats(c, &st);
-    if (st.bytes_allocated != acct.live)
+    if (st.bytes_allocated != live)
         abort();
     smtpreply_conn_free(c);
-    if (acct.live != 0)
+    if (live != 0)
         abort();
     return 0;
 }
