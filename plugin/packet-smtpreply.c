@@ -34,7 +34,7 @@
 #include <epan/expert.h>
 #include <epan/prefs.h>
 #include <epan/tap.h>
-#include <epan/ftypes/ftypes.h>
+#include <epan/proto_data.h>
 
 #include "smtpreply.h"
 #include "smtpreply-plugin.h"
@@ -63,16 +63,32 @@ static range_t *pref_extra_ports;
  * formatted even where no item is built, so it is skipped otherwise. */
 static gboolean want_expert;
 
-/* TCP header fields read on the first pass (ids resolved at handoff);
- * the payload is taken from the same data source. */
+/* The handle that dissects TCP for IP (ip.proto 6): the plugin's own
+ * handle stands in its place, notes the segment, and calls it. */
+static dissector_handle_t tcp_inner_handle;
+static dissector_handle_t tcp_seen_handle;
 static int hf_ws_expert = -1;
 static int expert_tap_id = 0;
-static int hf_tcp_srcport = -1;
-static int hf_tcp_len = -1;
 static int proto_icmp = -1;
 static int proto_icmpv6 = -1;
 
-static wmem_list_t *all_convs;
+/* The innermost TCP segment of a frame, as IP handed it to TCP (first
+ * pass; kept in the frame's pool). */
+struct sr_seg {
+    address src, dst; /* the IP header's (shallow copies, frame lifetime) */
+    guint32 sport, dport, seq, flags, hlen;
+    guint32 seglen;        /* payload length the IP header declares */
+    guint32 kept;          /* payload bytes the capture kept */
+    const guint8 *payload; /* kept bytes, or NULL */
+};
+
+/* Connections whose core state is alive, least recently active first:
+ * open ones, and closed ones (FIN both ways, or RST) waiting
+ * SMTPREPLY_CLOSE_GRACE_S for late segments - the CLI's two lists. */
+struct sr_conv_list {
+    struct sr_conv *head, *tail;
+};
+static struct sr_conv_list open_convs, closed_convs;
 /* The latest frame time seen so far (frames may go back in time). */
 static gint64 max_ts_us;
 
@@ -85,12 +101,67 @@ port_kind(guint32 port)
                                    pref_extra_ports && value_is_in_range(pref_extra_ports, port));
 }
 
+static struct sr_conv_list *
+conv_list(struct sr_conv *sc)
+{
+    return sc->closing ? &closed_convs : &open_convs;
+}
+
+static void
+conv_unlink(struct sr_conv *sc)
+{
+    struct sr_conv_list *l = conv_list(sc);
+
+    if (!sc->listed)
+        return;
+    if (sc->prev)
+        sc->prev->next = sc->next;
+    else
+        l->head = sc->next;
+    if (sc->next)
+        sc->next->prev = sc->prev;
+    else
+        l->tail = sc->prev;
+    sc->prev = sc->next = NULL;
+    sc->listed = FALSE;
+}
+
+static void
+conv_append(struct sr_conv *sc)
+{
+    struct sr_conv_list *l = conv_list(sc);
+
+    sc->prev = l->tail;
+    sc->next = NULL;
+    if (l->tail)
+        l->tail->next = sc;
+    else
+        l->head = sc;
+    l->tail = sc;
+    sc->listed = TRUE;
+}
+
+/* The connection was just active: last of its list (moved to the closed
+ * list once it has closed). */
+static void
+conv_touch(struct sr_conv *sc)
+{
+    gboolean closed = sc->rst || (sc->fin_a && sc->fin_b);
+
+    if (!sc->listed || (sc->closing == closed && conv_list(sc)->tail == sc))
+        return;
+    conv_unlink(sc);
+    sc->closing = closed;
+    conv_append(sc);
+}
+
 static void
 conv_finish(struct sr_conv *sc)
 {
     if (sc->finished)
         return;
     sc->finished = TRUE;
+    conv_unlink(sc);
     if (!sc->conn)
         return;
     /* Late events (unanswered commands, data flushed after a hole) belong
@@ -118,19 +189,19 @@ conv_expired(const struct sr_conv *sc, gint64 ts_us)
     return later - sc->last_ts_us > limit * 1000000;
 }
 
-/* Last occurrence of a field in this frame's tree (the innermost TCP header
- * when tunnels nest), or NULL. */
-static field_info *
-last_finfo(proto_tree *tree, int hf)
+/* Ends the connections that have ended by now (the file's latest frame
+ * time): their late events go to their last frames, and the core's
+ * state is freed.  When this happens changes nothing that is shown
+ * (conv_expired decides alike for a segment of an ended connection);
+ * it keeps the memory to the connections alive at once, as in the CLI.
+ * Only list heads are looked at: O(1) per frame when nothing ends. */
+static void
+conv_sweep(void)
 {
-    GPtrArray *arr;
-
-    if (hf < 0)
-        return NULL;
-    arr = proto_get_finfo_ptr_array(tree, hf);
-    if (!arr || arr->len == 0)
-        return NULL;
-    return (field_info *)g_ptr_array_index(arr, arr->len - 1);
+    while (closed_convs.head && conv_expired(closed_convs.head, max_ts_us))
+        conv_finish(closed_convs.head);
+    while (open_convs.head && conv_expired(open_convs.head, max_ts_us))
+        conv_finish(open_convs.head);
 }
 
 /* Is this frame an ICMP error (whose quoted TCP header is no segment of
@@ -149,16 +220,58 @@ in_icmp(packet_info *pinfo)
     return FALSE;
 }
 
+/* Stands in for TCP's handle in the ip.proto table: notes the segment
+ * (RFC 9293 §3.1 fixed header, read from its bytes) and calls TCP.  No
+ * tree is needed for it, so tshark without -V, -T or a filter builds
+ * none for the plugin's sake (asking for TCP's fields made every
+ * dissector build its tree on every frame, about a quarter of tshark's
+ * time).  The last segment of a frame is its innermost one. */
+static int
+dissect_tcp_seen(tvbuff_t *tvb, packet_info *pinfo, proto_tree *tree, void *data)
+{
+    if (!PINFO_FD_VISITED(pinfo) && !pinfo->flags.in_error_pkt && tvb_bytes_exist(tvb, 0, 20)) {
+        /* Data offset (4 bits), reserved, then the flags byte: one 16-bit
+         * read (tvb_get_guint8 is deprecated from 4.4 on, tvb_get_uint8
+         * missing in 4.0). */
+        guint32 off_flags = tvb_get_ntohs(tvb, 12);
+        guint32 hlen = (off_flags >> 12) * 4;
+        guint32 reported = tvb_reported_length(tvb);
+        /* What TCP itself accepts: a header length of at least 20 bytes,
+         * inside the length IP declares (as for the CLI). */
+        if (hlen >= 20 && reported >= hlen) {
+            struct sr_seg *sg =
+                (struct sr_seg *)p_get_proto_data(pinfo->pool, pinfo, proto_smtpreply, 0);
+            gint have;
+            if (!sg) {
+                sg = wmem_new(pinfo->pool, struct sr_seg);
+                p_add_proto_data(pinfo->pool, pinfo, proto_smtpreply, 0, sg);
+            }
+            copy_address_shallow(&sg->src, &pinfo->net_src);
+            copy_address_shallow(&sg->dst, &pinfo->net_dst);
+            sg->sport = tvb_get_ntohs(tvb, 0);
+            sg->dport = tvb_get_ntohs(tvb, 2);
+            sg->seq = tvb_get_ntohl(tvb, 4);
+            sg->flags = off_flags & 0xffu;
+            sg->hlen = hlen;
+            sg->seglen = reported - hlen;
+            /* A payload the capture cut short gives what was kept; the
+             * core decides from the frame's lengths how much of the rest
+             * was sent (smtpreply_conn_segment_frame), as for the CLI. */
+            have = tvb_captured_length_remaining(tvb, (gint)hlen);
+            sg->kept = have < 0 ? 0 : MIN((guint32)have, sg->seglen);
+            sg->payload = sg->kept ? tvb_get_ptr(tvb, (gint)hlen, (gint)sg->kept) : NULL;
+        }
+    }
+    return call_dissector_only(tcp_inner_handle, tvb, pinfo, tree, data);
+}
+
 /* First pass: hand this frame's TCP segment to its connection. */
 static void
-feed_segment(packet_info *pinfo, proto_tree *tree)
+feed_segment(packet_info *pinfo)
 {
-    field_info *fi_sport, *fi_len;
-    tvbuff_t *ds;
-    gint hdr;
-    guint32 sport, dport, seq, flags, hlen, seglen, kept;
-    gint payload_off;
-    const guint8 *payload = NULL;
+    const struct sr_seg *sg;
+    guint32 sport, dport, seq, flags, seglen, kept;
+    const guint8 *payload;
     conversation_t *conv;
     struct sr_conv *sc;
     struct smtpreply_conn_stats cst;
@@ -169,64 +282,32 @@ feed_segment(packet_info *pinfo, proto_tree *tree)
      * (the CLI does not read it either). */
     if (in_icmp(pinfo))
         return;
-    /* Two primed fields only: the source port gives where the innermost
-     * TCP header starts in its data source, and tcp.len the payload length
-     * the IP header declares.  The rest of the fixed header (RFC 9293
-     * §3.1) is read from its bytes: every primed field is a tree item that
-     * tshark builds and walks on every frame. */
-    fi_sport = last_finfo(tree, hf_tcp_srcport);
-    fi_len = last_finfo(tree, hf_tcp_len);
-    if (!fi_sport || !fi_len || !fi_sport->ds_tvb)
+    sg = (const struct sr_seg *)p_get_proto_data(pinfo->pool, pinfo, proto_smtpreply, 0);
+    if (!sg)
         return;
-    ds = fi_sport->ds_tvb;
-    hdr = fi_sport->start;
-    if (!tvb_bytes_exist(ds, hdr, 20))
-        return; /* the CLI too skips a frame whose fixed header is cut */
-    sport = tvb_get_ntohs(ds, hdr);
-    dport = tvb_get_ntohs(ds, hdr + 2);
-    seq = tvb_get_ntohl(ds, hdr + 4);
-    /* Data offset (4 bits), reserved, then the flags byte: one 16-bit read
-     * (tvb_get_guint8 is deprecated from 4.4 on, tvb_get_uint8 missing in 4.0). */
-    flags = tvb_get_ntohs(ds, hdr + 12);
-    hlen = (flags >> 12) * 4;
-    flags &= 0xffu;
-    seglen = fvalue_get_uinteger(SR_FVALUE(fi_len));
-    if (hlen < 20)
-        return; /* a bogus header length, as for the CLI */
+    sport = sg->sport;
+    dport = sg->dport;
+    seq = sg->seq;
+    flags = sg->flags;
+    seglen = sg->seglen;
+    kept = sg->kept;
+    payload = sg->payload;
 
     /* Every TCP frame moves the clock that ends idle connections. */
     ts_us = (gint64)pinfo->abs_ts.secs * 1000000 + pinfo->abs_ts.nsecs / 1000;
-    if (ts_us > max_ts_us)
+    if (ts_us > max_ts_us) {
         max_ts_us = ts_us;
+        conv_sweep();
+    }
 
     /* A bare ACK tells the core nothing (it takes no acknowledgement
      * numbers); skipping it here halves the work on bulk transfers. */
     if (seglen == 0 && !(flags & (SMTPREPLY_TCP_SYN | SMTPREPLY_TCP_FIN | SMTPREPLY_TCP_RST)))
         return;
 
-    /* The source port is the first field of the TCP header, so its place
-     * in the data source is the header's (priming the whole "tcp" item
-     * instead cost tshark ~15%). */
-    payload_off = fi_sport->start + (gint)hlen;
-    kept = seglen;
-    if (seglen > 0) {
-        /* A payload the capture cut short gives what was kept; the core
-         * decides from the frame's lengths how much of the rest was sent
-         * (smtpreply_conn_segment_frame), as for the CLI. */
-        gint have = tvb_captured_length_remaining(fi_sport->ds_tvb, payload_off);
-        if (have < 0)
-            have = 0;
-        if ((guint32)have < seglen)
-            kept = (guint32)have;
-        if (kept > 0)
-            payload = tvb_get_ptr(fi_sport->ds_tvb, payload_off, (gint)kept);
-    }
-
-    conv = find_conversation(pinfo->num, &pinfo->net_src, &pinfo->net_dst, CONVERSATION_TCP, sport,
-                             dport, 0);
+    conv = find_conversation(pinfo->num, &sg->src, &sg->dst, CONVERSATION_TCP, sport, dport, 0);
     if (!conv)
-        conv = conversation_new(pinfo->num, &pinfo->net_src, &pinfo->net_dst, CONVERSATION_TCP,
-                                sport, dport, 0);
+        conv = conversation_new(pinfo->num, &sg->src, &sg->dst, CONVERSATION_TCP, sport, dport, 0);
     sc = (struct sr_conv *)conversation_get_proto_data(conv, proto_smtpreply);
     if (sc && sc->last_frame && conv_expired(sc, ts_us)) {
         /* The same addresses and ports after a long silence, or after the
@@ -239,9 +320,9 @@ feed_segment(packet_info *pinfo, proto_tree *tree)
         struct smtpreply_conn_config cfg;
 
         sc = wmem_new0(wmem_file_scope(), struct sr_conv);
-        copy_address_wmem(wmem_file_scope(), &sc->addr_a, &pinfo->net_src);
+        copy_address_wmem(wmem_file_scope(), &sc->addr_a, &sg->src);
         sc->port_a = (guint16)sport;
-        copy_address_wmem(wmem_file_scope(), &sc->addr_b, &pinfo->net_dst);
+        copy_address_wmem(wmem_file_scope(), &sc->addr_b, &sg->dst);
         sc->port_b = (guint16)dport;
         memset(&cfg, 0, sizeof cfg);
         smtpreply_limits_default(&cfg.limits);
@@ -249,9 +330,9 @@ feed_segment(packet_info *pinfo, proto_tree *tree)
         cfg.port_kind_b = port_kind(dport);
         sc->conn = smtpreply_conn_new(&cfg, sr_realloc, NULL, sr_on_event, sc);
         conversation_add_proto_data(conv, proto_smtpreply, sc);
-        wmem_list_append(all_convs, sc);
+        conv_append(sc);
     }
-    from_b = !(sport == sc->port_a && addresses_equal(&pinfo->net_src, &sc->addr_a));
+    from_b = !(sport == sc->port_a && addresses_equal(&sg->src, &sc->addr_a));
     if (flags & SMTPREPLY_TCP_FIN) {
         if (from_b)
             sc->fin_b = TRUE;
@@ -265,6 +346,7 @@ feed_segment(packet_info *pinfo, proto_tree *tree)
     sc->max_ts_at_last = max_ts_us;
     if (!sc->conn)
         return;
+    conv_touch(sc);
     sc->feed_frame = pinfo->num;
     if (!sc->smtp_checked) {
         /* Until the core decides: would Wireshark's own dissectors show
@@ -288,6 +370,7 @@ feed_segment(packet_info *pinfo, proto_tree *tree)
         smtpreply_conn_free(sc->conn);
         sc->conn = NULL;
         sc->finished = TRUE;
+        conv_unlink(sc);
     }
 }
 
@@ -295,18 +378,36 @@ feed_segment(packet_info *pinfo, proto_tree *tree)
 static void
 finish_all_convs(void)
 {
-    wmem_list_frame_t *it;
+    while (closed_convs.head)
+        conv_finish(closed_convs.head);
+    while (open_convs.head)
+        conv_finish(open_convs.head);
+}
 
-    if (!all_convs)
-        return;
-    for (it = wmem_list_head(all_convs); it; it = wmem_list_frame_next(it))
-        conv_finish((struct sr_conv *)wmem_list_frame_data(it));
+/* Frees the core's state of connections never finished (a file closed
+ * before its first pass ended); their sr_conv go with the file scope. */
+static void
+free_all_convs(void)
+{
+    struct sr_conv_list *lists[] = {&closed_convs, &open_convs};
+    guint i;
+
+    for (i = 0; i < G_N_ELEMENTS(lists); i++) {
+        while (lists[i]->head) {
+            struct sr_conv *sc = lists[i]->head;
+            conv_unlink(sc);
+            if (sc->conn)
+                smtpreply_conn_free(sc->conn);
+            sc->conn = NULL;
+            sc->finished = TRUE;
+        }
+    }
 }
 
 static void
 smtpreply_init(void)
 {
-    all_convs = wmem_list_new(wmem_file_scope());
+    free_all_convs();
     sr_results_init();
     max_ts_us = G_MININT64;
     /* The expert tap exists once dissection is initialised, not yet at
@@ -317,28 +418,28 @@ smtpreply_init(void)
 static void
 smtpreply_cleanup(void)
 {
-    /* The file scope (and everything the core allocated in it) is freed
-     * by Wireshark right after; just forget the pointers. */
-    all_convs = NULL;
+    /* The core's state is on the C heap (sr_realloc); the rest is in the
+     * file scope, which Wireshark frees right after. */
+    free_all_convs();
     sr_results_cleanup();
 }
 
 /* ---- rendering (every pass) ------------------------------------------ */
 
-/* Does anyone look at this frame's smtpreply items?  A visible tree (-V,
- * the GUI's details), a filter or column naming a smtpreply field, or
- * expert info (its tap, or a filter on _ws.expert). */
+/* Does anyone look at this frame's smtpreply items or expert info?  A
+ * visible tree (-V, -T, the GUI's details), a filter or column naming a
+ * smtpreply field, or expert info (its tap, or a filter on _ws.expert).
+ * Expert info reaches its tap without a tree (tshark -q -z expert): the
+ * frame is then drawn into a NULL tree, which adds no items. */
 static gboolean
 wants_tree(proto_tree *tree)
 {
-    if (!tree)
-        return FALSE;
-    want_expert = PTREE_DATA(tree)->visible ||
-                  (hf_ws_expert >= 0 && proto_field_is_referenced(tree, hf_ws_expert)) ||
+    want_expert = (tree && PTREE_DATA(tree)->visible) ||
+                  (tree && hf_ws_expert >= 0 && proto_field_is_referenced(tree, hf_ws_expert)) ||
                   (expert_tap_id > 0 && have_tap_listener(expert_tap_id));
     /* proto_field_is_referenced is TRUE for any field of a visible tree,
      * and for a protocol one of whose fields a filter or column names. */
-    return want_expert || proto_field_is_referenced(tree, proto_smtpreply);
+    return want_expert || (tree && proto_field_is_referenced(tree, proto_smtpreply));
 }
 
 static void
@@ -406,10 +507,10 @@ dissect_smtpreply(tvbuff_t *tvb, packet_info *pinfo, proto_tree *tree, void *dat
     guint i, nrep, nreq;
     guint16 codes[64];
 
-    /* The core is fed once, in frame order; the TCP fields are only
-     * primed on the first pass (and the tree may be NULL later). */
-    if (!PINFO_FD_VISITED(pinfo) && tree)
-        feed_segment(pinfo, tree);
+    /* The core is fed once, in frame order (dissect_tcp_seen noted the
+     * segment on this same first pass; no tree is needed). */
+    if (!PINFO_FD_VISITED(pinfo))
+        feed_segment(pinfo);
 
     fr = sr_frame_result(pinfo->num, FALSE);
     if (!fr)
@@ -427,9 +528,10 @@ dissect_smtpreply(tvbuff_t *tvb, packet_info *pinfo, proto_tree *tree, void *dat
         set_columns(pinfo, fr, nrep, nreq);
 
     if (!wants_tree(tree)) {
-        /* Nobody looks at the tree, a filter or expert info (tshark -T
-         * fields of other protocols' fields, -q -z): only what the Info
-         * column and the tap need. */
+        /* Nobody looks at the tree, a filter or expert info (tshark's
+         * packet list, -q -z smtpreply,tree, the GUI's first pass without
+         * a filter on smtpreply): only what the Info column and the tap
+         * need. */
         for (i = 0; i < nrep; i++)
             sr_info_column(pinfo, (const struct sr_reply *)wmem_array_index(fr->replies, i));
         if (nrep)
@@ -530,24 +632,25 @@ proto_register_smtpreply(void)
 static void
 proto_reg_handoff_smtpreply(void)
 {
-    static const char *const wanted_names[] = {"tcp.srcport", "tcp.len"};
-    int *const ids[] = {&hf_tcp_srcport, &hf_tcp_len};
-    GArray *wanted = g_array_new(FALSE, FALSE, (guint)sizeof(int));
-    guint i;
-
     hf_ws_expert = proto_registrar_get_id_byname("_ws.expert");
     proto_icmp = proto_get_id_by_filter_name("icmp");
     proto_icmpv6 = proto_get_id_by_filter_name("icmpv6");
     sr_tls_handoff();
 
-    for (i = 0; i < G_N_ELEMENTS(wanted_names); i++) {
-        *ids[i] = proto_registrar_get_id_byname(wanted_names[i]);
-        if (*ids[i] >= 0)
-            g_array_append_val(wanted, *ids[i]);
+    /* Stand in for whatever dissects TCP over IP (IPv6 uses the same
+     * table), once: built-in handoffs, TCP's among them, have run. */
+    if (!tcp_seen_handle) {
+        tcp_inner_handle = dissector_get_uint_handle(find_dissector_table("ip.proto"), 6);
+        if (!tcp_inner_handle) {
+            ws_warning("smtpreply: no dissector for TCP in ip.proto; nothing will be analysed");
+            return;
+        }
+        /* No protocol of its own: the frame's protocol list stays as it
+         * was (eth:ethertype:ip:tcp:smtp). */
+        tcp_seen_handle = create_dissector_handle_with_name_and_description(
+            dissect_tcp_seen, -1, "smtpreply_tcp", "TCP, with SMTP Reply Analysis");
+        dissector_add_uint("ip.proto", 6, tcp_seen_handle);
     }
-    /* Asks tshark and the GUI for a tree holding these fields on the first
-     * pass; takes ownership of the array. */
-    set_postdissector_wanted_hfids(smtpreply_handle, wanted);
 }
 
 static void

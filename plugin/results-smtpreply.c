@@ -191,16 +191,18 @@ sr_on_event(void *user, const struct smtpreply_event *ev)
     }
 }
 
-/* The core allocates through this hook: file scope, so whatever is left is
- * released with the capture file. */
+/* The core allocates through this hook, from the C heap: a connection's
+ * state is freed as soon as it ends (packet-smtpreply.c ends closed and
+ * idle ones as the CLI does), so it is reused while still in cache
+ * instead of piling up in the file scope until the file is closed. */
 void *
 sr_realloc(void *ctx _U_, void *ptr, size_t size)
 {
     if (size == 0) {
-        wmem_free(wmem_file_scope(), ptr);
+        g_free(ptr);
         return NULL;
     }
-    return wmem_realloc(wmem_file_scope(), ptr, size);
+    return g_realloc(ptr, size);
 }
 
 void

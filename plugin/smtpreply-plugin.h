@@ -92,6 +92,10 @@ struct sr_conv {
     gboolean show_smtp;         /* SMTP on a port the built-in dissector ignores */
     gboolean smtp_checked;
     struct sr_tls *tls; /* what was fed of the decrypted streams, or NULL */
+    /* While the core holds its state: on the list of open or of closed
+     * connections, least recently active first (packet-smtpreply.c). */
+    struct sr_conv *prev, *next;
+    gboolean listed, closing;
 };
 
 /* tls-smtpreply.c: on the first pass, after a frame's segment, feeds the
