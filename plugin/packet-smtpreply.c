@@ -29,7 +29,6 @@
 #include <wireshark.h>
 #include <epan/packet.h>
 #include <epan/proto.h>
-#include <epan/conversation.h>
 #include <epan/to_str.h>
 #include <epan/expert.h>
 #include <epan/prefs.h>
@@ -89,6 +88,58 @@ struct sr_conv_list {
     struct sr_conv *head, *tail;
 };
 static struct sr_conv_list open_convs, closed_convs;
+/* struct sr_conv_key -> the latest struct sr_conv of those endpoints
+ * (one capture file; the entries live in the file scope). */
+static GHashTable *conv_table;
+
+static guint
+conv_key_hash(gconstpointer p)
+{
+    const guint8 *b = (const guint8 *)p;
+    guint32 h = 2166136261u, w;
+    size_t i;
+
+    for (i = 0; i + 4 <= sizeof(struct sr_conv_key); i += 4) {
+        memcpy(&w, b + i, 4);
+        h = (h ^ w) * 16777619u;
+    }
+    return h ^ (h >> 15);
+}
+
+static gboolean
+conv_key_equal(gconstpointer a, gconstpointer b)
+{
+    return memcmp(a, b, sizeof(struct sr_conv_key)) == 0;
+}
+
+/* The key of the segment's endpoints; FALSE for addresses that are not
+ * IPv4 or IPv6 (TCP under IP has no other). */
+static gboolean
+conv_key_make(struct sr_conv_key *k, const address *src, guint32 sport, const address *dst,
+              guint32 dport)
+{
+    int c;
+
+    memset(k, 0, sizeof *k);
+    if (src->type != dst->type || src->len != dst->len || src->len <= 0 ||
+        (size_t)src->len > sizeof k->addr_lo)
+        return FALSE;
+    k->type = (guint8)src->type;
+    k->len = (guint8)src->len;
+    c = memcmp(src->data, dst->data, (size_t)src->len);
+    if (c < 0 || (c == 0 && sport <= dport)) {
+        memcpy(k->addr_lo, src->data, (size_t)src->len);
+        memcpy(k->addr_hi, dst->data, (size_t)dst->len);
+        k->port_lo = (guint16)sport;
+        k->port_hi = (guint16)dport;
+    } else {
+        memcpy(k->addr_lo, dst->data, (size_t)dst->len);
+        memcpy(k->addr_hi, src->data, (size_t)src->len);
+        k->port_lo = (guint16)dport;
+        k->port_hi = (guint16)sport;
+    }
+    return TRUE;
+}
 /* The latest frame time seen so far (frames may go back in time). */
 static gint64 max_ts_us;
 
@@ -272,7 +323,7 @@ feed_segment(packet_info *pinfo)
     const struct sr_seg *sg;
     guint32 sport, dport, seq, flags, seglen, kept;
     const guint8 *payload;
-    conversation_t *conv;
+    struct sr_conv_key key;
     struct sr_conv *sc;
     struct smtpreply_conn_stats cst;
     gboolean from_b;
@@ -305,21 +356,23 @@ feed_segment(packet_info *pinfo)
     if (seglen == 0 && !(flags & (SMTPREPLY_TCP_SYN | SMTPREPLY_TCP_FIN | SMTPREPLY_TCP_RST)))
         return;
 
-    conv = find_conversation(pinfo->num, &sg->src, &sg->dst, CONVERSATION_TCP, sport, dport, 0);
-    if (!conv)
-        conv = conversation_new(pinfo->num, &sg->src, &sg->dst, CONVERSATION_TCP, sport, dport, 0);
-    sc = (struct sr_conv *)conversation_get_proto_data(conv, proto_smtpreply);
+    /* The plugin's own table, not Wireshark's conversations: a
+     * connection is what the CLI calls one (the same endpoints start a
+     * new one only by the rule below), and the lookup is cheaper. */
+    if (!conv_table || !conv_key_make(&key, &sg->src, sport, &sg->dst, dport))
+        return;
+    sc = (struct sr_conv *)g_hash_table_lookup(conv_table, &key);
     if (sc && sc->last_frame && conv_expired(sc, ts_us)) {
         /* The same addresses and ports after a long silence, or after the
          * connection closed: a new connection, as the CLI counts it. */
         conv_finish(sc);
-        conversation_delete_proto_data(conv, proto_smtpreply);
         sc = NULL;
     }
     if (!sc) {
         struct smtpreply_conn_config cfg;
 
         sc = wmem_new0(wmem_file_scope(), struct sr_conv);
+        sc->key = key;
         copy_address_wmem(wmem_file_scope(), &sc->addr_a, &sg->src);
         sc->port_a = (guint16)sport;
         copy_address_wmem(wmem_file_scope(), &sc->addr_b, &sg->dst);
@@ -329,7 +382,7 @@ feed_segment(packet_info *pinfo)
         cfg.port_kind_a = port_kind(sport);
         cfg.port_kind_b = port_kind(dport);
         sc->conn = smtpreply_conn_new(&cfg, sr_realloc, NULL, sr_on_event, sc);
-        conversation_add_proto_data(conv, proto_smtpreply, sc);
+        g_hash_table_replace(conv_table, &sc->key, sc);
         conv_append(sc);
     }
     from_b = !(sport == sc->port_a && addresses_equal(&sg->src, &sc->addr_a));
@@ -408,6 +461,9 @@ static void
 smtpreply_init(void)
 {
     free_all_convs();
+    if (conv_table)
+        g_hash_table_destroy(conv_table);
+    conv_table = g_hash_table_new(conv_key_hash, conv_key_equal);
     sr_results_init();
     max_ts_us = G_MININT64;
     /* The expert tap exists once dissection is initialised, not yet at
@@ -421,6 +477,9 @@ smtpreply_cleanup(void)
     /* The core's state is on the C heap (sr_realloc); the rest is in the
      * file scope, which Wireshark frees right after. */
     free_all_convs();
+    if (conv_table)
+        g_hash_table_destroy(conv_table);
+    conv_table = NULL;
     sr_results_cleanup();
 }
 

@@ -74,9 +74,19 @@ void sr_register_reply(int proto, expert_module_t *expert, module_t *module);
  * ": 250, 354" for the protocol item (codes[0..n)). */
 void sr_text_command(char *out, size_t size, const char *verb, guint64 seq);
 void sr_text_codes(char *out, size_t size, const guint16 *codes, guint n);
+/* A TCP connection's two endpoints, the lower (address, port) first, so
+ * both directions give the same key; zero-filled, compared as bytes. */
+struct sr_conv_key {
+    guint16 port_lo, port_hi;
+    guint8 type, len; /* address type and length (IPv4, IPv6) */
+    guint8 pad[2];
+    guint8 addr_lo[16], addr_hi[16];
+};
+
 /* One TCP connection: the core's connection layer and what the plugin
  * needs to orient segments and to finish it at the end of the file. */
 struct sr_conv {
+    struct sr_conv_key key;      /* its entry in the connection table */
     struct smtpreply_conn *conn; /* NULL once known not to be SMTP */
     address addr_a;              /* endpoint A: source of the first segment */
     guint16 port_a;
