@@ -33,7 +33,6 @@
 #include <epan/expert.h>
 #include <epan/prefs.h>
 #include <epan/tap.h>
-#include <epan/proto_data.h>
 
 #include "smtpreply.h"
 #include "smtpreply-plugin.h"
@@ -72,7 +71,7 @@ static int proto_icmp = -1;
 static int proto_icmpv6 = -1;
 
 /* The innermost TCP segment of a frame, as IP handed it to TCP (first
- * pass; kept in the frame's pool). */
+ * pass only; valid while that frame is dissected). */
 struct sr_seg {
     address src, dst; /* the IP header's (shallow copies, frame lifetime) */
     guint32 sport, dport, seq, flags, hlen;
@@ -80,6 +79,11 @@ struct sr_seg {
     guint32 kept;          /* payload bytes the capture kept */
     const guint8 *payload; /* kept bytes, or NULL */
 };
+/* The segment noted in frame seg_note_frame (0: none).  The first pass
+ * dissects one frame at a time, the TCP layers before the postdissector;
+ * a frame whose number is not seg_note_frame had no segment. */
+static struct sr_seg seg_note;
+static guint32 seg_note_frame;
 
 /* Connections whose core state is alive, least recently active first:
  * open ones, and closed ones (FIN both ways, or RST) waiting
@@ -280,37 +284,38 @@ in_icmp(packet_info *pinfo)
 static int
 dissect_tcp_seen(tvbuff_t *tvb, packet_info *pinfo, proto_tree *tree, void *data)
 {
-    if (!PINFO_FD_VISITED(pinfo) && !pinfo->flags.in_error_pkt && tvb_bytes_exist(tvb, 0, 20)) {
-        /* Data offset (4 bits), reserved, then the flags byte: one 16-bit
-         * read (tvb_get_guint8 is deprecated from 4.4 on, tvb_get_uint8
-         * missing in 4.0). */
-        guint32 off_flags = tvb_get_ntohs(tvb, 12);
-        guint32 hlen = (off_flags >> 12) * 4;
-        guint32 reported = tvb_reported_length(tvb);
-        /* What TCP itself accepts: a header length of at least 20 bytes,
-         * inside the length IP declares (as for the CLI). */
-        if (hlen >= 20 && reported >= hlen) {
-            struct sr_seg *sg =
-                (struct sr_seg *)p_get_proto_data(pinfo->pool, pinfo, proto_smtpreply, 0);
-            gint have;
-            if (!sg) {
-                sg = wmem_new(pinfo->pool, struct sr_seg);
-                p_add_proto_data(pinfo->pool, pinfo, proto_smtpreply, 0, sg);
+    if (!PINFO_FD_VISITED(pinfo) && !pinfo->flags.in_error_pkt) {
+        /* The innermost segment decides: one that TCP would not take
+         * leaves the frame without a segment, even under a good one. */
+        seg_note_frame = 0;
+        if (tvb_bytes_exist(tvb, 0, 20)) {
+            const guint8 *h = tvb_get_ptr(tvb, 0, 20);
+            /* Data offset (4 bits), reserved, then the flags byte. */
+            guint32 hlen = (guint32)(h[12] >> 4) * 4;
+            guint32 reported = tvb_reported_length(tvb);
+            /* What TCP itself accepts: a header length of at least 20 bytes,
+             * inside the length IP declares (as for the CLI). */
+            if (hlen >= 20 && reported >= hlen) {
+                struct sr_seg *sg = &seg_note;
+                gint have;
+                copy_address_shallow(&sg->src, &pinfo->net_src);
+                copy_address_shallow(&sg->dst, &pinfo->net_dst);
+                /* Big-endian fields, read by hand (pint.h's names differ
+                 * between releases). */
+                sg->sport = (guint32)h[0] << 8 | h[1];
+                sg->dport = (guint32)h[2] << 8 | h[3];
+                sg->seq = (guint32)h[4] << 24 | (guint32)h[5] << 16 | (guint32)h[6] << 8 | h[7];
+                sg->flags = h[13];
+                sg->hlen = hlen;
+                sg->seglen = reported - hlen;
+                /* A payload the capture cut short gives what was kept; the
+                 * core decides from the frame's lengths how much of the rest
+                 * was sent (smtpreply_conn_segment_frame), as for the CLI. */
+                have = tvb_captured_length_remaining(tvb, (gint)hlen);
+                sg->kept = have < 0 ? 0 : MIN((guint32)have, sg->seglen);
+                sg->payload = sg->kept ? tvb_get_ptr(tvb, (gint)hlen, (gint)sg->kept) : NULL;
+                seg_note_frame = pinfo->num;
             }
-            copy_address_shallow(&sg->src, &pinfo->net_src);
-            copy_address_shallow(&sg->dst, &pinfo->net_dst);
-            sg->sport = tvb_get_ntohs(tvb, 0);
-            sg->dport = tvb_get_ntohs(tvb, 2);
-            sg->seq = tvb_get_ntohl(tvb, 4);
-            sg->flags = off_flags & 0xffu;
-            sg->hlen = hlen;
-            sg->seglen = reported - hlen;
-            /* A payload the capture cut short gives what was kept; the
-             * core decides from the frame's lengths how much of the rest
-             * was sent (smtpreply_conn_segment_frame), as for the CLI. */
-            have = tvb_captured_length_remaining(tvb, (gint)hlen);
-            sg->kept = have < 0 ? 0 : MIN((guint32)have, sg->seglen);
-            sg->payload = sg->kept ? tvb_get_ptr(tvb, (gint)hlen, (gint)sg->kept) : NULL;
         }
     }
     return call_dissector_only(tcp_inner_handle, tvb, pinfo, tree, data);
@@ -333,9 +338,10 @@ feed_segment(packet_info *pinfo)
      * (the CLI does not read it either). */
     if (in_icmp(pinfo))
         return;
-    sg = (const struct sr_seg *)p_get_proto_data(pinfo->pool, pinfo, proto_smtpreply, 0);
-    if (!sg)
+    if (seg_note_frame != pinfo->num)
         return;
+    sg = &seg_note;
+    seg_note_frame = 0;
     sport = sg->sport;
     dport = sg->dport;
     seq = sg->seq;
@@ -461,6 +467,7 @@ static void
 smtpreply_init(void)
 {
     free_all_convs();
+    seg_note_frame = 0;
     if (conv_table)
         g_hash_table_destroy(conv_table);
     conv_table = g_hash_table_new(conv_key_hash, conv_key_equal);
@@ -477,6 +484,7 @@ smtpreply_cleanup(void)
     /* The core's state is on the C heap (sr_realloc); the rest is in the
      * file scope, which Wireshark frees right after. */
     free_all_convs();
+    seg_note_frame = 0;
     if (conv_table)
         g_hash_table_destroy(conv_table);
     conv_table = NULL;
@@ -510,13 +518,15 @@ render_request(proto_tree *tree, packet_info *pinfo, tvbuff_t *tvb, const struct
     char label[128];
 
     sr_text_command(label, sizeof label, rq->verb[0] ? rq->verb : "?", rq->seq);
-    ti = proto_tree_add_none_format(tree, hf_request, tvb, 0, 0, "%s", label);
+    ti = sr_add_none_text(tree, hf_request, tvb, label);
     proto_item_set_generated(ti);
     qt = proto_item_add_subtree(ti, ett_request);
     proto_item_set_generated(proto_tree_add_string(qt, hf_request_command, tvb, 0, 0, rq->verb));
-    n = rq->responses ? wmem_array_get_count(rq->responses) : 0;
+    if (rq->response)
+        proto_item_set_generated(proto_tree_add_uint(qt, hf_response_in, tvb, 0, 0, rq->response));
+    n = rq->more_responses ? wmem_array_get_count(rq->more_responses) : 0;
     for (i = 0; i < n; i++) {
-        guint32 frame = *(guint32 *)wmem_array_index(rq->responses, i);
+        guint32 frame = *(guint32 *)wmem_array_index(rq->more_responses, i);
         proto_item_set_generated(proto_tree_add_uint(qt, hf_response_in, tvb, 0, 0, frame));
     }
     if (rq->unanswered) {

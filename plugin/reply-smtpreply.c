@@ -131,6 +131,97 @@ sr_text_codes(char *out, size_t size, const guint16 *codes, guint n)
     g_strlcpy(out, t.buf, size);
 }
 
+/* ---- labels written directly ----------------------------------------- */
+
+/* Wireshark 4.0 to 4.4 keep an item's label in one char array
+ * (item_label_t).  A *_format_value(..., "%s", text) call fills it with
+ * "Name: text", and a *_format call with the text, through g_vsnprintf,
+ * which cost more than adding the item.  Where the tree is visible (only
+ * then is such a label made), the label fits and is printable ASCII
+ * (nothing for Wireshark to escape or cut), the plugin writes the same
+ * bytes itself.  Elsewhere, and from 4.6 on (where the label also records
+ * where its value starts), Wireshark's own call is used. */
+#define SR_DIRECT_LABELS (!SR_WS_AT_LEAST(4, 6))
+
+/* "Name: text" (or the text alone without a name) into out, if it can be
+ * written directly; its length is then *outlen. */
+static gboolean
+label_direct(proto_tree *tree, const char *name, const char *text, size_t len,
+             char out[ITEM_LABEL_LENGTH], size_t *outlen)
+{
+#if SR_DIRECT_LABELS
+    size_t n = name ? strlen(name) + 2 : 0;
+    size_t i;
+
+    if (!tree || !PTREE_DATA(tree)->visible || n + len >= ITEM_LABEL_LENGTH)
+        return FALSE;
+    for (i = 0; i < len; i++)
+        if ((guchar)text[i] - 0x20u > 0x5eu)
+            return FALSE;
+    if (name) {
+        memcpy(out, name, n - 2);
+        memcpy(out + n - 2, ": ", 2);
+    }
+    memcpy(out + n, text, len);
+    out[n + len] = '\0';
+    *outlen = n + len;
+    return TRUE;
+#else
+    (void)tree, (void)name, (void)text, (void)len, (void)out, (void)outlen;
+    return FALSE;
+#endif
+}
+
+/* The label of pi: len bytes and a NUL (len < ITEM_LABEL_LENGTH). */
+static proto_item *
+label_put(proto_item *pi, const char *label, size_t len)
+{
+#if SR_DIRECT_LABELS
+    field_info *fi = pi ? PITEM_FINFO(pi) : NULL;
+
+    if (fi && !proto_item_is_hidden(pi)) {
+        fi->rep = wmem_new(PNODE_POOL(pi), item_label_t);
+        memcpy(fi->rep->representation, label, len + 1);
+    }
+#else
+    (void)label, (void)len;
+#endif
+    return pi;
+}
+
+proto_item *
+sr_add_none_text(proto_tree *tree, int hf, tvbuff_t *tvb, const char *text)
+{
+    char label[ITEM_LABEL_LENGTH];
+    size_t n;
+
+    if (label_direct(tree, NULL, text, strlen(text), label, &n))
+        return label_put(proto_tree_add_item(tree, hf, tvb, 0, 0, ENC_NA), label, n);
+    return proto_tree_add_none_format(tree, hf, tvb, 0, 0, "%s", text);
+}
+
+static proto_item *
+add_uint_text(proto_tree *tree, int hf, tvbuff_t *tvb, guint32 v, const struct sr_text *t)
+{
+    char label[ITEM_LABEL_LENGTH];
+    size_t n;
+
+    if (label_direct(tree, proto_registrar_get_name(hf), t->buf, t->len, label, &n))
+        return label_put(proto_tree_add_uint(tree, hf, tvb, 0, 0, v), label, n);
+    return proto_tree_add_uint_format_value(tree, hf, tvb, 0, 0, v, "%s", t->buf);
+}
+
+static proto_item *
+add_string_text(proto_tree *tree, int hf, tvbuff_t *tvb, const char *v, const struct sr_text *t)
+{
+    char label[ITEM_LABEL_LENGTH];
+    size_t n;
+
+    if (label_direct(tree, proto_registrar_get_name(hf), t->buf, t->len, label, &n))
+        return label_put(proto_tree_add_string(tree, hf, tvb, 0, 0, v), label, n);
+    return proto_tree_add_string_format_value(tree, hf, tvb, 0, 0, v, "%s", t->buf);
+}
+
 /* ---- first pass: what a reply keeps ---------------------------------- */
 
 /* A file-scope copy of s[0..len) that is valid UTF-8 for a string field:
@@ -183,7 +274,7 @@ sr_reply_fill_why(struct sr_reply *r, const struct smtpreply_event *ev)
         r->reason_source = (guint8)ri.source;
     }
     r->text = utf8_copy(len ? ev->full_text : "", len);
-    r->text_cut = ev->full_text_cut;
+    r->text_cut = ev->full_text_cut ? 1 : 0;
     r->rcpt = ev->rcpt ? utf8_copy(ev->rcpt, ev->rcpt_len) : NULL;
 }
 
@@ -265,7 +356,7 @@ add_esc(proto_tree *rt, tvbuff_t *tvb, const struct sr_reply *r, const char *esc
     text_put(&t, " (");
     text_put(&t, ei.meaning);
     text_put(&t, ")");
-    eti = proto_tree_add_string_format_value(rt, hf_esc, tvb, 0, 0, esc_text, "%s", t.buf);
+    eti = add_string_text(rt, hf_esc, tvb, esc_text, &t);
     proto_item_set_generated(eti);
     et = proto_item_add_subtree(eti, ett_esc);
     proto_item_set_generated(proto_tree_add_uint(et, hf_esc_class, tvb, 0, 0, r->esc.cls));
@@ -274,8 +365,7 @@ add_esc(proto_tree *rt, tvbuff_t *tvb, const struct sr_reply *r, const char *esc
     text_put(&t, " (");
     text_put(&t, ei.subject_name && ei.subject_name[0] ? ei.subject_name : "unknown subject");
     text_put(&t, ")");
-    proto_item_set_generated(proto_tree_add_uint_format_value(et, hf_esc_subject, tvb, 0, 0,
-                                                              r->esc.subject, "%s", t.buf));
+    proto_item_set_generated(add_uint_text(et, hf_esc_subject, tvb, r->esc.subject, &t));
     proto_item_set_generated(proto_tree_add_uint(et, hf_esc_detail, tvb, 0, 0, r->esc.detail));
     proto_item_set_generated(proto_tree_add_string(et, hf_esc_meaning, tvb, 0, 0, ei.meaning));
     proto_item_set_generated(
@@ -354,7 +444,7 @@ sr_render_reply(proto_tree *tree, packet_info *pinfo, tvbuff_t *tvb, const struc
     }
     text_put(&t, ": ");
     text_put(&t, meaning);
-    ti = proto_tree_add_none_format(tree, hf_reply, tvb, 0, 0, "%s", t.buf);
+    ti = sr_add_none_text(tree, hf_reply, tvb, t.buf);
     proto_item_set_generated(ti);
     rt = proto_item_add_subtree(ti, ett_reply);
 
@@ -363,7 +453,7 @@ sr_render_reply(proto_tree *tree, packet_info *pinfo, tvbuff_t *tvb, const struc
     text_put(&t, " (");
     text_put(&t, meaning);
     text_put(&t, ")");
-    code_item = proto_tree_add_uint_format_value(rt, hf_code, tvb, 0, 0, r->code, "%s", t.buf);
+    code_item = add_uint_text(rt, hf_code, tvb, r->code, &t);
     proto_item_set_generated(code_item);
     proto_item_set_generated(proto_tree_add_uint(rt, hf_class, tvb, 0, 0, ci.cls));
     proto_item_set_generated(proto_tree_add_uint(rt, hf_category, tvb, 0, 0, ci.category));
@@ -379,8 +469,7 @@ sr_render_reply(proto_tree *tree, packet_info *pinfo, tvbuff_t *tvb, const struc
         text_put(&t, " (");
         text_put(&t, smtpreply_reason_advice((enum smtpreply_reason)r->reason));
         text_put(&t, ")");
-        proto_item_set_generated(
-            proto_tree_add_string_format_value(rt, hf_reason, tvb, 0, 0, reason, "%s", t.buf));
+        proto_item_set_generated(add_string_text(rt, hf_reason, tvb, reason, &t));
         proto_item_set_generated(proto_tree_add_string(
             rt, hf_reason_source, tvb, 0, 0,
             smtpreply_reason_source_name((enum smtpreply_reason_source)r->reason_source)));

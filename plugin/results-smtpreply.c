@@ -135,24 +135,28 @@ sr_on_event(void *user, const struct smtpreply_event *ev)
         memset(&r, 0, sizeof r);
         r.code = (guint16)ev->code;
         r.stage = (guint8)ev->stage;
-        r.has_esc = ev->has_esc;
+        r.has_esc = ev->has_esc ? 1 : 0;
         r.esc = ev->esc;
         r.nlines = ev->nlines;
         r.anomalies = ev->anomalies;
         r.rt_us = -1;
         sr_reply_fill_why(&r, ev);
         r.server = server_name(feed);
-        r.tls = ev->tls;
+        r.tls = ev->tls ? 1 : 0;
         if (ev->has_cmd) {
-            r.has_cmd = TRUE;
+            r.has_cmd = 1;
             r.cmd = (guint8)ev->cmd.cmd;
             copy_verb(r.verb, &ev->cmd);
             r.request_in = (guint32)ev->cmd.tag;
             r.rt_us = ev->rt_us;
             rq = request_for(&ev->cmd);
-            if (!rq->responses)
-                rq->responses = wmem_array_new(wmem_file_scope(), sizeof(guint32));
-            wmem_array_append_one(rq->responses, feed->feed_frame);
+            if (!rq->response) {
+                rq->response = feed->feed_frame;
+            } else {
+                if (!rq->more_responses)
+                    rq->more_responses = wmem_array_new(wmem_file_scope(), sizeof(guint32));
+                wmem_array_append_one(rq->more_responses, feed->feed_frame);
+            }
         }
         fr = sr_frame_result(feed->feed_frame, TRUE);
         if (ev->stage == SMTPREPLY_STAGE_GREETING && ev->tag < feed->feed_frame) {

@@ -16,33 +16,37 @@
 
 #include "smtpreply.h"
 
+/* One reply and one command as every pass shows them.  Each is kept for
+ * the whole file (20,000 sessions keep 160,000 replies), so the fields
+ * are packed: flags in bytes, widest last. */
 struct sr_reply {
     guint16 code;
-    guint8 stage; /* enum smtpreply_stage */
-    guint8 cmd;   /* enum smtpreply_cmd (valid when has_cmd) */
-    gboolean has_cmd;
-    gboolean has_esc;
-    struct smtpreply_esc esc;
-    char verb[16];      /* the command as sent ("" without one) */
-    guint32 request_in; /* frame of the command, 0 if none */
-    gint64 rt_us;       /* -1 without a command */
-    guint32 nlines;
-    smtpreply_anomaly_set anomalies;
+    guint8 stage;         /* enum smtpreply_stage */
+    guint8 cmd;           /* enum smtpreply_cmd (valid when has_cmd) */
     guint8 reply_cmd;     /* enum smtpreply_cmd: smtpreply_reply_cmd() */
     guint8 reason;        /* enum smtpreply_reason (NONE for 2yz, 3yz) */
     guint8 reason_source; /* enum smtpreply_reason_source */
-    gboolean text_cut;    /* the core kept only the first 16 KiB */
-    const char *text;     /* every line's text joined with "\n" (UTF-8) */
-    const char *rcpt;     /* the RCPT TO address answered, or NULL */
-    const char *server;   /* "addr:port" of the session's server (file scope) */
-    gboolean tls;         /* read from data Wireshark decrypted */
+    guint8 has_cmd;
+    guint8 has_esc;
+    guint8 text_cut; /* the core kept only the first 16 KiB */
+    guint8 tls;      /* read from data Wireshark decrypted */
+    struct smtpreply_esc esc;
+    char verb[16];      /* the command as sent ("" without one) */
+    guint32 request_in; /* frame of the command, 0 if none */
+    guint32 nlines;
+    gint64 rt_us; /* -1 without a command */
+    smtpreply_anomaly_set anomalies;
+    const char *text;   /* every line's text joined with "\n" (UTF-8) */
+    const char *rcpt;   /* the RCPT TO address answered, or NULL */
+    const char *server; /* "addr:port" of the session's server (file scope) */
 };
 
 struct sr_request {
     guint64 seq; /* the command's ordinal in its session */
     char verb[16];
-    wmem_array_t *responses; /* guint32 frame numbers, in reply order */
-    gboolean unanswered;
+    guint32 response; /* frame of its first reply, 0 before one */
+    guint8 unanswered;
+    wmem_array_t *more_responses; /* guint32 frames of later replies, or NULL */
     smtpreply_anomaly_set anomalies;
 };
 
@@ -74,6 +78,9 @@ void sr_register_reply(int proto, expert_module_t *expert, module_t *module);
  * ": 250, 354" for the protocol item (codes[0..n)). */
 void sr_text_command(char *out, size_t size, const char *verb, guint64 seq);
 void sr_text_codes(char *out, size_t size, const guint16 *codes, guint n);
+/* An FT_NONE item labelled text, as proto_tree_add_none_format(..., "%s",
+ * text) makes it, without printf where it can (reply-smtpreply.c). */
+proto_item *sr_add_none_text(proto_tree *tree, int hf, tvbuff_t *tvb, const char *text);
 /* A TCP connection's two endpoints, the lower (address, port) first, so
  * both directions give the same key; zero-filled, compared as bytes. */
 struct sr_conv_key {
