@@ -50,33 +50,48 @@ run() { # run DIR ARGS...: "wall cpu" seconds of one tshark run with plugin dir 
 }
 median() { sort -n | awk '{ a[NR] = $1 } END { print a[int((NR + 1) / 2)] }'; }
 
-# tshark -q alone dissects nothing, so every run extracts a field: the
+# tshark -q alone dissects nothing, so every run prints something: the
 # baseline is the built-in dissector's smtp.response.code without the
-# plugin; then the same command with the plugin loaded (it feeds the core
-# on every TCP segment), then the plugin's own fields and stats tree.
+# plugin (-T fields builds every dissector's visible tree, so the plugin
+# draws every reply in full: its dearest case); then the same command with
+# the plugin loaded, then the plugin's own field and its stats tree.
+# tshark's plain packet list (no -V, -T or filter) is timed as a second
+# pair: there no dissector builds a tree.
 base_args=(-T fields -e smtp.response.code)
-without=() same=() own=() tree=()
+without=() same=() own=() tree=() plain0=() plain1=()
 for _ in $(seq "$reps"); do
     without+=("$(run "$SR_TMP/noplugins" "${base_args[@]}")")
     same+=("$(run "$SR_TMP/plugins" "${base_args[@]}")")
     own+=("$(run "$SR_TMP/plugins" -T fields -e smtpreply.code)")
     tree+=("$(run "$SR_TMP/plugins" -q -z smtpreply,tree)")
+    plain0+=("$(run "$SR_TMP/noplugins")")
+    plain1+=("$(run "$SR_TMP/plugins")")
 done
 col() { local k=$1; shift; printf '%s\n' "$@" | awk -v k="$k" '{ print $k }' | median; }
-base=$(col 1 "${without[@]}")
-cbase=$(col 2 "${without[@]}")
-report() { # report LABEL TIMES...
-    local label=$1; shift
-    local m c
+# The median of the per-round ratios of CPU time (run and its baseline
+# ran one after the other, so a slow spell of the machine hits both).
+paired() { # paired "BASE_TIMES" "TIMES": median ratio - 1, in percent
+    paste -d' ' <(printf '%s\n' $1 | awk 'NR % 2 == 0') <(printf '%s\n' $2 | awk 'NR % 2 == 0') |
+        awk '{ print ($2 / $1 - 1) * 100 }' | median
+}
+report() { # report LABEL "BASE_TIMES" TIMES...
+    local label=$1 basetimes=$2; shift 2
+    local m c b cb
+    b=$(printf '%s\n' $basetimes | awk 'NR % 2 == 1' | median)
+    cb=$(printf '%s\n' $basetimes | awk 'NR % 2 == 0' | median)
     m=$(col 1 "$@")
     c=$(col 2 "$@")
-    printf '%-50s wall %7.2f s (%+6.1f%%)  cpu %7.2f s (%+6.1f%%)\n' "$label" "$m" \
-        "$(echo "($m - $base) * 100 / $base" | bc -l)" "$c" \
-        "$(echo "($c - $cbase) * 100 / $cbase" | bc -l)"
+    printf '%-48s wall %6.2f s (%+6.1f%%)  cpu %6.2f s (%+6.1f%%, paired %+6.1f%%)\n' "$label" "$m" \
+        "$(echo "($m - $b) * 100 / $b" | bc -l)" "$c" \
+        "$(echo "($c - $cb) * 100 / $cb" | bc -l)" "$(paired "$basetimes" "$*")"
 }
-printf '%-50s wall %7.2f s           cpu %7.2f s  (medians of %d)\n' \
-    "without plugin: -T fields -e smtp.response.code" "$base" "$cbase" "$reps"
-report "with plugin:    -T fields -e smtp.response.code" "${same[@]}"
-report "with plugin:    -T fields -e smtpreply.code" "${own[@]}"
-report "with plugin:    -q -z smtpreply,tree" "${tree[@]}"
+printf '%-48s wall %6.2f s            cpu %6.2f s  (medians of %d)\n' \
+    "without plugin: -T fields -e smtp.response.code" "$(col 1 "${without[@]}")" \
+    "$(col 2 "${without[@]}")" "$reps"
+report "with plugin:    -T fields -e smtp.response.code" "${without[*]}" "${same[@]}"
+report "with plugin:    -T fields -e smtpreply.code" "${without[*]}" "${own[@]}"
+report "with plugin:    -q -z smtpreply,tree" "${without[*]}" "${tree[@]}"
+printf '%-48s wall %6.2f s            cpu %6.2f s\n' "without plugin: packet list (tshark -r)" \
+    "$(col 1 "${plain0[@]}")" "$(col 2 "${plain0[@]}")"
+report "with plugin:    packet list (tshark -r)" "${plain0[*]}" "${plain1[@]}"
 echo "capture: $(basename "$capture"), $(stat -c %s "$capture") bytes; $(nproc) cores; $(tshark -v | head -1)"
