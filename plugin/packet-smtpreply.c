@@ -284,6 +284,8 @@ in_icmp(packet_info *pinfo)
 static int
 dissect_tcp_seen(tvbuff_t *tvb, packet_info *pinfo, proto_tree *tree, void *data)
 {
+    int done;
+
     if (!PINFO_FD_VISITED(pinfo) && !pinfo->flags.in_error_pkt) {
         /* The innermost segment decides: one that TCP would not take
          * leaves the frame without a segment, even under a good one. */
@@ -318,7 +320,12 @@ dissect_tcp_seen(tvbuff_t *tvb, packet_info *pinfo, proto_tree *tree, void *data
             }
         }
     }
-    return call_dissector_only(tcp_inner_handle, tvb, pinfo, tree, data);
+    done = call_dissector_only(tcp_inner_handle, tvb, pinfo, tree, data);
+    /* TCP declined (disabled in Enabled Protocols): IP shows the bytes as
+     * data, and the plugin analyses nothing, as before the stand-in. */
+    if (done == 0 && seg_note_frame == pinfo->num)
+        seg_note_frame = 0;
+    return done;
 }
 
 /* First pass: hand this frame's TCP segment to its connection. */
