@@ -54,10 +54,6 @@ def same_reply_side(one, two):
     return True
 
 
-def endpoint(addr, port):
-    return "[%s]:%s" % (addr, port) if ":" in addr else "%s:%s" % (addr, port)
-
-
 def streams(rows):
     """{tcp.stream: (set of endpoints, [codes])} for frames with replies."""
     out = collections.OrderedDict()
@@ -66,8 +62,8 @@ def streams(rows):
             continue
         src = (r["ip.src"] or r["ipv6.src"])[-1]
         dst = (r["ip.dst"] or r["ipv6.dst"])[-1]
-        eps = frozenset([endpoint(src, r["tcp.srcport"][-1]),
-                         endpoint(dst, r["tcp.dstport"][-1])])
+        eps = frozenset([T.endpoint(src, r["tcp.srcport"][-1]),
+                         T.endpoint(dst, r["tcp.dstport"][-1])])
         s = out.setdefault(int(r["tcp.stream"][-1]), (eps, []))
         s[1].extend(int(c) for c in r["smtpreply.code"])
     return out

@@ -40,10 +40,6 @@ def parse_expected(path):
     return out
 
 
-def endpoint(addr, port):
-    return "[%s]:%s" % (addr, port) if ":" in addr else "%s:%s" % (addr, port)
-
-
 def plugin_replies(cap):
     """({endpoints: [(command, stage, code, request_in, frame)]},
     {frame: [request.command verbs]}) from a two-pass PDML dissection."""
@@ -60,8 +56,8 @@ def plugin_replies(cap):
                         "tcp.srcport", "tcp.dstport") and name not in f:
                 f[name] = field.get("show")
         frame = int(f["frame.number"])
-        eps = frozenset([endpoint(f.get("ip.src") or f.get("ipv6.src"), f["tcp.srcport"]),
-                         endpoint(f.get("ip.dst") or f.get("ipv6.dst"), f["tcp.dstport"])])
+        eps = frozenset([T.endpoint(f.get("ip.src") or f.get("ipv6.src"), f["tcp.srcport"]),
+                         T.endpoint(f.get("ip.dst") or f.get("ipv6.dst"), f["tcp.dstport"])])
         for field in pkt.iter("field"):
             if field.get("name") == "smtpreply.request.command":
                 commands[frame].append(field.get("show"))

@@ -45,10 +45,6 @@ def pairs_one(pairs, key):
     return v[-1] if v else None
 
 
-def endpoint(addr, port):
-    return "[%s]:%s" % (addr, port) if ":" in addr else "%s:%s" % (addr, port)
-
-
 def plugin_replies(path):
     """{frozenset(endpoints): [reply dict]} from tshark -2 -T json."""
     args = ("-r", path, "-2", "-Y", "smtpreply.reply", "-T", "json", "-J",
@@ -64,8 +60,8 @@ def plugin_replies(path):
             continue
         src = pairs_one(ip, "ip.src") or pairs_one(ip, "ipv6.src")
         dst = pairs_one(ip, "ip.dst") or pairs_one(ip, "ipv6.dst")
-        key = frozenset([endpoint(src, pairs_one(tcp, "tcp.srcport")),
-                         endpoint(dst, pairs_one(tcp, "tcp.dstport"))])
+        key = frozenset([T.endpoint(src, pairs_one(tcp, "tcp.srcport")),
+                         T.endpoint(dst, pairs_one(tcp, "tcp.dstport"))])
         for rep in pairs_all(sr, "smtpreply.reply"):
             sessions.setdefault(key, []).append({
                 "frame": int(pairs_one(pairs_one(layers, "frame"), "frame.number")),

@@ -57,42 +57,6 @@ def cli_keylog():
 
 # ---- tshark -T json, read as lists of pairs (a layer may repeat) --------
 
-def endpoint(addr, port):
-    return "[%s]:%s" % (addr, port) if ":" in addr else "%s:%s" % (addr, port)
-
-
-def is_object(node):
-    return isinstance(node, list) and all(isinstance(x, tuple) for x in node)
-
-
-def pairs_all(pairs, key):
-    out = []
-    if not is_object(pairs):
-        return out
-    for k, v in pairs:
-        if k == key:
-            out.extend(v if isinstance(v, list) and v and not is_object(v) else [v])
-    return out
-
-
-def pairs_one(pairs, key):
-    v = pairs_all(pairs, key)
-    return v[-1] if v else None
-
-
-def anomalies_in(node, out):
-    if isinstance(node, list) and not is_object(node):
-        for v in node:
-            anomalies_in(v, out)
-    elif isinstance(node, list):
-        for k, v in node:
-            if k == "smtpreply.anomaly":
-                out.append(v)
-            elif k == "smtpreply.unanswered":
-                out.append("command-unanswered")
-            anomalies_in(v, out)
-
-
 def new_session():
     return {"replies": [], "tls": [], "anomalies": set()}
 
@@ -107,26 +71,26 @@ def plugin_sessions(cap, opts, two_pass):
         T.fail("tshark %s exited %d: %s" % (" ".join(args), rc, err))
     sessions = collections.OrderedDict()
     for fr in json.loads(out or "[]", object_pairs_hook=lambda p: p):
-        layers = pairs_one(pairs_one(fr, "_source"), "layers")
-        ip = pairs_one(layers, "ip") or pairs_one(layers, "ipv6")
-        tcp = pairs_one(layers, "tcp")
-        sr = pairs_one(layers, "smtpreply")
+        layers = T.pairs_one(T.pairs_one(fr, "_source"), "layers")
+        ip = T.pairs_one(layers, "ip") or T.pairs_one(layers, "ipv6")
+        tcp = T.pairs_one(layers, "tcp")
+        sr = T.pairs_one(layers, "smtpreply")
         if ip is None or tcp is None or sr is None:
             continue
-        src = pairs_one(ip, "ip.src") or pairs_one(ip, "ipv6.src")
-        dst = pairs_one(ip, "ip.dst") or pairs_one(ip, "ipv6.dst")
-        key = frozenset([endpoint(src, pairs_one(tcp, "tcp.srcport")),
-                         endpoint(dst, pairs_one(tcp, "tcp.dstport"))])
+        src = T.pairs_one(ip, "ip.src") or T.pairs_one(ip, "ipv6.src")
+        dst = T.pairs_one(ip, "ip.dst") or T.pairs_one(ip, "ipv6.dst")
+        key = frozenset([T.endpoint(src, T.pairs_one(tcp, "tcp.srcport")),
+                         T.endpoint(dst, T.pairs_one(tcp, "tcp.dstport"))])
         s = sessions.setdefault(key, new_session())
-        for rep in pairs_all(sr, "smtpreply.reply"):
+        for rep in T.pairs_all(sr, "smtpreply.reply"):
             an = []
-            anomalies_in(rep, an)
-            s["replies"].append((int(pairs_one(rep, "smtpreply.code")),
-                                 pairs_one(rep, "smtpreply.command"),
-                                 pairs_one(rep, "smtpreply.esc"), tuple(sorted(an))))
-            s["tls"].append(pairs_one(rep, "smtpreply.tls") in ("1", "True", "true"))
+            T.anomalies_in(rep, an)
+            s["replies"].append((int(T.pairs_one(rep, "smtpreply.code")),
+                                 T.pairs_one(rep, "smtpreply.command"),
+                                 T.pairs_one(rep, "smtpreply.esc"), tuple(sorted(an))))
+            s["tls"].append(T.pairs_one(rep, "smtpreply.tls") in ("1", "True", "true"))
         an = []
-        anomalies_in(sr, an)
+        T.anomalies_in(sr, an)
         s["anomalies"] |= set(an)
     return sessions
 

@@ -177,3 +177,48 @@ def per_stream_codes(capture, extra=()):
         stream = int(row["tcp.stream"][0])
         out.setdefault(stream, []).extend(int(c) for c in row["smtpreply.code"])
     return out
+
+
+# ---- reading tshark -T json (parsed with object_pairs_hook=lambda p: p)
+
+
+def endpoint(addr, port):
+    return "[%s]:%s" % (addr, port) if ":" in addr else "%s:%s" % (addr, port)
+
+
+def is_object(node):
+    """A JSON object as object_pairs_hook gives it: a list of pairs
+    (an empty object is an empty list)."""
+    return isinstance(node, list) and all(isinstance(x, tuple) for x in node)
+
+
+def pairs_all(pairs, key):
+    """Every value of key in an object; a JSON array (tshark writes one for
+    a layer that occurs twice, e.g. an ICMP error quoting IP and TCP) gives
+    its elements."""
+    out = []
+    if not is_object(pairs):
+        return out
+    for k, v in pairs:
+        if k == key:
+            out.extend(v if isinstance(v, list) and v and not is_object(v) else [v])
+    return out
+
+
+def pairs_one(pairs, key):
+    v = pairs_all(pairs, key)
+    return v[-1] if v else None
+
+
+def anomalies_in(node, out):
+    """Every smtpreply.anomaly value below a JSON node (pairs lists)."""
+    if isinstance(node, list) and not is_object(node):
+        for v in node:
+            anomalies_in(v, out)
+    elif isinstance(node, list):
+        for k, v in node:
+            if k == "smtpreply.anomaly":
+                out.append(v)
+            elif k == "smtpreply.unanswered":
+                out.append("command-unanswered")   # the flag stands for this anomaly
+            anomalies_in(v, out)
