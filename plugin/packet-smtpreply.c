@@ -470,13 +470,23 @@ free_all_convs(void)
     }
 }
 
+/* Drops what the plugin holds of a capture file: the core's state is on
+ * the C heap (sr_realloc); the rest is in the file scope, which Wireshark
+ * frees itself. */
 static void
-smtpreply_init(void)
+forget_file(void)
 {
     free_all_convs();
     seg_note_frame = 0;
     if (conv_table)
         g_hash_table_destroy(conv_table);
+    conv_table = NULL;
+}
+
+static void
+smtpreply_init(void)
+{
+    forget_file();
     conv_table = g_hash_table_new(conv_key_hash, conv_key_equal);
     sr_results_init();
     max_ts_us = G_MININT64;
@@ -488,13 +498,7 @@ smtpreply_init(void)
 static void
 smtpreply_cleanup(void)
 {
-    /* The core's state is on the C heap (sr_realloc); the rest is in the
-     * file scope, which Wireshark frees right after. */
-    free_all_convs();
-    seg_note_frame = 0;
-    if (conv_table)
-        g_hash_table_destroy(conv_table);
-    conv_table = NULL;
+    forget_file();
     sr_results_cleanup();
 }
 
