@@ -93,7 +93,7 @@ struct sr_conv_list {
 };
 static struct sr_conv_list open_convs, closed_convs;
 /* struct sr_conv_key -> the latest struct sr_conv of those endpoints
- * (one capture file; the entries live in the file scope). */
+ * (one capture file; the entries live in the plugin's arena). */
 static GHashTable *conv_table;
 
 static guint
@@ -144,6 +144,17 @@ conv_key_make(struct sr_conv_key *k, const address *src, guint32 sport, const ad
     }
     return TRUE;
 }
+
+/* An endpoint's address (src or dst of the segment that made the key),
+ * pointing at its bytes in the key: no copy of its own. */
+static void
+conv_key_address(address *out, const struct sr_conv_key *k, const address *a)
+{
+    const guint8 *bytes = memcmp(k->addr_lo, a->data, k->len) == 0 ? k->addr_lo : k->addr_hi;
+
+    set_address(out, a->type, a->len, bytes);
+}
+
 /* The latest frame time seen so far (frames may go back in time). */
 static gint64 max_ts_us;
 
@@ -384,11 +395,11 @@ feed_segment(packet_info *pinfo)
     if (!sc) {
         struct smtpreply_conn_config cfg;
 
-        sc = wmem_new0(wmem_file_scope(), struct sr_conv);
+        sc = (struct sr_conv *)sr_arena_alloc(sizeof *sc);
         sc->key = key;
-        copy_address_wmem(wmem_file_scope(), &sc->addr_a, &sg->src);
+        conv_key_address(&sc->addr_a, &sc->key, &sg->src);
         sc->port_a = (guint16)sport;
-        copy_address_wmem(wmem_file_scope(), &sc->addr_b, &sg->dst);
+        conv_key_address(&sc->addr_b, &sc->key, &sg->dst);
         sc->port_b = (guint16)dport;
         memset(&cfg, 0, sizeof cfg);
         smtpreply_limits_default(&cfg.limits);
@@ -451,7 +462,7 @@ finish_all_convs(void)
 }
 
 /* Frees the core's state of connections never finished (a file closed
- * before its first pass ended); their sr_conv go with the file scope. */
+ * before its first pass ended); their sr_conv go with the arena. */
 static void
 free_all_convs(void)
 {
@@ -471,8 +482,8 @@ free_all_convs(void)
 }
 
 /* Drops what the plugin holds of a capture file: the core's state is on
- * the C heap (sr_realloc); the rest is in the file scope, which Wireshark
- * frees itself. */
+ * the C heap (sr_realloc); the rest is in the arena, which
+ * sr_results_cleanup and sr_results_init release. */
 static void
 forget_file(void)
 {
@@ -535,9 +546,9 @@ render_request(proto_tree *tree, packet_info *pinfo, tvbuff_t *tvb, const struct
     proto_item_set_generated(proto_tree_add_string(qt, hf_request_command, tvb, 0, 0, rq->verb));
     if (rq->response)
         proto_item_set_generated(proto_tree_add_uint(qt, hf_response_in, tvb, 0, 0, rq->response));
-    n = rq->more_responses ? wmem_array_get_count(rq->more_responses) : 0;
+    n = SR_VEC_LEN(rq->more_responses);
     for (i = 0; i < n; i++) {
-        guint32 frame = *(guint32 *)wmem_array_index(rq->more_responses, i);
+        guint32 frame = *SR_VEC_AT(rq->more_responses, guint32, i);
         proto_item_set_generated(proto_tree_add_uint(qt, hf_response_in, tvb, 0, 0, frame));
     }
     if (rq->unanswered) {
@@ -564,7 +575,7 @@ set_columns(packet_info *pinfo, const struct sr_frame *fr, guint nrep, guint nre
         return;
     col_clear(pinfo->cinfo, COL_INFO);
     for (i = 0; i < nrep; i++) {
-        const struct sr_reply *r = (const struct sr_reply *)wmem_array_index(fr->replies, i);
+        const struct sr_reply *r = SR_VEC_AT(fr->replies, struct sr_reply, i);
         col_append_sep_fstr(pinfo->cinfo, COL_INFO, " | ", "S: %03u", r->code);
         if (r->has_esc) {
             char esc_text[16];
@@ -573,7 +584,7 @@ set_columns(packet_info *pinfo, const struct sr_frame *fr, guint nrep, guint nre
         }
     }
     for (i = 0; i < nreq; i++) {
-        const struct sr_request *rq = (const struct sr_request *)wmem_array_index(fr->requests, i);
+        const struct sr_request *rq = SR_VEC_AT(fr->requests, struct sr_request, i);
         col_append_sep_fstr(pinfo->cinfo, COL_INFO, " | ", "C: %s", rq->verb[0] ? rq->verb : "?");
     }
 }
@@ -595,8 +606,8 @@ dissect_smtpreply(tvbuff_t *tvb, packet_info *pinfo, proto_tree *tree, void *dat
     fr = sr_frame_result(pinfo->num, FALSE);
     if (!fr)
         return 0;
-    nrep = fr->replies ? wmem_array_get_count(fr->replies) : 0;
-    nreq = fr->requests ? wmem_array_get_count(fr->requests) : 0;
+    nrep = SR_VEC_LEN(fr->replies);
+    nreq = SR_VEC_LEN(fr->requests);
     if (fr->late && !PINFO_FD_VISITED(pinfo)) {
         /* Replies shown on an earlier frame: counted here in one pass. */
         struct sr_frame late;
@@ -613,7 +624,7 @@ dissect_smtpreply(tvbuff_t *tvb, packet_info *pinfo, proto_tree *tree, void *dat
          * a filter on smtpreply): only what the Info column and the tap
          * need. */
         for (i = 0; i < nrep; i++)
-            sr_info_column(pinfo, (const struct sr_reply *)wmem_array_index(fr->replies, i));
+            sr_info_column(pinfo, SR_VEC_AT(fr->replies, struct sr_reply, i));
         if (nrep)
             tap_queue_packet(smtpreply_tap, pinfo, fr);
         return tvb_captured_length(tvb);
@@ -623,10 +634,9 @@ dissect_smtpreply(tvbuff_t *tvb, packet_info *pinfo, proto_tree *tree, void *dat
     proto_item_set_generated(ti);
     st = proto_item_add_subtree(ti, ett_smtpreply);
     for (i = 0; i < nreq; i++)
-        render_request(st, pinfo, tvb,
-                       (const struct sr_request *)wmem_array_index(fr->requests, i));
+        render_request(st, pinfo, tvb, SR_VEC_AT(fr->requests, struct sr_request, i));
     for (i = 0; i < nrep; i++) {
-        const struct sr_reply *r = (const struct sr_reply *)wmem_array_index(fr->replies, i);
+        const struct sr_reply *r = SR_VEC_AT(fr->replies, struct sr_reply, i);
         sr_render_reply(st, pinfo, tvb, r, want_expert);
         if (i < G_N_ELEMENTS(codes))
             codes[i] = r->code;

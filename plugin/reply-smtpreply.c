@@ -224,7 +224,7 @@ add_string_text(proto_tree *tree, int hf, tvbuff_t *tvb, const char *v, const st
 
 /* ---- first pass: what a reply keeps ---------------------------------- */
 
-/* A file-scope copy of s[0..len) that is valid UTF-8 for a string field:
+/* A copy of s[0..len), kept in the arena, that is valid UTF-8 for a string field:
  * each byte that breaks UTF-8 becomes U+FFFD, as the CLI's JSON does; a
  * NUL byte, which a field cannot hold, too. */
 static const char *
@@ -237,8 +237,8 @@ utf8_copy(const char *s, size_t len)
     while (i < len && (guchar)s[i] - 1u < 0x7fu)
         i++;
     if (i == len)
-        return wmem_strndup(wmem_file_scope(), s, len);
-    out = (char *)wmem_alloc(wmem_file_scope(), len * 3 + 1);
+        return sr_arena_strndup(s, len);
+    out = (char *)sr_arena_alloc(len * 3 + 1);
     memcpy(out, s, i);
     n = i;
     while (i < len) {

@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: MIT */
 /*
  * smtpreply-plugin.h - what the plugin's files share: the per-frame
- * results the dissector records on the first pass (file scope) and hands
+ * results the dissector records on the first pass (in the arena) and hands
  * to the tap, and the statistics tree's registration.
  */
 #ifndef SMTPREPLY_PLUGIN_H
@@ -38,31 +38,53 @@ struct sr_reply {
     smtpreply_anomaly_set anomalies;
     const char *text;   /* every line's text joined with "\n" (UTF-8) */
     const char *rcpt;   /* the RCPT TO address answered, or NULL */
-    const char *server; /* "addr:port" of the session's server (file scope) */
+    const char *server; /* "addr:port" of the session's server (arena) */
 };
+
+/* What the plugin keeps for the whole file lives in its arena
+ * (results-smtpreply.c): memory in 2 MiB pieces, handed out in order and
+ * released at once when the file is closed.  Each piece is asked for as
+ * one huge page where the system has them: the results of a large file
+ * then cost a few dozen page faults instead of one per 4 KiB, which is
+ * most of what keeping them costs (bench/plugin-bench.sh).  Memory from
+ * it is zeroed and 8-byte aligned. */
+void *sr_arena_alloc(size_t size);
+char *sr_arena_strndup(const char *s, size_t len);
+
+/* A list of records in the arena: a header, then cap records.  Pushing
+ * past cap moves the list (the old copy stays in the arena: most lists
+ * hold one record), so a pointer to a record is good until the next
+ * push on its list. */
+struct sr_vec {
+    guint32 n, cap;
+};
+#define SR_VEC_LEN(v) ((v) ? (v)->n : 0u)
+#define SR_VEC_AT(v, type, i) (&((type *)(void *)((v) + 1))[i])
+/* A new zeroed record at the end of *vp (creating the list). */
+void *sr_vec_push(struct sr_vec **vp, size_t size);
 
 struct sr_request {
     guint64 seq; /* the command's ordinal in its session */
     char verb[16];
     guint32 response; /* frame of its first reply, 0 before one */
     guint8 unanswered;
-    wmem_array_t *more_responses; /* guint32 frames of later replies, or NULL */
+    struct sr_vec *more_responses; /* guint32 frames of later replies, or NULL */
     smtpreply_anomaly_set anomalies;
 };
 
 struct sr_frame {
-    wmem_array_t *replies;           /* struct sr_reply, completed in this frame */
-    wmem_array_t *late;              /* struct sr_reply shown on an earlier frame (a
-                                  greeting detection held back) but tapped
-                                  here, on the first pass only */
-    wmem_array_t *requests;          /* struct sr_request, command lines in it */
+    struct sr_vec *replies;          /* struct sr_reply, completed in this frame */
+    struct sr_vec *late;             /* struct sr_reply shown on an earlier frame (a
+                                        greeting detection held back) but tapped
+                                        here, on the first pass only */
+    struct sr_vec *requests;         /* struct sr_request, command lines in it */
     smtpreply_anomaly_set anomalies; /* not tied to a command or a reply */
-    gboolean encrypted;              /* TLS starts in this frame */
-    gboolean smtp;                   /* SMTP the built-in dissector did not show */
+    guint8 encrypted;                /* TLS starts in this frame */
+    guint8 smtp;                     /* SMTP the built-in dissector did not show */
 };
 
 /* reply-smtpreply.c: keeps an event's reason, text and recipient in r
- * (first pass, file scope); draws a reply (every pass); draws anomalies;
+ * (first pass, arena); draws a reply (every pass); draws anomalies;
  * registers the reply's fields, expert infos and Info-column
  * preferences.  want_expert: add expert info (someone looks at it). */
 void sr_reply_fill_why(struct sr_reply *r, const struct smtpreply_event *ev);
@@ -125,7 +147,8 @@ void sr_tls_handoff(void);
 
 /* results-smtpreply.c: the per-frame results (NULL: none yet, unless
  * create), the core's event callback (user: the struct sr_conv being
- * fed) and allocation hook, and their lifetime (one capture file). */
+ * fed) and allocation hook, and their lifetime, the arena's included
+ * (one capture file). */
 struct sr_frame *sr_frame_result(guint32 frame, gboolean create);
 void sr_on_event(void *user, const struct smtpreply_event *ev);
 void *sr_realloc(void *ctx, void *ptr, size_t size);

@@ -45,10 +45,10 @@ smtpreply_stats_packet(stats_tree *st, packet_info *pinfo _U_, epan_dissect_t *e
                        const void *p, tap_flags_t flags _U_)
 {
     const struct sr_frame *fr = (const struct sr_frame *)p;
-    guint i, n = fr->replies ? wmem_array_get_count(fr->replies) : 0;
+    guint i, n = SR_VEC_LEN(fr->replies);
 
     for (i = 0; i < n; i++) {
-        const struct sr_reply *r = (const struct sr_reply *)wmem_array_index(fr->replies, i);
+        const struct sr_reply *r = SR_VEC_AT(fr->replies, struct sr_reply, i);
         struct smtpreply_code_info ci;
         char name[160];
         int cls_node, code_node, cmd_node;

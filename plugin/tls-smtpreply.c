@@ -95,7 +95,7 @@ sr_tls_feed(struct sr_conv *sc, packet_info *pinfo, gboolean from_b, gint64 ts_u
         return;
     dir = (from_b == cst.server_is_b) ? SMTPREPLY_DIR_SERVER : SMTPREPLY_DIR_CLIENT;
     if (!sc->tls)
-        sc->tls = wmem_new0(wmem_file_scope(), struct sr_tls);
+        sc->tls = (struct sr_tls *)sr_arena_alloc(sizeof *sc->tls);
     d = &sc->tls->dir[from_b ? 1 : 0];
 
     for (; rec; rec = rec->next) {
