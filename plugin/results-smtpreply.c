@@ -79,6 +79,10 @@ sr_arena_alloc(size_t size)
     const size_t head = (sizeof(struct arena_piece) + 7) & ~(size_t)7;
     char *p;
 
+    if (size == 0)
+        size = 8; /* a distinct pointer, as malloc(0) may give */
+    if (size > G_MAXSIZE / 2)
+        g_error("smtpreply: out of memory (%zu bytes)", size);
     size = (size + 7) & ~(size_t)7;
     if (size > (size_t)(arena_end - arena_next)) {
         /* Records are small (a reply's text is at most 48 KiB): a larger
@@ -126,7 +130,12 @@ sr_vec_push(struct sr_vec **vp, size_t size)
 
     if (!v || v->n == v->cap) {
         guint32 cap = v ? v->cap * 2 : 1;
-        struct sr_vec *nv = (struct sr_vec *)sr_arena_alloc(sizeof *nv + (size_t)cap * size);
+        struct sr_vec *nv;
+        /* 2^31 records, or more bytes than a size_t holds: no list gets
+         * there from a capture, but the arithmetic must not wrap. */
+        if (cap == 0 || cap > (G_MAXSIZE - sizeof *nv) / size)
+            g_error("smtpreply: a list of %u records is too long", v ? v->n : 0u);
+        nv = (struct sr_vec *)sr_arena_alloc(sizeof *nv + (size_t)cap * size);
         if (v)
             memcpy(nv + 1, v + 1, (size_t)v->n * size);
         nv->n = v ? v->n : 0;
