@@ -2,7 +2,8 @@
 """The plugin and the CLI never disagree.
 
 Input: every capture in captures/ and in the shared data folder's
-captures*/ folders (when present), and damaged variants of each, made
+captures*/ folders (when present), one generated here (mkpcap.burst:
+thousands of replies a frame), and damaged variants of each, made
 here with a seeded generator: frames removed (SYNs, greetings, and at
 random positions), duplicated, reordered, cut by a snaplen (pcap and
 pcapng), started midstream, ports swapped.  The variants of one kind of
@@ -37,6 +38,7 @@ import time
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, os.path.join(HERE, "helpers"))
 sys.path.insert(0, os.path.join(HERE, "..", "lib"))
+import mkpcap  # noqa: E402
 import srtshark as T  # noqa: E402
 from checks import check, finish  # noqa: E402
 
@@ -390,6 +392,12 @@ def inputs():
     for pat in pats:
         files += sorted(f for f in glob.glob(pat)
                         if not f.endswith(".json") and ONLY in os.path.basename(f))
+    # Generated: replies in bursts of thousands a frame.
+    burst = os.path.join(T.TMP, "captures", "burst.pcap")
+    if ONLY in os.path.basename(burst):
+        mkpcap.burst(burst)
+        os.chmod(burst, 0o644)
+        files.append(burst)
     return files
 
 

@@ -151,3 +151,22 @@ def many(path, sessions):
         f.send("s", b"221 2.0.0 Bye\r\n")
         f.close()
     return w.save(path)
+
+
+def burst(path):
+    """One session whose server answers in bursts: 7,500 replies in one
+    segment, then 1,000 more to 1,000 pipelined NOOPs.  A frame's list of
+    7,500 replies outgrows what the plugin's arena hands out from one
+    piece (plugin/results-smtpreply.c).  Returns the number of frames."""
+    w = Writer()
+    f = w.flow("10.0.9.1", 40000, "10.0.9.2", 25)
+    f.open()
+    f.send("s", b"220 mx.example ESMTP\r\n")
+    f.send("c", b"EHLO client.example\r\n")
+    f.send("s", b"250 ok\r\n" * 7500)
+    f.send("c", b"NOOP\r\n" * 1000)
+    f.send("s", b"250 2.0.0 ok\r\n" * 1000)
+    f.send("c", b"QUIT\r\n")
+    f.send("s", b"221 2.0.0 bye\r\n")
+    f.close()
+    return w.save(path)
