@@ -352,11 +352,12 @@ feed_segment(packet_info *pinfo)
     gboolean from_b;
     gint64 ts_us;
 
+    /* Most frames carry no segment: the cheap test first. */
+    if (seg_note_frame != pinfo->num)
+        return;
     /* ICMP errors quote a TCP header: that is not a segment of the flow
      * (the CLI does not read it either). */
     if (in_icmp(pinfo))
-        return;
-    if (seg_note_frame != pinfo->num)
         return;
     sg = &seg_note;
     seg_note_frame = 0;
