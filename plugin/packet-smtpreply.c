@@ -538,10 +538,15 @@ render_request(proto_tree *tree, packet_info *pinfo, tvbuff_t *tvb, const struct
     proto_item *ti;
     proto_tree *qt;
     guint i, n;
-    char label[128];
+    struct sr_text t;
 
-    sr_text_command(label, sizeof label, rq->verb[0] ? rq->verb : "?", rq->seq);
-    ti = sr_add_none_text(tree, hf_request, tvb, label);
+    sr_text_init(&t, NULL);
+    sr_text_put(&t, "Command ");
+    sr_text_put(&t, rq->verb[0] ? rq->verb : "?");
+    sr_text_put(&t, " (#");
+    sr_text_uint(&t, rq->seq, 1);
+    sr_text_put(&t, " of its session)");
+    ti = sr_add_none_text(tree, hf_request, tvb, &t);
     proto_item_set_generated(ti);
     qt = proto_item_add_subtree(ti, ett_request);
     proto_item_set_generated(proto_tree_add_string(qt, hf_request_command, tvb, 0, 0, rq->verb));
@@ -597,7 +602,7 @@ dissect_smtpreply(tvbuff_t *tvb, packet_info *pinfo, proto_tree *tree, void *dat
     proto_item *ti;
     proto_tree *st;
     guint i, nrep, nreq;
-    guint16 codes[64];
+    struct sr_text t;
 
     /* The core is fed once, in frame order (dissect_tcp_seen noted the
      * segment on this same first pass; no tree is needed). */
@@ -631,23 +636,24 @@ dissect_smtpreply(tvbuff_t *tvb, packet_info *pinfo, proto_tree *tree, void *dat
         return tvb_captured_length(tvb);
     }
 
-    ti = proto_tree_add_item(tree, proto_smtpreply, tvb, 0, 0, ENC_NA);
+    if (nrep) {
+        /* "SMTP Reply Analysis: 250, 250, 550, 354": the frame's codes. */
+        sr_text_init(&t, proto_registrar_get_name(proto_smtpreply));
+        for (i = 0; i < nrep; i++) {
+            if (i)
+                sr_text_put(&t, ", ");
+            sr_text_uint(&t, SR_VEC_AT(fr->replies, struct sr_reply, i)->code, 3);
+        }
+        ti = sr_add_protocol_text(tree, proto_smtpreply, tvb, &t);
+    } else {
+        ti = proto_tree_add_item(tree, proto_smtpreply, tvb, 0, 0, ENC_NA);
+    }
     proto_item_set_generated(ti);
     st = proto_item_add_subtree(ti, ett_smtpreply);
     for (i = 0; i < nreq; i++)
         render_request(st, pinfo, tvb, SR_VEC_AT(fr->requests, struct sr_request, i));
-    for (i = 0; i < nrep; i++) {
-        const struct sr_reply *r = SR_VEC_AT(fr->replies, struct sr_reply, i);
-        sr_render_reply(st, pinfo, tvb, r, want_expert);
-        if (i < G_N_ELEMENTS(codes))
-            codes[i] = r->code;
-    }
-    if (nrep) {
-        /* ": 250, 250, 550, 354", appended once. */
-        char text[256];
-        sr_text_codes(text, sizeof text, codes, MIN(nrep, (guint)G_N_ELEMENTS(codes)));
-        proto_item_append_text(ti, "%s", text);
-    }
+    for (i = 0; i < nrep; i++)
+        sr_render_reply(st, pinfo, tvb, SR_VEC_AT(fr->replies, struct sr_reply, i), want_expert);
     if (fr->encrypted) {
         proto_item *ei = proto_tree_add_boolean(st, hf_encrypted, tvb, 0, 0, TRUE);
         proto_item_set_generated(ei);

@@ -62,17 +62,26 @@ static value_string esc_class_vals[4];
 
 /* ---- labels ----------------------------------------------------------- */
 
-/* Labels are put together here and handed to Wireshark as one "%s": the
- * printf machinery cost more than the items themselves on every reply
- * (tshark -T fields builds the whole visible tree).  A label longer than
- * Wireshark keeps (ITEM_LABEL_LENGTH) is cut by Wireshark as before. */
-struct sr_text {
-    char buf[512];
-    size_t len;
-};
+/* Labels are put together here, "Name: " first, and handed to Wireshark
+ * as one "%s" or written directly (below): the printf machinery cost more
+ * than the items themselves on every reply (tshark -T fields builds the
+ * whole visible tree).  A label longer than Wireshark keeps
+ * (ITEM_LABEL_LENGTH) is cut by Wireshark as before. */
 
-static void
-text_put(struct sr_text *t, const char *s)
+void
+sr_text_init(struct sr_text *t, const char *name)
+{
+    t->len = 0;
+    t->buf[0] = '\0';
+    if (name) {
+        sr_text_put(t, name);
+        sr_text_put(t, ": ");
+    }
+    t->start = t->len;
+}
+
+void
+sr_text_put(struct sr_text *t, const char *s)
 {
     size_t n = strlen(s);
 
@@ -84,8 +93,8 @@ text_put(struct sr_text *t, const char *s)
 }
 
 /* An unsigned number in decimal, at least `width` digits (zero-padded). */
-static void
-text_uint(struct sr_text *t, guint64 v, int width)
+void
+sr_text_uint(struct sr_text *t, guint64 v, int width)
 {
     char digits[24];
     int n = 0;
@@ -101,36 +110,6 @@ text_uint(struct sr_text *t, guint64 v, int width)
     t->buf[t->len] = '\0';
 }
 
-void
-sr_text_command(char *out, size_t size, const char *verb, guint64 seq)
-{
-    struct sr_text t;
-
-    t.len = 0;
-    t.buf[0] = '\0';
-    text_put(&t, "Command ");
-    text_put(&t, verb);
-    text_put(&t, " (#");
-    text_uint(&t, seq, 1);
-    text_put(&t, " of its session)");
-    g_strlcpy(out, t.buf, size);
-}
-
-void
-sr_text_codes(char *out, size_t size, const guint16 *codes, guint n)
-{
-    struct sr_text t;
-    guint i;
-
-    t.len = 0;
-    t.buf[0] = '\0';
-    for (i = 0; i < n; i++) {
-        text_put(&t, i ? ", " : ": ");
-        text_uint(&t, codes[i], 3);
-    }
-    g_strlcpy(out, t.buf, size);
-}
-
 /* ---- labels written directly ----------------------------------------- */
 
 /* Wireshark 4.0 to 4.4 keep an item's label in one char array
@@ -143,83 +122,93 @@ sr_text_codes(char *out, size_t size, const guint16 *codes, guint n)
  * where its value starts), Wireshark's own call is used. */
 #define SR_DIRECT_LABELS (!SR_WS_AT_LEAST(4, 6))
 
-/* "Name: text" (or the text alone without a name) into out, if it can be
- * written directly; its length is then *outlen. */
+#if SR_DIRECT_LABELS
+/* Is every byte of s[0..len) printable ASCII (0x20-0x7e)?  Eight bytes at
+ * a time: a byte below 0x20, or above 0x7e, sets its high bit in `bad`. */
 static gboolean
-label_direct(proto_tree *tree, const char *name, const char *text, size_t len,
-             char out[ITEM_LABEL_LENGTH], size_t *outlen)
+printable_ascii(const char *s, size_t len)
+{
+    const guint64 ones = G_GUINT64_CONSTANT(0x0101010101010101);
+    const guint64 highs = G_GUINT64_CONSTANT(0x8080808080808080);
+    size_t i = 0;
+
+    for (; i + 8 <= len; i += 8) {
+        guint64 x, bad;
+        memcpy(&x, s + i, 8);
+        bad = ((x - ones * 0x20) & ~x) | ((x + ones * (0x7f - 0x7e)) | x);
+        if (bad & highs)
+            return FALSE;
+    }
+    for (; i < len; i++)
+        if ((guchar)s[i] - 0x20u > 0x5eu)
+            return FALSE;
+    return TRUE;
+}
+#endif
+
+/* Can t be pi's whole label, written directly? */
+static gboolean
+label_direct(proto_tree *tree, const struct sr_text *t)
 {
 #if SR_DIRECT_LABELS
-    size_t n = name ? strlen(name) + 2 : 0;
-    size_t i;
-
-    if (!tree || !PTREE_DATA(tree)->visible || n + len >= ITEM_LABEL_LENGTH)
-        return FALSE;
-    for (i = 0; i < len; i++)
-        if ((guchar)text[i] - 0x20u > 0x5eu)
-            return FALSE;
-    if (name) {
-        memcpy(out, name, n - 2);
-        memcpy(out + n - 2, ": ", 2);
-    }
-    memcpy(out + n, text, len);
-    out[n + len] = '\0';
-    *outlen = n + len;
-    return TRUE;
+    return tree && PTREE_DATA(tree)->visible && t->len < ITEM_LABEL_LENGTH &&
+           printable_ascii(t->buf, t->len);
 #else
-    (void)tree, (void)name, (void)text, (void)len, (void)out, (void)outlen;
+    (void)tree, (void)t;
     return FALSE;
 #endif
 }
 
-/* The label of pi: len bytes and a NUL (len < ITEM_LABEL_LENGTH). */
+/* The label of pi: t's bytes (label_direct said yes). */
 static proto_item *
-label_put(proto_item *pi, const char *label, size_t len)
+label_put(proto_item *pi, const struct sr_text *t)
 {
 #if SR_DIRECT_LABELS
     field_info *fi = pi ? PITEM_FINFO(pi) : NULL;
 
     if (fi && !proto_item_is_hidden(pi)) {
         fi->rep = wmem_new(PNODE_POOL(pi), item_label_t);
-        memcpy(fi->rep->representation, label, len + 1);
+        memcpy(fi->rep->representation, t->buf, t->len + 1);
     }
 #else
-    (void)label, (void)len;
+    (void)t;
 #endif
     return pi;
 }
 
 proto_item *
-sr_add_none_text(proto_tree *tree, int hf, tvbuff_t *tvb, const char *text)
+sr_add_none_text(proto_tree *tree, int hf, tvbuff_t *tvb, const struct sr_text *t)
 {
-    char label[ITEM_LABEL_LENGTH];
-    size_t n;
+    if (label_direct(tree, t))
+        return label_put(proto_tree_add_item(tree, hf, tvb, 0, 0, ENC_NA), t);
+    return proto_tree_add_none_format(tree, hf, tvb, 0, 0, "%s", t->buf + t->start);
+}
 
-    if (label_direct(tree, NULL, text, strlen(text), label, &n))
-        return label_put(proto_tree_add_item(tree, hf, tvb, 0, 0, ENC_NA), label, n);
-    return proto_tree_add_none_format(tree, hf, tvb, 0, 0, "%s", text);
+proto_item *
+sr_add_protocol_text(proto_tree *tree, int proto, tvbuff_t *tvb, const struct sr_text *t)
+{
+    proto_item *pi = proto_tree_add_item(tree, proto, tvb, 0, 0, ENC_NA);
+
+    if (label_direct(tree, t))
+        return label_put(pi, t);
+    proto_item_append_text(pi, ": %s", t->buf + t->start);
+    return pi;
 }
 
 static proto_item *
 add_uint_text(proto_tree *tree, int hf, tvbuff_t *tvb, guint32 v, const struct sr_text *t)
 {
-    char label[ITEM_LABEL_LENGTH];
-    size_t n;
-
-    if (label_direct(tree, proto_registrar_get_name(hf), t->buf, t->len, label, &n))
-        return label_put(proto_tree_add_uint(tree, hf, tvb, 0, 0, v), label, n);
-    return proto_tree_add_uint_format_value(tree, hf, tvb, 0, 0, v, "%s", t->buf);
+    if (label_direct(tree, t))
+        return label_put(proto_tree_add_uint(tree, hf, tvb, 0, 0, v), t);
+    return proto_tree_add_uint_format_value(tree, hf, tvb, 0, 0, v, "%s", t->buf + t->start);
 }
 
 static proto_item *
 add_string_text(proto_tree *tree, int hf, tvbuff_t *tvb, const char *v, const struct sr_text *t)
 {
-    char label[ITEM_LABEL_LENGTH];
-    size_t n;
-
-    if (label_direct(tree, proto_registrar_get_name(hf), t->buf, t->len, label, &n))
-        return label_put(proto_tree_add_string(tree, hf, tvb, 0, 0, v), label, n);
-    return proto_tree_add_string_format_value(tree, hf, tvb, 0, 0, v, "%s", t->buf);
+    if (label_direct(tree, t))
+        return label_put(proto_tree_add_string(tree, hf, tvb, 0, 0, v), t);
+    return proto_tree_add_string_format_value(tree, hf, tvb, 0, 0, v, "%s", t->buf + t->start);
 }
 
 /* ---- first pass: what a reply keeps ---------------------------------- */
@@ -340,31 +329,36 @@ add_text_lines(proto_tree *tree, packet_info *pinfo, tvbuff_t *tvb, const struct
     }
 }
 
+/* t set up for an item of field hf: "Name: " first. */
+static void
+text_for(struct sr_text *t, int hf)
+{
+    sr_text_init(t, proto_registrar_get_name(hf));
+}
+
 static void
 add_esc(proto_tree *rt, tvbuff_t *tvb, const struct sr_reply *r, const char *esc_text)
 {
     struct smtpreply_esc_info ei;
     proto_item *eti;
     proto_tree *et;
-
     struct sr_text t;
 
     smtpreply_esc_explain(&r->esc, &ei);
-    t.len = 0;
-    t.buf[0] = '\0';
-    text_put(&t, esc_text);
-    text_put(&t, " (");
-    text_put(&t, ei.meaning);
-    text_put(&t, ")");
+    text_for(&t, hf_esc);
+    sr_text_put(&t, esc_text);
+    sr_text_put(&t, " (");
+    sr_text_put(&t, ei.meaning);
+    sr_text_put(&t, ")");
     eti = add_string_text(rt, hf_esc, tvb, esc_text, &t);
     proto_item_set_generated(eti);
     et = proto_item_add_subtree(eti, ett_esc);
     proto_item_set_generated(proto_tree_add_uint(et, hf_esc_class, tvb, 0, 0, r->esc.cls));
-    t.len = 0;
-    text_uint(&t, r->esc.subject, 1);
-    text_put(&t, " (");
-    text_put(&t, ei.subject_name && ei.subject_name[0] ? ei.subject_name : "unknown subject");
-    text_put(&t, ")");
+    text_for(&t, hf_esc_subject);
+    sr_text_uint(&t, r->esc.subject, 1);
+    sr_text_put(&t, " (");
+    sr_text_put(&t, ei.subject_name && ei.subject_name[0] ? ei.subject_name : "unknown subject");
+    sr_text_put(&t, ")");
     proto_item_set_generated(add_uint_text(et, hf_esc_subject, tvb, r->esc.subject, &t));
     proto_item_set_generated(proto_tree_add_uint(et, hf_esc_detail, tvb, 0, 0, r->esc.detail));
     proto_item_set_generated(proto_tree_add_string(et, hf_esc_meaning, tvb, 0, 0, ei.meaning));
@@ -372,28 +366,19 @@ add_esc(proto_tree *rt, tvbuff_t *tvb, const struct sr_reply *r, const char *esc
         proto_tree_add_string(et, hf_esc_status, tvb, 0, 0, smtpreply_status_name(ei.status)));
 }
 
-/* "550 5.1.1 recipient-unknown": code, enhanced code, reason. */
+/* "550 5.1.1 recipient-unknown" (code, enhanced code, reason) onto t. */
 static void
-reply_head(const struct sr_reply *r, char *head, size_t size, char esc_text[16])
+put_head(struct sr_text *t, const struct sr_reply *r, const char *esc_text, const char *reason)
 {
-    const char *reason = smtpreply_reason_name((enum smtpreply_reason)r->reason);
-
-    struct sr_text t;
-
-    esc_text[0] = '\0';
-    if (r->has_esc)
-        smtpreply_esc_format(&r->esc, esc_text, 16);
-    t.len = 0;
-    text_uint(&t, r->code, 3);
+    sr_text_uint(t, r->code, 3);
     if (r->has_esc) {
-        text_put(&t, " ");
-        text_put(&t, esc_text);
+        sr_text_put(t, " ");
+        sr_text_put(t, esc_text);
     }
     if (reason) {
-        text_put(&t, " ");
-        text_put(&t, reason);
+        sr_text_put(t, " ");
+        sr_text_put(t, reason);
     }
-    g_strlcpy(head, t.buf, size);
 }
 
 /* Info column: "[550 5.1.1 recipient-unknown: meaning]" with both
@@ -426,33 +411,35 @@ sr_render_reply(proto_tree *tree, packet_info *pinfo, tvbuff_t *tvb, const struc
     proto_tree *rt;
     const char *meaning;
     const char *reason = smtpreply_reason_name((enum smtpreply_reason)r->reason);
-    char esc_text[16];
-    char head[64];
-    struct sr_text t;
+    char esc_text[16] = "";
+    struct sr_text head, t;
 
     smtpreply_code_explain(r->code, &ci);
     meaning = smtpreply_reply_meaning((enum smtpreply_cmd)r->reply_cmd, r->code,
                                       r->has_esc ? &r->esc : NULL);
-    reply_head(r, head, sizeof head, esc_text);
+    if (r->has_esc)
+        smtpreply_esc_format(&r->esc, esc_text, sizeof esc_text);
+    sr_text_init(&head, NULL);
+    put_head(&head, r, esc_text, reason);
 
-    t.len = 0;
-    text_put(&t, "Reply ");
-    text_put(&t, head);
+    sr_text_init(&t, NULL);
+    sr_text_put(&t, "Reply ");
+    sr_text_put(&t, head.buf);
     if (r->has_cmd) {
-        text_put(&t, " to ");
-        text_put(&t, r->verb);
+        sr_text_put(&t, " to ");
+        sr_text_put(&t, r->verb);
     }
-    text_put(&t, ": ");
-    text_put(&t, meaning);
-    ti = sr_add_none_text(tree, hf_reply, tvb, t.buf);
+    sr_text_put(&t, ": ");
+    sr_text_put(&t, meaning);
+    ti = sr_add_none_text(tree, hf_reply, tvb, &t);
     proto_item_set_generated(ti);
     rt = proto_item_add_subtree(ti, ett_reply);
 
-    t.len = 0;
-    text_uint(&t, r->code, 3);
-    text_put(&t, " (");
-    text_put(&t, meaning);
-    text_put(&t, ")");
+    text_for(&t, hf_code);
+    sr_text_uint(&t, r->code, 3);
+    sr_text_put(&t, " (");
+    sr_text_put(&t, meaning);
+    sr_text_put(&t, ")");
     code_item = add_uint_text(rt, hf_code, tvb, r->code, &t);
     proto_item_set_generated(code_item);
     proto_item_set_generated(proto_tree_add_uint(rt, hf_class, tvb, 0, 0, ci.cls));
@@ -464,11 +451,11 @@ sr_render_reply(proto_tree *tree, packet_info *pinfo, tvbuff_t *tvb, const struc
     if (r->has_esc)
         add_esc(rt, tvb, r, esc_text);
     if (reason) {
-        t.len = 0;
-        text_put(&t, reason);
-        text_put(&t, " (");
-        text_put(&t, smtpreply_reason_advice((enum smtpreply_reason)r->reason));
-        text_put(&t, ")");
+        text_for(&t, hf_reason);
+        sr_text_put(&t, reason);
+        sr_text_put(&t, " (");
+        sr_text_put(&t, smtpreply_reason_advice((enum smtpreply_reason)r->reason));
+        sr_text_put(&t, ")");
         proto_item_set_generated(add_string_text(rt, hf_reason, tvb, reason, &t));
         proto_item_set_generated(proto_tree_add_string(
             rt, hf_reason_source, tvb, 0, 0,
@@ -500,11 +487,11 @@ sr_render_reply(proto_tree *tree, packet_info *pinfo, tvbuff_t *tvb, const struc
     if (!want_expert)
         ;
     else if (ci.cls == 5)
-        expert_add_info_format(pinfo, code_item, &ei_permanent, "Permanent failure %s: %s", head,
-                               meaning);
+        expert_add_info_format(pinfo, code_item, &ei_permanent, "Permanent failure %s: %s",
+                               head.buf, meaning);
     else if (ci.cls == 4)
-        expert_add_info_format(pinfo, code_item, &ei_transient, "Transient failure %s: %s", head,
-                               meaning);
+        expert_add_info_format(pinfo, code_item, &ei_transient, "Transient failure %s: %s",
+                               head.buf, meaning);
     else if (!smtpreply_code_valid(r->code))
         expert_add_info_format(pinfo, code_item, &ei_invalid, "Invalid reply code %03u", r->code);
 

@@ -96,13 +96,24 @@ void sr_add_anomalies(proto_tree *tree, packet_info *pinfo, tvbuff_t *tvb, gbool
  * are off). */
 void sr_info_column(packet_info *pinfo, const struct sr_reply *r);
 void sr_register_reply(int proto, expert_module_t *expert, module_t *module);
-/* Labels without printf: "Command VERB (#SEQ of its session)", and
- * ": 250, 354" for the protocol item (codes[0..n)). */
-void sr_text_command(char *out, size_t size, const char *verb, guint64 seq);
-void sr_text_codes(char *out, size_t size, const guint16 *codes, guint n);
-/* An FT_NONE item labelled text, as proto_tree_add_none_format(..., "%s",
- * text) makes it, without printf where it can (reply-smtpreply.c). */
-proto_item *sr_add_none_text(proto_tree *tree, int hf, tvbuff_t *tvb, const char *text);
+/* A label put together without printf (reply-smtpreply.c): "Name: "
+ * (or nothing, for sr_text_init(t, NULL)), then the value's text from
+ * buf[start].  Text past the buffer is dropped; Wireshark keeps less. */
+struct sr_text {
+    char buf[512];
+    size_t len, start;
+};
+void sr_text_init(struct sr_text *t, const char *name);
+void sr_text_put(struct sr_text *t, const char *s);
+/* An unsigned number in decimal, at least `width` digits (zero-padded). */
+void sr_text_uint(struct sr_text *t, guint64 v, int width);
+/* An FT_NONE item labelled t (without a name), as
+ * proto_tree_add_none_format(..., "%s", text) makes it. */
+proto_item *sr_add_none_text(proto_tree *tree, int hf, tvbuff_t *tvb, const struct sr_text *t);
+/* The protocol's item labelled t ("Name: text"), as
+ * proto_item_append_text(..., ": %s", text) makes it. */
+proto_item *sr_add_protocol_text(proto_tree *tree, int proto, tvbuff_t *tvb,
+                                 const struct sr_text *t);
 /* A TCP connection's two endpoints, the lower (address, port) first, so
  * both directions give the same key; zero-filled, compared as bytes. */
 struct sr_conv_key {
