@@ -7,7 +7,10 @@
 #
 #   bench/plugin-bench.sh [BUILD_DIR] [CAPTURE] [REPEATS]
 # Without CAPTURE, a synthetic one ($SESSIONS, default 20000 sessions, tests/plugin/helpers/
-# mkpcap.py) is written first.
+# mkpcap.py) is written first.  INSTRUCTIONS=N (needs valgrind) also
+# counts the instructions of the two baselines' commands, without and with
+# the plugin, on a synthetic N-session file: a figure this machine's load
+# does not move.  REPEATS 0 skips the timed rounds.
 set -eu
 here=$(cd "$(dirname "$0")/.." && pwd)
 build=${1:-$here/build}
@@ -22,7 +25,9 @@ export SMTPREPLY_PLUGIN_SUBDIR=${SMTPREPLY_PLUGIN_SUBDIR:-$ws_minor/epan}
 . "$here/tests/plugin/lib.sh"
 require_plugin_loaded
 
-if [ -z "$capture" ]; then
+if [ "$reps" -eq 0 ]; then
+    : # no timed rounds: no large capture
+elif [ -z "$capture" ]; then
     capture=$SR_TMP/captures/bench.pcap
     python3 -c "import sys; sys.path.insert(0, '$here/tests/plugin/helpers'); import mkpcap; \
 print('synthetic capture:', mkpcap.many('$capture', ${SESSIONS:-20000}), 'frames')"
@@ -58,40 +63,77 @@ median() { sort -n | awk '{ a[NR] = $1 } END { print a[int((NR + 1) / 2)] }'; }
 # tshark's plain packet list (no -V, -T or filter) is timed as a second
 # pair: there no dissector builds a tree.
 base_args=(-T fields -e smtp.response.code)
-without=() same=() own=() tree=() plain0=() plain1=()
-for _ in $(seq "$reps"); do
-    without+=("$(run "$SR_TMP/noplugins" "${base_args[@]}")")
-    same+=("$(run "$SR_TMP/plugins" "${base_args[@]}")")
-    own+=("$(run "$SR_TMP/plugins" -T fields -e smtpreply.code)")
-    tree+=("$(run "$SR_TMP/plugins" -q -z smtpreply,tree)")
-    plain0+=("$(run "$SR_TMP/noplugins")")
-    plain1+=("$(run "$SR_TMP/plugins")")
-done
-col() { local k=$1; shift; printf '%s\n' "$@" | awk -v k="$k" '{ print $k }' | median; }
-# The median of the per-round ratios of CPU time (run and its baseline
-# ran one after the other, so a slow spell of the machine hits both).
-paired() { # paired "BASE_TIMES" "TIMES": median ratio - 1, in percent
-    paste -d' ' <(printf '%s\n' $1 | awk 'NR % 2 == 0') <(printf '%s\n' $2 | awk 'NR % 2 == 0') |
-        awk '{ print ($2 / $1 - 1) * 100 }' | median
+timed() { # the CPU-time rounds and their report (REPEATS 0: none)
+    without=() same=() own=() tree=() plain0=() plain1=()
+    for _ in $(seq "$reps"); do
+        without+=("$(run "$SR_TMP/noplugins" "${base_args[@]}")")
+        same+=("$(run "$SR_TMP/plugins" "${base_args[@]}")")
+        own+=("$(run "$SR_TMP/plugins" -T fields -e smtpreply.code)")
+        tree+=("$(run "$SR_TMP/plugins" -q -z smtpreply,tree)")
+        plain0+=("$(run "$SR_TMP/noplugins")")
+        plain1+=("$(run "$SR_TMP/plugins")")
+    done
+    col() { local k=$1; shift; printf '%s\n' "$@" | awk -v k="$k" '{ print $k }' | median; }
+    # The median of the per-round ratios of CPU time (run and its baseline
+    # ran one after the other, so a slow spell of the machine hits both).
+    paired() { # paired "BASE_TIMES" "TIMES": median ratio - 1, in percent
+        paste -d' ' <(printf '%s\n' $1 | awk 'NR % 2 == 0') <(printf '%s\n' $2 | awk 'NR % 2 == 0') |
+            awk '{ print ($2 / $1 - 1) * 100 }' | median
+    }
+    report() { # report LABEL "BASE_TIMES" TIMES...
+        local label=$1 basetimes=$2; shift 2
+        local m c b cb
+        b=$(printf '%s\n' $basetimes | awk 'NR % 2 == 1' | median)
+        cb=$(printf '%s\n' $basetimes | awk 'NR % 2 == 0' | median)
+        m=$(col 1 "$@")
+        c=$(col 2 "$@")
+        printf '%-48s wall %6.2f s (%+6.1f%%)  cpu %6.2f s (%+6.1f%%, paired %+6.1f%%)\n' "$label" "$m" \
+            "$(echo "($m - $b) * 100 / $b" | bc -l)" "$c" \
+            "$(echo "($c - $cb) * 100 / $cb" | bc -l)" "$(paired "$basetimes" "$*")"
+    }
+    printf '%-48s wall %6.2f s            cpu %6.2f s  (medians of %d)\n' \
+        "without plugin: -T fields -e smtp.response.code" "$(col 1 "${without[@]}")" \
+        "$(col 2 "${without[@]}")" "$reps"
+    report "with plugin:    -T fields -e smtp.response.code" "${without[*]}" "${same[@]}"
+    report "with plugin:    -T fields -e smtpreply.code" "${without[*]}" "${own[@]}"
+    report "with plugin:    -q -z smtpreply,tree" "${without[*]}" "${tree[@]}"
+    printf '%-48s wall %6.2f s            cpu %6.2f s\n' "without plugin: packet list (tshark -r)" \
+        "$(col 1 "${plain0[@]}")" "$(col 2 "${plain0[@]}")"
+    report "with plugin:    packet list (tshark -r)" "${plain0[*]}" "${plain1[@]}"
+    echo "capture: $(basename "$capture"), $(stat -c %s "$capture") bytes; $(nproc) cores; $(tshark -v | head -1)"
 }
-report() { # report LABEL "BASE_TIMES" TIMES...
-    local label=$1 basetimes=$2; shift 2
-    local m c b cb
-    b=$(printf '%s\n' $basetimes | awk 'NR % 2 == 1' | median)
-    cb=$(printf '%s\n' $basetimes | awk 'NR % 2 == 0' | median)
-    m=$(col 1 "$@")
-    c=$(col 2 "$@")
-    printf '%-48s wall %6.2f s (%+6.1f%%)  cpu %6.2f s (%+6.1f%%, paired %+6.1f%%)\n' "$label" "$m" \
-        "$(echo "($m - $b) * 100 / $b" | bc -l)" "$c" \
-        "$(echo "($c - $cb) * 100 / $cb" | bc -l)" "$(paired "$basetimes" "$*")"
-}
-printf '%-48s wall %6.2f s            cpu %6.2f s  (medians of %d)\n' \
-    "without plugin: -T fields -e smtp.response.code" "$(col 1 "${without[@]}")" \
-    "$(col 2 "${without[@]}")" "$reps"
-report "with plugin:    -T fields -e smtp.response.code" "${without[*]}" "${same[@]}"
-report "with plugin:    -T fields -e smtpreply.code" "${without[*]}" "${own[@]}"
-report "with plugin:    -q -z smtpreply,tree" "${without[*]}" "${tree[@]}"
-printf '%-48s wall %6.2f s            cpu %6.2f s\n' "without plugin: packet list (tshark -r)" \
-    "$(col 1 "${plain0[@]}")" "$(col 2 "${plain0[@]}")"
-report "with plugin:    packet list (tshark -r)" "${plain0[*]}" "${plain1[@]}"
-echo "capture: $(basename "$capture"), $(stat -c %s "$capture") bytes; $(nproc) cores; $(tshark -v | head -1)"
+[ "$reps" -gt 0 ] && timed
+
+# Instructions: callgrind's count of each baseline's command without and
+# with the plugin on a synthetic INSTRUCTIONS-session file.  tshark's
+# start-up (the same command on a one-session file, without the plugin)
+# is left out of the percentage, so it does not depend on the file's size.
+if [ -n "${INSTRUCTIONS:-}" ]; then
+    command -v valgrind >/dev/null || { echo "INSTRUCTIONS=N needs valgrind" >&2; exit 2; }
+    many=$SR_TMP/captures/instructions.pcap one=$SR_TMP/captures/one.pcap
+    python3 -c "import sys; sys.path.insert(0, '$here/tests/plugin/helpers'); import mkpcap; \
+mkpcap.many('$many', int('$INSTRUCTIONS')); mkpcap.many('$one', 1)"
+    chmod 644 "$many" "$one"
+    irefs() { # irefs DIR CAPTURE ARGS...: instructions of one tshark run
+        local dir=$1 cap=$2; shift 2
+        local who=()
+        [ "$(id -u)" = 0 ] && who=(setpriv --reuid=65534 --regid=65534 --clear-groups)
+        "${who[@]}" env HOME="$SR_TMP/home" WIRESHARK_PLUGIN_DIR="$dir" \
+            valgrind --tool=callgrind --callgrind-out-file=/dev/null \
+            tshark -r "$cap" "$@" 2>&1 >/dev/null | awk '/refs:/ { gsub(",", "", $NF); print $NF }'
+    }
+    for cmd in "-T fields -e smtp.response.code" ""; do
+        # shellcheck disable=SC2086 # the command's words
+        start=$(irefs "$SR_TMP/noplugins" "$one" $cmd)
+        # shellcheck disable=SC2086
+        base=$(irefs "$SR_TMP/noplugins" "$many" $cmd)
+        # shellcheck disable=SC2086
+        with=$(irefs "$SR_TMP/plugins" "$many" $cmd)
+        [ -n "$start" ] && [ -n "$base" ] && [ -n "$with" ] ||
+            { echo "callgrind gave no count for '$cmd'" >&2; exit 1; }
+        printf '%-48s %6d M -> %6d M instructions (%+5.1f%%; start-up %d M left out)\n' \
+            "${cmd:-packet list (tshark -r)}" $((base / 1000000)) $((with / 1000000)) \
+            "$(echo "($with - $base) * 100 / ($base - $start)" | bc -l)" $((start / 1000000))
+    done
+    echo "instructions: $INSTRUCTIONS synthetic sessions (mkpcap.many), valgrind's callgrind"
+fi
