@@ -637,9 +637,10 @@ dissect_smtpreply(tvbuff_t *tvb, packet_info *pinfo, proto_tree *tree, void *dat
     }
 
     if (nrep) {
-        /* "SMTP Reply Analysis: 250, 250, 550, 354": the frame's codes. */
+        /* "SMTP Reply Analysis: 250, 250, 550, 354": the frame's codes, as
+         * many as the buffer holds (Wireshark keeps fewer). */
         sr_text_init(&t, proto_registrar_get_name(proto_smtpreply));
-        for (i = 0; i < nrep; i++) {
+        for (i = 0; i < nrep && t.len < sizeof t.buf - 1; i++) {
             if (i)
                 sr_text_put(&t, ", ");
             sr_text_uint(&t, SR_VEC_AT(fr->replies, struct sr_reply, i)->code, 3);
