@@ -51,9 +51,11 @@ run() { # run DIR ARGS...: "wall cpu" seconds of one tshark run with plugin dir 
         env HOME="$SR_TMP/home" WIRESHARK_PLUGIN_DIR="$dir" \
         timeout "$TSHARK_TIMEOUT" tshark -r "$capture" "$@" >/dev/null 2>&1
     t1=$(date +%s.%N)
-    echo "$(echo "$t1 - $t0" | bc) $(awk '{ print $1 + $2 }' "$SR_TMP/time.out")"
+    echo "$(calc "$t1 - $t0") $(awk '{ print $1 + $2 }' "$SR_TMP/time.out")"
 }
 median() { sort -n | awk '{ a[NR] = $1 } END { print a[int((NR + 1) / 2)] }'; }
+# calc EXPR: floating-point arithmetic (awk: minimal chroots have no bc).
+calc() { awk "BEGIN { print $1 }"; }
 
 # tshark -q alone dissects nothing, so every run prints something: the
 # baseline is the built-in dissector's smtp.response.code without the
@@ -88,8 +90,8 @@ timed() { # the CPU-time rounds and their report (REPEATS 0: none)
         m=$(col 1 "$@")
         c=$(col 2 "$@")
         printf '%-48s wall %6.2f s (%+6.1f%%)  cpu %6.2f s (%+6.1f%%, paired %+6.1f%%)\n' "$label" "$m" \
-            "$(echo "($m - $b) * 100 / $b" | bc -l)" "$c" \
-            "$(echo "($c - $cb) * 100 / $cb" | bc -l)" "$(paired "$basetimes" "$*")"
+            "$(calc "($m - $b) * 100 / $b")" "$c" \
+            "$(calc "($c - $cb) * 100 / $cb")" "$(paired "$basetimes" "$*")"
     }
     printf '%-48s wall %6.2f s            cpu %6.2f s  (medians of %d)\n' \
         "without plugin: -T fields -e smtp.response.code" "$(col 1 "${without[@]}")" \
@@ -133,7 +135,7 @@ mkpcap.many('$many', int('$INSTRUCTIONS')); mkpcap.many('$one', 1)"
             { echo "callgrind gave no count for '$cmd'" >&2; exit 1; }
         printf '%-48s %6d M -> %6d M instructions (%+5.1f%%; start-up %d M left out)\n' \
             "${cmd:-packet list (tshark -r)}" $((base / 1000000)) $((with / 1000000)) \
-            "$(echo "($with - $base) * 100 / ($base - $start)" | bc -l)" $((start / 1000000))
+            "$(calc "($with - $base) * 100 / ($base - $start)")" $((start / 1000000))
     done
     echo "instructions: $INSTRUCTIONS synthetic sessions (mkpcap.many), valgrind's callgrind"
 fi

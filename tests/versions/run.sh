@@ -15,8 +15,13 @@
 #                 MUTATION_SEEDS=3:66: 1 of its 9 rate x seed variants) and
 #                 test_differential makes one random variant of each damage
 #                 kind (DIFF_VARIANTS=1, 3 by default);
-#   full          the plugin suite exactly as on the host.
-# The CLI and unit tests always run whole.
+#   full          the plugin suite exactly as on the host;
+#   bench         no tests: only the plugin is built, and
+#                 bench/plugin-bench.sh runs on that release's tshark
+#                 (BENCH_REPEATS rounds, default 5; SESSIONS and
+#                 INSTRUCTIONS as for the bench, valgrind installed in the
+#                 chroot for INSTRUCTIONS).
+# The CLI and unit tests always run whole (except in the bench scope).
 # In both, cpack's plugin package must depend on the package of that
 # release's libwireshark.
 # In each, the source (and the shared folder, when present) is copied in,
@@ -49,8 +54,8 @@ timed() {
 scope=${SMTPREPLY_VERSIONS_SCOPE:-ci}
 case $scope in
     ci)   knobs=(MUTATION_RATES=0.05 MUTATION_SEEDS=3:66 DIFF_VARIANTS=1) ;;
-    full) knobs=() ;;
-    *) echo "versions: SMTPREPLY_VERSIONS_SCOPE is ci or full, not $scope" >&2; exit 2 ;;
+    full | bench) knobs=() ;;
+    *) echo "versions: SMTPREPLY_VERSIONS_SCOPE is ci, full or bench, not $scope" >&2; exit 2 ;;
 esac
 
 # in_chroot DIR CMD: a shell command inside DIR, as root.
@@ -116,6 +121,27 @@ check_package_depends() {
         echo "versions: the plugin package does not depend on $abi" >&2; return 1; }
 }
 
+# run_bench NAME DIR: the plugin alone built in DIR, then the plugin
+# benchmark on DIR's tshark.
+run_bench() {
+    local name=$1 dir=$2 reps=${BENCH_REPEATS:-5}
+    case $reps in '' | *[!0-9]*) echo "versions: BENCH_REPEATS is a number, not '$reps'" >&2; return 2 ;; esac
+    echo "==== $name: configure and build the plugin" >&2
+    timed "$name: build the plugin" in_chroot "$dir" \
+        "cmake -S /build/src -B /build/b -DCMAKE_BUILD_TYPE=RelWithDebInfo -DSMTPREPLY_PLUGIN=ON >/dev/null &&
+         cmake --build /build/b -j $jobs --target smtpreply_plugin >/dev/null"
+    echo "==== $name: tshark -G plugins (uid 65534)" >&2
+    check_plugin_listed "$dir"
+    if [ -n "${INSTRUCTIONS:-}" ]; then
+        echo "==== $name: valgrind, for INSTRUCTIONS=$INSTRUCTIONS" >&2
+        timed "$name: install valgrind" chroot_apt_install "$dir" valgrind >/dev/null
+    fi
+    echo "==== $name: bench/plugin-bench.sh ($reps rounds)" >&2
+    timed "$name: bench" in_chroot "$dir" \
+        "SESSIONS='${SESSIONS:-20000}' INSTRUCTIONS='${INSTRUCTIONS:-}' \
+         bash /build/src/bench/plugin-bench.sh /build/b '' $reps"
+}
+
 run_suite() {
     local name=$1 dir version labels
     case $name in
@@ -136,6 +162,12 @@ run_suite() {
     echo "==== $name: $version ($(. "$dir/etc/os-release" && echo "$PRETTY_NAME"), tshark package" \
          "$(chroot_dpkg_version "$dir" tshark), $(in_chroot "$dir" 'gcc --version | head -1'))" >&2
     timed "$name: copy the source" copy_source "$dir"
+    if [ "$scope" = bench ]; then
+        run_bench "$name" "$dir"
+        chroot_umount "$dir"
+        flock -u "$usefd"
+        return
+    fi
     echo "==== $name: configure and build" >&2
     timed "$name: build" in_chroot "$dir" \
         "cmake -S /build/src -B /build/b -DCMAKE_BUILD_TYPE=RelWithDebInfo -DSMTPREPLY_PLUGIN=ON \
