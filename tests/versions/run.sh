@@ -125,7 +125,14 @@ check_package_depends() {
 # benchmark on DIR's tshark.
 run_bench() {
     local name=$1 dir=$2 reps=${BENCH_REPEATS:-5}
-    case $reps in '' | *[!0-9]*) echo "versions: BENCH_REPEATS is a number, not '$reps'" >&2; return 2 ;; esac
+    local knob value
+    # Numbers only: they are written into the command run in the chroot.
+    for knob in "BENCH_REPEATS=$reps" "SESSIONS=${SESSIONS:-20000}" "INSTRUCTIONS=${INSTRUCTIONS:-0}"; do
+        value=${knob#*=}
+        case $value in
+            '' | *[!0-9]*) echo "versions: ${knob%%=*} is a number, not '$value'" >&2; return 2 ;;
+        esac
+    done
     echo "==== $name: configure and build the plugin" >&2
     timed "$name: build the plugin" in_chroot "$dir" \
         "cmake -S /build/src -B /build/b -DCMAKE_BUILD_TYPE=RelWithDebInfo -DSMTPREPLY_PLUGIN=ON >/dev/null &&
