@@ -121,6 +121,16 @@ check_package_depends() {
         echo "versions: the plugin package does not depend on $abi" >&2; return 1; }
 }
 
+# build_in DIR [BUILD_ARGS...]: configure the copied source in DIR's
+# /build/b and build it (everything, or what BUILD_ARGS name).
+build_in() {
+    local dir=$1; shift
+    in_chroot "$dir" \
+        "cmake -S /build/src -B /build/b -DCMAKE_BUILD_TYPE=RelWithDebInfo -DSMTPREPLY_PLUGIN=ON \
+             -DSMTPREPLY_SHARED_DIR=/build/shared >/dev/null &&
+         cmake --build /build/b -j $jobs $* >/dev/null"
+}
+
 # run_bench NAME DIR: the plugin alone built in DIR, then the plugin
 # benchmark on DIR's tshark.
 run_bench() {
@@ -134,9 +144,7 @@ run_bench() {
         esac
     done
     echo "==== $name: configure and build the plugin" >&2
-    timed "$name: build the plugin" in_chroot "$dir" \
-        "cmake -S /build/src -B /build/b -DCMAKE_BUILD_TYPE=RelWithDebInfo -DSMTPREPLY_PLUGIN=ON >/dev/null &&
-         cmake --build /build/b -j $jobs --target smtpreply_plugin >/dev/null"
+    timed "$name: build the plugin" build_in "$dir" --target smtpreply_plugin
     echo "==== $name: tshark -G plugins (uid 65534)" >&2
     check_plugin_listed "$dir"
     if [ -n "${INSTRUCTIONS:-}" ]; then
@@ -171,22 +179,17 @@ run_suite() {
     timed "$name: copy the source" copy_source "$dir"
     if [ "$scope" = bench ]; then
         run_bench "$name" "$dir"
-        chroot_umount "$dir"
-        flock -u "$usefd"
-        return
+    else
+        echo "==== $name: configure and build" >&2
+        timed "$name: build" build_in "$dir"
+        echo "==== $name: tshark -G plugins (uid 65534)" >&2
+        check_plugin_listed "$dir"
+        echo "==== $name: cpack: the plugin package's dependency" >&2
+        timed "$name: cpack" check_package_depends "$dir"
+        echo "==== $name: tests (-L '$labels', scope $scope${knobs[*]:+: ${knobs[*]}})" >&2
+        timed "$name: tests -L '$labels'" in_chroot "$dir" \
+            "ctest --test-dir /build/b --output-on-failure -j $jobs -L '$labels'"
     fi
-    echo "==== $name: configure and build" >&2
-    timed "$name: build" in_chroot "$dir" \
-        "cmake -S /build/src -B /build/b -DCMAKE_BUILD_TYPE=RelWithDebInfo -DSMTPREPLY_PLUGIN=ON \
-             -DSMTPREPLY_SHARED_DIR=/build/shared >/dev/null &&
-         cmake --build /build/b -j $jobs >/dev/null"
-    echo "==== $name: tshark -G plugins (uid 65534)" >&2
-    check_plugin_listed "$dir"
-    echo "==== $name: cpack: the plugin package's dependency" >&2
-    timed "$name: cpack" check_package_depends "$dir"
-    echo "==== $name: tests (-L '$labels', scope $scope${knobs[*]:+: ${knobs[*]}})" >&2
-    timed "$name: tests -L '$labels'" in_chroot "$dir" \
-        "ctest --test-dir /build/b --output-on-failure -j $jobs -L '$labels'"
     chroot_umount "$dir"
     flock -u "$usefd"
 }
